@@ -1,0 +1,26 @@
+"""Exit codes of every nianbao command, computed by one pure function; only cli.main() exits."""
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0                 # every check passed (or the command had nothing to check)
+    WARNINGS = 1           # only warn-severity rules failed: publication allowed
+    ERRORS = 2             # an error-severity rule failed, or an expectation raised: publication blocked
+    INPUT_UNREADABLE = 3   # an input could not be read or parsed into the three tables
+    CONFIG_ERROR = 4       # configuration or runtime error (missing suite, dropped expectations, crash)
+
+
+def exit_code(*, failed_severities: set[str], raised: bool = False, input_rejected: bool = False,
+              config_error: bool = False) -> ExitCode:
+    """The exit code for one run: the worst outcome wins; an expectation that raised is never a pass."""
+    if config_error:
+        return ExitCode.CONFIG_ERROR
+    if input_rejected:
+        return ExitCode.INPUT_UNREADABLE
+    if raised or "error" in failed_severities:
+        return ExitCode.ERRORS
+    if "warn" in failed_severities:
+        return ExitCode.WARNINGS
+    return ExitCode.OK
