@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--error-rate", type=float, default=0.02)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--year", type=int, default=2024)
+    s.add_argument("--errors-per-report", type=int, default=1, help="tables with an injected error (1-3)")
 
     s = sub.add_parser("suites", help="write expectations/*.json from the rule catalogue")
     s.add_argument("--check", action="store_true", help="fail if the files on disk differ")

@@ -6,7 +6,9 @@ A rule id is the DOMAIN.md id plus the row, column or table it covers (e.g. `R1.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 from . import schema as S
 
@@ -213,6 +215,27 @@ SUITES = {
 def rules_for_suite(suite: str) -> list[Rule]:
     table, version = SUITES[suite]
     return [r for r in RULES if r.table == table and (version is None or version in r.versions)]
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def identity_sides(rule: Rule, row: Mapping[str, Any]) -> tuple[Any, Any] | None:
+    """(sum of left, sum of right) of an identity for one row; None when an operand is blank.
+
+    Mirrors the GX condition (alt_column stands in for alt_group when all of it is blank), so a
+    finding can show both sides and their difference from the cells GX returns.
+    """
+    right = [c for c in rule.right if c not in rule.alt_group]
+    operands = [row.get(c) for c in (*rule.left, *right)]
+    if rule.alt_group:
+        group = [row.get(c) for c in rule.alt_group]
+        operands += [row.get(rule.alt_column)] if all(_blank(v) for v in group) else group
+    if any(_blank(v) for v in operands):
+        return None
+    left = sum(operands[:len(rule.left)])
+    return left, sum(operands[len(rule.left):])
 
 
 def identities_of(column: str) -> list[Rule]:

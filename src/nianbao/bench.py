@@ -1,0 +1,260 @@
+"""`nianbao bench [synth|nightly|gate|all] [--sizes 100000,1000000]`: wall time and peak memory, printed.
+
+Every measured step runs in its own child process, so its peak memory (ru_maxrss from wait4, which
+covers the child and the processes it waited for) is its own and not the largest so far. Runs use
+a throwaway copy of the GX project (NIANBAO_ROOT), so a benchmark never replaces the auditors'
+latest run or site. Figures are printed, never asserted; a difference between the failures GX
+finds and those of the lower bound is a defect and makes the command fail.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .exitcodes import ExitCode
+from .paths import ROOT
+
+SIZES = (100_000, 1_000_000)
+BAD_NIGHT = {"error_rate": 0.5, "errors_per_report": 3}   # half the reports failing in all three tables
+GATE_DRAFT = ("data/inbox/shenzhou-2021.txt", "--agency", "深州市人民政府办公室", "--region", "河北省衡水市深州市",
+              "--year", "2021", "--level", "county_department")
+PROJECT_PARTS = ("great_expectations.yml", "expectations", "checkpoints", "validation_definitions", "plugins")
+PAIRS_SCHEMA = pa.schema([("report_id", pa.string()), ("rule_id", pa.string())])
+
+
+class BenchError(RuntimeError):
+    """A measured step failed; the message names the step and its stderr."""
+
+
+@dataclass
+class Measured:
+    seconds: float
+    peak_mb: float
+    code: int
+    stdout: str
+    stderr: str
+
+    def result(self) -> dict:
+        """The JSON line a child step printed last."""
+        lines = [x for x in self.stdout.splitlines() if x.startswith("{")]
+        return json.loads(lines[-1]) if lines else {}
+
+
+def measure(cmd: list[str], env: dict | None = None) -> Measured:
+    """Run cmd in a child; its wall time and its own peak RSS."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        return Measured(seconds, usage.ru_maxrss / 1024, proc.returncode,
+                        out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"))
+
+
+def _checked(step: str, m: Measured, ok_codes=(0,)) -> Measured:
+    if m.code not in ok_codes:
+        raise BenchError(f"{step}: exit code {m.code}\n{m.stderr[-3000:]}{m.stdout[-2000:]}")
+    return m
+
+
+def _python(*args: str) -> list[str]:
+    return [sys.executable, *args]
+
+
+def _child(*args: str) -> list[str]:
+    return _python("-m", "nianbao.bench", "child", *args)
+
+
+def isolated_project(work: Path) -> dict:
+    """Environment for children: a copy of the GX project under work/, so runs write there."""
+    root = work / "project"
+    for part in PROJECT_PARTS:
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            root.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, root / part)
+    return {**os.environ, "NIANBAO_ROOT": str(root), "GX_ANALYTICS_ENABLED": "false"}
+
+
+# --- child steps (run as `python -m nianbao.bench child ...`) -----------------------------------
+
+def _write_pairs(pairs: set[tuple[str, str]], out: str) -> None:
+    rows = sorted(pairs)
+    pq.write_table(pa.table({"report_id": [r for r, _ in rows], "rule_id": [x for _, x in rows]},
+                            schema=PAIRS_SCHEMA), out)
+
+
+def child_lowerbound(data: str, out: str) -> dict:
+    """The single DuckDB query over the data folder; its failure pairs to `out`."""
+    from . import lowerbound
+
+    start = time.perf_counter()
+    table = lowerbound.failures(data)
+    seconds = time.perf_counter() - start
+    _write_pairs(set(zip(table["report_id"].to_pylist(), table["rule_id"].to_pylist())), out)
+    return {"seconds": seconds, "failures": table.num_rows}
+
+
+def child_nightly(data: str, out: str) -> dict:
+    """The full nightly checkpoint (validation, findings, data docs); its failed pairs to `out`."""
+    from .run import run_checkpoint
+
+    start = time.perf_counter()
+    outcome = run_checkpoint("nightly", data_dir=data, engine="duckdb", run_name="bench")
+    seconds = time.perf_counter() - start
+    f = outcome.findings
+    failed = f[f["status"] == "failed"] if len(f) else f
+    _write_pairs(set(zip(failed["report_id"], failed["rule_id"])) if len(f) else set(), out)
+    return {"seconds": seconds, "failures": int(len(failed)), "exit_code": int(outcome.exit_code),
+            "completed": bool(outcome.summary.get("completed")), "message": outcome.message}
+
+
+# --- the benchmarks -----------------------------------------------------------------------------
+
+def _pairs(path: Path) -> set[tuple[str, str]]:
+    t = pq.read_table(path)
+    return set(zip(t["report_id"].to_pylist(), t["rule_id"].to_pylist()))
+
+
+def _synth(n: int, out: Path, env: dict, seed: int, error_rate: float = 0.02, errors_per_report: int = 1) -> Measured:
+    cmd = _python("-m", "nianbao.cli", "synth", "--reports", str(n), "--out", str(out), "--seed", str(seed),
+                  "--error-rate", str(error_rate), "--errors-per-report", str(errors_per_report))
+    return _checked(f"nianbao synth --reports {n}", measure(cmd, env))
+
+
+def _row(cells: list[str], widths: list[int]) -> str:
+    return "  ".join(c.rjust(w) for c, w in zip(cells, widths))
+
+
+def say(*lines: str) -> None:
+    print(*lines, sep="\n", flush=True)
+
+
+def bench_synth(sizes, work: Path, env: dict) -> None:
+    """Time and peak memory of `nianbao synth` at each size."""
+    widths = [10, 10, 10, 14, 10]
+    say("== nianbao synth ==", _row(["reports", "wall s", "peak MB", "reports/s", "files MB"], widths))
+    for n in sizes:
+        out = work / f"synth-{n}"
+        m = _synth(n, out, env, seed=1)
+        size = sum(f.stat().st_size for f in out.rglob("*.parquet")) / 2**20
+        say(_row([f"{n:,}", f"{m.seconds:.1f}", f"{m.peak_mb:.0f}", f"{n / m.seconds:,.0f}", f"{size:.0f}"], widths))
+        shutil.rmtree(out)
+
+
+def bench_nightly(sizes, work: Path, env: dict) -> bool:
+    """Per corpus: synth, the lower bound and the full nightly run, and whether their failures agree."""
+    corpora = [(f"{n:,}", n, {}) for n in sizes] + [(f"{min(sizes):,} 坏夜", min(sizes), BAD_NIGHT)]
+    widths = [14, 9, 8, 8, 8, 8, 8, 9, 9, 7, 6]
+    head = ["corpus", "truth", "synth s", "MB", "lower s", "MB", "query s", "nightly s", "MB", "ratio", "same"]
+    say("== nightly vs the single-query lower bound (DuckDB) ==", _row(head, widths))
+    agree = True
+    for i, (name, n, kind) in enumerate(corpora):
+        data = work / f"corpus-{i}"
+        s = _synth(n, data, env, seed=100 + i, **kind)
+        lb = _checked("lower bound", measure(_child("lowerbound", str(data), str(work / "lb.parquet")), env))
+        nightly = measure(_child("nightly", str(data), str(work / "gx.parquet")), env)
+        result = nightly.result()
+        if not result.get("completed"):
+            raise BenchError(f"nightly on {name}: {result.get('message') or nightly.stderr[-3000:]}")
+        truth, found, gx = _pairs(data / "_truth" / "truth.parquet"), _pairs(work / "lb.parquet"), _pairs(
+            work / "gx.parquet")
+        same = found == gx
+        agree &= same and found == truth
+        say(_row([name, f"{len(truth):,}", f"{s.seconds:.1f}", f"{s.peak_mb:.0f}", f"{lb.seconds:.1f}",
+                           f"{lb.peak_mb:.0f}", f"{lb.result()['seconds']:.1f}", f"{nightly.seconds:.1f}",
+                           f"{nightly.peak_mb:.0f}", f"{nightly.seconds / lb.seconds:.1f}x", "yes" if same else "NO"],
+                 widths))
+        if not same or found != truth:
+            say(f"   only GX {len(gx - found)}, only lower bound {len(found - gx)}, "
+                         f"lower bound vs truth: missed {len(truth - found)}, extra {len(found - truth)}; "
+                f"e.g. {sorted(gx ^ found)[:3]}")
+        shutil.rmtree(data)
+    say("wall s and MB: whole child process (interpreter, imports, work); query s: the query alone; "
+        "ratio: nightly wall / lower-bound wall; same: identical (report_id, rule_id) failure sets; "
+        "truth: injected (report_id, rule_id) pairs, which the lower bound must equal")
+    return agree
+
+
+def bench_gate(env: dict) -> None:
+    """The gate on one draft report against a bare `import great_expectations` in a fresh interpreter."""
+    draft, *meta = GATE_DRAFT
+    cmd = _python("-m", "nianbao.cli", "gate", str(ROOT / draft), *meta)
+    gate = _checked("nianbao gate", measure(cmd, env), (0, 1, 2))
+    bare = _checked("import great_expectations", measure(_python("-c", "import great_expectations"), env))
+    say("== gate, one report ==",
+        f"nianbao gate {draft}: {gate.seconds:.1f} s, peak {gate.peak_mb:.0f} MB (exit {gate.code})",
+        f"python -c 'import great_expectations': {bare.seconds:.1f} s, peak {bare.peak_mb:.0f} MB",
+        f"gate beyond the bare GX import: {gate.seconds - bare.seconds:.1f} s")
+
+
+def _sizes(text: str | None, default) -> tuple[int, ...]:
+    if not text:
+        return tuple(default)
+    try:
+        sizes = tuple(int(x.replace("_", "")) for x in text.split(","))
+    except ValueError:
+        raise ValueError(f"--sizes must be comma-separated report counts, got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"--sizes must be positive, got {text!r}")
+    return sizes
+
+
+def command(args) -> ExitCode:
+    """`nianbao bench [synth|nightly|gate|all] [--sizes ...]`."""
+    if args.what not in ("synth", "nightly", "gate", "all"):
+        print(f"nianbao bench: unknown benchmark {args.what!r} (synth, nightly, gate, all)", file=sys.stderr)
+        return ExitCode.CONFIG_ERROR
+    try:
+        synth_sizes = _sizes(args.sizes, (1_000_000,))
+        nightly_sizes = _sizes(args.sizes, SIZES)
+    except ValueError as exc:
+        print(f"nianbao bench: {exc}", file=sys.stderr)
+        return ExitCode.CONFIG_ERROR
+    work = Path(tempfile.mkdtemp(prefix="nianbao-bench-", dir=os.environ.get("NIANBAO_BENCH_DIR")))
+    agree = True
+    try:
+        env = isolated_project(work)
+        if args.what == "synth":
+            bench_synth(synth_sizes, work, env)
+        if args.what in ("nightly", "all"):
+            agree = bench_nightly(nightly_sizes, work, env)
+        if args.what in ("gate", "all"):
+            bench_gate(env)
+    except BenchError as exc:
+        print(f"nianbao bench: {exc}", file=sys.stderr)
+        return ExitCode.CONFIG_ERROR
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if not agree:
+        print("nianbao bench: GX, the lower bound and the truth disagree (see above)", file=sys.stderr)
+        return ExitCode.ERRORS
+    return ExitCode.OK
+
+
+def _main(argv: list[str]) -> int:
+    """Child entry: `python -m nianbao.bench child lowerbound|nightly DATA OUT` prints one JSON line."""
+    if len(argv) != 4 or argv[0] != "child" or argv[1] not in ("lowerbound", "nightly"):
+        print("usage: python -m nianbao.bench child lowerbound|nightly DATA OUT", file=sys.stderr)
+        return 2
+    step = child_lowerbound if argv[1] == "lowerbound" else child_nightly
+    print(json.dumps(step(argv[2], argv[3]), ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -1,0 +1,295 @@
+"""Make a data folder (DATA/<table>/*.parquet) visible to GX as one asset per suite, on an engine.
+
+Each suite's asset is its table filtered to the suite's format version, with agency, region, year
+and level joined from `reports`. The four datasources are declared once in great_expectations.yml
+(`datasources_config()` is what they must say; a test compares). attach() never rewrites the yml:
+the SQL datasources take their connection string from an environment variable (GX substitutes
+${VAR} when it builds the engine), and the file datasources are pointed at the run's work folder
+in memory only, because GX does not substitute variables in base_directory.
+
+  duckdb  views over read_parquet(<absolute glob>) in a DuckDB file under work_dir (default)
+  sql     any SQLAlchemy URL (SQLite file, PostgreSQL): tables loaded, one view per suite
+  pandas  one Parquet file per suite materialised in work_dir, read by GX's pandas engine
+  spark   the same files read by Spark in local mode (small data)
+"""
+from __future__ import annotations
+
+import decimal
+import os
+import uuid
+import warnings
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+
+from . import rules as R
+from . import schema as S
+
+ENGINES = ("duckdb", "pandas", "sql", "spark")
+DATASOURCES = {e: f"nianbao_{e}" for e in ENGINES}
+ENV_DUCKDB = "NIANBAO_DUCKDB"
+ENV_SQL = "NIANBAO_SQL_URL"
+BATCH_DEFINITION = "all"
+REPORT_COLUMNS = ("agency", "region", "year", "level")
+STATUTORY_TABLES = ("applications", "active_disclosure", "review_litigation")
+WHERE_KEYS = ("region", "year", "agency", "report_ids")
+# Every failing report id on every engine (SQL engines cap ids at partial_unexpected_count); only
+# report_id goes to GX as index column, because GX's pages do not escape free text like agency names.
+RESULT_FORMAT = {"result_format": "COMPLETE", "unexpected_index_column_names": ["report_id"],
+                 "partial_unexpected_count": 1_000_000, "include_unexpected_rows": False}
+SPARK_CONFIG = {
+    "spark.master": "local[1]",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.ui.enabled": "false",
+    "spark.sql.shuffle.partitions": "1",
+    "spark.sql.session.timeZone": "UTC",
+}
+_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://nianbao/datasources")
+
+
+class DataFolderError(ValueError):
+    """The data folder cannot be attached (missing table folder, missing columns, duplicate reports)."""
+
+
+def _id(*parts: str) -> str:
+    return str(uuid.uuid5(_ID_NAMESPACE, "/".join(parts)))
+
+
+# --- The committed datasource configuration ---------------------------------------------------
+
+
+def datasources_config() -> dict:
+    """The `fluent_datasources` section great_expectations.yml must hold (stable ids)."""
+    out = {}
+    for engine, name in DATASOURCES.items():
+        ds: dict = {"type": "sql" if engine in ("duckdb", "sql") else f"{engine}_filesystem", "id": _id(name)}
+        assets = {}
+        for suite in R.SUITES:
+            bd = {"id": _id(name, suite, BATCH_DEFINITION)}
+            if engine in ("duckdb", "sql"):
+                asset = {"type": "table", "id": _id(name, suite), "batch_metadata": {}, "table_name": suite}
+                bd["partitioner"] = None
+            else:
+                asset = {"type": "parquet", "id": _id(name, suite)}
+                bd["partitioner"] = {"regex": rf"{suite}\.parquet$", "param_names": []}
+            asset["batch_definitions"] = {BATCH_DEFINITION: bd}
+            assets[suite] = asset
+        ds["assets"] = assets
+        if engine in ("duckdb", "sql"):
+            ds["connection_string"] = "${%s}" % (ENV_DUCKDB if engine == "duckdb" else ENV_SQL)
+        else:
+            # Placeholder: attach() points the datasource at the run's work folder (in memory).
+            ds["base_directory"] = f"uncommitted/engines/{engine}"
+            if engine == "spark":
+                ds["spark_config"] = dict(SPARK_CONFIG)
+        out[name] = ds
+    return out
+
+
+# --- SQL that builds the per-suite assets ------------------------------------------------------
+
+
+def _quote(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _like(value: str, prefix: bool) -> str:
+    """A LIKE pattern literal for a prefix or a substring match of `value` (escape: backslash)."""
+    escaped = str(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return _quote(escaped + "%" if prefix else "%" + escaped + "%")
+
+
+def _as_list(value) -> list:
+    return list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
+
+
+def where_sql(where: dict | None) -> list[str]:
+    """SQL conditions for a selection: region prefix, year, agency substring, report ids."""
+    where = dict(where or {})
+    unknown = sorted(set(where) - set(WHERE_KEYS))
+    if unknown:
+        raise ValueError(f"unknown selection key(s) {unknown}; known: {list(WHERE_KEYS)}")
+    conds = []
+    if where.get("region"):
+        conds.append(" OR ".join(f"r.region LIKE {_like(v, True)} ESCAPE '\\'" for v in _as_list(where["region"])))
+    if where.get("year"):
+        conds.append("r.year IN (" + ", ".join(str(int(y)) for y in _as_list(where["year"])) + ")")
+    if where.get("agency"):
+        conds.append(" OR ".join(f"r.agency LIKE {_like(v, False)} ESCAPE '\\'"
+                                 for v in _as_list(where["agency"])))
+    if where.get("report_ids") is not None:
+        ids = _as_list(where["report_ids"])
+        bad = [i for i in ids if not S.REPORT_ID_PATTERN.match(str(i))]
+        if bad:
+            raise ValueError(f"not report ids: {bad[:5]}")
+        conds.append("t.report_id IN (" + (", ".join(_quote(i) for i in ids) or "NULL") + ")")
+    return [f"({c})" for c in conds]
+
+
+def suite_sql(suite: str, where: dict | None = None, prefix: str = "nb_") -> str:
+    """SELECT of one suite's asset over the tables <prefix><table>."""
+    table, version = R.SUITES[suite]
+    report_cols = ", ".join(f"r.{c}" for c in REPORT_COLUMNS)
+    conds = ([f"t.format_version = {_quote(version)}"] if version else []) + where_sql(where)
+    sql = (f"SELECT t.*, {report_cols} FROM {prefix}{table} AS t "
+           f"LEFT JOIN {prefix}reports AS r ON r.report_id = t.report_id")
+    return sql + (" WHERE " + " AND ".join(conds) if conds else "")
+
+
+def _table_columns(table: str) -> list[str]:
+    if table == "reports":
+        return ["report_id", *REPORT_COLUMNS]
+    return S.TABLE_SCHEMAS[table].names
+
+
+def _source_views(con, data_dir: Path, work_dir: Path) -> None:
+    """Views nb_<table> over the Parquet files of the data folder, checked against the schema."""
+    for table in ("reports", *STATUTORY_TABLES):
+        folder = data_dir / table
+        if table == "reports" and not folder.is_dir():
+            raise DataFolderError(f"{data_dir}: no reports/ folder; not a nianbao data folder")
+        files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+        if files:
+            source = f"read_parquet({_quote(str(folder / '*.parquet'))}, union_by_name = true)"
+        else:
+            empty = work_dir / "empty" / f"{table}.parquet"
+            empty.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(S.TABLE_SCHEMAS[table].empty_table(), empty)
+            source = f"read_parquet({_quote(str(empty))})"
+        present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        missing = [c for c in _table_columns(table) if c not in present]
+        if missing:
+            raise DataFolderError(f"{folder}/*.parquet: missing column(s) {missing[:8]}"
+                                  f"{' ...' if len(missing) > 8 else ''} (see docs/data-contract.md)")
+        cols = ", ".join(_table_columns(table))
+        con.execute(f"CREATE OR REPLACE VIEW nb_{table} AS SELECT {cols} FROM {source}")
+    dup = con.execute("SELECT report_id, count(*) FROM nb_reports GROUP BY 1 HAVING count(*) > 1 LIMIT 3").fetchall()
+    if dup:
+        raise DataFolderError(f"{data_dir / 'reports'}: report_id not unique, e.g. {dup[0][0]} ({dup[0][1]} rows)")
+
+
+# --- Engines -----------------------------------------------------------------------------------
+
+
+def _build_duckdb(path: Path, data_dir: Path, where: dict | None, work_dir: Path) -> None:
+    """A DuckDB file with views nb_<table> over the Parquet files and one view per suite."""
+    con = duckdb.connect(str(path))
+    try:
+        _source_views(con, data_dir, work_dir)
+        for suite in R.SUITES:
+            con.execute(f"CREATE OR REPLACE VIEW {suite} AS {suite_sql(suite, where)}")
+    finally:
+        con.close()
+
+
+def _fresh_duckdb_path(work_dir: Path) -> Path:
+    """A new DuckDB file name: a GX engine of this process may still hold an earlier file open."""
+    for old in work_dir.glob("nianbao-*.duckdb*"):
+        old.unlink(missing_ok=True)
+    return work_dir / f"nianbao-{uuid.uuid4().hex[:12]}.duckdb"
+
+
+def _materialise(folder: Path, data_dir: Path, where: dict | None, work_dir: Path) -> None:
+    """One Parquet file per suite in `folder`, for the file-based engines."""
+    folder.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    try:
+        _source_views(con, data_dir, work_dir)
+        for suite in R.SUITES:
+            target = folder / f"{suite}.parquet"
+            con.execute(f"COPY ({suite_sql(suite, where)}) TO {_quote(str(target))} (FORMAT parquet)")
+    finally:
+        con.close()
+
+
+def _sa_type(arrow_type: pa.DataType, sqlite: bool):
+    if pa.types.is_decimal(arrow_type):
+        return sa.Float() if sqlite else sa.Numeric(arrow_type.precision, arrow_type.scale)
+    if pa.types.is_integer(arrow_type):
+        return sa.BigInteger()
+    if pa.types.is_floating(arrow_type):
+        return sa.Float()
+    if pa.types.is_boolean(arrow_type):
+        return sa.Boolean()
+    return sa.Text()
+
+
+def _rows(table: pa.Table, sqlite: bool, chunk: int = 5000):
+    """Row dicts in chunks; Decimal becomes float on SQLite, which cannot bind Decimal."""
+    for batch in table.to_batches(max_chunksize=chunk):
+        rows = batch.to_pylist()
+        if sqlite:
+            rows = [{k: float(v) if isinstance(v, decimal.Decimal) else v for k, v in r.items()} for r in rows]
+        yield rows
+
+
+def _load_sql(db_url: str, data_dir: Path, where: dict | None, work_dir: Path) -> None:
+    """Load the tables into the database at db_url and create one view per suite."""
+    con = duckdb.connect()
+    engine = sa.create_engine(db_url)
+    sqlite = engine.dialect.name == "sqlite"
+    try:
+        _source_views(con, data_dir, work_dir)
+        with engine.begin() as conn:
+            for suite in R.SUITES:
+                conn.execute(sa.text(f"DROP VIEW IF EXISTS {suite}"))
+            for table in ("reports", *STATUTORY_TABLES):
+                data = con.execute(f"SELECT * FROM nb_{table}").to_arrow_table()
+                conn.execute(sa.text(f"DROP TABLE IF EXISTS nb_{table}"))
+                target = sa.Table(f"nb_{table}", sa.MetaData(),
+                                  *[sa.Column(f.name, _sa_type(f.type, sqlite)) for f in data.schema])
+                target.create(conn)
+                for rows in _rows(data, sqlite):
+                    conn.execute(target.insert(), rows)
+            for suite in R.SUITES:
+                conn.execute(sa.text(f"CREATE VIEW {suite} AS {suite_sql(suite, where)}"))
+    finally:
+        con.close()
+        engine.dispose()
+
+
+def _point_file_datasource(ctx, engine: str, folder: Path) -> None:
+    """Point the pandas/Spark datasource at `folder` for this context only (the yml is untouched)."""
+    ds = ctx.data_sources.get(DATASOURCES[engine])
+    ds.base_directory = folder
+    # GX builds each asset's file connector from base_directory when the datasource loads.
+    ds._rebuild_asset_data_connectors()
+
+
+def attach(ctx, engine: str, data_dir: Path, *, db_url: str | None = None, where: dict | None = None,
+           work_dir: Path) -> dict:
+    """Make data_dir visible on `engine`; returns the batch definition of each suite's asset."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; known: {list(ENGINES)}")
+    data_dir = Path(data_dir).resolve()
+    if not data_dir.is_dir():
+        raise DataFolderError(f"{data_dir}: data folder does not exist")
+    work_dir = Path(work_dir).resolve()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    where_sql(where)  # reject a bad selection before any work
+    if engine == "duckdb":
+        path = _fresh_duckdb_path(work_dir)
+        _build_duckdb(path, data_dir, where, work_dir)
+        os.environ[ENV_DUCKDB] = f"duckdb:///{path}"
+    elif engine == "sql":
+        if not db_url:
+            raise ValueError("engine 'sql' needs db_url (a SQLAlchemy URL, e.g. sqlite:////tmp/nianbao.db)")
+        _load_sql(db_url, data_dir, where, work_dir)
+        os.environ[ENV_SQL] = db_url
+        # One generic SQL datasource serves every database; GX's hint to use a dialect-specific one is noise.
+        warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource")
+    else:
+        folder = work_dir / engine
+        _materialise(folder, data_dir, where, work_dir)
+        _point_file_datasource(ctx, engine, folder)
+    return {suite: batch_definition(ctx, engine, suite) for suite in R.SUITES}
+
+
+def batch_definition(ctx, engine: str, suite: str):
+    """The batch definition of `suite`'s asset on `engine` (after attach() on the same context)."""
+    asset = ctx.data_sources.get(DATASOURCES[engine]).get_asset(suite)
+    return asset.get_batch_definition(BATCH_DEFINITION)

@@ -1,0 +1,432 @@
+"""Findings: one row per report and failed rule, explained in Chinese, with run-to-run history.
+
+GX is the judge: a finding exists because an expectation listed the report among its unexpected
+rows. The cell values that explain it (expected against printed) are read back from the data
+folder, so the explanation is the same on every engine. A rule that GX failed but whose
+explanation finds no violation is kept (GX decides) and reported as a `explanation-mismatch`
+problem, so the two never drift apart silently.
+
+Status: `failed` (the rule does not hold) or `not_assessable` (an identity with a missing operand,
+DOMAIN R9: never a pass). History against the previous comparable run: `new`, `persisting`, and
+`resolved` rows in a separate table.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import rules as R
+from . import schema as S
+
+FAILED, NOT_ASSESSABLE = "failed", "not_assessable"
+NEW, PERSISTING, RESOLVED = "new", "persisting", "resolved"
+
+FINDINGS_SCHEMA = pa.schema([
+    pa.field("run_id", pa.string()),
+    pa.field("report_id", pa.string()),
+    pa.field("agency", pa.string()),
+    pa.field("region", pa.string()),
+    pa.field("year", pa.int32()),
+    pa.field("rule_id", pa.string()),
+    pa.field("severity", pa.string()),        # error | warn (the rule's, from the catalogue)
+    pa.field("status", pa.string()),          # failed | not_assessable
+    pa.field("message", pa.string()),         # Chinese: expected against printed
+    pa.field("cells", pa.string()),           # JSON {column: value} of the cells involved
+    pa.field("left_value", pa.float64()),     # identities: sum of the left side as printed
+    pa.field("right_value", pa.float64()),
+    pa.field("difference", pa.float64()),     # left - right
+    pa.field("suite", pa.string()),
+    pa.field("fix", pa.string()),             # Chinese: what to fix
+    pa.field("history", pa.string()),         # new | persisting (| resolved in resolved.parquet)
+])
+COLUMNS = FINDINGS_SCHEMA.names
+
+# Column -> Chinese label ("表三·(七)总计·自然人"), across the three statutory tables.
+LABELS: dict[str, str] = {
+    c: label for t in ("active_disclosure", "applications", "review_litigation")
+    for c, label in S.column_labels()[t].items() if c not in ("report_id", "format_version")
+}
+
+
+@dataclass(frozen=True)
+class Failure:
+    """GX's verdict: this report broke this rule in this suite."""
+    suite: str
+    rule_id: str
+    report_id: str
+
+
+@dataclass
+class Explanation:
+    status: str
+    message: str
+    cells: dict[str, Any]
+    fix: str
+    left: float | None = None
+    right: float | None = None
+
+
+@dataclass
+class Collected:
+    """What the checkpoint result says, before values are read back."""
+    failures: list[Failure] = field(default_factory=list)
+    raised: list[dict] = field(default_factory=list)
+    problems: list[dict] = field(default_factory=list)
+    expectations: dict[str, dict] = field(default_factory=dict)   # per suite: evaluated, failed, raised, rows
+    # Reports with a missing cell (any R9 rule, selected or not): their identities are not assessable.
+    incomplete: list[Failure] = field(default_factory=list)
+
+
+def raised(result) -> bool:
+    """An expectation that raised (itself or in a metric) is never a pass (GX-NOTES appendix E)."""
+    exc = result.exception_info or {}
+    if "raised_exception" in exc:
+        return bool(exc["raised_exception"])
+    return any(isinstance(v, dict) and v.get("raised_exception") for v in exc.values())
+
+
+def _exception_message(result) -> str:
+    exc = result.exception_info or {}
+    if "exception_message" in exc:
+        return str(exc.get("exception_message"))
+    return "; ".join(str(v.get("exception_message")) for v in exc.values() if isinstance(v, dict))
+
+
+def _severity(rule_id: str | None, config) -> str:
+    """Catalogue severity; GX's own severity only for an expectation we do not know."""
+    if rule_id in R.RULES_BY_ID:
+        return R.RULES_BY_ID[rule_id].severity
+    gx = str(getattr(config.severity, "value", config.severity))
+    return R.ERROR if gx == "critical" else R.WARN
+
+
+def collect(checkpoint_result, selected: Callable[[str, str], bool]) -> Collected:
+    """GX's failures, raised expectations and completeness problems of the selected rules."""
+    out = Collected()
+    for vr in checkpoint_result.run_results.values():
+        suite = vr.suite_name
+        stats = out.expectations.setdefault(suite, {"evaluated": 0, "failed": 0, "raised": 0, "rows": None})
+        for r in vr.results:
+            cfg = r.expectation_config
+            rule_id = (cfg.meta or {}).get("rule_id") or cfg.type
+            severity = _severity(rule_id, cfg)
+            if not selected(rule_id, severity):
+                if _is_presence(rule_id) and not r.success and not raised(r):
+                    out.incomplete.extend(Failure(suite, rule_id, i) for i in _ids(r.result or {}))
+                continue
+            stats["evaluated"] += 1
+            result = r.result or {}
+            if result.get("element_count") is not None:
+                stats["rows"] = result["element_count"]
+            if raised(r):
+                stats["raised"] += 1
+                out.raised.append({"code": "expectation-raised", "suite": suite, "rule_id": rule_id,
+                                   "message": _exception_message(r)})
+                continue
+            if r.success:
+                continue
+            stats["failed"] += 1
+            ids = _ids(result)
+            count = result.get("unexpected_count")
+            if not ids or (count is not None and len(ids) < count):
+                out.problems.append({"code": "unexpected-ids-incomplete", "suite": suite, "rule_id": rule_id,
+                                     "message": f"GX reported {count} failing rows but listed {len(ids)} report ids"})
+            out.failures.extend(Failure(suite, rule_id, i) for i in ids)
+            if _is_presence(rule_id):
+                out.incomplete.extend(Failure(suite, rule_id, i) for i in ids)
+    return out
+
+
+def _ids(result: dict) -> list[str]:
+    """Distinct report ids GX listed as unexpected."""
+    ids = (row.get("report_id") for row in result.get("unexpected_index_list") or [])
+    return list(dict.fromkeys(i for i in ids if i))
+
+
+def _is_presence(rule_id: str) -> bool:
+    rule = R.RULES_BY_ID.get(rule_id)
+    return rule is not None and rule.kind == "present"
+
+
+# --- explanations --------------------------------------------------------------------------------
+
+def number(v: Any) -> float | int | None:
+    """A cell value as a JSON number (Decimal fees become floats, whole floats ints)."""
+    if v is None or (isinstance(v, float) and v != v):
+        return None
+    if isinstance(v, Decimal):
+        v = float(v)
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v if isinstance(v, (int, float)) else None
+
+
+def fmt(v: Any) -> str:
+    """A value as an auditor reads it: blank shown as 空白."""
+    n = number(v)
+    if n is None:
+        return "空白"
+    return f"{n:,.6f}".rstrip("0").rstrip(".").replace(",", "") if isinstance(n, float) else str(n)
+
+
+def label(column: str) -> str:
+    return LABELS.get(column, column)
+
+
+def _effective_right(rule: R.Rule, values: dict) -> tuple[str, ...]:
+    """Right operands, the (六) sub-rows replaced by their single row when all of them are blank."""
+    if rule.alt_group and all(values.get(c) is None for c in rule.alt_group):
+        return tuple(c for c in rule.right if c not in rule.alt_group) + (rule.alt_column,)
+    return rule.right
+
+
+def short_labels(columns: Iterable[str]) -> dict[str, str]:
+    """Labels without the parts all the columns share: 表三 R1.person terms differ only by row."""
+    columns = list(dict.fromkeys(columns))
+    parts = {c: label(c).split("·") for c in columns}
+    common = set.intersection(*(set(p) for p in parts.values())) if len(columns) > 1 else set()
+    return {c: "·".join(p for p in parts[c] if p not in common) or label(c) for c in columns}
+
+
+def _terms(cols: Iterable[str], values: dict, names: dict[str, str]) -> str:
+    return " + ".join(f"{names[c]} {fmt(values.get(c))}" for c in cols)
+
+
+def explain_identity(rule: R.Rule, values: dict) -> Explanation | None:
+    right = _effective_right(rule, values)
+    operands = (*rule.left, *right)
+    cells = {c: number(values.get(c)) for c in operands}
+    missing = [c for c in operands if cells[c] is None]
+    if missing:
+        return Explanation(
+            NOT_ASSESSABLE, f"{rule.description}:无法核验,缺少 {'、'.join(label(c) for c in missing)}", cells,
+            "填写缺失的单元格(没有发生的填 0),使该勾稽关系可以核验。")
+    left = sum(cells[c] for c in rule.left)
+    rsum = sum(cells[c] for c in right)
+    names = short_labels(operands)
+    holds = {"==": left == rsum, "<=": left <= rsum, ">=": left >= rsum}[rule.op]
+    if holds:
+        return None
+    diff = left - rsum
+    if rule.op == ">=" and not right:
+        msg = f"{rule.description}:{_terms(rule.left, values, names)} = {fmt(left)},小于 0"
+        fix = "核对上一年项目数量与本年增/减,两者之和不能为负。"
+    elif rule.op == "<=":
+        msg = f"{rule.description}:{_terms(rule.left, values, names)},大于 {_terms(right, values, names)} = {fmt(rsum)}"
+        fix = "结转下年度继续办理的申请数不能超过本年新收与上年结转之和,请核对这几格。"
+    elif len(rule.left) == 1:
+        name = label(rule.left[0])
+        msg = (f"{rule.description}:应为 {_terms(right, values, names)} = {fmt(rsum)},"
+               f"印刷为 {fmt(left)}(相差 {fmt(diff)})")
+        fix = f"核对「{name}」和各分项:分项无误时,「{name}」应改为 {fmt(rsum)}。"
+    else:
+        msg = (f"{rule.description}:左边 {_terms(rule.left, values, names)} = {fmt(left)},"
+               f"右边 {_terms(right, values, names)} = {fmt(rsum)}(相差 {fmt(diff)})")
+        fix = "核对这几格,使等式两边相等(第一项加第二项之和,等于第三项加第四项之和)。"
+    return Explanation(FAILED, msg, cells, fix, float(left), float(rsum))
+
+
+def explain_cells(rule: R.Rule, values: dict, level: str | None) -> Explanation | None:
+    """Non-identity rules: the offending cells, or None when none offends."""
+    vals = {c: values.get(c) for c in rule.columns}
+    if rule.kind == "non_negative":
+        bad = {c: number(v) for c, v in vals.items()
+               if number(v) is not None and (number(v) < 0 or number(v) != int(number(v)))}
+        fix = "统计数是非负整数,请改为实际件数。"
+    elif rule.kind == "present":
+        bad = {c: None for c, v in vals.items() if v is None}
+        for alt in rule.params.get("alternatives", []):
+            if values.get(alt["single"]) is None and any(values.get(g) is None for g in alt["group"]):
+                bad.update({g: None for g in alt["group"] if values.get(g) is None})
+        fix = "每一格都要填写数字:没有发生的填 0,不要留空或填“/”“—”“无”。"
+    elif rule.kind == "fee_range":
+        lo, hi = rule.params.get("min_value"), rule.params.get("max_value")
+        bad = {c: number(v) for c, v in vals.items() if number(v) is not None
+               and ((lo is not None and number(v) < lo) or (hi is not None and number(v) > hi))}
+        fix = ("收费金额单位为万元,请确认是否误以“元”填报。" if hi is not None
+               else "收费金额不能为负数,请核对。")
+    elif rule.kind == "zero_for_levels":
+        if level not in rule.params.get("levels", []):
+            return None
+        bad = {c: number(v) for c, v in vals.items() if number(v) not in (None, 0)}
+        fix = "本机关无权制定规章,“规章”各项应为 0;如填的是行政规范性文件,请移到“行政规范性文件”一行。"
+    else:
+        return None
+    if not bad:
+        return None
+    shown = "、".join(f"{label(c)}({fmt(v)})" for c, v in list(bad.items())[:6])
+    more = f" 等 {len(bad)} 格" if len(bad) > 6 else ""
+    level_note = f"(本机关层级:{S.LEVELS.get(level, level)})" if rule.kind == "zero_for_levels" else ""
+    return Explanation(FAILED, f"{rule.description}{level_note}:{shown}{more}", bad, fix)
+
+
+def explain(rule: R.Rule, values: dict, level: str | None = None) -> Explanation | None:
+    """Why `values` break `rule`, in Chinese; None when they do not."""
+    if rule.kind == "identity":
+        return explain_identity(rule, values)
+    return explain_cells(rule, values, level)
+
+
+# --- building the table ----------------------------------------------------------------------------
+
+def _row(run_id: str, failure: Failure, meta: dict, rule: R.Rule | None, ex: Explanation) -> dict:
+    diff = None if ex.left is None or ex.right is None else ex.left - ex.right
+    return {
+        "run_id": run_id, "report_id": failure.report_id, "agency": meta.get("agency"),
+        "region": meta.get("region"), "year": meta.get("year"), "rule_id": failure.rule_id,
+        "severity": rule.severity if rule else R.ERROR, "status": ex.status, "message": ex.message,
+        "cells": json.dumps(ex.cells, ensure_ascii=False, sort_keys=True), "left_value": ex.left,
+        "right_value": ex.right, "difference": diff, "suite": failure.suite, "fix": ex.fix, "history": NEW,
+    }
+
+
+def build(run_id: str, collected: Collected, reports: dict[str, dict],
+          selected: Callable[[str, str], bool]) -> tuple[pd.DataFrame, list[dict]]:
+    """Findings of GX's failures, plus the identities that a missing cell makes not assessable.
+
+    `reports[report_id]` = {"meta": {...agency, region, year, level}, "values": {table: {col: value}}}.
+    """
+    rows, problems, seen = [], [], set()
+    for f in collected.failures:
+        rule = R.RULES_BY_ID.get(f.rule_id)
+        rep = reports.get(f.report_id, {"meta": {}, "values": {}})
+        values = rep["values"].get(rule.table, {}) if rule else {}
+        ex = explain(rule, values, rep["meta"].get("level")) if rule else None
+        if ex is None or ex.status != FAILED:
+            problems.append({"code": "explanation-mismatch", "rule_id": f.rule_id, "report_id": f.report_id,
+                             "message": "GX failed this rule but the values read back do not break it"})
+            ex = Explanation(FAILED, rule.description if rule else f.rule_id, {}, "请对照规则说明核对相关单元格。")
+        rows.append(_row(run_id, f, rep["meta"], rule, ex))
+        seen.add((f.report_id, f.rule_id))
+    for f in collected.incomplete:
+        rep = reports.get(f.report_id, {"meta": {}, "values": {}})
+        rows += _not_assessable(run_id, f, rep, R.RULES_BY_ID[f.rule_id].table, selected, seen)
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    return to_frame(frame), problems
+
+
+def _not_assessable(run_id, failure: Failure, rep: dict, table: str, selected, seen: set) -> list[dict]:
+    """Identities of the table that a missing cell of this report leaves unverifiable."""
+    rows = []
+    values = rep["values"].get(table, {})
+    version = rep["meta"].get("format_version")
+    for rule in R.RULES:
+        if (rule.kind != "identity" or rule.table != table or (version and version not in rule.versions)
+                or (failure.report_id, rule.id) in seen or not selected(rule.id, rule.severity)):
+            continue
+        ex = explain_identity(rule, values)
+        if ex is not None and ex.status == NOT_ASSESSABLE:
+            f = Failure(failure.suite, rule.id, failure.report_id)
+            rows.append(_row(run_id, f, rep["meta"], rule, ex))
+            seen.add((failure.report_id, rule.id))
+    return rows
+
+
+def to_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The findings frame with the Parquet schema's types, in a stable order."""
+    table = pa.Table.from_pandas(frame[COLUMNS], schema=FINDINGS_SCHEMA, preserve_index=False)
+    out = table.to_pandas()
+    return out.sort_values(["report_id", "rule_id"], kind="stable").reset_index(drop=True)
+
+
+def empty() -> pd.DataFrame:
+    return to_frame(pd.DataFrame(columns=COLUMNS))
+
+
+# --- history ---------------------------------------------------------------------------------------
+
+def mark_history(current: pd.DataFrame, previous: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Mark each finding new or persisting; return with it the previous findings now resolved."""
+    current = current.copy()
+    if previous is None or previous.empty:
+        current["history"] = NEW
+        return current, empty()
+    key = ["report_id", "rule_id", "status"]
+    before = set(map(tuple, previous[key].itertuples(index=False, name=None)))
+    now = list(map(tuple, current[key].itertuples(index=False, name=None)))
+    current["history"] = [PERSISTING if k in before else NEW for k in now]
+    gone = ~previous[key].apply(tuple, axis=1).isin(set(now))
+    resolved = previous[gone].copy()
+    resolved["history"] = RESOLVED
+    return current, to_frame(resolved)
+
+
+def write(frame: pd.DataFrame, path: Path) -> None:
+    """Write a findings table as Parquet with the fixed schema."""
+    pq.write_table(pa.Table.from_pandas(frame[COLUMNS], schema=FINDINGS_SCHEMA, preserve_index=False), path)
+
+
+def read(path: Path) -> pd.DataFrame:
+    return to_frame(pq.read_table(path).to_pandas())
+
+
+def counts(findings: pd.DataFrame, resolved: pd.DataFrame) -> dict:
+    """Counts by rule, severity, status and history for run_results.json."""
+    by_rule: dict[str, dict] = {}
+    for (rule_id, status), n in findings.groupby(["rule_id", "status"]).size().items():
+        entry = by_rule.setdefault(rule_id, {"severity": R.RULES_BY_ID[rule_id].severity
+                                             if rule_id in R.RULES_BY_ID else None, FAILED: 0, NOT_ASSESSABLE: 0})
+        entry[status] = int(n)
+    failed = findings[findings.status == FAILED]
+    return {
+        "findings": int(len(findings)),
+        "failing_reports": int(failed.report_id.nunique()),
+        "reports_with_findings": int(findings.report_id.nunique()),
+        "by_severity": {s: int((failed.severity == s).sum()) for s in (R.ERROR, R.WARN)},
+        "by_status": {s: int((findings.status == s).sum()) for s in (FAILED, NOT_ASSESSABLE)},
+        "by_rule": dict(sorted(by_rule.items())),
+        "history": {NEW: int((findings.history == NEW).sum()), PERSISTING: int((findings.history == PERSISTING).sum()),
+                    RESOLVED: int(len(resolved))},
+    }
+
+
+# --- reading reports back from the data folder ----------------------------------------------------
+
+STATUTORY = ("active_disclosure", "applications", "review_litigation")
+
+
+def _glob(data_dir: Path, table: str) -> str | None:
+    folder = Path(data_dir) / table
+    return str(folder / "*.parquet") if any(folder.glob("*.parquet")) else None
+
+
+def read_reports(data_dir: Path, report_ids: Iterable[str], *, with_text: bool = True) -> dict[str, dict]:
+    """Meta, values and printed text of the given reports: {id: {"meta", "values": {table: {col: v}}, "text"}}."""
+    import duckdb
+
+    ids = sorted(set(report_ids))
+    out: dict[str, dict] = {i: {"meta": {}, "values": {}, "text": {}} for i in ids}
+    if not ids:
+        return out
+    con = duckdb.connect()
+    try:
+        con.register("wanted", pa.table({"report_id": pa.array(ids, pa.string())}))
+
+        def rows(table: str, order: str = "") -> list[dict]:
+            glob = _glob(data_dir, table)
+            if glob is None:
+                return []
+            sql = (f"SELECT t.* FROM read_parquet(?, union_by_name=true) t "
+                   f"SEMI JOIN wanted w ON t.report_id = w.report_id {order}")
+            cur = con.execute(sql, [glob])
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
+
+        for row in rows("reports", "ORDER BY ingested_at NULLS FIRST"):
+            out[row["report_id"]]["meta"] = row          # the latest ingest wins
+        for table in STATUTORY:
+            for row in rows(table):
+                out[row["report_id"]]["values"][table] = row
+        if with_text:
+            for row in rows("cells"):
+                out[row["report_id"]]["text"].setdefault(row["table"], {})[row["column"]] = row["text"]
+    finally:
+        con.close()
+    return out

@@ -1,0 +1,775 @@
+"""`nianbao ingest`: report files and folders -> the Parquet tables, idempotently, one outcome per file.
+
+Every input file ends as parsed, partial or rejected, with a row in `reports` either way. Rows are
+merged by report_id into OUT/<table>/ingest.parquet (the synthetic generator's synth-*.parquet files
+beside them are never touched); OUT/_ingest/state.parquet remembers what each report was built from
+and OUT/_ingest/changes.parquet logs every addition, replacement and conflict.
+"""
+from __future__ import annotations
+
+import csv
+import fcntl
+import hashlib
+import math
+import os
+import stat
+import sys
+import time
+import unicodedata
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from . import schema as S
+from .exitcodes import ExitCode
+from .model import ParsedReport
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+# Inside folders only these are read (explicitly named files always are): report formats the parser
+# reads or rejects with a clear reason. Anything else (.json transcriptions, images) is counted as skipped.
+REPORT_SUFFIXES = (".txt", ".text", ".md", ".html", ".htm", ".shtml", ".xhtml", ".pdf", ".docx", ".doc", ".wps")
+FILE_NAME = "ingest.parquet"
+STATE_DIR = "_ingest"
+STATISTICAL_TABLES = ("active_disclosure", "applications", "review_litigation")
+STATUS_RANK = {"parsed": 2, "partial": 1, "rejected": 0}
+STATUS_LABELS = {"parsed": "完整解析", "partial": "部分解析", "rejected": "拒收"}
+ACTION_LABELS = {"added": "新增", "replaced": "替换", "unchanged": "未变", "conflict": "重复未导入"}
+INT64_MAX = 2**63 - 1
+FEE_QUANTUM = Decimal(1).scaleb(-S.FEE_TYPE.scale)
+BATCH_REPORTS = 2000
+
+STATE_SCHEMA = pa.schema([
+    pa.field("report_id", pa.string(), nullable=False),
+    pa.field("source_file", pa.string()),
+    pa.field("source_sha256", pa.string()),
+    pa.field("parse_status", pa.string()),
+    pa.field("rows_sha256", pa.string()),   # digest of the report's rows, ingested_at excluded
+])
+CHANGES_SCHEMA = pa.schema([
+    pa.field("changed_at", pa.timestamp("s", tz="UTC")),
+    pa.field("action", pa.string()),        # added | replaced | unchanged | conflict
+    pa.field("report_id", pa.string()),
+    pa.field("source_file", pa.string()),
+    pa.field("old_sha256", pa.string()),
+    pa.field("new_sha256", pa.string()),
+    pa.field("detail", pa.string()),        # Chinese, for auditors: what was replaced or kept instead
+])
+
+
+class ManifestError(ValueError):
+    """A manifest or a metadata flag that cannot be used; the message names the file and line."""
+
+
+# --- Metadata: manifest per file > flags > what the parser found in the title.
+
+META_KEYS = ("agency", "region", "year", "level")
+_LEVEL_BY_LABEL = {label: key for key, label in S.LEVELS.items()}
+
+
+def normalize_level(value: str | None, where: str) -> str | None:
+    """A level key of schema.LEVELS from its key or its Chinese label; ManifestError otherwise."""
+    if value is None or not str(value).strip():
+        return None
+    value = str(value).strip()
+    if value in S.LEVELS:
+        return value
+    if value in _LEVEL_BY_LABEL:
+        return _LEVEL_BY_LABEL[value]
+    raise ManifestError(f"{where}: 未知的行政层级 {value!r},可用:{', '.join(S.LEVELS)} 或其中文名称")
+
+
+def _year(value: Any, where: str) -> int | None:
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip()
+    if not (text.isdigit() and len(text) == 4):
+        raise ManifestError(f"{where}: 年度应为四位数字,实为 {text!r}")
+    return int(text)
+
+
+def clean_meta(meta: dict[str, Any] | None, where: str = "命令行参数") -> dict[str, Any]:
+    """The set (non-blank) metadata values, validated: year a 4-digit int, level a schema.LEVELS key."""
+    out: dict[str, Any] = {}
+    for key, value in (meta or {}).items():
+        if key not in META_KEYS:
+            raise ManifestError(f"{where}: 未知的元数据 {key!r}")
+        if key == "year":
+            value = _year(value, where)
+        elif key == "level":
+            value = normalize_level(value, where)
+        elif value is not None:
+            value = str(value).strip() or None
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _read_text_guessing_gb(path: Path) -> str:
+    """Manifest text: UTF-8 (with or without BOM), else GB18030 (what Excel saves on Chinese Windows)."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return data.decode("gb18030")
+        except UnicodeDecodeError as e:
+            raise ManifestError(f"{path}: 既不是 UTF-8 也不是 GB18030 编码 ({e})") from None
+
+
+def read_manifest(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Per-file metadata from a CSV (columns file, agency, region, year, optional level), by resolved path."""
+    path = Path(path)
+    try:
+        text = _read_text_guessing_gb(path)
+    except OSError as e:
+        raise ManifestError(f"{path}: 无法读取清单文件 ({e.strerror or e})") from None
+    rows = csv.reader(text.splitlines())
+    header = [h.strip().lower() for h in next(rows, [])]
+    if "file" not in header:
+        raise ManifestError(f"{path}:1: 清单缺少 file 列(应有列 file, agency, region, year, 可选 level)")
+    unknown = [h for h in header if h and h not in ("file", *META_KEYS)]
+    if unknown:
+        raise ManifestError(f"{path}:1: 清单含未知列 {unknown}(应有列 file, agency, region, year, 可选 level)")
+    entries: dict[str, dict[str, Any]] = {}
+    for line_no, row in enumerate(rows, start=2):
+        if not any(c.strip() for c in row):
+            continue
+        where = f"{path}:{line_no}"
+        if len(row) != len(header):
+            raise ManifestError(f"{where}: 应有 {len(header)} 列,实有 {len(row)} 列")
+        values = dict(zip(header, row))
+        name = values.pop("file").strip()
+        if not name:
+            raise ManifestError(f"{where}: file 列为空")
+        target = str((path.parent / name).resolve())
+        if target in entries:
+            raise ManifestError(f"{where}: 文件 {name} 在清单中重复出现")
+        entries[target] = clean_meta(values, where)
+    return entries
+
+
+# --- Finding the input files.
+
+@dataclass
+class Discovery:
+    files: list[Path] = field(default_factory=list)
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)   # (path, reason) of inputs never opened
+    skipped: Counter = field(default_factory=Counter)                  # suffix -> count, inside folders
+
+
+def _walk(folder: Path, found: Discovery, seen_dirs: set[tuple[int, int]]) -> None:
+    """Every report-like file below folder; symlinked folders followed once, so loops end."""
+    stack = [folder]
+    while stack:
+        current = stack.pop()
+        try:
+            st = current.stat()
+            if (st.st_dev, st.st_ino) in seen_dirs:
+                continue
+            seen_dirs.add((st.st_dev, st.st_ino))
+            entries = list(os.scandir(current))
+        except OSError as e:
+            found.unreadable.append((current, f"unreadable-folder: 无法列出目录内容 ({e.strerror or e})"))
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                stack.append(path)
+            elif path.suffix.lower() in REPORT_SUFFIXES:
+                found.files.append(path)
+            else:
+                found.skipped[path.suffix.lower() or "(无扩展名)"] += 1
+
+
+def discover(paths: Iterable[str | Path]) -> Discovery:
+    """The files to ingest: named files as given, folders recursively; sorted, each real file once."""
+    found, seen_dirs = Discovery(), set()
+    for raw in paths:
+        path = Path(raw)
+        try:
+            is_dir = path.is_dir()
+        except OSError:
+            is_dir = False
+        if is_dir:
+            _walk(path, found, seen_dirs)
+        elif path.exists() or path.is_symlink():
+            found.files.append(path)
+        else:
+            found.unreadable.append((path, "not-found: 文件或目录不存在"))
+    unique: dict[str, Path] = {}
+    for path in found.files:
+        unique.setdefault(str(_absolute(path)), path)
+    found.files = [unique[k] for k in sorted(unique)]
+    return found
+
+
+def _absolute(path: Path) -> Path:
+    """The real path (symlinks resolved) that identifies a file across runs."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):   # a symlink loop
+        return path.absolute()
+
+
+# --- One file -> one ParsedReport, whatever the file holds.
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _rejected(path: Path, reason: str, sha: str = "") -> ParsedReport:
+    return ParsedReport(source_file=str(path), source_sha256=sha, status="rejected", reason=reason)
+
+
+def _check_file(path: Path) -> str | None:
+    """The reason a file must not be opened (missing, not a regular file, too large), else None.
+
+    Permissions are left to open(): the parser reports an unreadable file as such.
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return "not-found: 文件不存在(或符号链接指向不存在的文件)"
+    except OSError as e:
+        return f"unreadable-file: 无法访问 ({e.strerror or e})"
+    if not stat.S_ISREG(st.st_mode):
+        # A FIFO or device would block or never end: never open one.
+        return "not-a-file: 不是普通文件"
+    if st.st_size > MAX_FILE_BYTES:
+        return (f"file-too-large: {st.st_size / 2**20:.1f} MB,超过 {MAX_FILE_BYTES // 2**20} MB 上限,未读取")
+    return None
+
+
+def parse_one(path: Path, meta: dict[str, Any]) -> ParsedReport:
+    """Parse one file with metadata overrides applied; never raises."""
+    source = str(_absolute(path))
+    problem = _check_file(path)
+    if problem:
+        report = _rejected(path, problem)
+    else:
+        from .parse import parse_file   # lazy: the parsers import pdfplumber and lxml
+        try:
+            report = parse_file(path, **meta)
+        except Exception as e:  # noqa: BLE001  one bad file must never stop the others
+            report = _rejected(path, f"parser-crash: {type(e).__name__}: {e}")
+        if report.status not in S.PARSE_STATUSES:
+            report = _rejected(path, f"parser-invalid-status: 解析器返回了未知状态 {report.status!r}")
+        if not report.source_sha256:
+            try:
+                report.source_sha256 = file_sha256(path)
+            except OSError as e:
+                report = _rejected(path, f"unreadable-file: 读取失败 ({e.strerror or e})")
+    report.source_file = source
+    for key, value in meta.items():
+        setattr(report, key, value)
+    return report
+
+
+# --- One ParsedReport -> rows of the Parquet tables.
+
+def report_id(report: ParsedReport) -> str:
+    """schema.report_id_for on agency, region, year; unnamed reports fall back to the file hash.
+
+    A rejected file falls back to hash and path together, so identical empty or broken files each keep
+    their own row; an unnamed parsed report is keyed by content, so a copy of it is a listed duplicate.
+    """
+    fallback = report.source_sha256
+    if report.status == "rejected":
+        fallback = f"{report.source_sha256}|{report.source_file}"
+    return S.report_id_for(report.agency, report.region, report.year, fallback=fallback)
+
+
+def _fee_decimal(value: Any, text: str | None) -> Decimal | None:
+    """The fee exactly as printed: Decimal of the printed text, checked against the parsed value."""
+    printed = None
+    if text:
+        compact = "".join(unicodedata.normalize("NFKC", text).split()).replace(",", "")
+        try:
+            printed = Decimal(compact)
+        except InvalidOperation:
+            printed = None
+    if printed is None or not printed.is_finite() or not math.isclose(float(printed), float(value), rel_tol=1e-12,
+                                                                       abs_tol=1e-9):
+        printed = Decimal(repr(float(value))) if isinstance(value, float) else Decimal(int(value))
+    # More than 6 decimals of 万元 is below 0.01 元: round to the column's scale; cells keeps the print.
+    quantized = printed.quantize(FEE_QUANTUM, rounding=ROUND_HALF_EVEN)
+    return quantized if len(quantized.as_tuple().digits) <= S.FEE_TYPE.precision else None
+
+
+def _count(value: Any) -> int | None:
+    """An int64 count, or None for blank, text, non-integral or out-of-range values."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return None
+    if isinstance(value, float):
+        if not value.is_integer():
+            return None
+        value = int(value)
+    return value if -INT64_MAX <= value <= INT64_MAX else None
+
+
+def _items(obj: Any, index: int | None) -> Any:
+    """obj[index] of a JSON row (a list), or obj itself for single-cell rows; None when absent."""
+    if index is None:
+        return obj
+    return obj[index] if isinstance(obj, list) and index < len(obj) else None
+
+
+def statistical_values(report: ParsedReport) -> dict[str, dict[str, Any]]:
+    """Printed values by table and schema column, from the JSON-shaped tables of the report."""
+    out: dict[str, dict[str, Any]] = {}
+    tables = report.tables or {}
+    active: dict[str, Any] = {}
+    for source, spec in ((tables.get("active"), S.ACTIVE_2021), (report.active_2019, S.ACTIVE_2019)):
+        if source:
+            for key, index, column, _ in spec:
+                active[column] = _items(source.get(key), index)
+    if tables.get("active") or report.active_2019:
+        out["active_disclosure"] = active
+    if tables.get("applications"):
+        out["applications"] = {S.app_col(row, c): _items(values, i)
+                               for row, values in tables["applications"].items()
+                               for i, (c, _) in enumerate(S.APPLICANT_COLUMNS)}
+    if tables.get("review_litigation"):
+        out["review_litigation"] = {f"{g}_{o}": _items(tables["review_litigation"].get(g), i)
+                                    for g, _ in S.REVIEW_GROUPS for i, (o, _) in enumerate(S.REVIEW_OUTCOMES)}
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def report_rows(report: ParsedReport, *, ingested_at: datetime | None = None) -> dict[str, list[dict]]:
+    """Rows of every table of schema.TABLE_SCHEMAS for one report (a rejected one only has `reports`)."""
+    rid = report_id(report)
+    rows: dict[str, list[dict]] = {name: [] for name in S.TABLE_SCHEMAS}
+    rows["reports"].append({
+        "report_id": rid, "agency": report.agency, "region": report.region, "level": report.level,
+        "year": report.year, "format_version": report.format_version,
+        "format_deviations": ",".join(report.deviations), "source_file": report.source_file,
+        "source_sha256": report.source_sha256 or None, "parse_status": report.status,
+        "parse_reason": report.reason, "missing": ",".join(report.missing),
+        "ingested_at": (ingested_at or datetime.now(timezone.utc)).replace(microsecond=0),
+    })
+    if report.status == "rejected":
+        return rows
+    texts = {(c.table, c.column): c.text for c in report.cells}
+    for table, values in statistical_values(report).items():
+        schema = S.TABLE_SCHEMAS[table]
+        row = dict.fromkeys(schema.names)
+        row.update(report_id=rid, format_version=report.format_version)
+        for column, value in values.items():
+            if column not in row:
+                continue   # a key the schema does not know: kept in cells, never in a wrong column
+            if not _is_number(value):
+                row[column] = None
+            elif column in S.DECIMAL_COLUMNS:
+                row[column] = _fee_decimal(value, texts.get((table, column)))
+            else:
+                row[column] = _count(value)
+            if isinstance(value, str) and (table, column) not in texts:
+                # Non-numeric print the parser gave no Cell for: keep it rather than lose it.
+                rows["cells"].append({"report_id": rid, "table": table, "column": column, "text": value,
+                                      "numeric": False, "source": ""})
+        rows[table].append(row)
+    for c in report.cells:
+        rows["cells"].append({"report_id": rid, "table": c.table, "column": c.column, "text": c.text,
+                              "numeric": _is_number(c.value), "source": c.source})
+    return rows
+
+
+def rows_digest(rows: dict[str, list[dict]]) -> str:
+    """SHA-256 of a report's rows without ingested_at: equal digests mean nothing would change."""
+    # report_rows builds every row in a fixed column order, so the values alone identify the content.
+    values = [(table, [tuple(row.values()) for row in rows[table]]) for table in S.TABLE_SCHEMAS if table != "reports"]
+    values += [tuple(v for k, v in row.items() if k != "ingested_at") for row in rows["reports"]]
+    return hashlib.sha256(repr(values).encode("utf-8")).hexdigest()
+
+
+# --- The run: outcomes, conflicts, summary.
+
+@dataclass
+class FileOutcome:
+    path: str
+    status: str
+    reason: str = ""
+    missing: list[str] = field(default_factory=list)
+    report_id: str | None = None
+    source_sha256: str | None = None
+    old_sha256: str | None = None   # of the stored version this one replaced
+    action: str = ""          # added | replaced | unchanged | conflict ('' until merged)
+    detail: str = ""          # replaced: what it replaced; conflict: which file was kept
+    agency: str | None = None
+    year: int | None = None
+    region: str | None = None
+
+    @property
+    def code(self) -> str:
+        """The kebab-case reason code ('' when parsed)."""
+        return self.reason.split(":", 1)[0].strip() if self.reason else ""
+
+
+@dataclass
+class IngestSummary:
+    out_dir: Path
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    skipped: Counter = field(default_factory=Counter)
+    manifest_unused: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def by_status(self) -> Counter:
+        return Counter(o.status for o in self.outcomes)
+
+    def by_reason(self) -> Counter:
+        return Counter(o.code for o in self.outcomes if o.status != "parsed")
+
+    def by_action(self) -> Counter:
+        return Counter(o.action for o in self.outcomes if o.action)
+
+    def conflicts(self) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.action == "conflict"]
+
+    def exit_code(self) -> ExitCode:
+        """OK when anything was read into the tables; INPUT_UNREADABLE when no file at all was."""
+        if any(o.status != "rejected" for o in self.outcomes):
+            return ExitCode.OK
+        return ExitCode.INPUT_UNREADABLE
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def text(self) -> str:
+        """The ingest summary for people, in Chinese: counts by outcome and reason, every problem file named."""
+        statuses, n = self.by_status(), len(self.outcomes)
+        lines = [f"导入完成:共 {n} 个文件,用时 {self.seconds:.1f} 秒,数据目录 {self.out_dir}"]
+        lines += [f"  {STATUS_LABELS[s]}({s}):{statuses.get(s, 0)}" for s in S.PARSE_STATUSES]
+        reasons = self.by_reason()
+        if reasons:
+            lines.append("按原因(部分解析与拒收):")
+            lines += [f"  {code}:{count}" for code, count in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))]
+        actions = self.by_action()
+        lines.append("数据变化:" + ",".join(f"{ACTION_LABELS[a]} {actions.get(a, 0)}" for a in ACTION_LABELS))
+        conflicts = self.conflicts()
+        if conflicts:
+            lines.append(f"同一报告编号来自多个文件(同一机关同一年度或内容相同),各保留一份,其余未导入:{len(conflicts)}")
+            lines += [f"  {o.report_id} {o.path}:{o.detail}" for o in conflicts]
+        problems = [o for o in self.outcomes if o.status != "parsed"]
+        if problems:
+            lines.append("未完整解析的文件:")
+            for o in problems:
+                lines.append(f"  [{STATUS_LABELS[o.status]}] {o.path}:{o.reason or '(未说明原因)'}")
+        read = [o for o in self.outcomes if o.status != "rejected"]
+        lacking = {label: sum(1 for o in read if getattr(o, key) is None)
+                   for key, label in (("agency", "机关名称"), ("year", "年度"), ("region", "地区"))}
+        if any(lacking.values()):
+            lines.append("缺少元数据的报告(可用 --agency/--region/--year 或 --manifest 补充):"
+                         + ",".join(f"{label} {k} 份" for label, k in lacking.items() if k))
+        if self.skipped:
+            lines.append("目录中跳过的非报告文件(按扩展名):"
+                         + ",".join(f"{suffix} {k} 个" for suffix, k in sorted(self.skipped.items())))
+        if self.manifest_unused:
+            lines.append(f"清单中有 {len(self.manifest_unused)} 个文件不在本次输入中:")
+            lines += [f"  {p}" for p in self.manifest_unused]
+        return "\n".join(lines)
+
+
+# --- Parquet: accumulate new rows in batches, merge with what is on disk, replace atomically.
+
+class _Rows:
+    """New rows of the run, converted to Arrow every BATCH_REPORTS reports; each report has a sequence number."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, list[dict]] = {t: [] for t in S.TABLE_SCHEMAS}
+        self.batches: dict[str, list[pa.Table]] = {t: [] for t in S.TABLE_SCHEMAS}
+        self.count = 0
+
+    def add(self, seq: int, rows: dict[str, list[dict]]) -> None:
+        for table, table_rows in rows.items():
+            for row in table_rows:
+                row["_seq"] = seq
+            self.pending[table].extend(table_rows)
+        self.count += 1
+        if self.count % BATCH_REPORTS == 0:
+            self.flush()
+
+    def flush(self) -> None:
+        for table, rows in self.pending.items():
+            if rows:
+                schema = S.TABLE_SCHEMAS[table].append(pa.field("_seq", pa.int64()))
+                self.batches[table].append(pa.Table.from_pylist(rows, schema=schema))
+        self.pending = {t: [] for t in S.TABLE_SCHEMAS}
+
+    def table(self, name: str, keep: set[int]) -> pa.Table:
+        """The new rows of one table from the reports kept, without the sequence column."""
+        self.flush()
+        schema = S.TABLE_SCHEMAS[name]
+        if not self.batches[name]:
+            return schema.empty_table()
+        t = pa.concat_tables(self.batches[name])
+        t = t.filter(pc.is_in(t["_seq"], pa.array(sorted(keep), pa.int64())))
+        return t.drop_columns(["_seq"]).cast(schema)
+
+
+def _read(path: Path, schema: pa.Schema) -> pa.Table:
+    """A table we wrote earlier, or an empty one; an unreadable file stops the run rather than being overwritten."""
+    if not path.exists():
+        return schema.empty_table()
+    try:
+        return pq.read_table(path, schema=schema)
+    except Exception as e:  # noqa: BLE001
+        raise RuntimeError(f"无法读取已有数据文件 {path}({e});为免丢失数据,本次导入未写入任何文件") from e
+
+
+def _write_all(tables: dict[Path, pa.Table]) -> None:
+    """Write every file to a temporary name first, then move them into place: never a half-written table."""
+    temps = []
+    try:
+        for path, table in tables.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")   # hidden: outside every reader's glob
+            temps.append((tmp, path))
+            pq.write_table(table, tmp)
+    except BaseException:
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, path in temps:
+        os.replace(tmp, path)
+
+
+@contextmanager
+def _locked(out_dir: Path):
+    """One ingest at a time per data folder: two concurrent merges would lose each other's rows."""
+    lock_dir = out_dir / STATE_DIR
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / "lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _state_on_disk(out_dir: Path, reports: pa.Table) -> pa.Table:
+    """What each stored report was built from; rebuilt from `reports` (without digests) if the state file is gone."""
+    path = out_dir / STATE_DIR / "state.parquet"
+    if path.exists():
+        return _read(path, STATE_SCHEMA)
+    return pa.table({"report_id": reports["report_id"], "source_file": reports["source_file"],
+                     "source_sha256": reports["source_sha256"], "parse_status": reports["parse_status"],
+                     "rows_sha256": pa.nulls(reports.num_rows, pa.string())}, schema=STATE_SCHEMA)
+
+
+def _resolve_conflicts(outcomes: list[FileOutcome]) -> set[int]:
+    """One file per report_id: the best parse status wins, ties go to the first file; the others are listed."""
+    best: dict[str, int] = {}
+    seqs = range(len(outcomes))
+    for seq in seqs:
+        o = outcomes[seq]
+        kept = best.get(o.report_id)
+        if kept is None or STATUS_RANK[o.status] > STATUS_RANK[outcomes[kept].status]:
+            best[o.report_id] = seq
+    keep = set(best.values())
+    for seq in seqs:
+        if seq not in keep:
+            winner = outcomes[best[outcomes[seq].report_id]]
+            outcomes[seq].action = "conflict"
+            outcomes[seq].detail = (f"与 {winner.path} 的报告编号相同(同一机关同一年度,或内容相同);"
+                                    f"保留了该文件({STATUS_LABELS[winner.status]}),本文件未导入")
+    return keep
+
+
+def _classify(outcomes: list[FileOutcome], keep: set[int], digests: dict[int, str],
+              state: pa.Table) -> set[str]:
+    """Set each kept outcome's action against the stored state; return the stored report_ids to drop."""
+    by_id = {r["report_id"]: r for r in state.to_pylist()}
+    by_file: dict[str, list[dict]] = {}
+    for r in by_id.values():
+        by_file.setdefault(r["source_file"], []).append(r)
+    drop: set[str] = set()
+    for seq in sorted(keep):
+        o = outcomes[seq]
+        same = by_id.get(o.report_id)
+        if same and same["source_file"] != o.path and STATUS_RANK[o.status] < STATUS_RANK[same["parse_status"]]:
+            # Another file already gave this report in a better state: a worse copy never overwrites it.
+            o.action = "conflict"
+            o.detail = (f"已导入的 {same['source_file']} 是同一报告且解析更完整"
+                        f"({STATUS_LABELS[same['parse_status']]}),本文件未导入")
+            continue
+        # Same report (agency+year) from any file, and whatever this same file produced before.
+        old = [r for r in [same, *by_file.get(o.path, [])] if r]
+        old = list({r["report_id"]: r for r in old}.values())
+        drop.update(r["report_id"] for r in old)
+        o.old_sha256 = (same or (old[0] if old else {})).get("source_sha256")
+        if not old:
+            o.action = "added"
+        elif (len(old) == 1 and same and same["source_file"] == o.path
+              and same["source_sha256"] == o.source_sha256
+              and same["rows_sha256"] in (None, digests[seq])):
+            o.action = "unchanged"
+        else:
+            o.action = "replaced"
+            notes = []
+            for r in old:
+                if r["source_file"] != o.path:
+                    notes.append(f"原来源文件 {r['source_file']}")
+                if r["report_id"] != o.report_id:
+                    notes.append(f"原编号 {r['report_id']}")
+                if r["source_sha256"] != o.source_sha256:
+                    notes.append(f"原 SHA-256 {r['source_sha256']}")
+            o.detail = ";".join(notes) or "文件未变,解析结果或元数据有变化"
+    return drop
+
+
+def _changes(outcomes: list[FileOutcome], when: datetime) -> pa.Table:
+    """This run's lines of the change log."""
+    rows = [{"changed_at": when, "action": o.action, "report_id": o.report_id, "source_file": o.path,
+             "old_sha256": o.old_sha256, "new_sha256": o.source_sha256, "detail": o.detail}
+            for o in outcomes if o.action]
+    return pa.Table.from_pylist(rows, schema=CHANGES_SCHEMA)
+
+
+def _preserve_ingested_at(new_reports: pa.Table, old_reports: pa.Table, unchanged: set[str]) -> pa.Table:
+    """Unchanged reports keep the time they were first ingested, so a re-run rewrites identical rows."""
+    if not unchanged or not old_reports.num_rows:
+        return new_reports
+    old_at = dict(zip(old_reports["report_id"].to_pylist(), old_reports["ingested_at"].to_pylist()))
+    ids = new_reports["report_id"].to_pylist()
+    times = [old_at.get(i) if i in unchanged and i in old_at else t
+             for i, t in zip(ids, new_reports["ingested_at"].to_pylist())]
+    column = new_reports.schema.get_field_index("ingested_at")
+    return new_reports.set_column(column, new_reports.schema.field(column), pa.array(times, S.REPORTS_SCHEMA.field("ingested_at").type))
+
+
+def ingest(paths: Iterable[str | Path], out_dir: str | Path, *, manifest: str | Path | None = None,
+           meta: dict[str, Any] | None = None,
+           progress: Callable[[int, int, str], None] | None = None) -> IngestSummary:
+    """Parse files and folders (recursively) into OUT/<table>/ingest.parquet, merging by report_id.
+
+    Metadata precedence, per file: the manifest's row (non-blank cells) > `meta` (the command-line
+    flags) > what the parser read from the title and opening paragraphs. Manifest file paths are
+    relative to the manifest's folder. Raises ManifestError for a bad manifest or flag, RuntimeError
+    when the existing data cannot be read; a bad input file never raises, it is listed as rejected.
+    `progress(done, total, path)` is called after each file.
+    """
+    started, out_dir = time.monotonic(), Path(out_dir)
+    flags = clean_meta(meta)
+    per_file = read_manifest(manifest) if manifest else {}
+    found = discover(paths)
+    summary = IngestSummary(out_dir=out_dir, skipped=found.skipped)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    rows, digests = _Rows(), {}
+
+    def record(report: ParsedReport) -> None:
+        report_rows_ = report_rows(report, ingested_at=now)
+        seq = len(summary.outcomes)
+        summary.outcomes.append(FileOutcome(
+            path=report.source_file, status=report.status, reason=report.reason, missing=list(report.missing),
+            report_id=report_rows_["reports"][0]["report_id"], source_sha256=report.source_sha256 or None,
+            agency=report.agency, year=report.year, region=report.region))
+        digests[seq] = rows_digest(report_rows_)
+        rows.add(seq, report_rows_)
+
+    for path, reason in found.unreadable:   # never opened: still one row in `reports`
+        record(_rejected(Path(str(_absolute(path))), reason))
+    used = set()
+    for i, path in enumerate(found.files):
+        key = str(_absolute(path))
+        used.add(key)
+        record(parse_one(path, {**flags, **per_file.get(key, {})}))
+        if progress:
+            progress(i + 1, len(found.files), str(path))
+    summary.manifest_unused = sorted(set(per_file) - used)
+    keep = _resolve_conflicts(summary.outcomes)
+    _merge(out_dir, summary, rows, keep, digests, now)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _merge(out_dir: Path, summary: IngestSummary, rows: _Rows, keep: set[int], digests: dict[int, str],
+           now: datetime) -> None:
+    """Merge the kept new rows into the tables on disk, then write every file atomically."""
+    outcomes = summary.outcomes
+    with _locked(out_dir):
+        files = {t: out_dir / t / FILE_NAME for t in S.TABLE_SCHEMAS}
+        old = {t: _read(p, S.TABLE_SCHEMAS[t]) for t, p in files.items()}
+        state_path, changes_path = out_dir / STATE_DIR / "state.parquet", out_dir / STATE_DIR / "changes.parquet"
+        state = _state_on_disk(out_dir, old["reports"])
+        drop = _classify(outcomes, keep, digests, state)
+        keep = {s for s in keep if outcomes[s].action != "conflict"}
+        unchanged = {outcomes[s].report_id for s in keep if outcomes[s].action == "unchanged"}
+        drop_ids = pa.array(sorted(drop), pa.string())
+        out: dict[Path, pa.Table] = {}
+        for table, path in files.items():
+            kept_old = old[table].filter(pc.invert(pc.is_in(old[table]["report_id"], drop_ids)))
+            new = rows.table(table, keep)
+            if table == "reports":
+                new = _preserve_ingested_at(new, old["reports"], unchanged)
+            out[path] = pa.concat_tables([kept_old, new])
+        kept_state = state.filter(pc.invert(pc.is_in(state["report_id"], drop_ids)))
+        new_state = pa.Table.from_pylist(
+            [{"report_id": outcomes[s].report_id, "source_file": outcomes[s].path,
+              "source_sha256": outcomes[s].source_sha256, "parse_status": outcomes[s].status,
+              "rows_sha256": digests[s]} for s in sorted(keep)], schema=STATE_SCHEMA)
+        out[state_path] = pa.concat_tables([kept_state, new_state])
+        out[changes_path] = pa.concat_tables([_read(changes_path, CHANGES_SCHEMA), _changes(outcomes, now)])
+        _write_all(out)
+
+
+# --- The command.
+
+def _tty_progress() -> Callable[[int, int, str], None] | None:
+    """A one-line progress display on an interactive terminal; None (silent) in logs and CI."""
+    if not sys.stderr.isatty():
+        return None
+    last = [0.0]
+
+    def show(done: int, total: int, path: str) -> None:
+        now = time.monotonic()
+        if done < total and now - last[0] < 0.2:
+            return
+        last[0] = now
+        name = Path(path).name[-40:]
+        sys.stderr.write(f"\r\x1b[K导入中 {done}/{total} ({done * 100 // max(total, 1)}%) {name}")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def command(args) -> int:
+    """`nianbao ingest PATH... [--out DIR] [--manifest CSV] [--agency --region --year --level]`."""
+    from .paths import DATA_DIR
+
+    meta = {k: getattr(args, k, None) for k in META_KEYS}
+    try:
+        summary = ingest(args.paths, Path(args.out) if args.out else DATA_DIR, manifest=args.manifest,
+                         meta=meta, progress=_tty_progress())
+    except ManifestError as e:
+        print(f"配置错误:{e}", file=sys.stderr)
+        return ExitCode.CONFIG_ERROR
+    except (RuntimeError, OSError) as e:
+        print(f"导入失败:{e}", file=sys.stderr)
+        return ExitCode.CONFIG_ERROR
+    print(summary.text())
+    return summary.exit_code()

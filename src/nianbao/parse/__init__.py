@@ -1,0 +1,153 @@
+"""Reading report files: `parse_file(path, **meta) -> ParsedReport`, and the `nianbao parse` command.
+
+Every input ends parsed, partial or rejected; bad input never raises (reason codes in model.py's
+ParsedReport.reason: empty-file, binary-file, unreadable-file, file-too-large, unknown-file-kind,
+encoding-undetected, no-tables-found, tables-are-images, cells-run-together, unknown-format).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from io import BytesIO
+from pathlib import Path
+
+from ..exitcodes import ExitCode
+from ..model import ParsedReport
+from .core import TextCell, parse_lines
+from .encoding import InputError, decode_text
+
+MAX_BYTES = 50 * 1024 * 1024
+TEXT_SUFFIXES = {".txt", ".md", ".text", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm", ".shtml", ".xhtml"}
+IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
+# Reader codes -> the report-level reason codes.
+CODE_MAP = {"undecodable-text": "encoding-undetected", "not-html": "unreadable-file", "not-a-docx": "unreadable-file"}
+STATUS_LABELS = {"parsed": "完整解析", "partial": "部分解析", "rejected": "拒收"}
+
+__all__ = ["TextCell", "parse_file", "parse_lines", "command"]
+
+
+def _rejected(path: str, sha256: str, code: str, detail: str) -> ParsedReport:
+    return ParsedReport(source_file=path, source_sha256=sha256, status="rejected", reason=f"{code}: {detail}")
+
+
+def _sha256_of_file(p: Path) -> str:
+    h = hashlib.sha256()
+    with p.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sniff(data: bytes, suffix: str) -> str:
+    """pdf | docx | html | text, or 'unknown:<what>' / 'image'; content wins over the extension."""
+    head = data[:1024]
+    if b"%PDF-" in head:
+        return "pdf"
+    if data.startswith(b"PK\x03\x04"):
+        try:
+            names = zipfile.ZipFile(BytesIO(data)).namelist()
+        except zipfile.BadZipFile:
+            return "docx" if suffix == ".docx" else "unknown:损坏的 ZIP 文件"
+        return "docx" if any(n.startswith("word/") for n in names) else "unknown:ZIP 压缩包(不是 Word .docx)"
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        return "unknown:旧版 Word/WPS/Excel 文件(OLE),请另存为 .docx 或 PDF"
+    if data.startswith(b"{\\rtf"):
+        return "unknown:RTF 文件,请另存为 .docx 或 PDF"
+    if any(data.startswith(m) for m in IMAGE_MAGIC):
+        return "image"
+    if suffix == ".pdf":
+        return "unknown:扩展名为 .pdf 但内容不是 PDF"
+    if suffix in HTML_SUFFIXES:
+        return "html"
+    if suffix in TEXT_SUFFIXES:
+        return "text"
+    low = head.lower()
+    return "html" if (b"<html" in low or b"<!doctype html" in low or b"<table" in low) else "text"
+
+
+def _read(path: str, data: bytes, sha: str, kind: str) -> ParsedReport:
+    """Run the reader for `kind` and the core; InputError becomes a rejection."""
+    try:
+        if kind == "text":
+            from .text import read_lines
+            text = decode_text(data, path)
+            if not text.strip():
+                return _rejected(path, sha, "empty-file", "文件只有空白字符")
+            return parse_lines(read_lines(text), source_file=path, sha256=sha, text=text)
+        if kind == "pdf":
+            from .pdf import read_pdf
+            pdf = read_pdf(data, path)
+            if not pdf.chars:
+                code = "tables-are-images" if pdf.has_images else "no-text-layer"
+                return _rejected(path, sha, code, "PDF 没有文字层(扫描件或图片),无法读取表格")
+            return parse_lines(pdf.lines, source_file=path, sha256=sha, text=pdf.text, has_images=pdf.has_images)
+        # HTML and Word readers are imported lazily: lxml is slow to import and not needed for text.
+        if kind == "html":
+            from .html import read_page
+        else:
+            from .docx import read_page
+        page = read_page(data, path)
+        return parse_lines(page.lines, source_file=path, sha256=sha, text=page.text(),
+                           has_images=page.has_table_images())
+    except InputError as e:
+        return _rejected(path, sha, CODE_MAP.get(e.code, e.code), e.detail)
+
+
+def parse_file(path: str | Path, *, agency: str | None = None, region: str | None = None,
+               year: int | None = None, level: str | None = None) -> ParsedReport:
+    """Parse one report file; never raises on bad input. Keyword metadata overrides what the text says."""
+    name = str(path)
+    p = Path(path)
+    try:
+        if not p.is_file():
+            return _rejected(name, "", "unreadable-file", "文件不存在或不是普通文件")
+        size = p.stat().st_size
+        if size > MAX_BYTES:
+            return _rejected(name, _sha256_of_file(p), "file-too-large",
+                             f"{size / 2**20:.1f} MB,超过 {MAX_BYTES // 2**20} MB 上限")
+        data = p.read_bytes()
+    except OSError as e:
+        return _rejected(name, "", "unreadable-file", f"无法读取文件({e.strerror or e})")
+    sha = hashlib.sha256(data).hexdigest()
+    if not data.strip():
+        return _rejected(name, sha, "empty-file", "文件为空" if not data else "文件只有空白字符")
+    kind = sniff(data, p.suffix.lower())
+    if kind == "image":
+        report = _rejected(name, sha, "tables-are-images", "文件是图片,不是可读取文字的报告")
+    elif kind.startswith("unknown:"):
+        report = _rejected(name, sha, "unknown-file-kind", kind.split(":", 1)[1])
+    else:
+        report = _read(name, data, sha, kind)
+    report.agency = agency or report.agency
+    report.region = region or report.region
+    report.year = year or report.year
+    report.level = level or report.level
+    return report
+
+
+def _summary(report: ParsedReport) -> str:
+    """A short Chinese summary of one parse."""
+    rows = [f"文件: {report.source_file}", f"结果: {STATUS_LABELS[report.status]} ({report.status})"]
+    if report.reason:
+        rows.append(f"原因: {report.reason}")
+    rows.append(f"机关: {report.agency or '(未写明)'}  年度: {report.year or '(未写明)'}  "
+                f"地区: {report.region or '(未写明)'}")
+    if report.status != "rejected":
+        rows.append(f"格式版本: {report.format_version or '(无法判定)'}  读取单元格: {len(report.cells)} 个")
+    if report.deviations:
+        rows.append(f"格式偏差: {', '.join(report.deviations)}")
+    if report.missing:
+        rows.append(f"缺少: {', '.join(report.missing)}")
+    return "\n".join(rows)
+
+
+def command(args) -> int:
+    """`nianbao parse FILE [--json] [--agency --region --year]`."""
+    report = parse_file(args.file, agency=args.agency, region=args.region, year=args.year)
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
+    else:
+        print(_summary(report))
+    return ExitCode.INPUT_UNREADABLE if report.status == "rejected" else ExitCode.OK

@@ -1,0 +1,407 @@
+"""Layout-independent core of the parser: rows of printed cells -> the three statutory tables.
+
+Every input kind (text layouts, HTML and Word tables, PDF text) is first turned into `lines`: a list of
+rows, each a list of TextCell in reading order, with provenance. `parse_lines` recognises the
+section headings and row labels and assembles a ParsedReport; it never invents a number.
+
+How values find their label (one assembler for every layout):
+- inline: the value cells after a row label in the same row (pipe rows, HTML rows, PDF grids);
+- forward: when the label's row has none, the following rows made only of values (one cell per line,
+  one cell per paragraph, a PDF number line printed under its label);
+- orphan: a PDF number line printed *above* its label (vertically centred labels) is kept until the
+  next label that has no values of its own takes it.
+A row whose values cannot be separated unambiguously is left out and listed as missing.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from .. import schema as S
+from ..model import Cell, ParsedReport, Value
+from . import labels as L
+from .metadata import read_metadata
+
+
+@dataclass(frozen=True)
+class TextCell:
+    text: str       # as printed (stripped of surrounding whitespace only)
+    source: str     # provenance, e.g. 'line 37', 'table 2 row 5 col 3', 'page 2 line 14'
+
+
+VALUE, LABEL, JUNK, TEXT = "value", "label", "junk", "text"
+NUMBER = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
+VALUE_WORDS = frozenset({"无", "暂无", "空", "不适用"})
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_DIGIT = re.compile(r"\d")
+APPLICANTS = len(S.APPLICANT_COLUMNS)
+REVIEW_WIDTH = len(S.REVIEW_GROUPS) * len(S.REVIEW_OUTCOMES)
+RUN_TOGETHER_MIN = 3      # label+digits runs in one document before cells are called run together
+TABLE_NAMES = {"active": "active_disclosure", "applications": "applications", "review": "review_litigation"}
+JSON_TABLE = {"active": "active", "applications": "applications", "review": "review_litigation"}
+
+
+@dataclass(slots=True)
+class Tok:
+    kind: str
+    cell: TextCell
+    row: int
+    label: L.Label | None = None
+    blank: bool = False
+
+
+@lru_cache(maxsize=1 << 16)
+def classify(text: str) -> tuple[str, L.Label | None]:
+    """Kind of one printed cell: a value (number, blank, '/', '无' ...), a label, junk or other text."""
+    t = unicodedata.normalize("NFKC", text).strip()
+    if not t or NUMBER.match(t):
+        return VALUE, None
+    lab = L.match(text)
+    if lab:
+        return LABEL, lab
+    if t in VALUE_WORDS or (len(t) <= 12 and not _CJK.search(t)):
+        return VALUE, None
+    if len(L.normalize(t)) <= 1:   # one character of a label printed vertically (三 / 、 / 本 ...)
+        return JUNK, None
+    return TEXT, None
+
+
+@lru_cache(maxsize=1 << 16)
+def parse_value(text: str) -> Value:
+    """The value of a printed cell: int or float when numeric, None when blank, else the text as printed."""
+    t = unicodedata.normalize("NFKC", text).strip()
+    if not t:
+        return None
+    if NUMBER.match(t):
+        t = t.replace(",", "")
+        return float(t) if "." in t else int(t)
+    return text.strip()
+
+
+@lru_cache(maxsize=1 << 12)
+def _run_together_hits(text: str) -> int:
+    """Runs of 'label immediately followed by digits' in one text cell."""
+    return len(L.RUN_TOGETHER.findall(L.normalize(text))) if _DIGIT.search(text) else 0
+
+
+def _tokens(lines: list[list[TextCell]]) -> list[Tok]:
+    out = []
+    for r, row in enumerate(lines):
+        for cell in row:
+            kind, lab = classify(cell.text)
+            out.append(Tok(kind, cell, r, lab, kind == VALUE and not cell.text.strip()))
+    return out
+
+
+def _align(vals: list[Tok], k: int) -> list[Tok] | None:
+    """Exactly k values out of a longer run whose surplus is blank filler at one end, else None."""
+    if len(vals) == k:
+        return vals
+    if len(vals) < k:
+        return None
+    if all(v.blank for v in vals[k:]):
+        return vals[:k]
+    if all(v.blank for v in vals[:len(vals) - k]):
+        return vals[len(vals) - k:]
+    return None
+
+
+@dataclass
+class _Orphan:
+    vals: list[Tok]
+    ambiguous: bool
+
+
+class _Assembler:
+    """One pass over the tokens, filling the three tables; see the module docstring."""
+
+    def __init__(self, toks: list[Tok]):
+        self.toks = toks
+        self.row_end: dict[int, int] = {}
+        self.pure: dict[int, bool] = {}
+        for i, t in enumerate(toks):
+            self.row_end[t.row] = i + 1
+            ok = t.kind in (VALUE, JUNK)
+            self.pure[t.row] = self.pure.get(t.row, True) and ok
+        self.version, self.version_conflict = self._decide_version()
+        self.sub_rows_printed = any(t.label and t.label.kind == "row" and t.label.key in S.OTHER_SUB_ROWS
+                                    for t in toks)
+        self.found: dict[str, dict[str, list[Tok]]] = {"active": {}, "applications": {}, "review": {}}
+        self.problems: dict[str, str] = {}
+        self.labels_seen: set[str] = set()
+        self.headings: set[str] = set()
+        self.run_together: list[str] = []
+        self.review_mode = False
+        self.orphan: _Orphan | None = None
+
+    def _decide_version(self) -> tuple[str | None, bool]:
+        """Format of table 二 from the headers, blocks and rows only one format prints."""
+        seen = {t.label.version for t in self.toks
+                if t.label and t.label.table == "active" and t.label.version}
+        if len(seen) == 1:
+            return seen.pop(), False
+        return None, len(seen) > 1
+
+    def run(self) -> None:
+        i, n, runs = 0, len(self.toks), 0
+        while i < n:
+            t = self.toks[i]
+            if self.pure[t.row] and (i == 0 or self.toks[i - 1].row != t.row):
+                i = self._pure_row(i)
+                continue
+            if t.kind == TEXT:
+                runs += self._check_run_together(t)
+                self.orphan = None
+            elif t.kind == LABEL:
+                lab = t.label
+                if lab.kind == "row" or (lab.kind == "group" and lab.key == "other" and not self.sub_rows_printed):
+                    i = self._row(i)
+                    continue
+                if lab.kind == "heading":
+                    self.headings.add(lab.key)
+                    self.review_mode = lab.key == "4" and "review" not in self.labels_seen
+                    self.orphan = None
+                elif lab.kind in ("header", "block"):
+                    if lab.table == "review" and "review" not in self.labels_seen:
+                        self.review_mode = True
+                    self.orphan = None
+            i += 1
+        if runs < RUN_TOGETHER_MIN:
+            self.run_together = []
+
+    def _check_run_together(self, t: Tok) -> int:
+        """How many 'label immediately followed by digits' runs a text cell holds (recording where)."""
+        hits = _run_together_hits(t.cell.text)
+        if hits:
+            self.run_together.append(t.cell.source)
+        return hits
+
+    def _pure_row(self, i: int) -> int:
+        """A row of values only: table 四's data, or a PDF number line waiting for its label."""
+        end = self.row_end[self.toks[i].row]
+        vals = [t for t in self.toks[i:end] if t.kind == VALUE]
+        if not any(not v.blank for v in vals):
+            return end
+        if self.review_mode:
+            self.review_mode = False
+            self.labels_seen.add("review")
+            got, j = self._forward(i, [], REVIEW_WIDTH)
+            self._store_review(got)
+            return j
+        if sum(not v.blank for v in vals) >= 2:
+            self.orphan = _Orphan(vals, self._after_unknown_label(i))
+        return end
+
+    def _after_unknown_label(self, i: int) -> bool:
+        """Whether the text just before row i looks like a numbered label we could not match."""
+        for t in reversed(self.toks[:i]):
+            if t.kind == JUNK:
+                continue
+            return t.kind == TEXT and bool(L.ITEM_PREFIX.match(L.normalize(t.cell.text))) and len(t.cell.text) <= 40
+        return False
+
+    def _row(self, i: int) -> int:
+        """Collect the values of the row label at token i; returns the next token index."""
+        lab = self.toks[i].label
+        table, key = lab.table, lab.key
+        self.labels_seen.add(table)
+        width = APPLICANTS if table == "applications" else L.widths(self.version).get(key) if self.version else None
+        got, j = self._inline(i)
+        if width is None:
+            self.problems.setdefault(self._name(table, key), "unknown-format")
+            self.orphan = None
+            return j
+        if not got and (j >= len(self.toks) or self.toks[j].row != self.toks[i].row):
+            taken = _align(self.orphan.vals, width) if self.orphan and not self.orphan.ambiguous else None
+            if taken:
+                self.orphan = None
+                self._store(table, key, taken)
+                return j
+            got, j = self._forward(j, got, width)
+            if not got:
+                got, j = self._continued(j, self.toks[i], width)
+        elif got and len(got) < width and (j >= len(self.toks) or self.toks[j].row != self.toks[i].row):
+            got, j = self._forward(j, got, width)
+        self.orphan = None
+        vals = _align(got, width)
+        if vals is None:
+            where = self.toks[i].cell.source
+            self.problems.setdefault(self._name(table, key), f"{where}: 找到 {len(got)} 个数值,应为 {width} 个")
+        else:
+            self._store(table, key, vals)
+        return j
+
+    def _inline(self, i: int) -> tuple[list[Tok], int]:
+        """The values printed after token i in its own row."""
+        row, j, got = self.toks[i].row, i + 1, []
+        while j < len(self.toks) and self.toks[j].row == row and self.toks[j].kind in (VALUE, JUNK):
+            if self.toks[j].kind == VALUE:
+                got.append(self.toks[j])
+            j += 1
+        return got, j
+
+    def _forward(self, j: int, got: list[Tok], width: int) -> tuple[list[Tok], int]:
+        """Append the values of the following value-only rows until `width` values are collected."""
+        while len(got) < width and j < len(self.toks):
+            row = self.toks[j].row
+            if not self.pure[row]:
+                break
+            got = got + [t for t in self.toks[j:self.row_end[row]] if t.kind == VALUE]
+            j = self.row_end[row]
+        return got, j
+
+    def _continued(self, j: int, label: Tok, width: int) -> tuple[list[Tok], int]:
+        """PDF text: a label wrapped over lines with its values on a later line ('1、申请人无正当理由逾期不补'
+        / '正、行政机关不再处理其政府信 67 3 0 0 1 0 71'); only lines that continue the label's printed form
+        are read, and pieces of a wrapped group label between them are skipped."""
+        text = L.normalize(label.cell.text)
+        while j < len(self.toks):
+            row, first = self.toks[j].row, self.toks[j]
+            rest = self.toks[j + 1:self.row_end[row]]
+            if first.kind != TEXT or any(t.kind != VALUE for t in rest):
+                break
+            piece = L.normalize(first.cell.text)
+            if L.continues(label.label, text + piece):
+                text += piece
+                if rest:
+                    return rest, self.row_end[row]
+            elif rest or not L.is_group_fragment(piece):
+                break
+            j = self.row_end[row]
+        return [], j
+
+    def _name(self, table: str, key: str) -> str:
+        """'table.row' as listed in ParsedReport.missing."""
+        return f"{JSON_TABLE[table]}.{_json_active_key(self.version, key) if table == 'active' else key}"
+
+    def _store(self, table: str, key: str, vals: list[Tok]) -> None:
+        """Keep a row's values; the first complete printing of a row wins."""
+        self.found[table].setdefault(key, vals)
+        self.problems.pop(self._name(table, key), None)
+
+    def _store_review(self, vals: list[Tok]) -> None:
+        """Table 四's values in printed order; a short row keeps its complete groups, a long one none."""
+        if len(vals) > REVIEW_WIDTH:
+            aligned = _align(vals, REVIEW_WIDTH)
+            if aligned is None:
+                self.problems["review_litigation"] = (f"{vals[0].cell.source}: 找到 {len(vals)} 个数值,"
+                                                      f"应为 {REVIEW_WIDTH} 个")
+                return
+            vals = aligned
+        width = len(S.REVIEW_OUTCOMES)
+        for g, (group, _) in enumerate(S.REVIEW_GROUPS):
+            part = vals[g * width:(g + 1) * width]
+            if len(part) == width:
+                self.found["review"][group] = part
+
+
+def _app_keys(asm: _Assembler) -> tuple[str, ...]:
+    single = "other" in asm.found["applications"] or (asm.version == S.FORMAT_2019 and not asm.sub_rows_printed)
+    return S.APPLICATION_ROW_KEYS_SINGLE if single else S.APPLICATION_ROW_KEYS_SUBROWS
+
+
+def _active_keys(version: str) -> list[str]:
+    return list(L.widths(version))
+
+
+def _json_active_key(version: str, key: str) -> str:
+    return "fees_10k_yuan" if version == S.FORMAT_2021 and key == "fees" else key
+
+
+def _tables(asm: _Assembler) -> tuple[dict[str, Any], dict[str, Any] | None, list[Cell]]:
+    """The corpus JSON shape of what was found, the 2019 table 二, and one Cell per value."""
+    cells: list[Cell] = []
+
+    def cell(table: str, column: str, tok: Tok) -> Value:
+        v = parse_value(tok.cell.text)
+        cells.append(Cell(TABLE_NAMES[table], column, tok.cell.text.strip(), v, tok.cell.source))
+        return v
+
+    active = None
+    if asm.found["active"] and asm.version:
+        spec = S.ACTIVE_2021 if asm.version == S.FORMAT_2021 else S.ACTIVE_2019
+        column = {(k, i): c for k, i, c, _ in spec}
+        width = L.widths(asm.version)
+        active = {}
+        for key in _active_keys(asm.version):
+            if key in asm.found["active"]:
+                jkey = _json_active_key(asm.version, key)
+                vals = [cell("active", column[(jkey, i if width[key] > 1 else None)], t)
+                        for i, t in enumerate(asm.found["active"][key])]
+                active[jkey] = vals if width[key] > 1 else vals[0]
+    apps = {k: [cell("applications", S.app_col(k, c), t) for t, (c, _) in zip(asm.found["applications"][k],
+                                                                            S.APPLICANT_COLUMNS)]
+            for k in _app_keys(asm) if k in asm.found["applications"]}
+    outcomes = [o for o, _ in S.REVIEW_OUTCOMES]
+    review = {g: [cell("review", f"{g}_{o}", t) for t, o in zip(asm.found["review"][g], outcomes)]
+              for g, _ in S.REVIEW_GROUPS if g in asm.found["review"]}
+    tables = {"active": active if asm.version == S.FORMAT_2021 else None,
+              "applications": apps or None, "review_litigation": review or None}
+    return tables, (active if asm.version == S.FORMAT_2019 else None), cells
+
+
+def _missing(asm: _Assembler, tables: dict[str, Any], active_2019: dict | None) -> list[str]:
+    """What a partial parse lacks: whole tables by name, else 'table.row' for each absent row."""
+    out = []
+    active = tables["active"] if asm.version != S.FORMAT_2019 else active_2019
+    if not active:
+        out.append("active")
+    else:
+        out += [f"active.{_json_active_key(asm.version, k)}" for k in _active_keys(asm.version)
+                if _json_active_key(asm.version, k) not in active]
+    apps = tables["applications"]
+    out += ["applications"] if not apps else [f"applications.{k}" for k in _app_keys(asm) if k not in apps]
+    review = tables["review_litigation"]
+    out += ["review_litigation"] if not review else [f"review_litigation.{g}" for g, _ in S.REVIEW_GROUPS
+                                                     if g not in review]
+    return out
+
+
+def _outcome(asm: _Assembler, missing: list[str], found_any: bool, has_images: bool) -> tuple[str, str]:
+    """(status, reason) of the whole report."""
+    if asm.run_together and missing:
+        where = ", ".join(asm.run_together[:3])
+        reason = f"cells-run-together: 表格单元格连在一起、没有分隔符,数值无法分开 ({where})"
+        return ("partial" if found_any else "rejected"), reason
+    if asm.version_conflict and "active" in missing:
+        reason = "unknown-format: 表二的表头同时出现 2021 格式和 2019 (试行) 格式的栏目,无法判定格式版本"
+        return ("partial" if found_any else "rejected"), reason
+    unknown = [k for k, v in asm.problems.items() if v == "unknown-format"]
+    if unknown and "active" in missing:
+        reason = "unknown-format: 表二缺少可识别的表头,无法判定是 2021 格式还是 2019 (试行) 格式"
+        return ("partial" if found_any else "rejected"), reason
+    if not found_any:
+        if has_images:
+            return "rejected", "tables-are-images: 没有可读取的表格文字,表格可能是图片"
+        seen = "找到了章节标题但没有任何统计行的数值" if asm.headings or asm.labels_seen else "没有找到表二、表三、表四"
+        return "rejected", f"no-tables-found: {seen}"
+    if not missing:
+        return "parsed", ""
+    problems = "; ".join(f"{k}: {asm.problems[k]}" for k in (*missing, "review_litigation")
+                         if k in asm.problems)
+    shown = ", ".join(missing[:5]) + (f" 等共 {len(missing)} 项" if len(missing) > 5 else "")
+    detail = f"缺少 {shown}" + (f" ({problems})" if problems else "")
+    if has_images and any("." not in m for m in missing):
+        return "partial", f"tables-are-images: 部分表格没有可读取的文字,可能是图片; {detail}"
+    return "partial", f"tables-incomplete: {detail}"
+
+
+def parse_lines(lines: list[list[TextCell]], *, source_file: str, sha256: str, text: str,
+                has_images: bool = False) -> ParsedReport:
+    """Assemble a ParsedReport from rows of printed cells; `text` is the plain text, for metadata."""
+    asm = _Assembler(_tokens(lines))
+    asm.run()
+    tables, active_2019, cells = _tables(asm)
+    found_any = any(tables.values()) or bool(active_2019)
+    missing = _missing(asm, tables, active_2019)
+    status, reason = _outcome(asm, missing, found_any, has_images)
+    meta = read_metadata(text)
+    version = asm.version or (S.FORMAT_2021 if asm.sub_rows_printed else None)
+    deviations = ["other-single-row"] if version == S.FORMAT_2021 and "other" in (tables["applications"] or {}) else []
+    return ParsedReport(source_file=source_file, source_sha256=sha256, status=status, reason=reason,
+                        missing=missing if status == "partial" else [], agency=meta.agency,
+                        region=meta.region, year=meta.year, format_version=version if found_any else None,
+                        deviations=deviations, tables=tables, active_2019=active_2019, cells=cells)

@@ -1,0 +1,280 @@
+"""HTML input: the page's tables read as their real grid (rowspan/colspan), paragraphs in between.
+
+A spanned cell appears once, in its first row and column; a blank cell is TextCell(''), so the two
+stay distinguishable. Table cells have source 'table T row R col C' (1-based, C = grid column, T
+counts data tables only), paragraphs 'paragraph N'. Layout tables (holding a nested table, or one
+column wide) are read as paragraphs. Page.lines is what the core's `parse_lines` takes.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import lxml.etree as ET
+
+from nianbao.parse.core import TextCell
+from nianbao.parse.encoding import InputError, declared_charset, decode
+
+_WIDE = r"\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\u3000-\u303f\u2018-\u201d"
+_IS_WIDE = re.compile(f"[{_WIDE}]").match
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+# Section headings by number only: 二、三、四 hold the statutory tables, 五 and 六 follow them.
+_SECTION = re.compile(r"^\s*([一二三四五六七八])\s*[、.．，,]")
+_TABLE_SECTIONS = "二三四"
+
+_SKIP = ("script", "style", "noscript", "template", "head", "title", "iframe", "object", "embed", "svg",
+         "select", "textarea", "button")
+_BLOCK = ("p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt", "dd", "section",
+          "article", "header", "footer", "nav", "aside", "main", "blockquote", "pre", "address", "figure",
+          "figcaption", "form", "fieldset", "center", "hr", "table", "tr", "td", "th", "caption", "tbody",
+          "thead", "tfoot", "br", "body")
+# Hidden elements are looked for only when the source spells a hiding declaration the usual way: an
+# XPath over every style attribute costs as much as parsing the page, and most pages hide nothing.
+_HIDING = ("display:none", "display: none", "DISPLAY:NONE", "DISPLAY: NONE", "visibility:hidden",
+           "visibility: hidden", "VISIBILITY:HIDDEN", "VISIBILITY: HIDDEN")
+# The page is read at C speed: block boundaries, tables and images are marked in the tree with
+# Unicode noncharacters (never in real text, unlike the private-use area GB18030 maps rare characters
+# to), the tree is serialised as text once and split at the marks.
+_SEP, _TABLE_MARK, _TABLE_END, _IMAGE_MARK = "\ufdd0", "\ufdd1", "\ufdd2", "\ufdd3"
+_MARKS = re.compile("[\ufdd0-\ufdd3]")
+_TAG_NAME = re.compile(r"<([A-Za-z][\w:-]*)")
+
+
+def clean(text: str) -> str:
+    """Printed text of a cell or paragraph: invisible characters gone, whitespace as a reader sees it.
+
+    CSS drops a line break between two wide characters; Word and CMS editors put such breaks (and
+    &nbsp; padding) inside labels freely ("商业\n企业", "本年度办 理结果"), so whitespace between two
+    wide characters goes. Elsewhere it becomes one space: "1\n2" -> "1 2", never the guessed "12".
+    """
+    if text.isprintable() and " " not in text:   # no whitespace or format characters: nothing to do
+        return text
+    parts = _INVISIBLE.sub("", text).split()     # str.split(): the same Unicode whitespace as CSS + U+3000
+    if len(parts) < 2:
+        return parts[0] if parts else ""
+    out = [parts[0]]
+    for prev, part in zip(parts, parts[1:]):
+        if not (_IS_WIDE(prev[-1]) and _IS_WIDE(part[0])):
+            out.append(" ")
+        out.append(part)
+    return "".join(out)
+
+
+@dataclass
+class Page:
+    """What a reader collects from one document, in document order."""
+
+    lines: list[list[TextCell]] = field(default_factory=list)
+    paragraphs: list[str] = field(default_factory=list)
+    title: str = ""
+    images_at: list[int] = field(default_factory=list)   # len(lines) when an image outside tables was met
+    images_in_data_tables: bool = False
+    tables: int = 0
+
+    def paragraph(self, text: str) -> None:
+        """Add one paragraph line (cleaned; empty text adds nothing)."""
+        text = clean(text)
+        if text:
+            self.paragraphs.append(text)
+            self.lines.append([TextCell(text, f"paragraph {len(self.paragraphs)}")])
+
+    def text(self) -> str:
+        """Title and paragraphs, one per line: the plain text for metadata extraction."""
+        return "\n".join([self.title, *self.paragraphs] if self.title else self.paragraphs)
+
+    def has_table_images(self) -> bool:
+        """True if images sit inside a table or in sections 二–四, where the statutory tables belong."""
+        if self.images_in_data_tables:
+            return True
+        section, marks = "", iter(self.images_at)
+        mark = next(marks, None)
+        for i, line in enumerate([*self.lines, []]):
+            while mark is not None and mark <= i:
+                if section and section in _TABLE_SECTIONS:
+                    return True
+                mark = next(marks, None)
+            # A heading is a short paragraph; prose that happens to start with "二、" is not one.
+            if len(line) == 1 and line[0].source.startswith("paragraph") and len(line[0].text) <= 40:
+                m = _SECTION.match(line[0].text)
+                section = m.group(1) if m else section
+        return False
+
+
+def read_lines(data: bytes, path: str) -> tuple[list[list[TextCell]], str]:
+    """Rows of every data table and the paragraphs between them, plus the page's plain text."""
+    page = read_page(data, path)
+    return page.lines, page.text()
+
+
+def has_table_images(data: bytes, path: str = "<html>") -> bool:
+    """Whether the page shows images where its statutory tables belong (parses the page again)."""
+    return read_page(data, path).has_table_images()
+
+
+def read_page(data: bytes, path: str) -> Page:
+    """Decode and parse one HTML page into a Page."""
+    if not data.strip():
+        raise InputError("empty-file", path, "文件为空")
+    text = decode(data, path, declared_charset(data))
+    if any(mark in text for mark in (_SEP, _TABLE_MARK, _TABLE_END, _IMAGE_MARK)):
+        text = _MARKS.sub("", text)
+    # lxml refuses str input that still carries an XML encoding declaration.
+    text = re.sub(r"^\s*<\?xml[^>]*>", "", text)
+    # One parser per call: lxml parsers must not be shared between threads.
+    parser = ET.HTMLParser(remove_comments=True, remove_pis=True, no_network=True)
+    root = ET.fromstring(text, parser) if text.strip() else None
+    if root is None:
+        raise InputError("not-html", path, "无法解析为 HTML")
+    title = root.find("head/title")
+    page = Page(title=clean("".join(title.itertext())) if title is not None else "")
+    _prepare(root, _hiding_tags(text), hidden_attr=" hidden" in text)
+    tables = [_read_table(t, k, page) for k, t in enumerate(_data_tables(root), start=1)]
+    page.tables = len(tables)
+    body = root.find("body")
+    _read_flow(ET.tostring(root if body is None else body, method="text", encoding=str), tables, page)
+    return page
+
+
+def _hiding_tags(text: str) -> set[str]:
+    """Names of the tags whose inline style may hide them, from the source (cheaper than a tree search)."""
+    tags = set()
+    for spelling in _HIDING:
+        pos = text.find(spelling)
+        while pos != -1:
+            m = _TAG_NAME.match(text, max(text.rfind("<", 0, pos), 0))
+            if m:
+                tags.add(m.group(1).lower())
+            pos = text.find(spelling, pos + 1)
+    return tags
+
+
+def _prepare(root, hiding_tags: set[str], hidden_attr: bool) -> None:
+    """Drop what a browser does not show; mark block boundaries, <pre> line breaks and content images."""
+    ET.strip_elements(root, *_SKIP, with_tail=False)
+    hidden = [el for el in root.iter(*hiding_tags) if any(h in (el.get("style") or "") for h in _HIDING)]
+    if hidden_attr:
+        hidden += root.xpath("descendant-or-self::*[@hidden]")
+    for el in hidden:
+        _drop(el)
+    for el in root.iter(*_BLOCK):
+        el.text = _SEP + (el.text or "")
+        el.tail = _SEP + (el.tail or "")
+    for pre in root.iter("pre"):
+        for el in pre.iter():
+            if el.text:
+                el.text = el.text.replace("\n", _SEP)
+            if el.tail and el is not pre:
+                el.tail = el.tail.replace("\n", _SEP)
+    for img in root.iter("img"):
+        if _is_image(img):
+            img.tail = _IMAGE_MARK + (img.tail or "")
+
+
+def _drop(el) -> None:
+    """Remove an element but keep the text that follows it."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    if el.tail:
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + el.tail
+        else:
+            parent.text = (parent.text or "") + el.tail
+    parent.remove(el)
+
+
+def _read_flow(flow: str, tables: list[list[list[TextCell]]], page: Page) -> None:
+    """Split the marked page text into paragraphs, table rows and image positions."""
+    in_table = False
+    for segment in flow.split(_SEP):
+        if in_table:   # a data table's own text: its rows are already read
+            in_table = not segment.startswith(_TABLE_END)
+            segment = segment[1:] if not in_table else ""
+        if not segment or segment.isspace():
+            continue
+        if segment.startswith(_TABLE_MARK):
+            page.lines.extend(tables[int(segment[1:]) - 1])
+            in_table = True
+            continue
+        if _IMAGE_MARK in segment:
+            page.images_at.extend([len(page.lines)] * segment.count(_IMAGE_MARK))
+            segment = segment.replace(_IMAGE_MARK, "")
+        page.paragraph(segment)
+
+
+def _is_image(el) -> bool:
+    """An <img> big enough to carry content (spacer and icon images are not)."""
+    for attr in ("width", "height"):
+        m = re.match(r"\s*(\d+)\s*(px)?\s*$", el.get(attr) or "")
+        if m and int(m.group(1)) < 20:
+            return False
+    return True
+
+
+def _span(el, attr: str, limit: int) -> int:
+    """A rowspan/colspan attribute as a count in 1..limit (malformed values count as 1)."""
+    value = el.get(attr)
+    if value is None:
+        return 1
+    m = re.match(r"\s*(\d+)", value)
+    return min(max(int(m.group(1)), 1), limit) if m else 1
+
+
+def _cells(tr) -> list:
+    """The <td>/<th> of one row."""
+    return [c for c in tr if c.tag in ("td", "th")]
+
+
+def _rows(table) -> list:
+    """The <tr> of a table in order, directly or in row groups; any <tr> below if the markup is irregular."""
+    rows = []
+    for part in table:
+        if part.tag == "tr":
+            rows.append(part)
+        elif part.tag in ("thead", "tbody", "tfoot"):
+            rows.extend(tr for tr in part if tr.tag == "tr")
+    return rows if rows else list(table.iter("tr"))
+
+
+def _data_tables(root) -> list:
+    """Tables that show data: no nested table, and some row with two cells or more (others are layout)."""
+    return [t for t in root.iter("table")
+            if next(t.iterdescendants("table"), None) is None and any(len(_cells(tr)) >= 2 for tr in _rows(t))]
+
+
+def _read_table(table, number: int, page: Page) -> list[list[TextCell]]:
+    """One line per non-empty row, each cell at its grid column; marks the table's place in the flow."""
+    lines: list[list[TextCell]] = []
+    taken: set[tuple[int, int]] = set()   # grid positions covered by a span from an earlier cell
+    all_rows = _rows(table)
+    for r, tr in enumerate(all_rows, start=1):
+        line, c = [], 1
+        for td in _cells(tr):
+            while (r, c) in taken:
+                c += 1
+            # rowspan="0" spans to the last row (HTML); the limits are the HTML maxima.
+            rows = _span(td, "rowspan", 65534) if td.get("rowspan", "").strip() != "0" else len(all_rows) - r + 1
+            cols = _span(td, "colspan", 1000)
+            if rows > 1 or cols > 1:
+                taken.update((r + i, c + j) for i in range(rows) for j in range(cols) if i or j)
+            line.append(TextCell(_cell_text(td, page), f"table {number} row {r} col {c}"))
+            c += cols
+        if line:
+            lines.append(line)
+    # Captions stay paragraphs, before the table; the flow skips from the table mark to its end mark.
+    captions = "".join(_SEP + _cell_text(c, page) for c in table if c.tag == "caption")
+    table.text = f"{captions}{_SEP}{_TABLE_MARK}{number}{_SEP}{table.text or ''}"
+    table.tail = f"{_SEP}{_TABLE_END}{table.tail or ''}"
+    return lines
+
+
+def _cell_text(el, page: Page) -> str:
+    """Text of one cell; block boundaries inside it are whitespace (joined per `clean`)."""
+    text = ET.tostring(el, method="text", encoding=str, with_tail=False)
+    if _SEP in text:
+        text = text.replace(_SEP, "\n")
+    if _IMAGE_MARK in text:
+        page.images_in_data_tables = True
+        text = text.replace(_IMAGE_MARK, "")
+    return clean(text)

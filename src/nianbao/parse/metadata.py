@@ -1,0 +1,73 @@
+"""Agency, year and region from a report's title and opening paragraphs; None when not printed."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+TITLE_LINES = 60          # title search window (HTML text starts with navigation)
+MAX_TITLE = 80
+_SPACE = re.compile(r"\s+")
+_YEAR = r"(?P<year>(?:19|20)\d{2})"
+_TITLES = (
+    # 深州市人民政府办公室2021年政府信息公开工作年度报告 / ...关于2021年度政府信息公开工作的年度报告
+    re.compile(rf"^(?P<agency>.*?)(?:关于)?{_YEAR}年度?的?政府信息公开(?:工作)?(?:的)?(?:年度)?(?:工作)?(?:报告|年报)"),
+    # 盐城市行政审批局政府信息公开工作2022年度情况的报告
+    re.compile(rf"^(?P<agency>.+?)政府信息公开工作{_YEAR}年度?(?:情况)?的?报告"),
+)
+_PERIOD = re.compile(rf"统计期限.{{0,8}}?{_YEAR}年1月1日")
+_NOT_AGENCY = re.compile(r"[。,，;；:：!！?？《》\d]")
+# Administrative divisions at the start of an agency name: 省/自治区, 市/州/地区/盟, 区/县/旗/市.
+_DIVISION = re.compile(r"^(?P<p>[\u4e00-\u9fff]{2,7}?(?:省|自治区))?(?P<c>[\u4e00-\u9fff]{2,9}?(?:市|自治州|地区|盟))?"
+                       r"(?P<d>[\u4e00-\u9fff]{1,9}?(?:自治县|区|县|旗|市))?")
+MUNICIPALITIES = ("北京市", "天津市", "上海市", "重庆市")
+
+
+@dataclass(frozen=True)
+class Metadata:
+    agency: str | None
+    year: int | None
+    region: str | None
+
+
+def _clean(line: str) -> str:
+    return _SPACE.sub("", unicodedata.normalize("NFKC", line)).strip("#*|")
+
+
+def _plausible_agency(name: str) -> bool:
+    return 2 <= len(name) <= 40 and not _NOT_AGENCY.search(name) and "报告" not in name
+
+
+def region_of(agency: str | None) -> str | None:
+    """The divisions an agency name starts with, when unambiguous (a province, or city and county)."""
+    if not agency:
+        return None
+    m = _DIVISION.match(agency)
+    if not m or not m.group(0):
+        return None
+    p, c, d = m.group("p"), m.group("c"), m.group("d")
+    if p or (c and d) or (c in MUNICIPALITIES):
+        return m.group(0)
+    return None
+
+
+def read_metadata(text: str) -> Metadata:
+    """Agency and year from the title (agency on the title line or the line above), region from the agency."""
+    lines = [c for c in (_clean(x) for x in text.splitlines()[:400]) if c][:TITLE_LINES]
+    agency = year = None
+    for n, line in enumerate(lines):
+        if len(line) > MAX_TITLE:
+            continue
+        m = next((m for m in (p.match(line) for p in _TITLES) if m), None)
+        if not m:
+            continue
+        year = int(m.group("year"))
+        name = m.group("agency")
+        if not name and n > 0:
+            name = lines[n - 1]
+        agency = name if name and _plausible_agency(name) else None
+        break
+    if year is None:
+        m = _PERIOD.search(_SPACE.sub("", text[:20000]))
+        year = int(m.group("year")) if m else None
+    return Metadata(agency, year, region_of(agency))

@@ -1,0 +1,81 @@
+"""PDF -> rows of printed cells: ruled tables as grids (pdfplumber), the other text as space-separated lines.
+
+Grids keep each printed cell whole (a label printed vertically is one cell, a number stays under its
+column), so they are preferred; a page without ruling lines falls back to text lines, where number
+lines may precede their labels (handled by the core's orphan rule).
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import pdfplumber
+
+from .core import TextCell
+from .encoding import InputError
+from .text import PAGE_NUMBER, space_cells
+
+MAX_PAGES = 300   # a report has a few dozen pages at most; more is not a report and would take minutes
+
+
+@dataclass
+class PdfContent:
+    lines: list[list[TextCell]]
+    text: str
+    chars: int
+    has_images: bool
+
+
+def _cell_text(text: str | None) -> str:
+    """A grid cell's text with its line breaks as spaces: '结果\\n维持' matches, '1\\n2' stays two numbers."""
+    return " ".join((text or "").split())
+
+
+def _page_items(page, number: int) -> list[tuple[float, list[TextCell]]]:
+    """(top, row) for every table row and every text line outside the tables of one page."""
+    items = []
+    outside = page
+    for t, table in enumerate(page.find_tables(), 1):
+        outside = outside.outside_bbox(table.bbox)
+        for r, (row, cells) in enumerate(zip(table.rows, table.extract()), 1):
+            line = [TextCell(_cell_text(c), f"page {number} table {t} row {r} col {k}")
+                    for k, c in enumerate(cells, 1) if c is not None]
+            if line:
+                items.append((row.bbox[1], line))
+    for n, tl in enumerate(outside.extract_text_lines(), 1):
+        if PAGE_NUMBER.match(tl["text"]):
+            continue
+        cells = space_cells(tl["text"])
+        source = f"page {number} line {n}"
+        line = [TextCell(c, source if len(cells) == 1 else f"{source} col {k}") for k, c in enumerate(cells, 1)]
+        if line:
+            items.append((tl["top"], line))
+    return sorted(items, key=lambda it: it[0])
+
+
+def read_pdf(data: bytes, path: str) -> PdfContent:
+    """Rows of every page in reading order; raises InputError when the PDF cannot be opened."""
+    try:
+        pdf = pdfplumber.open(io.BytesIO(data))
+    except Exception as e:   # pdfminer raises many unrelated types on corrupt or encrypted files
+        raise InputError("unreadable-file", path, f"PDF 无法打开({type(e).__name__}: {e})") from None
+    with pdf:
+        try:
+            pages = pdf.pages
+        except Exception as e:
+            raise InputError("unreadable-file", path, f"PDF 页面无法读取({type(e).__name__}: {e})") from None
+        if len(pages) > MAX_PAGES:
+            raise InputError("file-too-large", path, f"PDF 共 {len(pages)} 页,超过 {MAX_PAGES} 页上限")
+        lines, texts, chars, images = [], [], 0, False
+        for number, page in enumerate(pages, 1):
+            try:
+                chars += len(page.chars)
+                images = images or bool(page.images)
+                if page.chars:
+                    lines += [row for _, row in _page_items(page, number)]
+                    texts.append(page.extract_text() or "")
+            except Exception as e:   # a corrupt content stream: same as above
+                raise InputError("unreadable-file", path,
+                                 f"PDF 第 {number} 页无法读取({type(e).__name__}: {e})") from None
+            page.close()
+    return PdfContent(lines, "\n".join(texts), chars, images)

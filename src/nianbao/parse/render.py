@@ -1,0 +1,357 @@
+"""Render a report (corpus JSON shape) as a text layout seen in corpus/real, or as Word-style HTML.
+
+The renderers model each statutory table as a Word table (rows of cells with colspan/rowspan), then
+serialise it the way the real pages were flattened to text: pipes with or without colspan fillers,
+one cell per line, markdown rows, one cell per paragraph. They print every value exactly as the JSON
+holds it, so `parse_file(render(...))` must give the JSON tables back. Used by the round-trip tests,
+the ingest benchmark and anyone who needs realistic report files.
+"""
+from __future__ import annotations
+
+import html as _html
+import random
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from .. import schema as S
+
+# Text layouts, each named after corpus/real files it reproduces.
+LAYOUTS = (
+    "pipe",               # 000, 005, 011: 'a | b | c |', a blank filler row closes each table
+    "pipe-filler",        # 013: 'a | b |' plus colspan fillers ' |||' up to the table width
+    "cell-per-line",      # 007, 015: 'a |' per line, filler lines '|||' after short rows
+    "cell-per-line-bar",  # 029: a bare '|' line before each row, fillers on the last cell's line
+    "markdown",           # 009: '| a | b | ' plus fillers
+    "paragraph",          # 019, 025, 027: one cell per blank-line-separated paragraph
+)
+NON_NUMERIC_TEXTS = ("/", "—", "无")
+
+
+@dataclass(frozen=True)
+class GridCell:
+    text: str           # '\n' a line break inside a paragraph of the cell, '\n\n' a second paragraph
+    colspan: int = 1
+    rowspan: int = 1
+
+
+Grid = list[list[GridCell]]   # a merged cell appears once, in the first row it covers
+
+
+def value_text(value: Any) -> str:
+    """A cell value printed as a report prints it: ints plainly, decimals without exponent, blank as ''."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        raise TypeError(f"not a cell value: {value!r}")
+    if isinstance(value, float):
+        return format(Decimal(repr(value)), "f")
+    return str(value)
+
+
+def _values(values: list[Any]) -> list[GridCell]:
+    return [GridCell(value_text(v)) for v in values]
+
+
+# --- The statutory tables as grids.
+
+def _active_2021_grid(active: dict[str, Any]) -> Grid:
+    """Table 二 of the 2021 format."""
+    one_col = lambda label, key: [GridCell(label), GridCell(value_text(active[key]), colspan=3)]  # noqa: E731
+    return [
+        [GridCell("第二十条第(一)项", colspan=4)],
+        [GridCell("信息内容"), GridCell("本年制发件数"), GridCell("本年废止件数"), GridCell("现行有效件数")],
+        [GridCell("规章"), *_values(active["rules"])],
+        [GridCell("行政规范性文件"), *_values(active["normative_docs"])],
+        [GridCell("第二十条第(五)项", colspan=4)],
+        [GridCell("信息内容"), GridCell("本年处理决定数量", colspan=3)],
+        one_col("行政许可", "licensing"),
+        [GridCell("第二十条第(六)项", colspan=4)],
+        [GridCell("信息内容"), GridCell("本年处理决定数量", colspan=3)],
+        one_col("行政处罚", "punishment"),
+        one_col("行政强制", "enforcement"),
+        [GridCell("第二十条第(八)项", colspan=4)],
+        [GridCell("信息内容"), GridCell("本年收费金额(单位:万元)", colspan=3)],
+        one_col("行政事业性收费", "fees_10k_yuan"),
+    ]
+
+
+def _active_2019_grid(active: dict[str, Any]) -> Grid:
+    """Table 二 of the 2019 (试行) format."""
+    items = [GridCell("信息内容"), GridCell("上一年项目数量"), GridCell("本年增/减"), GridCell("处理决定数量")]
+    two = lambda label, key: [GridCell(label), GridCell(value_text(active[key][0])),  # noqa: E731
+                              GridCell(value_text(active[key][1]), colspan=2)]
+    return [
+        [GridCell("第二十条第(一)项", colspan=4)],
+        [GridCell("信息内容"), GridCell("本年新\n制作数量"), GridCell("本年新\n公开数量"), GridCell("对外公开总数量")],
+        [GridCell("规章"), *_values(active["rules"])],
+        [GridCell("规范性文件"), *_values(active["normative_docs"])],
+        [GridCell("第二十条第(五)项", colspan=4)],
+        items,
+        [GridCell("行政许可"), *_values(active["licensing"])],
+        [GridCell("其他对外管理服务事项"), *_values(active["other_services"])],
+        [GridCell("第二十条第(六)项", colspan=4)],
+        items,
+        [GridCell("行政处罚"), *_values(active["punishment"])],
+        [GridCell("行政强制"), *_values(active["enforcement"])],
+        [GridCell("第二十条第(八)项", colspan=4)],
+        [GridCell("信息内容"), GridCell("上一年项目数量"), GridCell("本年增/减", colspan=2)],
+        two("行政事业性收费", "fees"),
+        [GridCell("第二十条第(九)项", colspan=4)],
+        [GridCell("信息内容"), GridCell("采购项目数量"), GridCell("采购总金额", colspan=2)],
+        two("政府集中采购", "procurement"),
+    ]
+
+
+_ROW_LABELS = {r.key: r.label.split("·") for r in S.APPLICATION_ROWS}
+_ROW_LABELS["other"] = ["(六)其他处理"]
+_APPLICANT_HEADERS = ("商业\n\n企业", "科研\n\n机构", "社会公益组织", "法律服务机构", "其他")
+
+
+def _applications_grid(apps: dict[str, list[Any]]) -> Grid:
+    """Table 三: a three-row header, then one row per JSON key with group labels merged down."""
+    keys = S.APPLICATION_ROW_KEYS_SINGLE if "other" in apps else S.APPLICATION_ROW_KEYS_SUBROWS
+    results = keys[2:-2]
+    groups: dict[str, int] = {}
+    for key in results:
+        labels = _ROW_LABELS[key]
+        if len(labels) == 2 and not labels[0].startswith("三、"):
+            groups[labels[0]] = groups.get(labels[0], 0) + 1
+    grid: Grid = [
+        [GridCell("(本列数据的勾稽关系为:第一项加第二项之和,等于第三项加第四项之和)", colspan=3, rowspan=3),
+         GridCell("申请人情况", colspan=7)],
+        [GridCell("自然人", rowspan=2), GridCell("法人或其他组织", colspan=5), GridCell("总计", rowspan=2)],
+        [GridCell(t) for t in _APPLICANT_HEADERS],
+    ]
+    seen_groups: set[str] = set()
+    for key in keys:
+        labels, values = _ROW_LABELS[key], _values(apps[key])
+        if key in ("new", "carried_over", "carried_forward"):
+            grid.append([GridCell(labels[0], colspan=3), *values])
+        elif key == "granted":
+            grid.append([GridCell("三、本年度办理结果", rowspan=len(results) + 1),
+                         GridCell(labels[1], colspan=2), *values])
+        elif len(labels) == 1 or key == "partly_granted":
+            grid.append([GridCell(labels[-1], colspan=2), *values])
+        elif labels[0] in seen_groups:
+            grid.append([GridCell(labels[1]), *values])
+        else:
+            seen_groups.add(labels[0])
+            grid.append([GridCell(labels[0], rowspan=groups[labels[0]]), GridCell(labels[1]), *values])
+    return grid
+
+
+def _review_grid(review: dict[str, list[Any]]) -> Grid:
+    """Table 四: two header levels over 15 value cells in one row."""
+    outcomes = [label for _, label in S.REVIEW_OUTCOMES]
+    return [
+        [GridCell("行政复议", colspan=5), GridCell("行政诉讼", colspan=10)],
+        [*(GridCell(o, rowspan=2) for o in outcomes),
+         GridCell("未经复议直接起诉", colspan=5), GridCell("复议后起诉", colspan=5)],
+        [GridCell(o) for o in outcomes * 2],
+        [GridCell(value_text(v)) for g, _ in S.REVIEW_GROUPS for v in review[g]],
+    ]
+
+
+def grid_width(grid: Grid) -> int:
+    """Number of grid columns, counting cells merged down from rows above."""
+    carried: list[int] = []   # rows still covered, per column
+    width = 0
+    for row in grid:
+        col = 0
+        for cell in row:
+            while col < len(carried) and carried[col] > 0:
+                col += 1
+            for c in range(col, col + cell.colspan):
+                if c >= len(carried):
+                    carried.append(0)
+                carried[c] = cell.rowspan
+            col += cell.colspan
+        carried = [max(0, n - 1) for n in carried]
+        width = max(width, len(carried))
+    return width
+
+
+def report_grids(report: dict[str, Any]) -> list[tuple[str, Grid]]:
+    """(section heading, grid) of tables 二, 三 and 四 of a report in the corpus JSON shape."""
+    tables = report["tables"]
+    if report.get("active_2019_format") is not None:
+        active = _active_2019_grid(report["active_2019_format"])
+    else:
+        active = _active_2021_grid(tables["active"])
+    return [
+        ("二、主动公开政府信息情况", active),
+        ("三、收到和处理政府信息公开申请情况", _applications_grid(tables["applications"])),
+        ("四、政府信息公开行政复议、行政诉讼情况", _review_grid(tables["review_litigation"])),
+    ]
+
+
+# --- The prose around the tables.
+
+def _opening(report: dict[str, Any]) -> list[str]:
+    year = report.get("year")
+    return [
+        "本报告根据《中华人民共和国政府信息公开条例》和《中华人民共和国政府信息公开工作年度报告格式》编制。"
+        f"报告中所列数据的统计期限自{year}年1月1日起至{year}年12月31日止。",
+        "一、总体情况",
+        f"{year}年,本机关认真贯彻落实政府信息公开工作要求,围绕中心工作,持续推进决策、执行、管理、服务、结果公开。",
+    ]
+
+
+_CLOSING = [
+    "五、存在的主要问题及改进情况",
+    "一是公开内容的全面性还需加强;二是解读形式还较单一。下一步,将进一步完善工作机制,提升公开质量。",
+    "六、其他需要报告的事项",
+    "本年度未收取信息处理费。",
+]
+
+
+def _title(report: dict[str, Any]) -> list[str]:
+    return [report.get("agency") or "", f"{report.get('year')}年政府信息公开工作年度报告"]
+
+
+# --- Text layouts.
+
+def _cell(text: str, layout: str) -> str:
+    """One cell's text with its in-cell line breaks, as the layout flattens them (000 '商业 企业', 009 '商业企业')."""
+    if layout == "paragraph":
+        return text
+    return re.sub(r"\n+", " " if layout in ("pipe", "pipe-filler", "cell-per-line-bar") else "", text)
+
+
+def _section_label(text: str, layout: str) -> str:
+    """'第二十条第(一)项' with the spacing each page printed (009 two spaces, 007 one)."""
+    if text.startswith("第二十条第("):
+        sep = {"markdown": "  ", "cell-per-line": " "}.get(layout, "")
+        return text.replace("第二十条第", "第二十条" + sep + "第", 1)
+    return text
+
+
+def _row_lines(row: list[GridCell], width: int, layout: str) -> list[str]:
+    """The lines of one table row."""
+    texts = [_cell(_section_label(c.text, layout), layout) for c in row]
+    fill = "|" * (width - len(row))
+    bars = [f"{t} |" if t else "|" for t in texts]
+    if layout == "pipe":
+        return [" ".join(bars)]
+    if layout == "pipe-filler":
+        return [" ".join(bars) + (" " + fill if fill else "")]
+    if layout == "markdown":
+        return ["| " + " ".join(bars) + " " + fill]
+    if layout == "cell-per-line":
+        return [f"{t} |" for t in texts] + ([fill] if fill else [])
+    if layout == "cell-per-line-bar":
+        lines = ["|"] + [f"{t} |" for t in texts]
+        return lines[:-1] + [lines[-1] + (" " + fill if fill else "")]
+    if layout == "paragraph":
+        # A blank cell is a paragraph holding one space (019 prints a lone ' ' paragraph).
+        return [t if t else " " for t in texts]
+    raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
+
+
+def _table_lines(grid: Grid, layout: str) -> list[str]:
+    width = grid_width(grid)
+    lines = [line for row in grid for line in _row_lines(row, width, layout)]
+    if layout == "pipe":
+        lines.append(" ".join(["|"] * width))   # 000 closes every table with an empty row
+    elif layout == "paragraph":
+        lines.append(" ")                        # 019: an empty paragraph between tables
+    return lines
+
+
+def render_text(report: dict[str, Any], layout: str) -> str:
+    """The whole report as text in one of LAYOUTS."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
+    lines = _title(report) + _opening(report)
+    for heading, grid in report_grids(report):
+        lines.append(heading)
+        lines.extend(_table_lines(grid, layout))
+    lines.extend(_CLOSING)
+    sep = "\n\n" if layout == "paragraph" else "\n"
+    return sep.join(lines) + "\n"
+
+
+# --- Word-style HTML (corpus/html/shuyang-fgj-2023.html).
+
+_FULLWIDTH = str.maketrans({"(": "（", ")": "）", ":": "：", ",": "，", ";": "；"})
+_SPAN = '<span style="font-family: 微软雅黑;">{}</span>'
+_P = '<p style="text-align: justify; line-height: 2; font-family: 微软雅黑;" align="">{}</p>'
+_TABLE = ('<table style="BORDER-COLLAPSE:collapse" cellspacing="0" cellpadding="2" '
+          'bordercolor="#000000" border="1">\n  <tbody>\n{}\n  </tbody>\n</table>')
+
+
+def _html_paragraph(text: str) -> str:
+    """A Word paragraph: the first character in its own span (Word splits runs like '一' '、本年…')."""
+    esc = _html.escape(text.translate(_FULLWIDTH), quote=False)
+    spans = _SPAN.format(esc[:1]) + _SPAN.format(esc[1:]) if len(esc) > 2 else _SPAN.format(esc)
+    return _P.format(spans + '<span style="font-family: 微软雅黑;"><o:p></o:p></span>')
+
+
+def _html_cell(cell: GridCell) -> str:
+    attrs = "".join(f' {a}="{n}"' for a, n in (("rowspan", cell.rowspan), ("colspan", cell.colspan)) if n > 1)
+    if cell.text:
+        body = "".join(_html_paragraph(part) for part in re.split(r"\n+", cell.text))
+    else:
+        body = _P.format('<span style="font-family: 微软雅黑;"><o:p>&nbsp;</o:p></span>')
+    return f'      <td{attrs} style="font-family: 微软雅黑;" valign="center">\n      {body}\n      </td>'
+
+
+def _html_table(grid: Grid) -> str:
+    rows = ["    <tr>\n" + "\n".join(_html_cell(c) for c in row) + "\n    </tr>" for row in grid]
+    return _TABLE.format("\n".join(rows))
+
+
+def render_html(report: dict[str, Any]) -> str:
+    """The whole report as a Word-generated HTML page: section headings in <p>, tables with rowspan/colspan."""
+    agency, year = report.get("agency") or "", report.get("year")
+    title = _html.escape(f"{agency}{year}年政府信息公开工作年度报告")
+    body = [f'<h1 class="article-title">{title}</h1>']
+    body += [_html_paragraph(t) for t in _opening(report)]
+    for heading, grid in report_grids(report):
+        body.append(_html_paragraph(heading))
+        body.append(_html_table(grid))
+    body += [_html_paragraph(t) for t in _CLOSING]
+    return ("<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>{title}</title>\n</head>\n<body>\n<div class=\"article-content\" id=\"zoomcon\">\n"
+            + "\n".join(body) + "\n</div>\n</body>\n</html>\n")
+
+
+# --- Random valid reports (for benchmarks and synthetic files; the tests use hypothesis strategies).
+
+def _random_value(rng: random.Random, *, signed: bool = False, decimal: bool = False) -> Any:
+    """A cell value: mostly small counts, some zeros and large numbers, a few blanks and '/'."""
+    roll = rng.random()
+    if roll < 0.03:
+        return None
+    if roll < 0.06:
+        return rng.choice(NON_NUMERIC_TEXTS)
+    if decimal and roll < 0.5:
+        return float(Decimal(rng.randrange(0, 10**10)) / Decimal(10 ** rng.randint(1, 6)))
+    n = rng.choice((0, 0, rng.randint(1, 99), rng.randint(100, 10**7)))
+    return -n if signed and rng.random() < 0.2 else n
+
+
+def random_report(rng: random.Random, version: str = S.FORMAT_2021, *, other_single_row: bool = False,
+                  agency: str = "某县人民政府办公室", year: int = 2023) -> dict[str, Any]:
+    """A random valid report in the corpus JSON shape; `other_single_row` prints (六) as one row."""
+    v = lambda **kw: _random_value(rng, **kw)  # noqa: E731
+    single = other_single_row or version == S.FORMAT_2019
+    keys = S.APPLICATION_ROW_KEYS_SINGLE if single else S.APPLICATION_ROW_KEYS_SUBROWS
+    apps = {k: [v() for _ in S.APPLICANT_COLUMNS] for k in keys}
+    review = {g: [v() for _ in S.REVIEW_OUTCOMES] for g, _ in S.REVIEW_GROUPS}
+    report: dict[str, Any] = {"agency": agency, "year": year, "region": None, "format_version": version,
+                              "tables": {"active": None, "applications": apps, "review_litigation": review}}
+    if version == S.FORMAT_2019:
+        report["active_2019_format"] = {
+            "rules": [v(), v(), v()], "normative_docs": [v(), v(), v()],
+            **{k: [v(), v(signed=True), v()] for k in ("licensing", "other_services", "punishment", "enforcement")},
+            "fees": [v(), v(signed=True)], "procurement": [v(), v(decimal=True)],
+        }
+    else:
+        report["tables"]["active"] = {
+            "rules": [v(), v(), v()], "normative_docs": [v(), v(), v()], "licensing": v(),
+            "punishment": v(), "enforcement": v(), "fees_10k_yuan": v(decimal=True),
+        }
+    return report

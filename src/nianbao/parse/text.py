@@ -1,0 +1,133 @@
+"""Text layouts (.txt/.md) -> rows of printed cells.
+
+One tokenizer per line shape, chosen per line: pipe rows ('a | b |', markdown '| a | b |', colspan
+fillers '|||', a bare '|' for a blank cell), one cell per blank-line paragraph (chosen per document),
+and space-separated text as extracted from PDFs ('规章 0 0 0', a vertical label character glued in front
+of a label: '三 2.其他法律...'). Numbers and labels are told apart later, in core.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from . import labels as L
+from .core import NUMBER, VALUE_WORDS, TextCell
+
+PAGE_NUMBER = re.compile(r"^\s*(?:[-—–]\s*\d{1,4}\s*[-—–]|第\s*\d{1,4}\s*页(?:\s*[,，]?\s*共\s*\d{1,4}\s*页)?)\s*$")
+MARKDOWN_RULE = re.compile(r"^:?-{3,}:?$")
+FILLER = re.compile(r"^\s*\|{2,}\s*$")   # colspan fillers '||', '|||' on a line of their own hold no cell
+SYMBOL = re.compile(r"^[/／\\\-—–_~～?？*×]+$")
+PARAGRAPH_SHARE = 0.6     # share of non-empty lines followed by an empty line in a paragraph layout
+PARAGRAPH_MIN_LINES = 10
+MAX_SPLIT_WORDS = 6       # longer runs are prose, not a label with a group label in front
+
+
+def is_paragraph_layout(raw: list[str]) -> bool:
+    """One cell per paragraph: most non-empty lines are followed by an empty line."""
+    filled = [i for i, x in enumerate(raw) if x.strip()]
+    if len(filled) < PARAGRAPH_MIN_LINES:
+        return False
+    followed = sum(1 for i in filled if i + 1 >= len(raw) or not raw[i + 1].strip())
+    return followed >= PARAGRAPH_SHARE * len(filled)
+
+
+def _units(raw: list[str]) -> list[tuple[int, str]]:
+    """(first line number, text) of each line, or of each paragraph (its lines joined) in a paragraph
+    layout, where a paragraph of only a space between empty lines is a blank cell (019)."""
+    if not is_paragraph_layout(raw):
+        return [(i + 1, x) for i, x in enumerate(raw) if x.strip()]
+    out, start, buf = [], 0, []
+    padded = ["", *raw, ""]
+    for i, x in enumerate(raw + [""]):
+        if x.strip():
+            if not buf:
+                start = i + 1
+            buf.append(x.strip())
+            continue
+        if buf:
+            out.append((start, "".join(buf)))
+            buf = []
+        if x and not padded[i] and not padded[i + 2]:
+            out.append((i + 1, ""))
+    return out
+
+
+def is_markdown(raw: list[str]) -> bool:
+    """Rows written '| a | b |' (009): a leading '|' is a border; elsewhere ('a | b |', 000) it ends a blank cell."""
+    rows = [x.strip() for x in raw if "|" in x and x.strip("| \t")]
+    return sum(r.startswith("|") for r in rows) > len(rows) / 2
+
+
+def pipe_cells(line: str, markdown: bool) -> list[str]:
+    """Cells of a pipe row; a trailing '|' ends the last cell, a leading one is a border in markdown."""
+    pieces = line.split("|")
+    if line.rstrip().endswith("|"):
+        pieces = pieces[:-1]
+    if markdown and line.lstrip().startswith("|") and len(pieces) > 1:
+        pieces = pieces[1:]
+    return [p.strip() for p in pieces]
+
+
+@lru_cache(maxsize=1 << 14)
+def _is_value_token(tok: str) -> bool:
+    t = unicodedata.normalize("NFKC", tok)
+    return bool(NUMBER.match(t) or SYMBOL.match(t)) or t in VALUE_WORDS
+
+
+def space_cells(line: str) -> list[str]:
+    """Cells of space-separated text: each number alone, consecutive words joined into one text cell."""
+    words = line.split()
+    if len(words) == 1 and not _is_value_token(words[0]):
+        return words
+    cells: list[str] = []
+    run: list[str] = []
+    for tok in words:
+        if _is_value_token(tok):
+            _flush(run, cells)
+            run = []
+            cells.append(tok)
+        else:
+            run.append(tok)
+    _flush(run, cells)
+    return cells
+
+
+def _flush(run: list[str], cells: list[str]) -> None:
+    """Add a text run; words before a numbered row label (a vertical label's character '三', a group
+    label or a piece of one: '（四）无 1.本机关不掌握...') become a cell of their own."""
+    if not run:
+        return
+    text = " ".join(run)
+    if 1 < len(run) <= MAX_SPLIT_WORDS and not L.match(text):
+        for k in range(1, len(run)):
+            if not L.ITEM_PREFIX.match(L.normalize(run[k])):   # a row label starts with its number
+                continue
+            lab = L.match(" ".join(run[k:]))
+            if lab and lab.kind in ("row", "group"):
+                cells += [" ".join(run[:k]), " ".join(run[k:])]
+                return
+    cells.append(text)
+
+
+def read_lines(text: str) -> list[list[TextCell]]:
+    """Rows of printed cells of a text report, with the source line of each cell."""
+    raw = text.splitlines()
+    markdown = is_markdown(raw)
+    rows = []
+    for lineno, unit in _units(raw):
+        if FILLER.match(unit):
+            continue
+        if "|" in unit:
+            cells = pipe_cells(unit, markdown)
+            if all(MARKDOWN_RULE.match(c) for c in cells if c) and any(cells):
+                continue
+        elif PAGE_NUMBER.match(unit):
+            continue
+        else:
+            cells = space_cells(unit) or [""]
+        if len(cells) == 1:
+            rows.append([TextCell(cells[0], f"line {lineno}")])
+        else:
+            rows.append([TextCell(c, f"line {lineno} col {k}") for k, c in enumerate(cells, 1)])
+    return rows

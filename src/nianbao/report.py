@@ -1,0 +1,434 @@
+"""The Chinese pages of the data-docs site for auditors, and the gate's verdict as text.
+
+Pages: `nianbao/index.html` (the landing page: failing agencies with filters and search, charts by
+jurisdiction and by rule, links to each agency page and to GX's validation pages) and
+`nianbao/agencies/<report_id>.html` (the three statutory tables redrawn as printed, failing cells
+highlighted, each broken identity explained).
+
+Safety: every value from report text is escaped by Jinja2's autoescape; the landing page's data is
+JSON inside <script type="application/json"> with `<`, `>` and `&` escaped, and the script renders it
+with textContent only. Pages load nothing: inline CSS and JS, inline SVG charts, and a
+Content-Security-Policy that forbids every fetch. The list renders 100 rows a page from the
+embedded data, so 100,000 reports and tens of thousands of failures stay fast.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pandas as pd
+from jinja2 import Environment, StrictUndefined
+from markupsafe import Markup
+
+from . import findings as F
+from . import rules as R
+from . import schema as S
+
+PAGES_DIR = "nianbao"
+SEVERITY_ZH = {R.ERROR: "错误", R.WARN: "警告"}
+STATUS_ZH = {F.FAILED: "未通过", F.NOT_ASSESSABLE: "无法核验"}
+HISTORY_ZH = {F.NEW: "新增", F.PERSISTING: "持续", F.RESOLVED: "已整改"}
+SUITE_ZH = {"applications_2021": "表三", "applications_2019": "表三(2019)", "active_disclosure_2021": "表二",
+            "active_disclosure_2019": "表二(2019)", "review_litigation": "表四"}
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; "
+       "base-uri 'none'; form-action 'none'")
+
+_ENV = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_JURISDICTION = re.compile(r"^(.+?(?:省|自治区|特别行政区)|(?:北京|天津|上海|重庆)市|新疆生产建设兵团)")
+
+
+def jurisdiction(region: str | None) -> str:
+    """Province-level jurisdiction of a region ('江苏省淮安市洪泽区' -> '江苏省'); the region itself otherwise."""
+    if not region:
+        return "(未注明地区)"
+    m = _JURISDICTION.match(region)
+    return m.group(1) if m else region
+
+
+def json_script(data) -> Markup:
+    """JSON safe inside <script type="application/json">: no `</script>`, no HTML entities."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return Markup(text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e"))
+
+
+STYLE = """
+body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei",sans-serif;margin:0;color:#222;background:#f6f7f9}
+header{background:#8b1a1a;color:#fff;padding:12px 24px}header h1{margin:0;font-size:20px}header a{color:#fff}
+main{padding:16px 24px}section{background:#fff;border:1px solid #ddd;border-radius:4px;padding:12px 16px;margin-bottom:16px}
+h2{font-size:16px;margin:0 0 8px}table{border-collapse:collapse;font-size:13px}
+th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}th{background:#f0f0f0}
+td.num{text-align:right;min-width:2.5em}td.bad{background:#f8c9c9;outline:2px solid #c0392b;font-weight:bold}
+td.na{background:#fff0b3}td.missing{background:#fde2a7}.sev-error{color:#c0392b;font-weight:bold}.sev-warn{color:#b9770e}
+.tag{display:inline-block;padding:0 4px;border-radius:3px;font-size:12px;margin-right:4px;border:1px solid #999}
+.tag.new{background:#c0392b;color:#fff;border-color:#c0392b}.tag.resolved{background:#1e8449;color:#fff}
+.kpi{display:inline-block;margin-right:24px}.kpi b{font-size:20px;display:block}
+.filters label{margin-right:12px}.filters input,.filters select{font-size:13px}#list{width:100%}
+.charts{display:flex;flex-wrap:wrap;gap:24px}svg text{font-size:12px}svg .bar{fill:#c0392b;cursor:pointer}svg .bar:hover{fill:#8b1a1a}
+.finding{border-left:4px solid #c0392b;padding:4px 8px;margin:6px 0;background:#fdf2f2}.finding.warn{border-color:#b9770e;background:#fef9e7}
+.finding.not_assessable{border-color:#999;background:#f4f4f4}.fix{color:#555}.small{font-size:12px;color:#666}
+.scroll{overflow-x:auto}
+"""
+
+_BASE = """<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{{ csp }}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}</title><style>{{ style }}</style></head>
+<body><header><h1>{{ title }}</h1>{% block nav %}{% endblock %}</header><main>{% block main %}{% endblock %}</main></body></html>
+"""
+
+LANDING = _ENV.from_string(_BASE.replace("{% block nav %}{% endblock %}", """
+<div class="small"><a href="../index.html">GX 数据文档索引</a> · 检查点 {{ s.checkpoint }} · 运行 {{ s.run_id }}</div>
+""").replace("{% block main %}{% endblock %}", """
+<section id="summary"><h2>本次检查</h2>
+<span class="kpi">检查报告<b id="kpi-reports">{{ s.reports_validated }}</b></span>
+<span class="kpi">未通过的单位<b id="kpi-failing">{{ c.failing_reports }}</b></span>
+<span class="kpi">错误<b class="sev-error">{{ c.by_severity.error }}</b></span>
+<span class="kpi">警告<b class="sev-warn">{{ c.by_severity.warn }}</b></span>
+<span class="kpi">无法核验<b>{{ c.by_status.not_assessable }}</b></span>
+<span class="kpi">新增 / 持续 / 已整改<b>{{ c.history.new }} / {{ c.history.persisting }} / {{ c.history.resolved }}</b></span>
+<p class="small">时间 {{ s.started_at }} · 数据 {{ s.data_dir }} · 选择 {{ s.select_text }} ·
+{% if s.previous_run_id %}对比上次运行 {{ s.previous_run_id }}{% else %}没有可对比的上次运行,全部记为新增{% endif %}</p>
+{% if problems %}<div class="finding"><b>检查本身出现问题(结果不可全信):</b><ul>
+{% for p in problems %}<li>{{ p.code }} {{ p.rule_id or '' }} {{ p.message }}</li>{% endfor %}</ul></div>{% endif %}
+<p class="small">GX 验证结果页面:{% for suite, link in gx_links %}<a href="{{ link }}">{{ suite }}</a> {% endfor %}</p>
+</section>
+<section class="charts" id="charts">
+<div><h2>各地区未通过的单位数</h2>{{ chart_jur }}</div>
+<div><h2>各类规则的未通过次数</h2>{{ chart_rule }}</div>
+</section>
+<section><h2>未通过检查的单位</h2>
+<div class="filters">
+<label>搜索 <input id="q" type="search" placeholder="单位、地区、报告编号或规则" size="28"></label>
+<label>地区 <select id="f-jur"><option value="">全部</option>{% for j in jurs %}<option value="{{ loop.index0 }}">{{ j }}</option>{% endfor %}</select></label>
+<label>级别 <select id="f-sev"><option value="">全部</option><option value="error">有错误</option><option value="warn">只有警告</option></select></label>
+<label>规则 <select id="f-rule"><option value="">全部</option>{% for r in rule_options %}<option value="{{ r }}">{{ r }}</option>{% endfor %}</select></label>
+<label>年度 <select id="f-year"><option value="">全部</option>{% for y in years %}<option value="{{ y }}">{{ y }}</option>{% endfor %}</select></label>
+<label>状态 <select id="f-hist"><option value="">当前未通过</option><option value="new">含新增问题</option><option value="persisting">只有持续问题</option><option value="resolved">已整改</option></select></label>
+</div>
+<p><span id="count"></span> <button id="prev" type="button">上一页</button> <span id="page"></span> <button id="next" type="button">下一页</button></p>
+<div class="scroll"><table id="list"><thead><tr><th>单位</th><th>地区</th><th>年度</th><th>错误</th><th>警告</th><th>无法核验</th><th>违反的规则</th><th>状态</th><th>GX 验证结果</th></tr></thead><tbody>
+{% for r in first %}<tr><td><a href="agencies/{{ r[0] }}.html">{{ r[1] or r[0] }}</a></td><td>{{ r[2] }}</td><td class="num">{{ r[3] if r[3] is not none else '' }}</td>
+<td class="num{{ ' sev-error' if r[5] }}">{{ r[5] }}</td><td class="num{{ ' sev-warn' if r[6] }}">{{ r[6] }}</td><td class="num">{{ r[7] }}</td><td>{{ r[8] }}</td><td>{{ hist[r[9]] }}</td>
+<td>{% for k in r[10] %}<a href="{{ gx_links[k][1] }}">{{ gx_links[k][0] }}</a> {% endfor %}</td></tr>
+{% endfor %}</tbody></table></div>
+<noscript><p>此列表需要启用 JavaScript;各单位页面在 agencies/ 目录下。</p></noscript>
+</section>
+<script type="application/json" id="data">{{ data }}</script>
+<script>{{ script }}</script>
+"""))
+
+SCRIPT = Markup(r"""
+(function(){
+"use strict";
+var D=JSON.parse(document.getElementById("data").textContent),PER=100,page=0,view=[];
+var RID=/^R[0-9A-F]{16}$/,HIST=["新增","持续","已整改"];
+var $=function(id){return document.getElementById(id);};
+D.rows.forEach(function(r){r.s=(r[1]+" "+r[2]+" "+r[0]+" "+r[8]).toLowerCase();});
+function matchRule(rules,sel){if(!sel)return true;var a=rules.split(" ");
+  for(var i=0;i<a.length;i++){if(a[i]===sel||a[i].indexOf(sel+".")===0)return true;}return false;}
+function apply(){
+  var q=$("q").value.trim().toLowerCase(),j=$("f-jur").value,sv=$("f-sev").value,ru=$("f-rule").value,
+      y=$("f-year").value,h=$("f-hist").value;
+  view=D.rows.filter(function(r){
+    if(h==="resolved"){if(r[9]!==2)return false;}else{if(r[9]===2)return false;if(h==="new"&&r[9]!==0)return false;if(h==="persisting"&&r[9]!==1)return false;}
+    if(j!==""&&r[4]!==+j)return false;
+    if(sv==="error"&&!(r[5]>0))return false;if(sv==="warn"&&!(r[5]===0&&r[6]>0))return false;
+    if(y!==""&&String(r[3])!==y)return false;
+    if(!matchRule(r[8],ru))return false;
+    return !q||r.s.indexOf(q)>=0;});
+  page=0;render();}
+function cell(tr,text,cls){var td=document.createElement("td");td.textContent=text;if(cls)td.className=cls;tr.appendChild(td);return td;}
+function render(){
+  var body=$("list").tBodies[0],pages=Math.max(1,Math.ceil(view.length/PER));
+  body.replaceChildren();
+  view.slice(page*PER,page*PER+PER).forEach(function(r){
+    var tr=document.createElement("tr"),td=cell(tr,"");
+    if(r[9]!==2&&RID.test(r[0])){var a=document.createElement("a");a.href="agencies/"+r[0]+".html";a.textContent=r[1]||r[0];td.appendChild(a);}
+    else td.textContent=r[1]||r[0];
+    cell(tr,r[2]);cell(tr,r[3]==null?"":String(r[3]),"num");cell(tr,String(r[5]),r[5]?"num sev-error":"num");
+    cell(tr,String(r[6]),r[6]?"num sev-warn":"num");cell(tr,String(r[7]),"num");cell(tr,r[8]);cell(tr,HIST[r[9]]);
+    var g=cell(tr,"");r[10].forEach(function(k){var a=document.createElement("a");a.href=D.gx[k][1];a.textContent=D.gx[k][0];g.appendChild(a);g.appendChild(document.createTextNode(" "));});
+    body.appendChild(tr);});
+  $("count").textContent="共 "+view.length+" 个单位";
+  $("page").textContent="第 "+(page+1)+" / "+pages+" 页";
+  $("prev").disabled=page===0;$("next").disabled=page>=pages-1;}
+var timer=null;
+$("q").addEventListener("input",function(){clearTimeout(timer);timer=setTimeout(apply,120);});
+["f-jur","f-sev","f-rule","f-year","f-hist"].forEach(function(id){$(id).addEventListener("change",apply);});
+$("prev").addEventListener("click",function(){if(page>0){page--;render();}});
+$("next").addEventListener("click",function(){if((page+1)*PER<view.length){page++;render();}});
+document.querySelectorAll("svg [data-filter]").forEach(function(b){b.addEventListener("click",function(){
+  var f=b.getAttribute("data-filter").split(":");$(f[0]).value=f.slice(1).join(":");apply();});});
+apply();
+})();
+""")
+
+AGENCY = _ENV.from_string(_BASE.replace("{% block nav %}{% endblock %}", """
+<div class="small"><a href="../index.html">返回未通过单位清单</a> · <a href="../../index.html">GX 数据文档索引</a></div>
+""").replace("{% block main %}{% endblock %}", """
+<section id="meta"><h2>报告信息</h2><table>
+{% for k, v in meta %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table></section>
+<section id="findings"><h2>未通过的规则({{ items|length }} 项)</h2>
+{% for f in items %}<div class="finding {{ f.severity }} {{ f.status }}" data-rule="{{ f.rule_id }}">
+<span class="tag {{ f.history }}">{{ f.history_zh }}</span><span class="sev-{{ f.severity }}">{{ f.severity_zh }}</span>
+<b>{{ f.rule_id }}</b> {{ f.status_zh }}:{{ f.message }}<br><span class="fix">修改建议:{{ f.fix }}</span>
+{% if f.gx %} <a class="small" href="{{ f.gx }}">GX 验证结果</a>{% endif %}</div>{% endfor %}
+{% if resolved %}<h2>上次运行以来已整改</h2><ul>{% for f in resolved %}<li><span class="tag resolved">已整改</span>{{ f.rule_id }} {{ f.message }}</li>{% endfor %}</ul>{% endif %}
+</section>
+{% for t in tables %}<section class="statutory" id="{{ t.id }}"><h2>{{ t.title }}</h2>
+{% if not t.rows %}<p>数据中没有这张表(报告未印出或未能解析)。</p>{% endif %}
+{% for block in t.blocks %}<div class="scroll"><table>
+{% for hr in block.head %}<tr>{% for h in hr %}<th colspan="{{ h[1] }}" rowspan="{{ h[2] }}">{{ h[0] }}</th>{% endfor %}</tr>{% endfor %}
+{% for row in block.rows %}<tr><th>{{ row.label }}</th>{% for c in row.cells %}<td class="num {{ c.cls }}" data-column="{{ c.column }}"{% if c.rules %} data-rules="{{ c.rules }}" title="{{ c.rules }}"{% endif %}>{{ c.text }}</td>{% endfor %}</tr>{% endfor %}
+</table></div>{% endfor %}</section>{% endfor %}
+<p class="small">表中红框为未通过规则涉及的单元格,黄色为缺失或无法核验的单元格;数字为报告原文。</p>
+"""))
+
+
+# --- charts -----------------------------------------------------------------------------------------
+
+def bar_chart(items: list[tuple[str, int, str]], *, width: int = 460) -> Markup:
+    """Horizontal bars as inline SVG; each item (label, value, filter 'select-id:value') filters the list."""
+    if not items:
+        return Markup('<p class="small">没有未通过的单位。</p>')
+    top = max(v for _, v, _ in items) or 1
+    row, left = 20, 150
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{row * len(items) + 8}" role="img">']
+    for i, (lab, value, flt) in enumerate(items):
+        y, w = i * row + 4, max(1, int((width - left - 50) * value / top))
+        parts.append(
+            Markup('<g><text x="{x}" y="{ty}" text-anchor="end">{lab}</text>'
+                   '<rect class="bar" x="{left}" y="{y}" width="{w}" height="14" data-filter="{flt}">'
+                   '<title>{lab}:{v}</title></rect><text x="{tx}" y="{ty}">{v}</text></g>').format(
+                x=left - 6, ty=y + 12, lab=lab, left=left, y=y, w=w, flt=flt, v=value, tx=left + w + 4))
+    parts.append("</svg>")
+    return Markup("").join(Markup(p) if isinstance(p, str) else p for p in parts)
+
+
+# --- landing page -----------------------------------------------------------------------------------
+
+def _agency_rows(findings: pd.DataFrame, resolved: pd.DataFrame, jurs: list[str], suite_index: dict) -> list:
+    """One compact row per report with findings (or only resolved ones) for the embedded JSON."""
+    jidx = {j: i for i, j in enumerate(jurs)}
+    rows = []
+    for rid, g in findings.groupby("report_id", sort=False):
+        failed = g[g.status == F.FAILED]
+        first = g.iloc[0]
+        rows.append([
+            rid, first.agency or "", first.region or "", None if pd.isna(first.year) else int(first.year),
+            jidx[jurisdiction(first.region)], int((failed.severity == R.ERROR).sum()),
+            int((failed.severity == R.WARN).sum()), int((g.status == F.NOT_ASSESSABLE).sum()),
+            " ".join(sorted(g.rule_id.unique())), 0 if (g.history == F.NEW).any() else 1,
+            sorted({suite_index[s] for s in g.suite if s in suite_index}),
+        ])
+    current = set(findings.report_id)
+    for rid, g in resolved[~resolved.report_id.isin(current)].groupby("report_id", sort=False):
+        first = g.iloc[0]
+        rows.append([rid, first.agency or "", first.region or "",
+                     None if pd.isna(first.year) else int(first.year), jidx[jurisdiction(first.region)],
+                     0, 0, 0, " ".join(sorted(g.rule_id.unique())), 2, []])
+    rows.sort(key=lambda r: (r[9] == 2, -r[5], -r[6], -r[7], r[2], r[1]))
+    return rows
+
+
+def landing_page(summary: dict, findings: pd.DataFrame, resolved: pd.DataFrame, gx_links: dict[str, str],
+                 problems: list[dict]) -> str:
+    """The auditors' landing page (relative links assume it sits in nianbao/)."""
+    regions = pd.concat([findings.region, resolved.region]).fillna("")
+    jurs = sorted({jurisdiction(r) for r in regions})
+    suites = sorted(gx_links)
+    gx = [[SUITE_ZH.get(s, s), "../" + gx_links[s]] for s in suites]
+    rows = _agency_rows(findings, resolved, jurs, {s: i for i, s in enumerate(suites)})
+    failed = findings[findings.status == F.FAILED]
+    by_jur = Counter(jurisdiction(r) for r in failed.drop_duplicates("report_id").region)
+    by_rule = Counter(r.split(".", 1)[0] for r in failed.rule_id)
+    chart_jur = bar_chart([(j, n, f"f-jur:{jurs.index(j)}") for j, n in by_jur.most_common(20)])
+    chart_rule = bar_chart([(f"{fam} {_family_zh(fam)}", n, f"f-rule:{fam}")
+                            for fam, n in sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0]))])
+    families = sorted({r.split(".", 1)[0] for r in findings.rule_id}, key=_family_key)
+    rule_options = [x for fam in families for x in
+                    [fam, *sorted(r for r in findings.rule_id.unique() if r.split(".", 1)[0] == fam)]]
+    years = sorted({int(y) for y in findings.year.dropna()}) if len(findings) else []
+    return LANDING.render(
+        title="政府信息公开工作年度报告 数据质量检查:未通过检查的单位", csp=CSP, style=STYLE,
+        s={**summary, "select_text": " ".join(summary.get("select") or []) or "全部"},
+        c=summary["counts"], problems=problems, gx_links=[(g[0], g[1]) for g in gx],
+        chart_jur=chart_jur, chart_rule=chart_rule, jurs=jurs, rule_options=rule_options, years=years,
+        first=[r for r in rows if r[9] != 2][:100], hist=["新增", "持续", "已整改"],
+        data=json_script({"rows": rows, "gx": gx}), script=SCRIPT)
+
+
+def _family_key(fam: str) -> tuple:
+    digits = re.sub(r"\D", "", fam)
+    return (int(digits) if digits else 999, fam)
+
+
+FAMILY_ZH = {"R1": "申请数量平衡", "R2": "办理结果合计", "R3": "申请人合计", "R4": "复议诉讼合计", "R5": "非负整数",
+             "R6": "收费金额", "R7": "结转不超过可办理数", "R8": "项目数量不为负", "R9": "单元格缺失",
+             "R10": "无权制定规章"}
+
+
+def _family_zh(fam: str) -> str:
+    return FAMILY_ZH.get(fam, "")
+
+
+# --- agency page ------------------------------------------------------------------------------------
+
+def _cell(table: str, column: str, rep: dict, marks: dict) -> dict:
+    """One printed cell: text as printed, highlight class, the rules it takes part in."""
+    text = rep["text"].get(table, {}).get(column)
+    if text is None:
+        value = rep["values"].get(table, {}).get(column)
+        text = "" if value is None else F.fmt(value)
+    rules, cls = marks.get(column, ([], ""))
+    return {"column": column, "text": text, "cls": cls, "rules": " ".join(rules)}
+
+
+def _active_blocks(rep: dict, marks: dict, version: str) -> list[dict]:
+    """Table 二 as printed: one small table per 第二十条 item, rows × columns."""
+    spec = S.ACTIVE_2019 if version == S.FORMAT_2019 else S.ACTIVE_2021
+    blocks: dict[str, dict] = {}
+    for _, _, column, lab in spec:
+        block, row, col = lab.replace("(2019)", "").split("·")
+        b = blocks.setdefault(block, {"cols": [], "rows": {}})
+        if col not in b["cols"]:
+            b["cols"].append(col)
+        b["rows"].setdefault(row, []).append(_cell("active_disclosure", column, rep, marks))
+    return [{"head": [[(name, 1 + len(b["cols"]), 1)], [("信息内容", 1, 1), *[(c, 1, 1) for c in b["cols"]]]],
+             "rows": [{"label": r, "cells": cells} for r, cells in b["rows"].items()]}
+            for name, b in blocks.items()]
+
+
+def _application_rows(rep: dict) -> tuple[str, ...]:
+    """Row keys of table 三 as the report prints (六): three sub-rows, or one."""
+    values = rep["values"].get("applications", {})
+    single = all(values.get(S.app_col(r, "total")) is None for r in S.OTHER_SUB_ROWS) and \
+        values.get(S.app_col("other", "total")) is not None
+    return S.APPLICATION_ROW_KEYS_SINGLE if single else S.APPLICATION_ROW_KEYS_SUBROWS
+
+
+def _tables(rep: dict, marks: dict) -> list[dict]:
+    version = rep["meta"].get("format_version") or S.FORMAT_2021
+    active = {"id": "t2", "title": S.TABLE_TITLES["active_disclosure"],
+              "rows": "active_disclosure" in rep["values"], "blocks": []}
+    if active["rows"]:
+        active["blocks"] = _active_blocks(rep, marks, version)
+    rows = {r.key: r.label for r in (*S.APPLICATION_ROWS, S.OTHER_SINGLE_ROW)}
+    apps = {"id": "t3", "title": S.TABLE_TITLES["applications"], "rows": "applications" in rep["values"], "blocks": []}
+    if apps["rows"]:
+        parts = [lab.split("·")[-1] for _, lab in S.APPLICANT_COLUMNS[1:-1]]
+        head = [[("", 1, 3), ("申请人情况", len(S.APPLICANT_COLUMNS), 1)],
+                [(S.APPLICANT_COLUMNS[0][1], 1, 2), ("法人或其他组织", len(parts), 1), (S.APPLICANT_COLUMNS[-1][1], 1, 2)],
+                [(p, 1, 1) for p in parts]]
+        apps["blocks"] = [{"head": head, "rows": [
+            {"label": rows[r], "cells": [_cell("applications", S.app_col(r, c), rep, marks) for c, _ in S.APPLICANT_COLUMNS]}
+            for r in _application_rows(rep)]}]
+    review = {"id": "t4", "title": S.TABLE_TITLES["review_litigation"],
+              "rows": "review_litigation" in rep["values"], "blocks": []}
+    if review["rows"]:
+        n = len(S.REVIEW_OUTCOMES)
+        (_, first), *litigation = S.REVIEW_GROUPS
+        head = [[("", 1, 3), (first, n, 2), ("行政诉讼", n * len(litigation), 1)],
+                [(g.split("·")[-1], n, 1) for _, g in litigation],
+                [(o, 1, 1) for _ in S.REVIEW_GROUPS for _, o in S.REVIEW_OUTCOMES]]
+        review["blocks"] = [{"head": head, "rows": [{"label": "件数", "cells": [
+            _cell("review_litigation", f"{g}_{o}", rep, marks) for g, _ in S.REVIEW_GROUPS for o, _ in S.REVIEW_OUTCOMES]}]}]
+    return [active, apps, review]
+
+
+def _marks(items: pd.DataFrame) -> dict[str, tuple[list[str], str]]:
+    """Column -> (rule ids, css class): red for failed rules, yellow for missing / not assessable."""
+    marks: dict[str, tuple[list[str], str]] = {}
+    for f in items.itertuples():
+        cls = "bad" if f.status == F.FAILED else "na"
+        rule = R.RULES_BY_ID.get(f.rule_id)
+        for column, value in json.loads(f.cells or "{}").items():
+            c = "missing" if value is None else cls
+            if rule is not None and rule.kind == "present":
+                c = "missing"
+            rules, old = marks.get(column, ([], ""))
+            marks[column] = (rules + [f.rule_id], "bad" if "bad" in (old, c) else c)
+    return marks
+
+
+def agency_page(rid: str, items: pd.DataFrame, resolved: pd.DataFrame, rep: dict, gx_links: dict[str, str]) -> str:
+    """One agency's page: its findings explained and its tables redrawn with failing cells highlighted."""
+    meta = rep["meta"] or {"report_id": rid}
+    first = items.iloc[0]
+    info = [("机关", meta.get("agency") or first.agency), ("地区", meta.get("region") or first.region),
+            ("行政层级", S.LEVELS.get(meta.get("level"), meta.get("level") or "")), ("报告年度", meta.get("year")),
+            ("报告编号", rid), ("格式版本", meta.get("format_version")), ("格式偏差", meta.get("format_deviations")),
+            ("来源文件", meta.get("source_file")), ("解析结果", meta.get("parse_status"))]
+    order = {R.ERROR: 0, R.WARN: 1}
+    entries = [{
+        "rule_id": f.rule_id, "severity": f.severity, "severity_zh": SEVERITY_ZH.get(f.severity, f.severity),
+        "status": f.status, "status_zh": STATUS_ZH.get(f.status, f.status), "history": f.history,
+        "history_zh": HISTORY_ZH.get(f.history, f.history), "message": f.message, "fix": f.fix,
+        "gx": ("../../" + gx_links[f.suite]) if f.suite in gx_links else "",
+    } for f in sorted(items.itertuples(), key=lambda f: (f.status != F.FAILED, order.get(f.severity, 2), f.rule_id))]
+    title = f"{meta.get('agency') or first.agency or rid} {meta.get('year') or ''} 年度报告:检查结果"
+    return AGENCY.render(title=title, csp=CSP, style=STYLE, meta=[(k, "" if v is None else v) for k, v in info],
+                         items=entries, resolved=list(resolved.itertuples()), tables=_tables(rep, _marks(items)))
+
+
+# --- the site ---------------------------------------------------------------------------------------
+
+def write_pages(site_dir: Path, summary: dict, findings: pd.DataFrame, resolved: pd.DataFrame,
+                reports: dict[str, dict], gx_links: dict[str, str], problems: list[dict],
+                before_landing=lambda: None) -> Path:
+    """Write one page per agency with findings, then the landing page, under site_dir/nianbao/."""
+    out = Path(site_dir) / PAGES_DIR
+    (out / "agencies").mkdir(parents=True, exist_ok=True)
+    resolved_by = {rid: g for rid, g in resolved.groupby("report_id")}
+    none = resolved.iloc[0:0]
+    for rid, items in findings.groupby("report_id"):
+        if not S.REPORT_ID_PATTERN.match(rid):      # never a path from unvalidated text
+            continue
+        page = agency_page(rid, items, resolved_by.get(rid, none), reports.get(rid, {"meta": {}, "values": {}, "text": {}}),
+                           gx_links)
+        (out / "agencies" / f"{rid}.html").write_text(page, encoding="utf-8")
+    before_landing()
+    landing = out / "index.html"
+    landing.write_text(landing_page(summary, findings, resolved, gx_links, problems), encoding="utf-8")
+    return landing
+
+
+# --- the gate's verdict -----------------------------------------------------------------------------
+
+VERDICT = {0: "通过:所有规则均已满足,可以发布。", 1: "通过(有警告):没有错误级问题,可以发布,但请核对下列警告。",
+           2: "不通过:存在错误级问题,请修改后再发布。", 3: "无法检查:报告无法读取或解析,请按下列原因处理。",
+           4: "无法检查:检查配置或运行出错,请联系维护人员。"}
+
+
+def gate_text(outcome, *, source: str, report_meta: dict | None = None, notes: list[str] = ()) -> str:
+    """The gate's verdict in Chinese: each failing rule, the cells, expected against printed, the fix."""
+    meta = report_meta or {}
+    head = f"发布前检查:{source}"
+    who = " ".join(str(x) for x in (meta.get("agency"), meta.get("region"), meta.get("year") and f"{meta['year']} 年度")
+                   if x)
+    lines = [head] + ([f"报告:{who}"] if who else [])
+    lines.append(f"结论:{VERDICT[int(outcome.exit_code)]}(退出码 {int(outcome.exit_code)})")
+    lines += [f"注意:{n}" for n in notes]
+    order = {F.FAILED: 0, F.NOT_ASSESSABLE: 1, R.ERROR: 0, R.WARN: 1}
+    items = sorted(outcome.findings.itertuples(), key=lambda f: (order.get(f.status, 2), order.get(f.severity, 2), f.rule_id))
+    for i, f in enumerate(items, 1):
+        lines.append(f"{i}. [{f.rule_id}] {SEVERITY_ZH.get(f.severity, f.severity)}·{STATUS_ZH.get(f.status, f.status)}"
+                     f" {f.message}")
+        cells = json.loads(f.cells or "{}")
+        if cells:
+            lines.append("   涉及单元格:" + ";".join(f"{F.label(c)} = {F.fmt(v)}" for c, v in cells.items()))
+        rule = R.RULES_BY_ID.get(f.rule_id)
+        if pd.notna(f.left_value) and pd.notna(f.right_value) and rule is not None:
+            if len(rule.left) == 1 and rule.op == "==":
+                lines.append(f"   应为 {F.fmt(f.right_value)}(各分项之和),印刷为 {F.fmt(f.left_value)},相差 {F.fmt(f.difference)}")
+            else:
+                lines.append(f"   左边合计 {F.fmt(f.left_value)},右边合计 {F.fmt(f.right_value)},相差 {F.fmt(f.difference)}")
+        lines.append(f"   修改建议:{f.fix}")
+    for r in outcome.summary.get("raised", []):
+        lines.append(f"检查出错:{r.get('rule_id')} {r.get('message')}")
+    if outcome.site_index:
+        lines.append(f"详细页面:{outcome.site_index}")
+    return "\n".join(lines)

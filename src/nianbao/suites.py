@@ -1,0 +1,158 @@
+"""The GX expectation suites, generated from the rule catalogue (`nianbao suites [--check]`).
+
+expectations/<suite>.json are the source of truth an auditor or a GX user reads. They are generated
+deterministically: ids are uuid5 of the suite and rule id, so regenerating does not churn the files.
+The rule catalogue page is generated back FROM the files on disk, so it says what the suites say.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from pathlib import Path
+
+from . import rules as R
+from .exitcodes import ExitCode
+from .paths import EXPECTATIONS_DIR, ROOT
+
+CATALOGUE_PATH = ROOT / "docs" / "rule-catalogue.md"
+_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://nianbao/expectations")
+SEVERITY_LABEL = {R.ERROR: "错误 error", R.WARN: "警告 warn"}
+ALL_VERSIONS = "全部"
+
+
+def _uuid(*parts: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, "/".join(parts)))
+
+
+def suite_notes(suite: str) -> str:
+    """Chinese heading of a suite, shown on its Data Docs page."""
+    from .schema import TABLE_TITLES
+
+    table, version = R.SUITES[suite]
+    return f"{TABLE_TITLES[table]} · {version + ' 格式' if version else '全部格式版本'}"
+
+
+def rule_meta(rule: R.Rule) -> dict:
+    """meta of the expectation of one rule: what the findings and the auditors' pages read."""
+    return {"rule_id": rule.id, "description": rule.description, "basis": rule.basis,
+            "nianbao_severity": rule.severity, "columns": list(rule.operands)}
+
+
+def expectation_for(rule: R.Rule):
+    """The GX expectation that checks one rule (a custom class from plugins/, or a GX built-in)."""
+    import great_expectations.expectations as gxe
+    import nianbao_plugins as P
+
+    common = {"severity": R.GX_SEVERITY[rule.severity], "meta": rule_meta(rule)}
+    if rule.kind == "identity":
+        return P.ExpectRowIdentity(
+            column_list=list(rule.operands), left=list(rule.left), right=list(rule.right), op=rule.op,
+            alt_group=list(rule.alt_group), alt_column=rule.alt_column, ignore_row_if="never", **common)
+    if rule.kind == "non_negative":
+        return P.ExpectCountsToBeNonNegativeIntegers(column_list=list(rule.columns), ignore_row_if="never",
+                                                     **common)
+    if rule.kind == "present":
+        return P.ExpectCellsToBePresent(
+            column_list=list(rule.operands), required=list(rule.columns),
+            alternatives=rule.params.get("alternatives", []), ignore_row_if="never", **common)
+    if rule.kind == "fee_range":
+        (column,) = rule.columns
+        bounds = {k: rule.params[k] for k in ("min_value", "max_value") if k in rule.params}
+        return gxe.ExpectColumnValuesToBeBetween(column=column, **bounds, **common)
+    if rule.kind == "zero_for_levels":
+        level = rule.params["level_column"]
+        return P.ExpectZeroForLevels(
+            column_list=[*rule.columns, level], columns=list(rule.columns), level_column=level,
+            levels=list(rule.params["levels"]), ignore_row_if="never", **common)
+    raise ValueError(f"rule {rule.id}: unknown kind {rule.kind!r}")
+
+
+def render_suite(suite: str) -> str:
+    """The JSON text of one suite file, byte-for-byte deterministic."""
+    from great_expectations.core import ExpectationSuite
+    from great_expectations.core.expectation_suite import ExpectationSuiteSchema
+
+    gx_suite = ExpectationSuite(name=suite, id=_uuid("suite", suite), notes=suite_notes(suite),
+                                expectations=[expectation_for(r) for r in R.rules_for_suite(suite)])
+    for exp in gx_suite.expectations:
+        exp.id = _uuid("suite", suite, exp.meta["rule_id"])
+    doc = ExpectationSuiteSchema().dump(gx_suite)
+    return json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+def expected_suites() -> dict[str, str]:
+    """File name -> text of every suite file the catalogue generates."""
+    return {f"{suite}.json": render_suite(suite) for suite in R.SUITES}
+
+
+def _suite_docs(directory: Path) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(directory.glob("*.json"))}
+
+
+def catalogue_rows(directory: Path = EXPECTATIONS_DIR) -> list[dict]:
+    """One row per rule id found in the suite files: id, severity, table, versions, description, basis."""
+    rows: dict[str, dict] = {}
+    for suite, doc in _suite_docs(directory).items():
+        table, version = R.SUITES.get(suite, (suite, None))
+        for exp in doc["expectations"]:
+            meta = exp["meta"]
+            row = rows.setdefault(meta["rule_id"], {
+                "rule_id": meta["rule_id"], "severity": meta["nianbao_severity"], "gx_severity": exp["severity"],
+                "table": table, "versions": [], "description": meta["description"], "basis": meta["basis"],
+                "expectation_type": exp["type"]})
+            row["versions"].append(version or ALL_VERSIONS)
+
+    def order(row):
+        family, _, rest = row["rule_id"].partition(".")
+        return int(family[1:]), list(rows).index(row["rule_id"])
+
+    return sorted(rows.values(), key=order)
+
+
+def catalogue_markdown(directory: Path = EXPECTATIONS_DIR) -> str:
+    """The rule catalogue as a markdown table, generated from the suite files."""
+    out = ["| 规则编号 | 严重程度 | 表 | 格式版本 | 说明 | 依据 |", "|---|---|---|---|---|---|"]
+    for r in catalogue_rows(directory):
+        versions = "、".join(sorted(set(r["versions"]), reverse=True))
+        out.append(f"| `{r['rule_id']}` | {SEVERITY_LABEL[r['severity']]} | {r['table']} | {versions} "
+                   f"| {r['description']} | {r['basis']} |")
+    return "\n".join(out) + "\n"
+
+
+def catalogue_page(directory: Path = EXPECTATIONS_DIR) -> str:
+    """docs/rule-catalogue.md: a short preface and the catalogue table."""
+    rows = catalogue_rows(directory)
+    head = ("# 规则目录 Rule catalogue\n\n"
+            "Generated by `nianbao suites` from the expectation suites in `expectations/`; "
+            "`tests/test_suites.py` fails when this page or a suite file differs from what the rule "
+            "catalogue (`src/nianbao/rules.py`) generates. Do not edit by hand.\n\n"
+            f"{len(rows)} rules. Severity `error` blocks publication (GX severity `critical`); `warn` is "
+            "reported only (GX `warning`). An identity with a blank operand is not assessable: it is "
+            "neither passed nor failed, and R9 reports the blank cells.\n\n")
+    return head + catalogue_markdown(directory)
+
+
+def command(args) -> int:
+    """`nianbao suites [--check]`: write (or compare) expectations/*.json and docs/rule-catalogue.md."""
+    expected = expected_suites()
+    if args.check:
+        stale = [name for name, text in expected.items() if _read(EXPECTATIONS_DIR / name) != text]
+        extra = sorted(p.name for p in EXPECTATIONS_DIR.glob("*.json") if p.name not in expected)
+        if not stale and not extra and _read(CATALOGUE_PATH) != catalogue_page():
+            stale.append(str(CATALOGUE_PATH.relative_to(ROOT)))
+        for name in stale:
+            print(f"out of date: {name} (run `nianbao suites`)", file=sys.stderr)
+        for name in extra:
+            print(f"not generated from the rule catalogue: expectations/{name}", file=sys.stderr)
+        return ExitCode.CONFIG_ERROR if stale or extra else ExitCode.OK
+    EXPECTATIONS_DIR.mkdir(exist_ok=True)
+    for name, text in expected.items():
+        (EXPECTATIONS_DIR / name).write_text(text, encoding="utf-8")
+    CATALOGUE_PATH.write_text(catalogue_page(), encoding="utf-8")
+    print(f"wrote {len(expected)} suites to {EXPECTATIONS_DIR} and {CATALOGUE_PATH}")
+    return ExitCode.OK
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.exists() else None

@@ -1,0 +1,444 @@
+"""`nianbao ingest` end to end: real corpus files into real Parquet tables, re-runs, bad files, manifests."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+import random
+import shutil
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from nianbao import ingest as I
+from nianbao import model as M
+from nianbao import schema as S
+from nianbao.cli import build_parser
+from nianbao.exitcodes import ExitCode
+from nianbao.parse import parse_file
+from nianbao.parse import render as R
+from nianbao.paths import ROOT
+
+CORPUS = Path(os.environ.get("NIANBAO_CORPUS", ROOT.parent / "shared" / "corpus"))
+REAL = CORPUS / "real"
+REAL_FILES = sorted(p for p in REAL.iterdir() if p.suffix == ".txt")
+
+
+def table(out: Path, name: str) -> pa.Table:
+    """One table as the readers of the data folder see it (the glob of its Parquet files)."""
+    return pq.read_table(out / name / I.FILE_NAME, schema=S.TABLE_SCHEMAS[name])
+
+
+def changes(out: Path) -> list[dict]:
+    return pq.read_table(out / I.STATE_DIR / "changes.parquet").to_pylist()
+
+
+def by_file(out: Path) -> dict[str, dict]:
+    """The reports rows, by source file name."""
+    return {Path(r["source_file"]).name: r for r in table(out, "reports").to_pylist()}
+
+
+def row_of(out: Path, name: str, report_id: str) -> dict:
+    rows = [r for r in table(out, name).to_pylist() if r["report_id"] == report_id]
+    assert len(rows) == 1, (name, report_id, len(rows))
+    return rows[0]
+
+
+def write_report(path: Path, report: dict, layout: str = "pipe") -> Path:
+    path.write_text(R.render_text(report, layout), encoding="utf-8")
+    return path
+
+
+# --- The real corpus.
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """The whole shared corpus (text excerpts, HTML pages, PDFs) ingested once into a fresh data folder."""
+    out = tmp_path_factory.mktemp("data")
+    summary = I.ingest([REAL, CORPUS / "html", CORPUS / "pdf"], out)
+    return out, summary
+
+
+def test_every_corpus_file_has_exactly_one_outcome(corpus):
+    """One reports row per input file, with the status parse_file gives; .json transcriptions are skipped."""
+    out, summary = corpus
+    files = REAL_FILES + sorted((CORPUS / "html").iterdir()) + sorted((CORPUS / "pdf").iterdir())
+    rows = table(out, "reports").to_pylist()
+    assert sorted(r["source_file"] for r in rows) == sorted(str(p.resolve()) for p in files)
+    assert summary.skipped == {".json": len(list(REAL.glob("*.json")))}
+    for r in rows:
+        assert r["parse_status"] in S.PARSE_STATUSES
+        assert (r["parse_reason"] == "") == (r["parse_status"] == "parsed"), r
+    assert summary.by_status() == Counter(r["parse_status"] for r in rows)
+
+
+def test_corpus_outcomes_follow_the_transcriptions(corpus):
+    """Complete transcriptions parse, excerpts are partial, the run-together 030 is rejected with a reason."""
+    out, _ = corpus
+    rows = by_file(out)
+    for path in REAL_FILES:
+        doc = json.loads(path.with_name(path.name.split(".")[0] + ".json").read_text(encoding="utf-8"))
+        expected = "parsed" if doc.get("complete") else "partial"
+        if path.name.startswith("030"):
+            expected = "rejected"   # all cells run together: never guessed numbers
+        assert rows[path.name]["parse_status"] == expected, (path.name, rows[path.name]["parse_reason"])
+    assert rows["030.tables.txt"]["parse_reason"].split(":")[0]
+    assert not [r for r in table(out, "applications").to_pylist()
+                if r["report_id"] == rows["030.tables.txt"]["report_id"]]
+
+
+def test_report_000_values_equal_its_transcription(corpus):
+    """Every value of report 000 in the statutory tables equals 000.json; the fee is the exact decimal."""
+    out, _ = corpus
+    doc = json.loads((REAL / "000.json").read_text(encoding="utf-8"))
+    rep = by_file(out)["000.txt"]
+    assert (rep["agency"], rep["year"], rep["format_version"]) == (doc["agency"], doc["year"], "2021")
+    assert rep["report_id"] == S.report_id_for(rep["agency"], rep["region"], rep["year"])
+    active = row_of(out, "active_disclosure", rep["report_id"])
+    assert active["fees_10k_yuan"] == Decimal("180.338174")
+    assert [active[c] for c in ("rules_issued", "rules_repealed", "rules_in_force")] == doc["tables"]["active"]["rules"]
+    assert active["normative_in_force"] == 3 and active["v2019_rules_made"] is None
+    apps = row_of(out, "applications", rep["report_id"])
+    for key, values in doc["tables"]["applications"].items():
+        assert [apps[S.app_col(key, c)] for c, _ in S.APPLICANT_COLUMNS] == values, key
+    review = row_of(out, "review_litigation", rep["report_id"])
+    for g, _ in S.REVIEW_GROUPS:
+        assert [review[f"{g}_{o}"] for o, _ in S.REVIEW_OUTCOMES] == doc["tables"]["review_litigation"][g]
+    cells = [c for c in table(out, "cells").to_pylist() if c["report_id"] == rep["report_id"]]
+    assert len(cells) == 10 + 25 * 7 + 15
+    fee = next(c for c in cells if c["column"] == "fees_10k_yuan")
+    assert fee["text"] == "180.338174" and fee["numeric"] and fee["source"]
+    blank = next(c for c in cells if c["column"] == "other_1_person")
+    assert blank["text"] == "" and not blank["numeric"]
+
+
+def test_2019_format_goes_to_the_2019_columns(corpus):
+    """027 prints the 2019 table 二: its values land in v2019_* and the 2021 columns stay null."""
+    out, _ = corpus
+    rep = by_file(out)["027.tables.txt"]
+    assert rep["format_version"] == "2019"
+    active = row_of(out, "active_disclosure", rep["report_id"])
+    assert active["format_version"] == "2019"
+    assert active["v2019_fees_prev_items"] == 2 and active["v2019_fees_change"] == 0
+    assert all(active[c] is None for _, _, c, _ in S.ACTIVE_2021)
+
+
+# --- Values that are not numbers, exact decimals, 2019 columns: through real files.
+
+def _report(**over) -> dict:
+    report = R.random_report(random.Random(7), over.pop("version", S.FORMAT_2021), **over)
+    return report
+
+
+def test_printed_text_is_kept_and_fee_is_exact(tmp_path):
+    """'/', '—', '无' become null values with their text in cells; an 18-digit fee is stored exactly."""
+    report = _report(agency="测试县财政局", year=2024)
+    apps = report["tables"]["applications"]
+    apps["new"] = ["/", "—", "无", None, 0, 5, 5]
+    report["tables"]["active"]["fees_10k_yuan"] = "123456789012.345678"   # printed as is by the renderer
+    src = write_report(tmp_path / "r.txt", report)
+    out = tmp_path / "data"
+    summary = I.ingest([src], out)
+    assert summary.by_status() == {"parsed": 1}, summary.text()
+    rid = S.report_id_for("测试县财政局", None, 2024)
+    apps_row = row_of(out, "applications", rid)
+    assert [apps_row[S.app_col("new", c)] for c, _ in S.APPLICANT_COLUMNS] == [None, None, None, None, 0, 5, 5]
+    cells = {c["column"]: c for c in table(out, "cells").to_pylist() if c["report_id"] == rid}
+    for column, text in (("new_person", "/"), ("new_business", "—"), ("new_research", "无")):
+        assert (cells[column]["text"], cells[column]["numeric"]) == (text, False)
+    assert (cells["new_charity"]["text"], cells["new_charity"]["numeric"]) == ("", False)
+    assert row_of(out, "active_disclosure", rid)["fees_10k_yuan"] == Decimal("123456789012.345678")
+
+
+def test_report_rows_maps_2019_and_rejected_reports():
+    """report_rows: 2019 table 二 fills v2019_* only; a rejected report has a reports row and nothing else."""
+    doc = _report(version=S.FORMAT_2019)
+    active_2019 = {"rules": [1, 2, 3], "normative_docs": [4, "/", None], "licensing": [7, -2, 9],
+                   "other_services": [0, 0, 0], "punishment": [5, 1, 6], "enforcement": [0, 0, 0],
+                   "fees": [2, 0], "procurement": [3, 12.5]}
+    rep = M.ParsedReport(source_file="/x/a.txt", source_sha256="a" * 64, status="parsed", agency="甲", year=2020,
+                         format_version="2019", tables=doc["tables"], active_2019=active_2019)
+    rep.cells = [M.Cell("active_disclosure", "v2019_procurement_amount", "12.50", 12.5, "line 40")]
+    active = I.report_rows(rep)["active_disclosure"][0]
+    assert active["format_version"] == "2019"
+    assert [active[c] for c in ("v2019_rules_made", "v2019_rules_published", "v2019_rules_published_total")] == [1, 2, 3]
+    assert (active["v2019_normative_published"], active["v2019_normative_published_total"]) == (None, None)
+    assert active["v2019_licensing_change"] == -2 and active["v2019_fees_prev_items"] == 2
+    assert active["v2019_procurement_amount"] == Decimal("12.5")
+    assert all(active[c] is None for _, _, c, _ in S.ACTIVE_2021)
+    rows = I.report_rows(rep)
+    assert [c for c in rows["cells"] if c["table"] == "active_disclosure" and c["text"] == "/"] == [
+        {"report_id": rows["reports"][0]["report_id"], "table": "active_disclosure",
+         "column": "v2019_normative_published", "text": "/", "numeric": False, "source": ""}]
+    bad = M.ParsedReport(source_file="/x/b.txt", source_sha256="b" * 64, status="rejected", reason="empty-file: 空")
+    rows = I.report_rows(bad)
+    assert len(rows["reports"]) == 1 and not any(rows[t] for t in I.STATISTICAL_TABLES) and not rows["cells"]
+    assert rows["reports"][0]["parse_reason"] == "empty-file: 空"
+
+
+# --- Idempotency.
+
+def test_reingest_is_idempotent_and_changes_are_recorded(tmp_path):
+    """Same files again: identical tables, all 'unchanged'; one edited file: replaced and logged with both hashes."""
+    src = tmp_path / "in"
+    shutil.copytree(REAL, src)
+    out = tmp_path / "data"
+    I.ingest([src], out)
+    before = {t: table(out, t) for t in S.TABLE_SCHEMAS}
+    second = I.ingest([src], out)
+    assert {t: table(out, t) for t in S.TABLE_SCHEMAS} == before
+    assert set(second.by_action()) == {"unchanged"}
+    target = src / "000.txt"
+    old_sha = I.file_sha256(target)
+    target.write_text(target.read_text(encoding="utf-8").replace("行政事业性收费 | 180.338174 |",
+                                                                  "行政事业性收费 | 99.5 |"), encoding="utf-8")
+    third = I.ingest([src], out)
+    assert third.by_action()["replaced"] == 1
+    assert table(out, "reports").num_rows == before["reports"].num_rows
+    rid = by_file(out)["000.txt"]["report_id"]
+    assert row_of(out, "active_disclosure", rid)["fees_10k_yuan"] == Decimal("99.5")
+    log = [c for c in changes(out) if c["action"] == "replaced"]
+    assert [(c["report_id"], c["old_sha256"], c["new_sha256"]) for c in log] == [
+        (rid, old_sha, I.file_sha256(target))]
+
+
+def test_same_report_from_two_files_is_kept_once_and_listed(tmp_path):
+    """Two different files for the same agency and year: one row, the other file named as a conflict."""
+    (tmp_path / "in").mkdir()
+    a = write_report(tmp_path / "in" / "a.txt", _report(agency="某市统计局", year=2023))
+    b = write_report(tmp_path / "in" / "b.txt", _report(agency="某市统计局", year=2023), layout="markdown")
+    summary = I.ingest([tmp_path / "in"], tmp_path / "data")
+    assert table(tmp_path / "data", "reports").num_rows == 1
+    [conflict] = summary.conflicts()
+    assert conflict.path == str(b.resolve()) and str(a.resolve()) in conflict.detail
+    assert str(b.resolve()) in summary.text()
+
+
+def test_broken_copy_never_overwrites_a_good_report(tmp_path):
+    """A later run's empty file labelled as the same agency and year is listed as a conflict, not stored."""
+    (tmp_path / "in").mkdir()
+    write_report(tmp_path / "in" / "good.txt", _report(agency="某市审计局", year=2023))
+    out = tmp_path / "data"
+    I.ingest([tmp_path / "in"], out)
+    (tmp_path / "late").mkdir()
+    (tmp_path / "late" / "scan.pdf").write_bytes(b"")
+    (tmp_path / "late" / "m.csv").write_text("file,agency,region,year\nscan.pdf,某市审计局,,2023\n", encoding="utf-8")
+    summary = I.ingest([tmp_path / "late"], out, manifest=tmp_path / "late" / "m.csv")
+    assert [o.action for o in summary.outcomes] == ["conflict"]
+    assert [r["parse_status"] for r in table(out, "reports").to_pylist()] == ["parsed"]
+    assert changes(out)[-1]["action"] == "conflict"
+
+
+def test_file_whose_title_changed_replaces_its_old_report(tmp_path):
+    """Editing the agency in a file's title re-keys its report: the old id is gone, the change is logged."""
+    (tmp_path / "in").mkdir()
+    path = write_report(tmp_path / "in" / "r.txt", _report(agency="旧名称局", year=2022))
+    out = tmp_path / "data"
+    I.ingest([path], out)
+    old_id = by_file(out)["r.txt"]["report_id"]
+    path.write_text(path.read_text(encoding="utf-8").replace("旧名称局", "新名称局"), encoding="utf-8")
+    summary = I.ingest([path], out)
+    assert [o.action for o in summary.outcomes] == ["replaced"] and old_id in summary.outcomes[0].detail
+    ids = {t: set(table(out, t)["report_id"].to_pylist()) for t in S.TABLE_SCHEMAS}
+    assert all(i == {S.report_id_for("新名称局", None, 2022)} for i in ids.values()), ids
+
+
+def test_failed_write_leaves_the_tables_as_they_were(tmp_path, monkeypatch):
+    """A crash while writing (disk full, kill) never leaves a half-written or half-merged table."""
+    (tmp_path / "in").mkdir()
+    write_report(tmp_path / "in" / "a.txt", _report(agency="甲局", year=2022))
+    out = tmp_path / "data"
+    I.ingest([tmp_path / "in"], out)
+    before = {t: table(out, t) for t in S.TABLE_SCHEMAS}
+    write_report(tmp_path / "in" / "b.txt", _report(agency="乙局", year=2022))
+    real_write, calls = pq.write_table, []
+
+    def failing_write(t, where, **kw):
+        calls.append(where)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real_write(t, where, **kw)
+
+    monkeypatch.setattr(pq, "write_table", failing_write)
+    with pytest.raises(OSError):
+        I.ingest([tmp_path / "in"], out)
+    monkeypatch.undo()
+    assert {t: table(out, t) for t in S.TABLE_SCHEMAS} == before
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+
+
+# --- Bad input never crashes the run nor loses the good reports.
+
+def _bad_files(folder: Path) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {
+        "empty": folder / "empty.txt",
+        "binary": folder / "binary.txt",
+        "huge": folder / "huge.txt",
+        "corrupt_pdf": folder / "corrupt.pdf",
+        "gbk": folder / "gbk.txt",
+        "good": folder / "good.txt",
+    }
+    files["empty"].write_bytes(b"")
+    files["binary"].write_bytes(bytes(random.Random(1).randrange(256) for _ in range(4096)))
+    with open(files["huge"], "wb") as fh:   # sparse: 51 MB on paper, nothing on disk
+        fh.truncate(51 * 1024 * 1024)
+    files["corrupt_pdf"].write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\n" + b"\x00\xff" * 500)
+    files["gbk"].write_bytes(R.render_text(_report(agency="某县民政局", year=2022), "pipe").encode("gbk"))
+    write_report(files["good"], _report(agency="某县教育局", year=2022))
+    return files
+
+
+def test_bad_files_are_listed_not_fatal(tmp_path):
+    """Empty, binary, huge (sparse 51 MB), corrupt PDF: rejected with reasons; GBK text and a good file parse."""
+    files = _bad_files(tmp_path / "in")
+    summary = I.ingest([tmp_path / "in"], tmp_path / "data")
+    rows = by_file(tmp_path / "data")
+    assert len(rows) == len(files)
+    for name in ("empty", "binary", "huge", "corrupt_pdf"):
+        row = rows[files[name].name]
+        assert row["parse_status"] == "rejected", row
+        assert row["parse_reason"].split(":")[0] and row["parse_reason"].split(":")[0].islower()
+        assert str(files[name].resolve()) in summary.text()
+    assert rows["huge.txt"]["parse_reason"].startswith("file-too-large")
+    assert rows["huge.txt"]["source_sha256"] is None   # never read
+    assert rows["gbk.txt"]["parse_status"] == "parsed", rows["gbk.txt"]["parse_reason"]
+    assert rows["good.txt"]["parse_status"] == "parsed"
+    assert summary.exit_code() == ExitCode.OK
+
+
+def test_thousands_of_small_files_links_loops_and_fifos(tmp_path):
+    """2,000 tiny files (some empty, binary or corrupt), a symlink loop, a dangling link and a FIFO: all listed."""
+    src = tmp_path / "in"
+    rng = random.Random(5)
+    for i in range(2000):
+        sub = src / f"d{i % 20:02d}"
+        sub.mkdir(parents=True, exist_ok=True)
+        kind = i % 4
+        data = (b"", bytes(rng.randrange(256) for _ in range(64)), b"%PDF-1.4 broken",
+                f"第{i}号 无表格的短文本".encode())[kind]
+        (sub / f"f{i:04d}{'.pdf' if kind == 2 else '.txt'}").write_bytes(data)
+    os.symlink("..", src / "d00" / "loop")
+    os.symlink(src / "nowhere.txt", src / "dangling.txt")
+    os.mkfifo(src / "pipe.txt")
+    write_report(src / "real.txt", _report(agency="某区司法局", year=2023))
+    summary = I.ingest([src], tmp_path / "data")
+    assert len(summary.outcomes) == 2000 + 3
+    assert table(tmp_path / "data", "reports").num_rows == 2003
+    assert by_file(tmp_path / "data")["real.txt"]["parse_status"] == "parsed"
+    reasons = summary.by_reason()
+    assert reasons["not-a-file"] == 1 and reasons["not-found"] == 1
+    assert summary.by_status()["rejected"] == 2002
+
+
+@pytest.mark.skipif(not hasattr(os, "seteuid"), reason="needs POSIX users")
+def test_unreadable_file_is_listed():
+    """A file without read permission is rejected with its reason; as root, the run drops to user nobody."""
+    base = Path(tempfile.mkdtemp(prefix="nianbao-perm-"))
+    root = os.geteuid() == 0
+    try:
+        base.chmod(0o755)
+        src, out = base / "in", base / "data"
+        src.mkdir(mode=0o755)
+        out.mkdir()
+        out.chmod(0o777)
+        write_report(src / "ok.txt", _report(agency="某局", year=2021)).chmod(0o644)
+        write_report(src / "secret.txt", _report(agency="另一局", year=2021)).chmod(0)
+        I.ingest([src / "ok.txt"], base / "warm-up")   # imports every module of a run while privileged
+        if root:
+            os.setegid(65534)
+            os.seteuid(65534)
+        try:
+            summary = I.ingest([src], out)
+        finally:
+            if root:
+                os.seteuid(0)
+                os.setegid(0)
+        reasons = {Path(o.path).name: o.reason for o in summary.outcomes}
+        assert reasons["secret.txt"].startswith("unreadable-file") and reasons["ok.txt"] == ""
+        assert by_file(out)["secret.txt"]["parse_status"] == "rejected"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+# --- Metadata: manifest per file > flags > parsed title.
+
+def test_manifest_overrides_flags_and_title(tmp_path):
+    """A manifest row beats --agency/--year flags, which beat the title; blank manifest cells fall through."""
+    src = tmp_path / "in"
+    src.mkdir()
+    write_report(src / "a.txt", _report(agency="标题里的机关", year=2021))
+    write_report(src / "b.txt", _report(agency="另一个标题机关", year=2021))
+    (src / "c.txt").write_text("(无表格)", encoding="utf-8")
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("file,agency,region,year,level\n"
+                        "in/a.txt,清单机关,江苏省宿迁市沭阳县,2023,县级政府部门\n"
+                        "in/b.txt,,,,\n", encoding="utf-8-sig")
+    summary = I.ingest([src], tmp_path / "data", manifest=manifest, meta={"region": "旗标地区", "year": 2022})
+    rows = by_file(tmp_path / "data")
+    a, b = rows["a.txt"], rows["b.txt"]
+    assert (a["agency"], a["region"], a["year"], a["level"]) == ("清单机关", "江苏省宿迁市沭阳县", 2023, "county_department")
+    assert a["report_id"] == S.report_id_for("清单机关", "江苏省宿迁市沭阳县", 2023)
+    assert (b["agency"], b["region"], b["year"], b["level"]) == ("另一个标题机关", "旗标地区", 2022, None)
+    assert summary.manifest_unused == []
+
+
+@pytest.mark.parametrize("content, where", [
+    ("name,agency\nx.txt,甲\n", ":1:"),
+    ("file,agency,region,year\nx.txt,甲,,二〇二三\n", ":2:"),
+    ("file,agency,region,year,level\nx.txt,甲,,2023,\ny.txt,乙,,2023,村委会\n", ":3:"),
+    ("file,agency,region,year\nx.txt,甲,,2023\nx.txt,乙,,2023\n", ":3:"),
+])
+def test_bad_manifest_is_a_config_error_naming_file_and_line(tmp_path, content, where, capsys):
+    """A bad manifest stops the command with CONFIG_ERROR and names the file and line."""
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(content, encoding="utf-8")
+    (tmp_path / "x.txt").write_text("x", encoding="utf-8")
+    args = build_parser().parse_args(["ingest", str(tmp_path / "x.txt"), "--out", str(tmp_path / "data"),
+                                      "--manifest", str(manifest)])
+    assert I.command(args) == ExitCode.CONFIG_ERROR
+    assert f"{manifest}{where}" in capsys.readouterr().err
+    assert not (tmp_path / "data" / "reports").exists()
+
+
+def test_command_prints_summary_and_exit_codes(tmp_path, capsys):
+    """The command prints the Chinese summary; OK when something was read, INPUT_UNREADABLE when nothing was."""
+    write_report(tmp_path / "r.txt", _report(agency="某镇人民政府", year=2024))
+    (tmp_path / "empty.txt").write_bytes(b"")
+    out = str(tmp_path / "data")
+    args = build_parser().parse_args(["ingest", str(tmp_path / "r.txt"), str(tmp_path / "empty.txt"),
+                                      "--out", out, "--level", "township"])
+    assert I.command(args) == ExitCode.OK
+    text = capsys.readouterr().out
+    assert "完整解析(parsed):1" in text and "拒收(rejected):1" in text and str(tmp_path / "empty.txt") in text
+    assert by_file(tmp_path / "data")["r.txt"]["level"] == "township"
+    args = build_parser().parse_args(["ingest", str(tmp_path / "empty.txt"), str(tmp_path / "missing.txt"),
+                                      "--out", out])
+    assert I.command(args) == ExitCode.INPUT_UNREADABLE
+    assert "not-found" in capsys.readouterr().out
+    args = build_parser().parse_args(["ingest", str(tmp_path / "r.txt"), "--out", out, "--level", "村"])
+    assert I.command(args) == ExitCode.CONFIG_ERROR
+
+
+def test_parser_crash_is_contained(tmp_path, monkeypatch):
+    """Should parse_file ever raise, that file is rejected as parser-crash and the others still load."""
+    write_report(tmp_path / "ok.txt", _report(agency="甲", year=2021))
+    write_report(tmp_path / "boom.txt", _report(agency="乙", year=2021))
+    import nianbao.parse as P
+
+    def fragile(path, **meta):
+        if Path(path).name == "boom.txt":
+            raise RecursionError("maximum recursion depth exceeded")
+        return parse_file(path, **meta)
+
+    monkeypatch.setattr(P, "parse_file", fragile)
+    summary = I.ingest([tmp_path / "ok.txt", tmp_path / "boom.txt"], tmp_path / "data")
+    rows = by_file(tmp_path / "data")
+    assert rows["boom.txt"]["parse_reason"].startswith("parser-crash: RecursionError")
+    assert rows["ok.txt"]["parse_status"] == "parsed" and summary.exit_code() == ExitCode.OK

@@ -1,0 +1,204 @@
+"""`nianbao run`: real checkpoints on fixture data, the exit code of each outcome, findings, history."""
+from __future__ import annotations
+
+import json
+import shutil
+from argparse import Namespace
+
+import pandas as pd
+import pytest
+
+from checkpoint_support import (XSS_AGENCY, base_reports, clone_root, edited, make_root, run_cli,
+                                shared_nightly, write_data)
+from nianbao import exitcodes
+from nianbao import schema as S
+from nianbao.exitcodes import ExitCode
+from nianbao.findings import FINDINGS_SCHEMA
+from nianbao.run import RunError, checkpoint_config, parse_selection, validation_definition_config
+
+
+def rid(agency: str, region: str, year: int) -> str:
+    return S.report_id_for(agency, region, year)
+
+
+XSS = rid(XSS_AGENCY, "江苏省南京市玄武区", 2023)
+FEE = rid("苏州市财政局", "江苏省苏州市", 2023)
+BLANK = rid("天河区人民政府", "广东省广州市天河区", 2023)
+FLOW = rid("南山区人民政府", "广东省深圳市南山区", 2023)
+CLEAN = rid("西湖区人民政府", "浙江省杭州市西湖区", 2023)
+
+
+def keys(frame: pd.DataFrame) -> set[tuple]:
+    return set(frame[["report_id", "rule_id", "status"]].itertuples(index=False, name=None))
+
+
+# --- the shared nightly run: errors and warnings ---------------------------------------------------
+
+def test_nightly_blocks_on_error_findings_and_writes_results():
+    run = shared_nightly()
+    assert run["proc"].returncode == ExitCode.ERRORS, run["proc"].stderr[-3000:]
+    assert "审计首页" in run["proc"].stdout
+    latest = run["runs"] / "latest"
+    assert latest.is_symlink()
+    pointer = json.loads((run["runs"] / "latest.json").read_text(encoding="utf-8"))
+    assert pointer["run_id"] == latest.resolve().name
+
+    findings = pd.read_parquet(latest / "findings.parquet")
+    assert list(findings.columns) == FINDINGS_SCHEMA.names
+    assert keys(findings) == {
+        (XSS, "R4.review", "failed"),
+        (FEE, "R6.magnitude", "failed"),
+        (BLANK, "R9.review_litigation", "failed"),
+        (BLANK, "R4.review", "not_assessable"),
+        (FLOW, "R1.person", "failed"),
+        (FLOW, "R1.total", "failed"),
+    }
+    r4 = findings.set_index(["report_id", "rule_id"]).loc[(XSS, "R4.review")]
+    assert (r4.agency, r4.region, r4.year, r4.severity) == (XSS_AGENCY, "江苏省南京市玄武区", 2023, "error")
+    assert (r4.left_value, r4.right_value, r4.difference) == (0, 11, -11)
+    assert json.loads(r4.cells) == {"review_total": 0, "review_upheld": 10, "review_corrected": 1,
+                                    "review_other": 0, "review_pending": 0}
+    assert "印刷为 0" in r4.message and "= 11" in r4.message
+    assert set(findings.history) == {"new"} and (findings.run_id == latest.resolve().name).all()
+
+    summary = json.loads((latest / "run_results.json").read_text(encoding="utf-8"))
+    assert summary["exit_code"] == ExitCode.ERRORS and summary["completed"] is True
+    assert summary["reports_validated"] == 6 and summary["counts"]["failing_reports"] == 4
+    assert summary["counts"]["by_severity"] == {"error": 3, "warn": 2}
+    assert summary["counts"]["by_rule"]["R1.person"]["failed"] == 1
+    assert summary["versions"]["great_expectations"] == "1.24.1"
+    assert summary["timings"]["checkpoint_s"] > 0
+    assert summary["expectations"]["review_litigation"]["failed"] == 2
+
+
+def test_second_run_marks_history_and_exits_on_warnings_only():
+    """Fix both error reports, add a new warning: warnings only (1); new, persisting and resolved marked."""
+    run = shared_nightly()
+    root = clone_root(run, "history")
+    reports = edited(base_reports(), XSS_AGENCY, "review_litigation", {"review_total": 11})
+    reports = edited(reports, "南山区人民政府", "applications",
+                     {"new_person": 5, "new_total": 5})
+    reports = edited(reports, "西湖区人民政府", "active_disclosure", {"rules_issued": 1})   # R10: county, no 规章
+    data = root / "data"                # the clone's data/: history compares runs over the same folder
+    shutil.rmtree(data)
+    write_data(data, reports)
+    proc = run_cli(root, "run", "nightly")
+    assert proc.returncode == ExitCode.WARNINGS, proc.stderr[-3000:]
+    latest = root / "uncommitted" / "runs" / "latest"
+    findings = pd.read_parquet(latest / "findings.parquet")
+    resolved = pd.read_parquet(latest / "resolved.parquet")
+    history = {(r, rule): h for r, rule, h in findings[["report_id", "rule_id", "history"]].itertuples(index=False)}
+    assert history == {(CLEAN, "R10.rules"): "new", (FEE, "R6.magnitude"): "persisting",
+                       (BLANK, "R9.review_litigation"): "persisting", (BLANK, "R4.review"): "persisting"}
+    assert keys(resolved) == {(XSS, "R4.review", "failed"), (FLOW, "R1.person", "failed"),
+                              (FLOW, "R1.total", "failed")}
+    assert set(resolved.history) == {"resolved"}
+    summary = json.loads((latest / "run_results.json").read_text(encoding="utf-8"))
+    assert summary["previous_run_id"] == run["runs"].joinpath("latest").resolve().name
+    assert summary["counts"]["history"] == {"new": 1, "persisting": 3, "resolved": 3}
+
+
+def test_selection_by_region_passes_and_by_rule_counts_only_that_rule():
+    """`--select region:浙江省` validates only the clean reports: exit 0, no findings."""
+    run = shared_nightly()
+    root = clone_root(run, "select")
+    proc = run_cli(root, "run", "nightly", "--select", "region:浙江省")
+    assert proc.returncode == ExitCode.OK, proc.stderr[-3000:]
+    latest = root / "uncommitted" / "runs" / "latest"
+    summary = json.loads((latest / "run_results.json").read_text(encoding="utf-8"))
+    assert summary["reports_validated"] == 2 and summary["counts"]["findings"] == 0
+    assert summary["select"] == ["region:浙江省"] and summary["previous_run_id"] is None
+    assert pd.read_parquet(latest / "findings.parquet").empty
+
+
+def test_suite_that_lost_expectations_is_a_configuration_error(tmp_path):
+    root = make_root(tmp_path)
+    suite = root / "expectations" / "review_litigation.json"
+    doc = json.loads(suite.read_text(encoding="utf-8"))
+    doc["expectations"][0]["type"] = "expect_a_type_nobody_registered"
+    suite.write_text(json.dumps(doc), encoding="utf-8")
+    data = write_data(tmp_path / "data", base_reports()[:1])
+    proc = run_cli(root, "run", "nightly", "--data", str(data))
+    assert proc.returncode == ExitCode.CONFIG_ERROR
+    assert "review_litigation" in proc.stderr and "GX 配置错误" in proc.stderr
+    assert not (root / "uncommitted" / "runs" / "latest").exists()
+
+
+def test_data_folder_without_reports_is_unreadable_input(tmp_path):
+    root = make_root(tmp_path)
+    (tmp_path / "empty").mkdir()
+    proc = run_cli(root, "run", "nightly", "--data", str(tmp_path / "empty"))
+    assert proc.returncode == ExitCode.INPUT_UNREADABLE
+    assert str(tmp_path / "empty") in proc.stderr
+
+
+def test_unknown_checkpoint_and_bad_selection_are_configuration_errors(tmp_path):
+    root = make_root(tmp_path)
+    data = write_data(tmp_path / "data", base_reports()[:1])
+    assert run_cli(root, "run", "weekly", "--data", str(data)).returncode == ExitCode.CONFIG_ERROR
+    proc = run_cli(root, "run", "nightly", "--data", str(data), "--select", "colour:red")
+    assert proc.returncode == ExitCode.CONFIG_ERROR and "colour:red" in proc.stderr
+
+
+def test_unsafe_report_id_never_reaches_gx(tmp_path):
+    """An id outside R+16 hex could carry markup into GX's unescaped pages: refused as input."""
+    root = make_root(tmp_path)
+    reports = base_reports()[:1]
+    reports[0]["report_id"] = "<b>R1</b>"
+    data = write_data(tmp_path / "data", reports)
+    proc = run_cli(root, "run", "nightly", "--data", str(data))
+    assert proc.returncode == ExitCode.INPUT_UNREADABLE and "<b>R1</b>" in proc.stderr
+
+
+# --- pure parts ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, code", [
+    ({"failed_severities": set()}, ExitCode.OK),
+    ({"failed_severities": {"warn"}}, ExitCode.WARNINGS),
+    ({"failed_severities": {"warn", "error"}}, ExitCode.ERRORS),
+    ({"failed_severities": set(), "raised": True}, ExitCode.ERRORS),
+    ({"failed_severities": {"error"}, "input_rejected": True}, ExitCode.INPUT_UNREADABLE),
+    ({"failed_severities": {"error"}, "input_rejected": True, "config_error": True}, ExitCode.CONFIG_ERROR),
+])
+def test_exit_code_is_the_worst_outcome(kwargs, code):
+    assert exitcodes.exit_code(**kwargs) is code
+
+
+def test_selection_tokens():
+    sel = parse_selection(["R4", "severity:error", "region:江苏省", "year:2023", "agency:洪泽"])
+    assert sel.rule_selected("R4.review", "error") and not sel.rule_selected("R4.review", "warn")
+    assert not sel.rule_selected("R1.person", "error")
+    assert sel.where() == {"region": ["江苏省"], "year": [2023], "agency": ["洪泽"]}
+    glob = parse_selection(["rule:R3.withheld_*"])
+    assert glob.rule_selected("R3.withheld_7", "error") and not glob.rule_selected("R3.total", "error")
+    assert parse_selection([]).rule_selected("R9.applications", "warn") and parse_selection([]).where() is None
+    for bad in (["rule:R99"], ["severity:fatal"], ["year:twenty"], ["report:x"], ["colour:red"]):
+        with pytest.raises(RunError) as err:
+            parse_selection(bad)
+        assert err.value.code is ExitCode.CONFIG_ERROR and bad[0] in str(err.value)
+
+
+def test_checkpoints_on_disk_are_the_generated_ones():
+    """checkpoints/ and validation_definitions/ are what write_checkpoints() writes; no suite+asset twice."""
+    from nianbao import engines
+    from nianbao.paths import ROOT
+    from nianbao.run import CHECKPOINTS, checkpoint_file_name
+
+    for engine in engines.ENGINES:
+        for name in CHECKPOINTS:
+            stored = checkpoint_file_name(name, engine)
+            on_disk = json.loads((ROOT / "checkpoints" / f"{stored}.json").read_text(encoding="utf-8"))
+            assert on_disk == json.loads(json.dumps(checkpoint_config(name, engine))), stored
+            vds = [json.loads((ROOT / "validation_definitions" / f"{v['name']}.json").read_text(encoding="utf-8"))
+                   for v in on_disk["validation_definitions"]]
+            assert vds == [validation_definition_config(s, engine) for s in engines.R.SUITES]
+            pairs = [(v["suite"]["name"], v["data"]["datasource"]["name"], v["data"]["asset"]["name"]) for v in vds]
+            assert len(set(pairs)) == len(pairs)
+            assert [a["type"] for a in on_disk["actions"]] == ["update_data_docs", "nianbao_pages"]
+
+
+def test_demo_command_is_dispatched():
+    from nianbao import cli
+
+    args = cli.build_parser().parse_args(["demo", "--data", "x"])
+    assert cli.COMMANDS[args.command] == ("nianbao.run", "command_demo") and isinstance(args, Namespace)

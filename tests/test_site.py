@@ -1,0 +1,134 @@
+"""The data-docs site of the shared nightly run, parsed with lxml: list, agency pages, escaping, offline."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import lxml.html
+import pandas as pd
+import pytest
+
+from checkpoint_support import XSS_AGENCY, shared_nightly
+from nianbao import report
+from nianbao import schema as S
+
+
+@pytest.fixture(scope="module")
+def site() -> Path:
+    run = shared_nightly()
+    assert run["proc"].returncode == 2, run["proc"].stderr[-3000:]
+    return run["site"]
+
+
+def page(path: Path):
+    return lxml.html.fromstring(path.read_bytes())
+
+
+def remote_references(doc) -> list[str]:
+    """URLs the page would fetch by itself (scripts, styles, images, frames) that leave the machine."""
+    refs = [el.get("src") or el.get("href") or "" for el in doc.iter("script", "link", "img", "iframe", "source")]
+    return [r for r in refs if r.startswith(("http:", "https:", "//"))]
+
+
+def test_site_is_a_swapped_build_of_the_latest_run(site):
+    run = shared_nightly()
+    assert site.is_symlink()
+    assert site.resolve().name == (run["runs"] / "latest").resolve().name
+    assert not list(site.parent.joinpath("builds").glob("*.partial"))
+
+
+def test_landing_page_lists_failing_agencies(site):
+    doc = page(site / "nianbao" / "index.html")
+    rows = doc.xpath('//table[@id="list"]/tbody/tr')
+    agencies = [r.xpath("./td[1]")[0].text_content() for r in rows]
+    assert sorted(agencies) == sorted([XSS_AGENCY, "苏州市财政局", "天河区人民政府", "南山区人民政府"])
+    first = {r.xpath("./td[1]")[0].text_content(): [c.text_content() for c in r.xpath("./td")] for r in rows}
+    assert first["南山区人民政府"][3:9] == ["2", "0", "0", "R1.person R1.total", "新增", first["南山区人民政府"][8]]
+    assert first["天河区人民政府"][4:7] == ["1", "1", "R4.review R9.review_litigation"]
+    data = json.loads(doc.get_element_by_id("data").text)
+    assert len(data["rows"]) == 4 and {r[1] for r in data["rows"]} == set(agencies)
+    for link in doc.xpath('//table[@id="list"]//a/@href'):
+        assert (site / "nianbao" / link).is_file(), link          # agency pages and GX validation pages
+    assert doc.get_element_by_id("kpi-failing").text_content() == "4"
+    bars = doc.xpath("//svg//rect[@data-filter]")
+    assert {b.xpath("./title")[0].text for b in bars} >= {"江苏省:2", "广东省:2", "R1 申请数量平衡:2"}
+
+
+def test_agency_name_is_text_everywhere(site):
+    """`<script>alert(1)</script>局` is shown as text on our pages and never reaches GX's pages."""
+    for path in site.rglob("*.html"):
+        assert not [s for s in page(path).iter("script") if "alert(1)" in (s.text or "")], path
+        if path.relative_to(site).parts[0] != "nianbao":      # GX's pages: only report ids, never names
+            assert "alert(1)" not in path.read_text(encoding="utf-8"), path
+    rid = S.report_id_for(XSS_AGENCY, "江苏省南京市玄武区", 2023)
+    agency = page(site / "nianbao" / "agencies" / f"{rid}.html")
+    assert agency.xpath("//title")[0].text.startswith(XSS_AGENCY)
+    assert agency.xpath('//section[@id="meta"]//tr[1]/td')[0].text == XSS_AGENCY
+    assert not list(agency.iter("script"))
+    raw = (site / "nianbao" / "agencies" / f"{rid}.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;局" in raw
+
+
+def test_agency_page_highlights_the_broken_identity(site):
+    rid = S.report_id_for(XSS_AGENCY, "江苏省南京市玄武区", 2023)
+    doc = page(site / "nianbao" / "agencies" / f"{rid}.html")
+    bad = {td.get("data-column"): td.text_content() for td in doc.xpath('//td[contains(@class, "bad")]')}
+    assert bad == {"review_upheld": "10", "review_corrected": "1", "review_other": "0", "review_pending": "0",
+                   "review_total": "0"}
+    assert all(td.get("data-rules") == "R4.review" for td in doc.xpath('//td[contains(@class, "bad")]'))
+    finding = doc.xpath('//div[@data-rule="R4.review"]')[0].text_content()
+    assert "应为 结果维持 10 + 结果纠正 1 + 其他结果 0 + 尚未审结 0 = 11" in finding and "印刷为 0" in finding
+    assert "应改为 11" in finding
+    gx = doc.xpath('//div[@data-rule="R4.review"]//a/@href')[0]
+    assert (doc_path := (site / "nianbao" / "agencies" / gx).resolve()).is_file() and "review_litigation" in str(doc_path)
+    tables = doc.xpath('//section[contains(@class, "statutory")]')
+    assert [t.get("id") for t in tables] == ["t2", "t3", "t4"]
+    assert len(doc.xpath('//section[@id="t3"]//td[@data-column]')) == 25 * 7
+
+
+def test_missing_cell_is_shown_as_printed(site):
+    rid = S.report_id_for("天河区人民政府", "广东省广州市天河区", 2023)
+    doc = page(site / "nianbao" / "agencies" / f"{rid}.html")
+    cell = doc.xpath('//td[@data-column="review_other"]')[0]
+    assert cell.text_content() == "/" and "missing" in cell.get("class")
+    assert "无法核验" in doc.xpath('//div[@data-rule="R4.review"]')[0].text_content()
+
+
+def test_site_loads_nothing_from_the_network(site):
+    for path in site.rglob("*.html"):
+        assert remote_references(page(path)) == [], path
+    ours = [site / "nianbao" / "index.html", *(site / "nianbao" / "agencies").glob("*.html")]
+    for path in ours:
+        csp = page(path).xpath('//meta[@http-equiv="Content-Security-Policy"]/@content')[0]
+        assert "default-src 'none'" in csp
+
+
+def test_gx_index_links_to_landing_page(site):
+    doc = page(site / "index.html")
+    assert "nianbao/index.html" in doc.xpath('//div[@class="banner"]/a/@href')
+    links = doc.xpath("//table//a/@href")
+    assert links and all((site / link).is_file() for link in links)
+    assert not list(doc.iter("script"))
+
+
+def test_landing_page_for_100000_reports_stays_small_per_row():
+    """30,000 failing agencies of 100,000 reports: all in the embedded data, 100 rows drawn."""
+    n = 30_000
+    frame = pd.DataFrame({
+        "run_id": "r", "report_id": [f"R{i:016X}" for i in range(n)], "agency": [f"机关{i}" for i in range(n)],
+        "region": [f"{['江苏省', '浙江省', '广东省'][i % 3]}某市{i % 97}区" for i in range(n)],
+        "year": 2024, "rule_id": [f"R{1 + i % 4}.total" for i in range(n)], "severity": "error",
+        "status": "failed", "message": "m", "cells": "{}", "left_value": 1.0, "right_value": 2.0,
+        "difference": -1.0, "suite": "applications_2021", "fix": "f", "history": "new"})
+    from nianbao import findings as F
+    frame = F.to_frame(frame)
+    summary = {"run_id": "r", "checkpoint": "nightly", "started_at": "", "data_dir": "", "select": [],
+               "previous_run_id": None, "reports_validated": 100_000, "counts": F.counts(frame, F.empty())}
+    started = time.perf_counter()
+    html = report.landing_page(summary, frame, F.empty(), {"applications_2021": "validations/x.html"}, [])
+    print(f"landing page for {n} failing agencies: {len(html) / 1e6:.1f} MB in {time.perf_counter() - started:.2f} s")
+    doc = lxml.html.fromstring(html)
+    assert len(doc.xpath('//table[@id="list"]/tbody/tr')) == 100
+    assert len(json.loads(doc.get_element_by_id("data").text)["rows"]) == n
+    assert len(html) < 200 * n          # compact rows, not one HTML table row per agency
