@@ -3,7 +3,7 @@
 Renders N random reports as text (cycling through every layout) and as HTML, copies the corpus PDFs
 N times (a manifest gives each copy its own agency, so none is a duplicate), ingests each kind into a
 fresh data folder and prints reports/second and the projected time for 150,000 reports. Prints
-figures only, never asserts a timing. Usage: python benchmarks/bench_ingest.py [--n 200] [--pdf-n 20]
+figures only, never asserts a timing. Usage: python benchmarks/bench_ingest.py [--n 200] [--pdf-n 20] [--workers N]
 """
 from __future__ import annotations
 
@@ -52,11 +52,11 @@ def write_pdf_copies(folder: Path, n: int, corpus: Path) -> Path:
     return manifest
 
 
-def run(kind: str, folder: Path, out: Path, manifest: Path | None = None) -> None:
+def run(kind: str, folder: Path, out: Path, manifest: Path | None, workers: int | None) -> None:
     """Ingest one folder and print its figures."""
     parsed_at = [0.0]
     start = time.perf_counter()
-    summary = ingest.ingest([folder], out, manifest=manifest,
+    summary = ingest.ingest([folder], out, manifest=manifest, workers=workers,
                             progress=lambda done, total, path: parsed_at.__setitem__(0, time.perf_counter()))
     total = time.perf_counter() - start
     n = len(summary.outcomes)
@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=200, help="text and HTML reports each")
     p.add_argument("--pdf-n", type=int, default=20, help="PDF copies")
+    p.add_argument("--workers", type=int, default=None,
+                   help=f"parser processes (default: ingest's choice, parallel from {ingest.PARALLEL_FROM} files)")
     p.add_argument("--corpus", default=os.environ.get("NIANBAO_CORPUS", str(ROOT.parent / "shared" / "corpus")))
     args = p.parse_args(argv)
     rng = random.Random(0)
@@ -84,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         manifest = write_pdf_copies(folders["pdf"], args.pdf_n, Path(args.corpus))
         print(f"{'kind':<6} {'files':>6} {'total s':>8} {'parse s':>8} {'reports/s':>10} {'150k (h)':>10}   outcomes")
         for kind, folder in folders.items():
-            run(kind, folder, base / f"data-{kind}", manifest if kind == "pdf" else None)
-        print("parse s = until the last file was parsed; the rest is the Parquet merge and write. "
-              "One process; projections scale linearly.")
+            run(kind, folder, base / f"data-{kind}", manifest if kind == "pdf" else None, args.workers)
+        print(f"parse s = until the last file was parsed; the rest is the Parquet merge and write. "
+              f"{os.cpu_count()} cores, workers={args.workers or 'auto'}; projections scale linearly.")
     return 0
 
 

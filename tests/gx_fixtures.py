@@ -66,18 +66,24 @@ def clean_active(version: str = S.FORMAT_2021) -> dict:
 
 def report(name: str, *, version: str = S.FORMAT_2021, level: str = "city", region: str = "江苏省测试市",
            year: int = 2023, changes: dict | None = None) -> dict:
-    """One report: its reports row and its three tables, with `changes` (column -> value) applied."""
+    """One report: its reports row and its three tables, with `changes` (column -> value) applied.
+
+    A change of `level` goes to the reports row; any other column to the table that has it.
+    """
     agency = f"测试机关{name}"
     rid = S.report_id_for(agency, region, year)
     tables = {"applications": clean_applications(version), "review_litigation": clean_review(),
               "active_disclosure": clean_active(version)}
-    for column, value in (changes or {}).items():
-        table = next(t for t in tables if column in S.TABLE_SCHEMAS[t].names)
-        tables[table][column] = value
     meta = {"report_id": rid, "agency": agency, "region": region, "level": level, "year": year,
             "format_version": version, "format_deviations": "", "source_file": f"{name}.txt",
             "source_sha256": "0" * 64, "parse_status": "parsed", "parse_reason": "", "missing": "",
             "ingested_at": None}
+    for column, value in (changes or {}).items():
+        if column == "level":
+            meta["level"] = value
+            continue
+        table = next(t for t in tables if column in S.TABLE_SCHEMAS[t].names)
+        tables[table][column] = value
     for t in tables.values():
         t.update(report_id=rid, format_version=version)
     return {"reports": meta, **tables}

@@ -38,6 +38,9 @@ def test_gate_names_the_two_broken_review_totals_of_report_002(tmp_path):
     errors = findings[(findings.severity == "error") & (findings.status == "failed")]
     assert set(errors.rule_id) == {"R4.review", "R4.litigation_after_review"}
     assert (run_dir / "data" / "reports" / "gate.parquet").is_file()    # the draft as validated
+    assert (run_dir / "site" / "nianbao" / "index.html").is_file() and str(run_dir.resolve() / "site") in out
+    assert not (root / "uncommitted" / "data_docs" / "local_site").exists()   # the auditors' site is not the gate's
+    assert not list((root / "uncommitted" / "validations").rglob("*.json"))  # nor is GX's shared result store
     summary = json.loads((run_dir / "run_results.json").read_text(encoding="utf-8"))
     assert summary["checkpoint"] == "gate" and summary["source_file"] == str(draft)
 

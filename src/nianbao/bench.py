@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ BAD_NIGHT = {"error_rate": 0.5, "errors_per_report": 3}   # half the reports fai
 GATE_DRAFT = ("data/inbox/shenzhou-2021.txt", "--agency", "深州市人民政府办公室", "--region", "河北省衡水市深州市",
               "--year", "2021", "--level", "county_department")
 PROJECT_PARTS = ("great_expectations.yml", "expectations", "checkpoints", "validation_definitions", "plugins")
+TIMEOUT_ENV = "NIANBAO_BENCH_TIMEOUT"
+DEFAULT_TIMEOUT = 3600.0   # per measured step, in seconds
 PAIRS_SCHEMA = pa.schema([("report_id", pa.string()), ("rule_id", pa.string())])
 
 
@@ -50,14 +53,22 @@ class Measured:
         return json.loads(lines[-1]) if lines else {}
 
 
-def measure(cmd: list[str], env: dict | None = None) -> Measured:
-    """Run cmd in a child; its wall time and its own peak RSS."""
+def measure(cmd: list[str], env: dict | None = None, timeout: float | None = None) -> Measured:
+    """Run cmd in a child; its wall time and its own peak RSS. A child past `timeout` s is killed."""
+    timeout = timeout or float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT))
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=ROOT)
-        _, status, usage = os.wait4(proc.pid, 0)
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
         seconds = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
+        if seconds >= timeout:
+            raise BenchError(f"{' '.join(cmd[1:4])}: killed after {timeout:.0f} s (set {TIMEOUT_ENV} to wait longer)")
         out.seek(0), err.seek(0)
         return Measured(seconds, usage.ru_maxrss / 1024, proc.returncode,
                         out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"))

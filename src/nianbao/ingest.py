@@ -10,19 +10,23 @@ from __future__ import annotations
 import csv
 import fcntl
 import hashlib
+import io
 import math
+import multiprocessing
 import os
 import stat
 import sys
 import time
 import unicodedata
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -45,6 +49,7 @@ ACTION_LABELS = {"added": "新增", "replaced": "替换", "unchanged": "未变",
 INT64_MAX = 2**63 - 1
 FEE_QUANTUM = Decimal(1).scaleb(-S.FEE_TYPE.scale)
 BATCH_REPORTS = 2000
+PARALLEL_FROM = 200   # files; below this, starting parser processes costs more than it saves
 
 STATE_SCHEMA = pa.schema([
     pa.field("report_id", pa.string(), nullable=False),
@@ -131,7 +136,7 @@ def read_manifest(path: str | Path) -> dict[str, dict[str, Any]]:
         text = _read_text_guessing_gb(path)
     except OSError as e:
         raise ManifestError(f"{path}: 无法读取清单文件 ({e.strerror or e})") from None
-    rows = csv.reader(text.splitlines())
+    rows = csv.reader(io.StringIO(text, newline=""))
     header = [h.strip().lower() for h in next(rows, [])]
     if "file" not in header:
         raise ManifestError(f"{path}:1: 清单缺少 file 列(应有列 file, agency, region, year, 可选 level)")
@@ -139,10 +144,10 @@ def read_manifest(path: str | Path) -> dict[str, dict[str, Any]]:
     if unknown:
         raise ManifestError(f"{path}:1: 清单含未知列 {unknown}(应有列 file, agency, region, year, 可选 level)")
     entries: dict[str, dict[str, Any]] = {}
-    for line_no, row in enumerate(rows, start=2):
+    for row in rows:
         if not any(c.strip() for c in row):
             continue
-        where = f"{path}:{line_no}"
+        where = f"{path}:{rows.line_num}"
         if len(row) != len(header):
             raise ManifestError(f"{where}: 应有 {len(header)} 列,实有 {len(row)} 列")
         values = dict(zip(header, row))
@@ -282,6 +287,29 @@ def parse_one(path: Path, meta: dict[str, Any]) -> ParsedReport:
     for key, value in meta.items():
         setattr(report, key, value)
     return report
+
+
+def _parse_job(job: tuple[Path, dict[str, Any]]) -> ParsedReport:
+    return parse_one(*job)
+
+
+def parse_all(jobs: list[tuple[Path, dict[str, Any]]], workers: int | None = None) -> Iterator[ParsedReport]:
+    """parse_one over every (path, meta) job, in order; in worker processes for large runs."""
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if len(jobs) >= PARALLEL_FROM else 1
+    done = 0
+    if workers > 1:
+        # spawn, not fork: forking after pyarrow has started its thread pools can deadlock the child.
+        context = multiprocessing.get_context("spawn")
+        try:
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                for report in pool.map(_parse_job, jobs, chunksize=8):
+                    done += 1
+                    yield report
+        except BrokenProcessPool:
+            pass   # a worker died (out of memory, a native crash): the rest is parsed in this process
+    for job in jobs[done:]:
+        yield parse_one(*job)
 
 
 # --- One ParsedReport -> rows of the Parquet tables.
@@ -653,23 +681,24 @@ def _preserve_ingested_at(new_reports: pa.Table, old_reports: pa.Table, unchange
     if not unchanged or not old_reports.num_rows:
         return new_reports
     old_at = dict(zip(old_reports["report_id"].to_pylist(), old_reports["ingested_at"].to_pylist()))
-    ids = new_reports["report_id"].to_pylist()
-    times = [old_at.get(i) if i in unchanged and i in old_at else t
-             for i, t in zip(ids, new_reports["ingested_at"].to_pylist())]
-    column = new_reports.schema.get_field_index("ingested_at")
-    return new_reports.set_column(column, new_reports.schema.field(column), pa.array(times, S.REPORTS_SCHEMA.field("ingested_at").type))
+    times = [old_at.get(rid, at) if rid in unchanged else at
+             for rid, at in zip(new_reports["report_id"].to_pylist(), new_reports["ingested_at"].to_pylist())]
+    index = new_reports.schema.get_field_index("ingested_at")
+    field_ = new_reports.schema.field(index)
+    return new_reports.set_column(index, field_, pa.array(times, field_.type))
 
 
 def ingest(paths: Iterable[str | Path], out_dir: str | Path, *, manifest: str | Path | None = None,
-           meta: dict[str, Any] | None = None,
-           progress: Callable[[int, int, str], None] | None = None) -> IngestSummary:
+           meta: dict[str, Any] | None = None, progress: Callable[[int, int, str], None] | None = None,
+           workers: int | None = None) -> IngestSummary:
     """Parse files and folders (recursively) into OUT/<table>/ingest.parquet, merging by report_id.
 
     Metadata precedence, per file: the manifest's row (non-blank cells) > `meta` (the command-line
     flags) > what the parser read from the title and opening paragraphs. Manifest file paths are
     relative to the manifest's folder. Raises ManifestError for a bad manifest or flag, RuntimeError
     when the existing data cannot be read; a bad input file never raises, it is listed as rejected.
-    `progress(done, total, path)` is called after each file.
+    `progress(done, total, path)` is called after each file. `workers` parser processes (default:
+    one per core, up to 4, from PARALLEL_FROM files on; 1 parses in this process).
     """
     started, out_dir = time.monotonic(), Path(out_dir)
     flags = clean_meta(meta)
@@ -691,14 +720,13 @@ def ingest(paths: Iterable[str | Path], out_dir: str | Path, *, manifest: str | 
 
     for path, reason in found.unreadable:   # never opened: still one row in `reports`
         record(_rejected(Path(str(_absolute(path))), reason))
-    used = set()
-    for i, path in enumerate(found.files):
-        key = str(_absolute(path))
-        used.add(key)
-        record(parse_one(path, {**flags, **per_file.get(key, {})}))
+    keys = [str(_absolute(path)) for path in found.files]
+    jobs = [(path, {**flags, **per_file.get(key, {})}) for path, key in zip(found.files, keys)]
+    for i, report in enumerate(parse_all(jobs, workers)):
+        record(report)
         if progress:
-            progress(i + 1, len(found.files), str(path))
-    summary.manifest_unused = sorted(set(per_file) - used)
+            progress(i + 1, len(jobs), str(jobs[i][0]))
+    summary.manifest_unused = sorted(set(per_file) - set(keys))
     keep = _resolve_conflicts(summary.outcomes)
     _merge(out_dir, summary, rows, keep, digests, now)
     summary.seconds = time.monotonic() - started

@@ -23,7 +23,8 @@ What a run writes (RUN = UTC time + checkpoint name, sortable):
   uncommitted/runs/RUN/run_results.json  counts by rule, severity and history, timings, versions, exit code
   uncommitted/runs/latest -> RUN and uncommitted/runs/latest.json: the latest completed run
   uncommitted/data_docs/local_site -> builds/RUN: GX's site plus our pages; the landing page for auditors
-  is uncommitted/data_docs/local_site/nianbao/index.html (RunOutcome.site_index)
+  is uncommitted/data_docs/local_site/nianbao/index.html (RunOutcome.site_index). A gate run keeps its
+  site in uncommitted/runs/RUN/site/ and its draft as a data folder in uncommitted/runs/RUN/data/.
 A run is written under RUN.partial and a site under builds/RUN.partial, then renamed and the symlink
 swapped with os.replace, so a run that dies halfway leaves the previous site and findings intact.
 """
@@ -343,15 +344,23 @@ def _site_at(ctx, folder: Path):
         ctx.variables.data_docs_sites = original
 
 
+def _forget_gx_results(ctx, run_id) -> None:
+    """Remove one run's results from GX's store (a gate run keeps them in its own folder)."""
+    store = ctx.validation_results_store
+    for key in store.list_keys():
+        if key.run_id.to_tuple() == run_id.to_tuple():
+            store.remove_key(key)
+
+
 def prune_gx_results(ctx, keep_runs: int = KEEP_RUNS_IN_GX) -> int:
     """Delete stored validation results beyond the newest keep_runs runs; the index drops their pages."""
     store = ctx.validation_results_store
     keys = store.list_keys()
-    runs = sorted({(str(k.run_id.run_time), k.run_id.run_name) for k in keys}, reverse=True)
+    runs = sorted({k.run_id.to_tuple()[::-1] for k in keys}, reverse=True)     # (time, name), newest first
     keep = set(runs[:keep_runs])
     removed = 0
     for k in keys:
-        if (str(k.run_id.run_time), k.run_id.run_name) not in keep:
+        if k.run_id.to_tuple()[::-1] not in keep:
             store.remove_key(k)
             removed += 1
     return removed
@@ -473,7 +482,12 @@ def _exit_for(state: _State) -> ExitCode:
 
 def _execute(name: str, *, data_dir: Path, data_key: str, engine: str, db_url: str | None, selection: Selection,
              run_name: str | None, run_id: str, run_tmp: Path, extra: dict | None = None) -> RunOutcome:
-    """Validate data_dir with checkpoint `name`, write findings, history and the site. Caller holds the lock."""
+    """Validate data_dir with checkpoint `name`, write findings, history and the site. Caller holds the lock.
+
+    The nightly site replaces uncommitted/data_docs/local_site; a gate run keeps its own site in its run
+    folder (an agency's draft is not the auditors' business) and leaves nothing in GX's shared store.
+    """
+    shared_site = name != "gate"
     global _ACTIVE
     t0 = time.perf_counter()
     scope = _scope(name, data_key, selection)
@@ -510,17 +524,20 @@ def _execute(name: str, *, data_dir: Path, data_key: str, engine: str, db_url: s
     _check_assets(checkpoint)
     previous = previous_run(scope)
     summary["previous_run_id"] = previous.name if previous else None
-    staging = _stage_site(run_id)
+    summary["removed_old_gx_results"] = prune_gx_results(ctx, KEEP_RUNS_IN_GX - 1)
+    staging = _stage_site(run_id) if shared_site else run_tmp / "site"
     state = _State(run_id, name, data_dir, selection, staging, previous, summary)
-    gx_run_name = run_name or f"{name}-{run_id[:8]}"
-    summary["gx"].update(run_name=gx_run_name)
+    gx_run_id = gx.RunIdentifier(run_name=run_name or f"{name}-{run_id[:8]}", run_time=datetime.now(timezone.utc))
+    summary["gx"].update(run_name=gx_run_id.run_name, run_time=str(gx_run_id.run_time))
     t = time.perf_counter()
     _ACTIVE = state
     try:
         with _site_at(ctx, staging):
-            checkpoint.run(run_id=gx.RunIdentifier(run_name=gx_run_name, run_time=datetime.now(timezone.utc)))
+            checkpoint.run(run_id=gx_run_id)
     finally:
         _ACTIVE = None
+        if not shared_site:
+            _forget_gx_results(ctx, gx_run_id)
     summary["timings"]["checkpoint_s"] = round(time.perf_counter() - t, 3)
     if state.findings is None:
         raise RunError(ExitCode.CONFIG_ERROR, f"检查点 {name} 没有运行 {PAGES_ACTION} 动作(checkpoints/{name}.json)")
@@ -529,31 +546,31 @@ def _execute(name: str, *, data_dir: Path, data_key: str, engine: str, db_url: s
                    raised=state.collected.raised, problems=state.collected.problems + state.problems,
                    expectations=state.collected.expectations, versions=_versions(),
                    finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    summary["removed_old_gx_results"] = prune_gx_results(ctx)
     summary["timings"]["total_s"] = round(time.perf_counter() - t0, 3)
-    summary["site"] = {"landing_page": str(P.SITE_DIR / report.PAGES_DIR / "index.html"),
-                       "gx_index": str(P.SITE_DIR / "index.html")}
+    run_dir = P.RUNS_DIR / run_id
+    site = P.SITE_DIR if shared_site else run_dir / "site"
+    summary["site"] = {"landing_page": str(site / report.PAGES_DIR / "index.html"), "gx_index": str(site / "index.html")}
     shutil.rmtree(run_tmp / "engine", ignore_errors=True)     # the engine's working copy, not a result
     F.write(state.findings, run_tmp / "findings.parquet")
     F.write(state.resolved, run_tmp / "resolved.parquet")
     _write_json(run_tmp / "run_results.json", summary)
     _crash_point("publish")
-    run_dir = P.RUNS_DIR / run_id
     run_tmp.rename(run_dir)
-    _publish_site(staging, run_id)
+    if shared_site:
+        _publish_site(staging, run_id)
     _point_latest(run_id)
-    return RunOutcome(code, state.findings, run_dir, P.SITE_DIR / report.PAGES_DIR / "index.html", summary,
-                      state.resolved)
+    return RunOutcome(code, state.findings, run_dir, Path(summary["site"]["landing_page"]), summary, state.resolved)
 
 
 def _failed_outcome(exc: RunError, run_id: str, run_tmp: Path, extra: dict | None = None) -> RunOutcome:
     """Record a run that stopped early (no site swap, latest untouched) and return its outcome."""
     summary = {"run_id": run_id, "completed": False, "exit_code": int(exc.code), "exit_name": exc.code.name,
                "exit_zh": EXIT_ZH[exc.code], "error": str(exc), **(extra or {})}
-    run_tmp.mkdir(parents=True, exist_ok=True)
-    _write_json(run_tmp / "run_results.json", summary)
     run_dir = P.RUNS_DIR / run_id
-    run_tmp.rename(run_dir)
+    if not run_dir.exists():           # it exists only when the run failed after being published
+        run_tmp.mkdir(parents=True, exist_ok=True)
+        _write_json(run_tmp / "run_results.json", summary)
+        run_tmp.rename(run_dir)
     return RunOutcome(exc.code, F.empty(), run_dir, None, summary, message=str(exc))
 
 

@@ -39,7 +39,6 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _DIGIT = re.compile(r"\d")
 APPLICANTS = len(S.APPLICANT_COLUMNS)
 REVIEW_WIDTH = len(S.REVIEW_GROUPS) * len(S.REVIEW_OUTCOMES)
-RUN_TOGETHER_MIN = 3      # label+digits runs in one document before cells are called run together
 TABLE_NAMES = {"active": "active_disclosure", "applications": "applications", "review": "review_litigation"}
 JSON_TABLE = {"active": "active", "applications": "applications", "review": "review_litigation"}
 
@@ -97,15 +96,14 @@ def _tokens(lines: list[list[TextCell]]) -> list[Tok]:
 
 
 def _align(vals: list[Tok], k: int) -> list[Tok] | None:
-    """Exactly k values out of a longer run whose surplus is blank filler at one end, else None."""
-    if len(vals) == k:
-        return vals
-    if len(vals) < k:
-        return None
+    """Exactly k values out of a longer run whose surplus is blank: at the end (colspan fillers follow
+    their cell in every layout), else at the start (a grid's empty label column); None otherwise."""
+    if len(vals) <= k:
+        return vals if len(vals) == k else None
     if all(v.blank for v in vals[k:]):
         return vals[:k]
-    if all(v.blank for v in vals[:len(vals) - k]):
-        return vals[len(vals) - k:]
+    if all(v.blank for v in vals[:-k]):
+        return vals[-k:]
     return None
 
 
@@ -146,14 +144,14 @@ class _Assembler:
         return None, len(seen) > 1
 
     def run(self) -> None:
-        i, n, runs = 0, len(self.toks), 0
+        i, n = 0, len(self.toks)
         while i < n:
             t = self.toks[i]
             if self.pure[t.row] and (i == 0 or self.toks[i - 1].row != t.row):
                 i = self._pure_row(i)
                 continue
             if t.kind == TEXT:
-                runs += self._check_run_together(t)
+                self._check_run_together(t)
                 self.orphan = None
             elif t.kind == LABEL:
                 lab = t.label
@@ -169,28 +167,24 @@ class _Assembler:
                         self.review_mode = True
                     self.orphan = None
             i += 1
-        if runs < RUN_TOGETHER_MIN:
-            self.run_together = []
 
-    def _check_run_together(self, t: Tok) -> int:
-        """How many 'label immediately followed by digits' runs a text cell holds (recording where)."""
-        hits = _run_together_hits(t.cell.text)
-        if hits:
+    def _check_run_together(self, t: Tok) -> None:
+        """Record a text cell where a label runs into its digits ('规章000行政规范性文件6233440')."""
+        if _run_together_hits(t.cell.text):
             self.run_together.append(t.cell.source)
-        return hits
 
     def _pure_row(self, i: int) -> int:
-        """A row of values only: table 四's data, or a PDF number line waiting for its label."""
+        """A row of values only: table 四's data (with the value rows after it), or a PDF number line
+        waiting for its label."""
+        if self.review_mode:
+            got, j = self._forward(i, [], None)
+            if any(not v.blank for v in got):   # blank rows before the headers are not the data
+                self.review_mode = False
+                self.labels_seen.add("review")
+                self._store_review(got)
+            return j
         end = self.row_end[self.toks[i].row]
         vals = [t for t in self.toks[i:end] if t.kind == VALUE]
-        if not any(not v.blank for v in vals):
-            return end
-        if self.review_mode:
-            self.review_mode = False
-            self.labels_seen.add("review")
-            got, j = self._forward(i, [], REVIEW_WIDTH)
-            self._store_review(got)
-            return j
         if sum(not v.blank for v in vals) >= 2:
             self.orphan = _Orphan(vals, self._after_unknown_label(i))
         return end
@@ -243,9 +237,9 @@ class _Assembler:
             j += 1
         return got, j
 
-    def _forward(self, j: int, got: list[Tok], width: int) -> tuple[list[Tok], int]:
-        """Append the values of the following value-only rows until `width` values are collected."""
-        while len(got) < width and j < len(self.toks):
+    def _forward(self, j: int, got: list[Tok], width: int | None) -> tuple[list[Tok], int]:
+        """Append the values of the following value-only rows until `width` values (None: all) are collected."""
+        while (width is None or len(got) < width) and j < len(self.toks):
             row = self.toks[j].row
             if not self.pure[row]:
                 break
@@ -283,8 +277,9 @@ class _Assembler:
         self.problems.pop(self._name(table, key), None)
 
     def _store_review(self, vals: list[Tok]) -> None:
-        """Table 四's values in printed order; a short row keeps its complete groups, a long one none."""
-        if len(vals) > REVIEW_WIDTH:
+        """Table 四's values (all value rows after its headers): 15 cells once blank fillers are set
+        aside; cut short, the complete groups."""
+        if len(vals) >= REVIEW_WIDTH:
             aligned = _align(vals, REVIEW_WIDTH)
             if aligned is None:
                 self.problems["review_litigation"] = (f"{vals[0].cell.source}: 找到 {len(vals)} 个数值,"

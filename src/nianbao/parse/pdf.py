@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pdfplumber
 
-from .core import TextCell
+from .core import NUMBER, TextCell
 from .encoding import InputError
 from .text import PAGE_NUMBER, space_cells
 
@@ -31,15 +31,22 @@ def _cell_text(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
+def _numeric_columns(grid: list[list[str | None]]) -> set[int]:
+    """Grid columns that print a number somewhere; an empty cell elsewhere is an unused label column."""
+    return {k for cells in grid for k, c in enumerate(cells) if c and NUMBER.match(c)}
+
+
 def _page_items(page, number: int) -> list[tuple[float, list[TextCell]]]:
     """(top, row) for every table row and every text line outside the tables of one page."""
     items = []
     outside = page
     for t, table in enumerate(page.find_tables(), 1):
         outside = outside.outside_bbox(table.bbox)
-        for r, (row, cells) in enumerate(zip(table.rows, table.extract()), 1):
-            line = [TextCell(_cell_text(c), f"page {number} table {t} row {r} col {k}")
-                    for k, c in enumerate(cells, 1) if c is not None]
+        grid = [[None if c is None else _cell_text(c) for c in cells] for cells in table.extract()]
+        numeric = _numeric_columns(grid)
+        for r, (row, cells) in enumerate(zip(table.rows, grid), 1):
+            line = [TextCell(c, f"page {number} table {t} row {r} col {k}") for k, c in enumerate(cells, 1)
+                    if c is not None and (c or k - 1 in numeric)]
             if line:
                 items.append((row.bbox[1], line))
     for n, tl in enumerate(outside.extract_text_lines(), 1):
@@ -66,16 +73,16 @@ def read_pdf(data: bytes, path: str) -> PdfContent:
             raise InputError("unreadable-file", path, f"PDF 页面无法读取({type(e).__name__}: {e})") from None
         if len(pages) > MAX_PAGES:
             raise InputError("file-too-large", path, f"PDF 共 {len(pages)} 页,超过 {MAX_PAGES} 页上限")
-        lines, texts, chars, images = [], [], 0, False
+        lines, chars, images = [], 0, False
         for number, page in enumerate(pages, 1):
             try:
                 chars += len(page.chars)
                 images = images or bool(page.images)
                 if page.chars:
                     lines += [row for _, row in _page_items(page, number)]
-                    texts.append(page.extract_text() or "")
             except Exception as e:   # a corrupt content stream: same as above
                 raise InputError("unreadable-file", path,
                                  f"PDF 第 {number} 页无法读取({type(e).__name__}: {e})") from None
             page.close()
-    return PdfContent(lines, "\n".join(texts), chars, images)
+    text = "\n".join(" ".join(c.text for c in row) for row in lines)   # for the title: one line per row
+    return PdfContent(lines, text, chars, images)

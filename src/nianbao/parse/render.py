@@ -318,25 +318,27 @@ def render_html(report: dict[str, Any]) -> str:
             + "\n".join(body) + "\n</div>\n</body>\n</html>\n")
 
 
-# --- Random valid reports (for benchmarks and synthetic files; the tests use hypothesis strategies).
+# --- Random valid reports (benchmarks, synthetic files, and the seed of the hypothesis strategies).
 
-def _random_value(rng: random.Random, *, signed: bool = False, decimal: bool = False) -> Any:
-    """A cell value: mostly small counts, some zeros and large numbers, a few blanks and '/'."""
+def _random_value(rng: random.Random, blank_rate: float, text_rate: float, *, signed: bool = False,
+                  decimal: bool = False) -> Any:
+    """A cell value: mostly zeros and small counts, some large numbers, blanks and '/' at the given rates."""
     roll = rng.random()
-    if roll < 0.03:
+    if roll < blank_rate:
         return None
-    if roll < 0.06:
+    if roll < blank_rate + text_rate:
         return rng.choice(NON_NUMERIC_TEXTS)
-    if decimal and roll < 0.5:
-        return float(Decimal(rng.randrange(0, 10**10)) / Decimal(10 ** rng.randint(1, 6)))
-    n = rng.choice((0, 0, rng.randint(1, 99), rng.randint(100, 10**7)))
+    if decimal and rng.random() < 0.5:
+        return float(Decimal(rng.randrange(0, 10**11)) / Decimal(10 ** rng.randint(1, 6)))
+    n = rng.choice((0, 0, rng.randint(1, 99), rng.randint(100, 10**7), rng.randint(10**7, 10**12)))
     return -n if signed and rng.random() < 0.2 else n
 
 
 def random_report(rng: random.Random, version: str = S.FORMAT_2021, *, other_single_row: bool = False,
-                  agency: str = "某县人民政府办公室", year: int = 2023) -> dict[str, Any]:
+                  agency: str = "某县人民政府办公室", year: int = 2023, blank_rate: float = 0.03,
+                  text_rate: float = 0.03) -> dict[str, Any]:
     """A random valid report in the corpus JSON shape; `other_single_row` prints (六) as one row."""
-    v = lambda **kw: _random_value(rng, **kw)  # noqa: E731
+    v = lambda **kw: _random_value(rng, blank_rate, text_rate, **kw)  # noqa: E731
     single = other_single_row or version == S.FORMAT_2019
     keys = S.APPLICATION_ROW_KEYS_SINGLE if single else S.APPLICATION_ROW_KEYS_SUBROWS
     apps = {k: [v() for _ in S.APPLICANT_COLUMNS] for k in keys}
@@ -355,3 +357,14 @@ def random_report(rng: random.Random, version: str = S.FORMAT_2021, *, other_sin
             "punishment": v(), "enforcement": v(), "fees_10k_yuan": v(decimal=True),
         }
     return report
+
+
+def cell_slots(report: dict[str, Any]) -> list[tuple[Any, Any]]:
+    """(container, key or index) of every statutory cell of a report, in printed order."""
+    tables = report["tables"]
+    groups = [report.get("active_2019_format") or tables["active"], tables["applications"], tables["review_litigation"]]
+    slots = []
+    for group in groups:
+        for key, value in group.items():
+            slots += [(value, i) for i in range(len(value))] if isinstance(value, list) else [(group, key)]
+    return slots

@@ -17,6 +17,7 @@ from .core import NUMBER, VALUE_WORDS, TextCell
 PAGE_NUMBER = re.compile(r"^\s*(?:[-—–]\s*\d{1,4}\s*[-—–]|第\s*\d{1,4}\s*页(?:\s*[,，]?\s*共\s*\d{1,4}\s*页)?)\s*$")
 MARKDOWN_RULE = re.compile(r"^:?-{3,}:?$")
 FILLER = re.compile(r"^\s*\|{2,}\s*$")   # colspan fillers '||', '|||' on a line of their own hold no cell
+TRAILING_FILL = re.compile(r"\|\s*\|{2,}\s*$")   # '... | 0 | |||': the cell ends at the first bar
 SYMBOL = re.compile(r"^[/／\\\-—–_~～?？*×]+$")
 PARAGRAPH_SHARE = 0.6     # share of non-empty lines followed by an empty line in a paragraph layout
 PARAGRAPH_MIN_LINES = 10
@@ -61,7 +62,7 @@ def is_markdown(raw: list[str]) -> bool:
 
 def pipe_cells(line: str, markdown: bool) -> list[str]:
     """Cells of a pipe row; a trailing '|' ends the last cell, a leading one is a border in markdown."""
-    pieces = line.split("|")
+    pieces = TRAILING_FILL.sub("|", line).split("|")
     if line.rstrip().endswith("|"):
         pieces = pieces[:-1]
     if markdown and line.lstrip().startswith("|") and len(pieces) > 1:
@@ -110,13 +111,20 @@ def _flush(run: list[str], cells: list[str]) -> None:
     cells.append(text)
 
 
+def _is_separator(units: list[tuple[int, str]], n: int) -> bool:
+    """A bare '|' line before a line that is not one: a row separator (029) or a one-column filler (007);
+    of two bare '|' lines in a row the first is a blank cell."""
+    return units[n][1].rstrip() == "|" and (n + 1 == len(units) or units[n + 1][1].rstrip() != "|")
+
+
 def read_lines(text: str) -> list[list[TextCell]]:
     """Rows of printed cells of a text report, with the source line of each cell."""
     raw = text.splitlines()
     markdown = is_markdown(raw)
+    units = _units(raw)
     rows = []
-    for lineno, unit in _units(raw):
-        if FILLER.match(unit):
+    for n, (lineno, unit) in enumerate(units):
+        if FILLER.match(unit) or _is_separator(units, n):
             continue
         if "|" in unit:
             cells = pipe_cells(unit, markdown)

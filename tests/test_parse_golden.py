@@ -1,0 +1,154 @@
+"""Golden tests: every text and PDF file of the corpus parses to its transcription, cell for cell.
+
+One case per file (corpus/html is covered by tests/test_parse_html.py). Expected tables come from the
+transcribed JSON (corpus/real/*.json, tests/golden/pdf/*.json written from pdfplumber's table grids and
+checked by eye); what a truncated excerpt lacks is derived from the JSON, not from the parser.
+"""
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import pdfplumber
+import pytest
+
+from nianbao import schema as S
+from nianbao.parse import parse_file
+from nianbao.paths import ROOT
+
+CORPUS = Path(os.environ.get("NIANBAO_CORPUS", ROOT.parent / "shared" / "corpus"))
+GOLDEN = Path(__file__).parent / "golden" / "pdf"
+TABLE_NAMES = {"active_disclosure", "applications", "review_litigation"}
+EXCERPT = (None, None)   # a tables-only excerpt prints no title: agency and year stay unknown
+
+# (file under corpus/, transcription, status, reason code, format version, deviations, (agency, year))
+CASES = [
+    ("real/000.txt", CORPUS / "real/000.json", "parsed", "", "2021", [], ("深州市人民政府办公室", 2021)),
+    ("real/002.tables.txt", CORPUS / "real/002.json", "parsed", "", "2021", ["other-single-row"], EXCERPT),
+    ("real/005.tables.txt", CORPUS / "real/005.json", "partial", "tables-incomplete", "2021", [], EXCERPT),
+    ("real/007.tables.txt", CORPUS / "real/007.json", "partial", "tables-incomplete", "2021", [], EXCERPT),
+    ("real/009.tables.txt", CORPUS / "real/009.json", "partial", "tables-incomplete", "2021", [], EXCERPT),
+    ("real/011.tables.txt", CORPUS / "real/011.json", "partial", "tables-incomplete", "2021", [], EXCERPT),
+    ("real/013.tables.txt", CORPUS / "real/013.json", "partial", "tables-incomplete", "2021", [], EXCERPT),
+    ("real/015.tables.txt", CORPUS / "real/015.json", "partial", "tables-incomplete", "2021", [], EXCERPT),
+    ("real/017.tables.txt", CORPUS / "real/017.json", "partial", "tables-incomplete", "2021", [], EXCERPT),
+    ("real/019.tables.txt", CORPUS / "real/019.json", "partial", "tables-incomplete", "2021", [], EXCERPT),
+    ("real/021.tables.txt", CORPUS / "real/021.json", "parsed", "", "2021", [], EXCERPT),
+    ("real/023.tables.txt", CORPUS / "real/023.json", "partial", "tables-incomplete", "2021", [], EXCERPT),
+    ("real/025.tables.txt", CORPUS / "real/025.json", "partial", "tables-incomplete", "2021", [], EXCERPT),
+    ("real/027.tables.txt", CORPUS / "real/027.json", "partial", "tables-incomplete", "2019", [], EXCERPT),
+    ("real/029.tables.txt", CORPUS / "real/029.json", "partial", "tables-incomplete", "2021", [], EXCERPT),
+    # All cells run together: the values cannot be separated, so nothing is read (030.json came from the HTML).
+    ("real/030.tables.txt", CORPUS / "real/030.json", "rejected", "cells-run-together", None, [], EXCERPT),
+    ("pdf/hongze-2023.pdf", CORPUS / "real/002.json", "parsed", "", "2021", ["other-single-row"],
+     ("洪泽区人民政府", 2023)),
+    ("pdf/hongze-2024.pdf", GOLDEN / "hongze-2024.json", "parsed", "", "2021", ["other-single-row"],
+     ("淮安市洪泽区人民政府", 2024)),
+    ("pdf/huaian-2024.pdf", GOLDEN / "huaian-2024.json", "parsed", "", "2021", [], ("淮安市人民政府", 2024)),
+]
+PDF_GOLDEN = {"hongze-2023.pdf": CORPUS / "real/002.json", "hongze-2024.pdf": GOLDEN / "hongze-2024.json",
+              "huaian-2024.pdf": GOLDEN / "huaian-2024.json"}
+
+
+def as_json(value):
+    """Compare as JSON values, the way the transcriptions store them."""
+    return json.loads(json.dumps(value))
+
+
+def expected_missing(doc: dict) -> list[str]:
+    """What a parse of an excerpt lacks, from its transcription: absent tables, then absent rows."""
+    tables, out = doc["tables"], []
+    if tables["active"] is None and "active_2019_format" not in doc:
+        out.append("active")
+    apps = tables["applications"]
+    keys = S.APPLICATION_ROW_KEYS_SINGLE if apps and "other" in apps else S.APPLICATION_ROW_KEYS_SUBROWS
+    out += ["applications"] if apps is None else [f"applications.{k}" for k in keys if k not in apps]
+    review = tables["review_litigation"]
+    out += ["review_litigation"] if review is None else [f"review_litigation.{g}" for g, _ in S.REVIEW_GROUPS
+                                                         if g not in review]
+    return out
+
+
+@lru_cache(maxsize=None)
+def parsed(name: str):
+    """Each corpus file is parsed once per session (PDFs take seconds); tests only read the report."""
+    return parse_file(CORPUS / name)
+
+
+def test_every_corpus_file_has_a_case():
+    """The case table covers exactly the text and PDF files of the corpus."""
+    files = {f"real/{p.name}" for p in (CORPUS / "real").glob("*.txt")}
+    files |= {f"pdf/{p.name}" for p in (CORPUS / "pdf").glob("*.pdf")}
+    assert files == {c[0] for c in CASES}
+
+
+@pytest.mark.parametrize("name,transcription,status,code,version,deviations,meta", CASES,
+                         ids=[c[0] for c in CASES])
+def test_golden(name, transcription, status, code, version, deviations, meta):
+    """Outcome and reason code, format, metadata, and the three tables equal the transcription."""
+    doc = json.loads(transcription.read_text(encoding="utf-8"))
+    report = parsed(name)
+    assert (report.status, report.reason.split(":")[0]) == (status, code), report.reason
+    assert (report.format_version, report.deviations) == (version, deviations)
+    assert (report.agency, report.year) == meta
+    if status == "rejected":
+        assert report.tables == {"active": None, "applications": None, "review_litigation": None}
+        assert report.cells == [] and report.active_2019 is None
+        return
+    assert as_json(report.tables) == doc["tables"]
+    if version == S.FORMAT_2019:
+        assert report.active_2019 == {k: v for k, v in doc["active_2019_format"].items() if k != "_columns"}
+    assert report.missing == (expected_missing(doc) if status == "partial" else [])
+
+
+@pytest.mark.parametrize("name", [c[0] for c in CASES if c[2] != "rejected"])
+def test_cells_point_back_to_the_source(name):
+    """One Cell per value found, in schema columns, whose source line prints exactly its text."""
+    report = parsed(name)
+    values = [v for t in report.tables.values() if t for row in t.values()
+              for v in (row if isinstance(row, list) else [row])]
+    values += [v for row in (report.active_2019 or {}).values() for v in row]
+    assert len(report.cells) == len(values)
+    columns = {"active_disclosure": set(S.ACTIVE_COLUMNS), "applications": set(S.APPLICATION_COLUMNS),
+               "review_litigation": set(S.REVIEW_COLUMNS)}
+    assert all(c.column in columns[c.table] for c in report.cells)
+    assert len({(c.table, c.column) for c in report.cells}) == len(report.cells)
+    if name.endswith(".pdf"):
+        assert all(c.source.startswith("page ") for c in report.cells)
+        return
+    lines = (CORPUS / name).read_text(encoding="utf-8").splitlines()
+    for c in report.cells:
+        number = int(c.source.split()[1])
+        assert c.text in lines[number - 1], (c, lines[number - 1])
+
+
+@pytest.mark.parametrize("name", sorted(PDF_GOLDEN))
+def test_pdf_text_layer_as_text(name, tmp_path):
+    """The PDFs' text layer saved as .txt (numbers printed before or inside wrapped labels, vertical
+    group labels interleaved) parses to the same tables as the PDF's grid."""
+    with pdfplumber.open(CORPUS / "pdf" / name) as pdf:
+        text = "\n".join(page.extract_text() or "" for page in pdf.pages)
+    path = tmp_path / (name + ".txt")
+    path.write_text(text, encoding="utf-8")
+    report = parse_file(path)
+    assert (report.status, report.reason) == ("parsed", "")
+    assert as_json(report.tables) == json.loads(PDF_GOLDEN[name].read_text(encoding="utf-8"))["tables"]
+
+
+def test_run_together_page_gives_no_number():
+    """030: no cell, no table, no value; the reason names the line where the cells run together."""
+    report = parsed("real/030.tables.txt")
+    assert report.reason.startswith("cells-run-together: ") and "line 1" in report.reason
+    assert report.to_json()["tables"] == {"active": None, "applications": None, "review_litigation": None}
+
+
+def test_2019_table_is_never_mapped_onto_2021_columns():
+    """027 prints the 2019 table 二 in a 2023 report: its cells go to the v2019_* columns only."""
+    report = parsed("real/027.tables.txt")
+    active = [c for c in report.cells if c.table == "active_disclosure"]
+    assert report.tables["active"] is None and len(active) == 22
+    assert all(c.column.startswith("v2019_") for c in active)
+    by_column = {c.column: c.value for c in active}
+    assert by_column["v2019_fees_prev_items"] == 2 and by_column["v2019_rules_published_total"] == 0

@@ -1,0 +1,308 @@
+"""Parser core, text layouts, encodings, bad input, metadata and `nianbao parse`, on real files and
+variants of them (000.txt is a complete 2021 report; each test changes what it is about)."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nianbao import schema as S
+from nianbao.parse import labels as L
+from nianbao.parse import parse_file
+from nianbao.parse.core import TextCell, parse_lines
+from nianbao.parse.metadata import read_metadata
+from nianbao.paths import ROOT
+
+CORPUS = Path(os.environ.get("NIANBAO_CORPUS", ROOT.parent / "shared" / "corpus"))
+REAL = CORPUS / "real"
+TEXT_000 = (REAL / "000.txt").read_text(encoding="utf-8")
+JSON_000 = json.loads((REAL / "000.json").read_text(encoding="utf-8"))
+NO_TABLES = {"active": None, "applications": None, "review_litigation": None}
+
+
+def write(tmp_path: Path, content: str | bytes, name: str = "report.txt") -> Path:
+    path = tmp_path / name
+    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    return path
+
+
+def variant(*edits: tuple[str, str]) -> str:
+    """000.txt with exact line edits (old line -> new line), each of which must apply once."""
+    text = TEXT_000
+    for old, new in edits:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return text
+
+
+def as_json(value):
+    return json.loads(json.dumps(value))
+
+
+# --- Label vocabulary.
+
+@pytest.mark.parametrize("printed,key", [
+    ("二、主動(dòng)公開政府信息情況", "2"),                      # traditional, pinyin ruby (017)
+    ("第二十條第(一)項(xiàng)", "一"),
+    ("（二）部分公开（区分处理的，只计这一情 形，不", "partly_granted"),  # cut by a line break (002)
+    ("(二)部分公开(区分处理的,只计这一情况,不计其他情形)", "partly_granted"),  # altered word (007)
+    ("2.其他法律行政止公开", "withheld_2"),                        # typo (002)
+    ("(五)不予以处理", "not_processed"),
+    ("1、申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请", "other_1"),
+    ("3.其他", "other_3"), ("（七）总计", "total"), ("四、结转下年度继续办理", "carried_forward"),
+    ("现行有效件数 (历史累计)", "现行有效件数"), ("现行有效件", "现行有效件数"),   # 029, 019
+    ("本年新\n制作数量", "本年新制作数量"), ("处理决定数量", "处理决定数量"),     # 2019 headers
+    ("四、政府信息公开行政复议、行政诉讼情况", "4"), ("三、依申请公开政府信息办理情况", "3"),
+])
+def test_labels_match_printed_variants(printed, key):
+    """Variants seen in real reports match their label."""
+    assert L.match(printed).key == key
+
+
+@pytest.mark.parametrize("printed", ["本年", "规章000", "其他需要", "计其他情形）", "0", "商业",
+                                     "2021年,市政府办公室认真贯彻落实国务院办公厅政务公开办"])
+def test_labels_do_not_match_fragments(printed):
+    """Ambiguous fragments, glued numbers and prose match no label."""
+    assert L.match(printed) is None
+
+
+def test_format_specific_headers_carry_their_version():
+    """2019 and 2021 table-二 headers are told apart (detection from structure, never from the year)."""
+    assert L.match("本年处理决定数量").version == "2021" and L.match("上一年项目数量").version == "2019"
+    assert L.match("第二十条第（九）项").version == "2019" and L.match("规范性文件").version == ""
+
+
+# --- Layouts and values.
+
+def test_000_parses_complete(tmp_path):
+    """The complete 2021 report: parsed, every table equal to the transcription, metadata from the title."""
+    report = parse_file(REAL / "000.txt")
+    assert (report.status, report.reason, report.missing) == ("parsed", "", [])
+    assert as_json(report.tables) == JSON_000["tables"]
+    assert (report.agency, report.year, report.format_version) == ("深州市人民政府办公室", 2021, "2021")
+    assert len(report.cells) == 10 + 175 + 15
+
+
+def test_non_numeric_and_blank_cells_are_kept_as_printed(tmp_path):
+    """'/', '—', '无', '? 0' stay strings, a blank cell is None, decimals stay as printed; none becomes 0."""
+    text = variant(("规章 | 0 | 0 | 0 |", "规章 | / | — | 无 |"),
+                   ("行政许可 | 0 |", "行政许可 | ? 0 |"),
+                   ("行政处罚 | 0 |", "行政处罚 |  |"),
+                   ("2 | 0 | 0 | 0 | 2 | 1 | 0", "2 | 0 | 0 | 0 | 2.50 | 1 | 0"))
+    report = parse_file(write(tmp_path, text))
+    active = report.tables["active"]
+    assert (active["rules"], active["licensing"], active["punishment"]) == (["/", "—", "无"], "? 0", None)
+    assert active["fees_10k_yuan"] == 180.338174
+    assert report.tables["review_litigation"]["review"] == [2, 0, 0, 0, 2.5]
+    cells = {c.column: c for c in report.cells}
+    assert (cells["rules_issued"].text, cells["punishment_decisions"].text) == ("/", "")
+    assert cells["review_total"].text == "2.50"
+
+
+def test_label_variants_parse_like_the_original(tmp_path):
+    """Full-width brackets and digits, spaces in labels, traditional characters and typos change nothing."""
+    text = variant(("2.其他法律行政法规禁止公开 |", "2.其他法律行政止公开 |"),
+                   ("(三)不予公开 | 1.属于国家秘密 |", "（三）不予公开 | １.属于 国家秘密 |"),
+                   ("4.保护第三方合法权益 |", "4．保护第三方 合法权益 |"),
+                   ("行政处罚 | 0 |", "行政處罰 | 0 |"),
+                   ("(二)部分公开(区分处理的,只计这一情形,不计其他情形) |",
+                    "(二)部分公开(区分处理的,只计这一情况,不计其他情形) |"))
+    report = parse_file(write(tmp_path, text))
+    assert (report.status, as_json(report.tables)) == ("parsed", JSON_000["tables"])
+
+
+def test_other_processing_as_one_row_is_a_deviation(tmp_path):
+    """A 2021 table 三 printing (六)其他处理 as one row: parsed, key 'other', deviation flagged."""
+    text = TEXT_000
+    start, end = text.index("(六)其他处理 |"), text.index("(七)总计 |")
+    text = text[:start] + "(六)其他处理 | 0 | 0 | 0 | 0 | 0 | 0 | 0 |\n" + text[end:]
+    report = parse_file(write(tmp_path, text))
+    assert (report.status, report.format_version, report.deviations) == ("parsed", "2021", ["other-single-row"])
+    assert list(report.tables["applications"]) == list(S.APPLICATION_ROW_KEYS_SINGLE)
+    assert report.tables["applications"]["other"] == [0] * 7
+
+
+def test_a_row_with_a_missing_cell_is_left_out_not_guessed(tmp_path):
+    """A table-三 row printing 6 of its 7 cells is missing (with its line), the other rows are read."""
+    short = "3.危及“三安全一稳定” | 0 | 0 | 0 | 0 | 0 | 0 |"
+    text = variant(("3.危及“三安全一稳定” | 0 | 0 | 0 | 0 | 0 | 0 | 0 |", short))
+    report = parse_file(write(tmp_path, text))
+    assert report.status == "partial" and report.missing == ["applications.withheld_3"]
+    line = text.splitlines().index(short) + 1
+    assert report.reason.startswith("tables-incomplete: ") and f"line {line} " in report.reason
+    assert "withheld_3" not in report.tables["applications"]
+    assert report.tables["applications"]["withheld_4"] == [0] * 7
+    assert not any(c.column.startswith("withheld_3_") for c in report.cells)
+
+
+def test_a_table_whose_cells_run_together_is_reported(tmp_path):
+    """Table 四 printed without separators: partial, reason cells-run-together, no table-四 value."""
+    start, end = TEXT_000.index("行政复议 | 行政诉讼 |"), TEXT_000.index("五、存在的主要问题")
+    glued = "行政复议行政诉讼结果维持结果纠正其他结果尚未审结总计200021000120002\n"
+    report = parse_file(write(tmp_path, TEXT_000[:start] + glued + TEXT_000[end:]))
+    assert report.status == "partial" and report.missing == ["review_litigation"]
+    assert report.reason.startswith("cells-run-together: ")
+    assert report.tables["review_litigation"] is None
+    assert report.tables["applications"] == JSON_000["tables"]["applications"]
+
+
+def test_one_cell_per_paragraph_layout(tmp_path):
+    """000's tables written one cell per blank-line paragraph (019/025/027) parse the same."""
+    lines = TEXT_000.splitlines()
+    start, end = lines.index("二、主动公开政府信息情况"), lines.index("五、存在的主要问题及改进情况")
+    cells = [c for line in lines[start:end] for c in (line.split(" | ") if "|" in line else [line])]
+    cells = [c.rstrip(" |") for c in cells if c.strip(" |")]
+    text = "\n".join(lines[:start]) + "\n\n" + "\n\n".join(cells) + "\n\n" + "\n".join(lines[end:])
+    report = parse_file(write(tmp_path, text))
+    # Blank (六) cells vanish with the pipes here, so those three rows are missing, and only those.
+    assert report.missing == ["applications.other_1", "applications.other_2", "applications.other_3"]
+    expected = {k: v for k, v in JSON_000["tables"]["applications"].items() if k not in S.OTHER_SUB_ROWS}
+    assert report.tables["applications"] == expected
+    assert report.tables["active"] == JSON_000["tables"]["active"]
+    assert report.tables["review_litigation"] == JSON_000["tables"]["review_litigation"]
+
+
+def test_parse_lines_takes_reader_rows():
+    """The core on rows from an HTML/Word reader: a grid with an empty label column and spanned cells."""
+    rows = [["二、主动公开政府信息情况"], ["第二十条第（一）项"], ["信息内容", "本年制发件数", "本年废止件数", "现行有效件数"],
+            ["规章", "0", "0", "0"], ["规范性文件", "8", "0", "18"],
+            ["三、收到和处理政府信息公开申请情况"], ["", "（六）其他处理", "", "1", "0", "0", "0", "0", "0", "1"]]
+    lines = [[TextCell(t, f"table 1 row {r} col {c}") for c, t in enumerate(row, 1)] for r, row in enumerate(rows, 1)]
+    report = parse_lines(lines, source_file="x.html", sha256="0" * 64, text="")
+    assert report.tables["active"] == {"rules": [0, 0, 0], "normative_docs": [8, 0, 18]}
+    assert report.tables["applications"] == {"other": [1, 0, 0, 0, 0, 0, 1]}
+    assert report.status == "partial" and "active.licensing" in report.missing
+    assert report.cells[0].source == "table 1 row 4 col 2"
+
+
+# --- Encodings.
+
+@pytest.mark.parametrize("encoding,prefix", [("gb18030", b""), ("gbk", b""), ("utf-8", b"\xef\xbb\xbf"),
+                                             ("utf-16-le", b"\xff\xfe")])
+def test_encodings_are_detected(tmp_path, encoding, prefix):
+    """GB18030/GBK, UTF-8 with BOM and UTF-16 with BOM read like the UTF-8 original."""
+    report = parse_file(write(tmp_path, prefix + TEXT_000.encode(encoding)))
+    assert (report.status, report.agency) == ("parsed", "深州市人民政府办公室")
+    assert as_json(report.tables) == JSON_000["tables"]
+
+
+def test_big5_traditional_report(tmp_path):
+    """017 (traditional characters) saved as Big5 without its pinyin: the same tables as its transcription."""
+    text = re.sub(r"\([a-zà-ǜ]+\)", "", (REAL / "017.tables.txt").read_text(encoding="utf-8"))
+    report = parse_file(write(tmp_path, text.encode("big5")))
+    expected = json.loads((REAL / "017.json").read_text(encoding="utf-8"))["tables"]
+    assert report.status == "partial" and as_json(report.tables) == expected
+
+
+# --- Bad input: never raises, always a rejection with a reason code and what is wrong.
+
+def _pdf(content: bytes) -> bytes:
+    """A minimal one-page PDF whose page draws `content` (no text objects)."""
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R /Resources << >> >>",
+            b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream"]
+    out, offsets = b"%PDF-1.4\n", []
+    for i, obj in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+
+
+IMAGE_PAGE = b"q 100 0 0 100 10 10 cm BI /W 2 /H 2 /CS /G /BPC 8 ID \x00\xff\xff\x00 EI Q"
+BAD_INPUTS = [
+    ("empty.txt", b"", "empty-file"),
+    ("blank.txt", b" \n\t\n", "empty-file"),
+    ("nul.txt", b"\x00\x01\x02binary" * 100, "binary-file"),
+    ("latin.txt", bytes(range(0x80, 0x100)) * 4, "encoding-undetected"),
+    ("prose.txt", "我市未收取过信息处理费用。\n".encode(), "no-tables-found"),
+    ("glued.txt", "规章000行政规范性文件6233440行政许可4529\n".encode(), "cells-run-together"),
+    ("corrupt.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog >> garbage", "unreadable-file"),
+    ("fake.pdf", b"not a pdf at all", "unknown-file-kind"),
+    ("blank.pdf", _pdf(b""), "no-text-layer"),
+    ("scan.pdf", _pdf(IMAGE_PAGE), "tables-are-images"),
+    ("scan.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "tables-are-images"),
+    ("old.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512, "unknown-file-kind"),
+    ("archive.zip", b"PK\x03\x04" + b"\x00" * 64, "unknown-file-kind"),
+]
+
+
+@pytest.mark.parametrize("name,data,code", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_is_rejected_with_a_reason(tmp_path, name, data, code):
+    """Each bad file is rejected with its code, a detail, its hash and no table."""
+    path = write(tmp_path, data, name)
+    report = parse_file(path)
+    assert report.status == "rejected" and report.reason.startswith(code + ": ")
+    assert len(report.reason) > len(code) + 4
+    assert report.source_file == str(path) and len(report.source_sha256) == 64
+    assert report.tables == NO_TABLES and report.cells == []
+
+
+def test_missing_and_huge_files(tmp_path):
+    """A path that is no file, a directory, and a file over 50 MB (not read) are rejected."""
+    assert parse_file(tmp_path / "nope.txt").reason.startswith("unreadable-file: ")
+    assert parse_file(tmp_path).reason.startswith("unreadable-file: ")
+    huge = tmp_path / "huge.txt"
+    with huge.open("wb") as f:
+        f.truncate(51 * 1024 * 1024)   # sparse: no 51 MB written
+    report = parse_file(huge)
+    assert report.status == "rejected" and report.reason.startswith("file-too-large: ")
+
+
+def test_a_long_text_without_tables(tmp_path):
+    """A few MB of prose on one line: rejected no-tables-found, not a crash or a hang."""
+    report = parse_file(write(tmp_path, "政府信息公开工作" * 300_000))
+    assert report.reason.startswith("no-tables-found: ")
+
+
+# --- Metadata.
+
+@pytest.mark.parametrize("head,agency,year,region", [
+    ("深州市人民政府办公室\n2021年政府信息公开工作年度报告\n", "深州市人民政府办公室", 2021, None),
+    ("盐边县新九镇人民政府 关于2021年度政府信息公开工作的年度报告\n", "盐边县新九镇人民政府", 2021, None),
+    ("盐城市行政审批局政府信息公开工作2022年度情况的报告\n", "盐城市行政审批局", 2022, None),
+    ("淮安市洪泽区人民政府\n2024 年政府信息公开工作年度报告\n", "淮安市洪泽区人民政府", 2024, "淮安市洪泽区"),
+    ("江苏省人民政府2023年政府信息公开工作年度报告\n", "江苏省人民政府", 2023, "江苏省"),
+    ("本报告统计期限自2022年1月1日起至2022年12月31日止。\n", None, 2022, None),
+    ("一、总体情况\n本机关认真落实条例。\n", None, None, None),
+])
+def test_metadata_from_title(head, agency, year, region):
+    """Agency and year from the title (or the statistics period), region only when the name states it."""
+    assert tuple(vars(read_metadata(head + "二、主动公开政府信息情况\n")).values()) == (agency, year, region)
+
+
+def test_metadata_flags_override_the_text():
+    """Keyword metadata wins over what the title says."""
+    report = parse_file(REAL / "000.txt", agency="某局", region="河北省衡水市深州市", year=2020, level="county")
+    assert (report.agency, report.region, report.year, report.level) == ("某局", "河北省衡水市深州市", 2020, "county")
+
+
+# --- The command.
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nianbao.cli", "parse", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_cli_json_equals_the_transcription():
+    """`nianbao parse ../shared/corpus/real/000.txt --json` prints 000.json's tables; exit code 0."""
+    done = _cli(str(REAL / "000.txt"), "--json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["tables"] == JSON_000["tables"]
+    assert (out["agency"], out["year"], out["status"]) == ("深州市人民政府办公室", 2021, "parsed")
+
+
+def test_cli_summary_and_exit_code_for_rejected(tmp_path):
+    """Without --json a Chinese summary; a rejected file exits with INPUT_UNREADABLE (3)."""
+    done = _cli(str(REAL / "030.tables.txt"))
+    assert done.returncode == 3
+    assert "拒收" in done.stdout and "cells-run-together" in done.stdout
+    done = _cli(str(REAL / "005.tables.txt"), "--region", "广东省深圳市龙岗区")
+    assert done.returncode == 0 and "部分解析" in done.stdout and "广东省深圳市龙岗区" in done.stdout
