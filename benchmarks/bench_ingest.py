@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         manifest = write_pdf_copies(folders["pdf"], args.pdf_n, Path(args.corpus))
         print(f"{'kind':<6} {'files':>6} {'total s':>8} {'parse s':>8} {'reports/s':>10} {'150k (h)':>10}   outcomes")
         for kind, folder in folders.items():
+            if not any(folder.glob("r*")):
+                continue
             run(kind, folder, base / f"data-{kind}", manifest if kind == "pdf" else None, args.workers)
         print(f"parse s = until the last file was parsed; the rest is the Parquet merge and write. "
               f"{os.cpu_count()} cores, workers={args.workers or 'auto'}; projections scale linearly.")

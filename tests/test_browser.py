@@ -165,9 +165,9 @@ def test_landing_and_agency_pages_render_filter_and_stay_on_the_machine(browser)
     assert rows(browser) == ["南山区人民政府"]
     browser.js("document.getElementById('q').value = ''; document.getElementById('q').dispatchEvent(new Event('input'))")
     browser.js("new Promise(r => setTimeout(r, 400))")
-    browser.js("const s = document.getElementById('f-sev'); s.value = 'warn'; s.dispatchEvent(new Event('change'))")
+    browser.js("{const s = document.getElementById('f-sev'); s.value = 'warn'; s.dispatchEvent(new Event('change'))}")
     assert sorted(rows(browser)) == ["天河区人民政府", "苏州市财政局"]
-    browser.js("const s = document.getElementById('f-sev'); s.value = ''; s.dispatchEvent(new Event('change'))")
+    browser.js("{const s = document.getElementById('f-sev'); s.value = ''; s.dispatchEvent(new Event('change'))}")
     browser.js("""[...document.querySelectorAll('svg rect[data-filter]')]
                   .find(r => r.querySelector('title').textContent.startsWith('广东省'))
                   .dispatchEvent(new MouseEvent('click', {bubbles: true}))""")

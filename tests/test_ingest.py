@@ -116,6 +116,18 @@ def test_report_000_values_equal_its_transcription(corpus):
     assert blank["text"] == "" and not blank["numeric"]
 
 
+def test_non_numeric_print_of_a_real_report_is_kept(corpus):
+    """017 prints '? 0' (a mangled non-breaking space) in 本年废止件数: null in the table, the text in cells."""
+    out, _ = corpus
+    rid = by_file(out)["017.tables.txt"]["report_id"]
+    active = row_of(out, "active_disclosure", rid)
+    assert (active["rules_issued"], active["rules_repealed"], active["normative_repealed"]) == (0, None, None)
+    cells = {c["column"]: c for c in table(out, "cells").to_pylist() if c["report_id"] == rid}
+    for column in ("rules_repealed", "normative_repealed"):
+        assert (cells[column]["text"], cells[column]["numeric"]) == ("? 0", False)
+        assert cells[column]["source"].startswith("line ")
+
+
 def test_2019_format_goes_to_the_2019_columns(corpus):
     """027 prints the 2019 table 二: its values land in v2019_* and the 2021 columns stay null."""
     out, _ = corpus

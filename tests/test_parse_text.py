@@ -89,14 +89,16 @@ def test_000_parses_complete(tmp_path):
 
 
 def test_non_numeric_and_blank_cells_are_kept_as_printed(tmp_path):
-    """'/', '—', '无', '? 0' stay strings, a blank cell is None, decimals stay as printed; none becomes 0."""
+    """'/', '—', '无', '? 0', '3件' stay strings, a blank cell is None, decimals stay as printed; none becomes 0."""
     text = variant(("规章 | 0 | 0 | 0 |", "规章 | / | — | 无 |"),
                    ("行政许可 | 0 |", "行政许可 | ? 0 |"),
                    ("行政处罚 | 0 |", "行政处罚 |  |"),
+                   ("行政强制 | 0 |", "行政强制 | 3件 |"),
                    ("2 | 0 | 0 | 0 | 2 | 1 | 0", "2 | 0 | 0 | 0 | 2.50 | 1 | 0"))
     report = parse_file(write(tmp_path, text))
     active = report.tables["active"]
     assert (active["rules"], active["licensing"], active["punishment"]) == (["/", "—", "无"], "? 0", None)
+    assert active["enforcement"] == "3件"
     assert active["fees_10k_yuan"] == 180.338174
     assert report.tables["review_litigation"]["review"] == [2, 0, 0, 0, 2.5]
     cells = {c.column: c for c in report.cells}
@@ -152,19 +154,32 @@ def test_a_table_whose_cells_run_together_is_reported(tmp_path):
 
 
 def test_one_cell_per_paragraph_layout(tmp_path):
-    """000's tables written one cell per blank-line paragraph (019/025/027) parse the same."""
+    """000's tables written one cell per blank-line paragraph, a blank cell as a lone ' ' (019), parse the same."""
     lines = TEXT_000.splitlines()
     start, end = lines.index("二、主动公开政府信息情况"), lines.index("五、存在的主要问题及改进情况")
-    cells = [c for line in lines[start:end] for c in (line.split(" | ") if "|" in line else [line])]
-    cells = [c.rstrip(" |") for c in cells if c.strip(" |")]
+    cells = [c.strip() or " " for line in lines[start:end]
+             for c in (line.rstrip().removesuffix("|").split("|") if "|" in line else [line])]
     text = "\n".join(lines[:start]) + "\n\n" + "\n\n".join(cells) + "\n\n" + "\n".join(lines[end:])
     report = parse_file(write(tmp_path, text))
-    # Blank (六) cells vanish with the pipes here, so those three rows are missing, and only those.
-    assert report.missing == ["applications.other_1", "applications.other_2", "applications.other_3"]
-    expected = {k: v for k, v in JSON_000["tables"]["applications"].items() if k not in S.OTHER_SUB_ROWS}
-    assert report.tables["applications"] == expected
-    assert report.tables["active"] == JSON_000["tables"]["active"]
-    assert report.tables["review_litigation"] == JSON_000["tables"]["review_litigation"]
+    assert (report.status, report.reason) == ("parsed", "")
+    assert as_json(report.tables) == JSON_000["tables"]
+    assert report.tables["applications"]["other_2"] == [None] * 7
+
+
+def test_ocr_markdown_with_html_tables(tmp_path):
+    """OCR-style markdown: '#' headings, prose, and the tables as HTML: read by the HTML reader."""
+    out, rows = [], []
+    for line in TEXT_000.splitlines():
+        if "|" in line:
+            cells = [c.strip() for c in line.rstrip().removesuffix("|").split("|")]
+            rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+            continue
+        if rows:
+            out, rows = out + ["<table>" + "".join(rows) + "</table>"], []
+        out.append(("## " if re.match("^[一二三四五六]、", line) else "") + line)
+    report = parse_file(write(tmp_path, "\n\n".join(out), "ocr.md"))
+    assert (report.status, report.agency, report.year) == ("parsed", "深州市人民政府办公室", 2021)
+    assert as_json(report.tables) == JSON_000["tables"]
 
 
 def test_parse_lines_takes_reader_rows():

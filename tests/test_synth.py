@@ -149,6 +149,8 @@ def test_large_corpora_span_report_years():
     p = synth.plan(1_000_000, 0, 2024)
     assert list(p.years) == list(range(2019, 2025))
     assert len(p.sample) * len(p.years) >= 1_000_000 and len(set(p.sample.tolist())) == len(p.sample)
+    keys = pc.binary_join_element_wise(p.roster.region, p.roster.agency, "|")
+    assert pc.count_distinct(keys).as_py() == len(keys)   # one report per agency and year
 
 
 def test_2020_reports_use_the_2019_format(tmp_path):
@@ -174,11 +176,23 @@ def test_command_reports_a_bad_output_folder(tmp_path, capsys):
     assert "is not a folder" in capsys.readouterr().err
 
 
-def test_lowerbound_names_a_missing_table(tmp_path):
-    synth.generate(100, tmp_path, seed=1)
-    for f in (tmp_path / "review_litigation").glob("*.parquet"):
+def test_lowerbound_scopes_rows_like_the_suites(tmp_path):
+    """Like the GX assets: no reports folder is an error naming it, a statutory table without files has
+    nothing to check, and table 四 is checked whatever its format version (one suite for both)."""
+    synth.generate(300, tmp_path, error_rate=1, errors_per_report=3, seed=1)
+    review = read(tmp_path, "review_litigation")
+    found = lowerbound.failures(tmp_path)
+    review_rules = {r for _, r in pairs(found) if RL.RULES_BY_ID[r].table == "review_litigation"}
+    assert review_rules
+    (f,) = (tmp_path / "review_litigation").glob("*.parquet")
+    i = review.schema.get_field_index("format_version")
+    pq.write_table(review.set_column(i, review.schema.field(i), pa.nulls(review.num_rows, pa.string())), f)
+    assert pairs(lowerbound.failures(tmp_path)) == pairs(found)
+    f.unlink()
+    assert pairs(lowerbound.failures(tmp_path)) == {p for p in pairs(found) if p[1] not in review_rules}
+    for f in (tmp_path / "reports").glob("*.parquet"):
         f.unlink()
-    with pytest.raises(FileNotFoundError, match="review_litigation"):
+    with pytest.raises(FileNotFoundError, match="reports"):
         lowerbound.failures(tmp_path)
 
 
@@ -232,3 +246,33 @@ def test_lowerbound_semantics_on_hand_made_cases(tmp_path):
         (f,) = (tmp_path / table).glob("synth-*.parquet")
         pq.write_table(data, f)
     assert pairs(lowerbound.failures(tmp_path)) == expected
+
+
+# --- The benchmark harness's own parts (the GX side is exercised by tests/test_recall.py) ---
+
+def test_measure_reports_each_childs_own_peak_memory():
+    """Peak RSS comes from wait4 per child: a big child does not inflate the next small one."""
+    from nianbao import bench
+
+    big = bench.measure(bench._python("-c", "b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096])"))
+    small = bench.measure(bench._python("-c", "pass"))
+    assert big.code == small.code == 0
+    assert big.peak_mb > 300 > small.peak_mb
+    assert big.cpu_seconds > 0
+    failing = bench.measure(bench._python("-c", "import sys; sys.exit(3)"))
+    with pytest.raises(bench.BenchError, match="exit code 3"):
+        bench._checked("step", failing)
+
+
+def test_bench_lowerbound_child_and_synth_table(tmp_path, capsys):
+    """The lower-bound child writes the failure pairs; the synth benchmark prints its row."""
+    from nianbao import bench
+
+    data = tmp_path / "data"
+    synth.generate(3_000, data, error_rate=0.3, seed=8)
+    run = bench.measure(bench._child("lowerbound", str(data), str(tmp_path / "lb.parquet")))
+    assert run.code == 0, run.stderr
+    assert bench._pairs(tmp_path / "lb.parquet") == bench._pairs(data / "_truth" / "truth.parquet")
+    assert run.result()["failures"] == pq.read_table(data / "_truth" / "truth.parquet").num_rows
+    bench.bench_synth([2_000], tmp_path, None)
+    assert "2,000" in capsys.readouterr().out

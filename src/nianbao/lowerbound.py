@@ -4,7 +4,10 @@ It reads DATA/<table>/*.parquet once per statutory table and returns every (repo
 failure, with the semantics of the GX suites (plugins/nianbao_plugins/expectations.py): a null
 operand makes an identity not assessable (no failure), (六)其他处理 printed as one row stands in for
 its three sub-rows when all three are null, non-negative/zero/range checks ignore nulls, R9 fails on
-any missing cell. The benchmark compares the nightly GX run against it, for speed and for results.
+any missing cell. Rows are scoped like the suites' assets: a rule applies to the format versions of
+the suites that hold it (table 四: every row), level comes from `reports`, and a statutory table
+without files has nothing to check. The benchmark compares the nightly GX run against it, for speed
+and for results.
 """
 from __future__ import annotations
 
@@ -60,17 +63,26 @@ def violation(rule: RL.Rule) -> str:
     raise ValueError(f"rule {rule.id}: kind {rule.kind!r} has no SQL")
 
 
+def suite_versions(rule: RL.Rule) -> tuple[str, ...] | None:
+    """Format versions of the rows the rule's suites validate; None when a suite takes every row."""
+    versions = [v for t, v in RL.SUITES.values() if t == rule.table and (v is None or v in rule.versions)]
+    return None if None in versions else tuple(versions)
+
+
 def _case(rule: RL.Rule) -> str:
-    versions = ", ".join(_lit(v) for v in rule.versions)
-    return f"CASE WHEN format_version IN ({versions}) AND {violation(rule)} THEN {_lit(rule.id)} END"
+    versions = suite_versions(rule)
+    scope = f"format_version IN ({', '.join(_lit(v) for v in versions)}) AND " if versions is not None else ""
+    return f"CASE WHEN {scope}{violation(rule)} THEN {_lit(rule.id)} END"
 
 
-def _glob(data_dir: Path, table: str) -> str:
-    """The table's Parquet glob; FileNotFoundError naming the folder when it holds none."""
+def _source(data_dir: Path, table: str) -> str | None:
+    """read_parquet over the table's files; None for a statutory table without files (nothing to check)."""
     folder = data_dir / table
     if not any(folder.glob("*.parquet")):
-        raise FileNotFoundError(f"{folder}: no Parquet files (expected {folder}/*.parquet)")
-    return _lit(str(folder / "*.parquet"))
+        if table == "reports":
+            raise FileNotFoundError(f"{folder}: no Parquet files; not a nianbao data folder")
+        return None
+    return f"read_parquet({_lit(str(folder / '*.parquet'))}, union_by_name = true)"
 
 
 def sql(data_dir) -> str:
@@ -78,14 +90,18 @@ def sql(data_dir) -> str:
     data_dir = Path(data_dir).resolve()
     tables = dict.fromkeys(r.table for r in RL.RULES)
     selects = []
+    levels = f"SELECT DISTINCT report_id, level FROM {_source(data_dir, 'reports')}"
     for table in tables:
+        source = _source(data_dir, table)
+        if source is None:
+            continue
         cases = ",\n    ".join(_case(r) for r in RL.RULES if r.table == table)
-        source = f"read_parquet({_glob(data_dir, table)}) t"
         if any(r.kind == "zero_for_levels" for r in RL.RULES if r.table == table):
             source += " LEFT JOIN levels USING (report_id)"
-        selects.append(f"SELECT report_id, unnest(list_filter([\n    {cases}\n  ], lambda x: x IS NOT NULL)) AS rule_id\n"
-                       f"FROM {source}")
-    levels = f"SELECT DISTINCT report_id, level FROM read_parquet({_glob(data_dir, 'reports')})"
+        failed = f"list_filter([\n    {cases}\n  ], lambda x: x IS NOT NULL)"
+        selects.append(f"SELECT report_id, unnest({failed}) AS rule_id\nFROM {source}")
+    if not selects:
+        selects.append("SELECT NULL::VARCHAR AS report_id, NULL::VARCHAR AS rule_id WHERE false")
     return (f"WITH levels AS ({levels})\nSELECT DISTINCT report_id, rule_id FROM (\n"
             + "\nUNION ALL\n".join(selects) + "\n)")
 

@@ -39,8 +39,14 @@ _ENV = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True,
 _JURISDICTION = re.compile(r"^(.+?(?:省|自治区|特别行政区)|(?:北京|天津|上海|重庆)市|新疆生产建设兵团)")
 
 
+def text(value) -> str:
+    """A cell of our tables as text: '' for None and NaN (pandas' missing string)."""
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
 def jurisdiction(region: str | None) -> str:
     """Province-level jurisdiction of a region ('江苏省淮安市洪泽区' -> '江苏省'); the region itself otherwise."""
+    region = text(region)
     if not region:
         return "(未注明地区)"
     m = _JURISDICTION.match(region)
@@ -210,26 +216,42 @@ def bar_chart(items: list[tuple[str, int, str]], *, width: int = 460) -> Markup:
 
 # --- landing page -----------------------------------------------------------------------------------
 
+ROW_FIELDS = ("report_id", "agency", "region", "year", "rule_id", "severity", "status", "history", "suite")
+
+
+def _records(frame: pd.DataFrame) -> list[tuple]:
+    """The columns the pages need, as plain tuples: per-row pandas access is far too slow at 100,000 rows."""
+    if frame.empty:
+        return []
+    cols = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in ROW_FIELDS]
+    return list(zip(*cols))
+
+
 def _agency_rows(findings: pd.DataFrame, resolved: pd.DataFrame, jurs: list[str], suite_index: dict) -> list:
     """One compact row per report with findings (or only resolved ones) for the embedded JSON."""
     jidx = {j: i for i, j in enumerate(jurs)}
-    rows = []
-    for rid, g in findings.groupby("report_id", sort=False):
-        failed = g[g.status == F.FAILED]
-        first = g.iloc[0]
-        rows.append([
-            rid, first.agency or "", first.region or "", None if pd.isna(first.year) else int(first.year),
-            jidx[jurisdiction(first.region)], int((failed.severity == R.ERROR).sum()),
-            int((failed.severity == R.WARN).sum()), int((g.status == F.NOT_ASSESSABLE).sum()),
-            " ".join(sorted(g.rule_id.unique())), 0 if (g.history == F.NEW).any() else 1,
-            sorted({suite_index[s] for s in g.suite if s in suite_index}),
-        ])
-    current = set(findings.report_id)
-    for rid, g in resolved[~resolved.report_id.isin(current)].groupby("report_id", sort=False):
-        first = g.iloc[0]
-        rows.append([rid, first.agency or "", first.region or "",
-                     None if pd.isna(first.year) else int(first.year), jidx[jurisdiction(first.region)],
-                     0, 0, 0, " ".join(sorted(g.rule_id.unique())), 2, []])
+    acc: dict[str, list] = {}
+    for rid, agency, region, year, rule, severity, status, history, suite in _records(findings):
+        row = acc.get(rid)
+        if row is None:
+            row = acc[rid] = [rid, agency or "", region or "", None if year is None else int(year),
+                              jidx[jurisdiction(region)], 0, 0, 0, set(), 1, set()]
+        if status == F.FAILED:
+            row[5 if severity == R.ERROR else 6] += 1
+        else:
+            row[7] += 1
+        row[8].add(rule)
+        if history == F.NEW:
+            row[9] = 0
+        if suite in suite_index:
+            row[10].add(suite_index[suite])
+    for rid, agency, region, year, rule, *_ in _records(resolved):
+        if rid in acc and acc[rid][9] != 2:
+            continue
+        row = acc.setdefault(rid, [rid, agency or "", region or "", None if year is None else int(year),
+                                   jidx[jurisdiction(region)], 0, 0, 0, set(), 2, set()])
+        row[8].add(rule)
+    rows = [[*r[:8], " ".join(sorted(r[8])), r[9], sorted(r[10])] for r in acc.values()]
     rows.sort(key=lambda r: (r[9] == 2, -r[5], -r[6], -r[7], r[2], r[1]))
     return rows
 
@@ -339,10 +361,10 @@ def _tables(rep: dict, marks: dict) -> list[dict]:
     return [active, apps, review]
 
 
-def _marks(items: pd.DataFrame) -> dict[str, tuple[list[str], str]]:
+def _marks(items: list) -> dict[str, tuple[list[str], str]]:
     """Column -> (rule ids, css class): red for failed rules, yellow for missing / not assessable."""
     marks: dict[str, tuple[list[str], str]] = {}
-    for f in items.itertuples():
+    for f in items:
         cls = "bad" if f.status == F.FAILED else "na"
         rule = R.RULES_BY_ID.get(f.rule_id)
         for column, value in json.loads(f.cells or "{}").items():
@@ -354,11 +376,11 @@ def _marks(items: pd.DataFrame) -> dict[str, tuple[list[str], str]]:
     return marks
 
 
-def agency_page(rid: str, items: pd.DataFrame, resolved: pd.DataFrame, rep: dict, gx_links: dict[str, str]) -> str:
-    """One agency's page: its findings explained and its tables redrawn with failing cells highlighted."""
+def agency_page(rid: str, items: list, resolved: list, rep: dict, gx_links: dict[str, str]) -> str:
+    """One agency's page (items: its findings as row tuples): findings explained, tables redrawn."""
     meta = rep["meta"] or {"report_id": rid}
-    first = items.iloc[0]
-    info = [("机关", meta.get("agency") or first.agency), ("地区", meta.get("region") or first.region),
+    first = items[0]
+    info = [("机关", text(meta.get("agency") or first.agency)), ("地区", text(meta.get("region") or first.region)),
             ("行政层级", S.LEVELS.get(meta.get("level"), meta.get("level") or "")), ("报告年度", meta.get("year")),
             ("报告编号", rid), ("格式版本", meta.get("format_version")), ("格式偏差", meta.get("format_deviations")),
             ("来源文件", meta.get("source_file")), ("解析结果", meta.get("parse_status"))]
@@ -368,10 +390,10 @@ def agency_page(rid: str, items: pd.DataFrame, resolved: pd.DataFrame, rep: dict
         "status": f.status, "status_zh": STATUS_ZH.get(f.status, f.status), "history": f.history,
         "history_zh": HISTORY_ZH.get(f.history, f.history), "message": f.message, "fix": f.fix,
         "gx": ("../../" + gx_links[f.suite]) if f.suite in gx_links else "",
-    } for f in sorted(items.itertuples(), key=lambda f: (f.status != F.FAILED, order.get(f.severity, 2), f.rule_id))]
-    title = f"{meta.get('agency') or first.agency or rid} {meta.get('year') or ''} 年度报告:检查结果"
+    } for f in sorted(items, key=lambda f: (f.status != F.FAILED, order.get(f.severity, 2), f.rule_id))]
+    title = f"{text(meta.get('agency') or first.agency) or rid} {text(meta.get('year'))} 年度报告:检查结果"
     return AGENCY.render(title=title, csp=CSP, style=STYLE, meta=[(k, "" if v is None else v) for k, v in info],
-                         items=entries, resolved=list(resolved.itertuples()), tables=_tables(rep, _marks(items)))
+                         items=entries, resolved=resolved, tables=_tables(rep, _marks(items)))
 
 
 # --- the site ---------------------------------------------------------------------------------------
@@ -382,12 +404,16 @@ def write_pages(site_dir: Path, summary: dict, findings: pd.DataFrame, resolved:
     """Write one page per agency with findings, then the landing page, under site_dir/nianbao/."""
     out = Path(site_dir) / PAGES_DIR
     (out / "agencies").mkdir(parents=True, exist_ok=True)
-    resolved_by = {rid: g for rid, g in resolved.groupby("report_id")}
-    none = resolved.iloc[0:0]
-    for rid, items in findings.groupby("report_id"):
+    by_report: dict[str, list] = defaultdict(list)
+    resolved_by: dict[str, list] = defaultdict(list)
+    for f in findings.itertuples(index=False):
+        by_report[f.report_id].append(f)
+    for f in resolved.itertuples(index=False):
+        resolved_by[f.report_id].append(f)
+    for rid, items in by_report.items():
         if not S.REPORT_ID_PATTERN.match(rid):      # never a path from unvalidated text
             continue
-        page = agency_page(rid, items, resolved_by.get(rid, none), reports.get(rid, {"meta": {}, "values": {}, "text": {}}),
+        page = agency_page(rid, items, resolved_by.get(rid, []), reports.get(rid, {"meta": {}, "values": {}, "text": {}}),
                            gx_links)
         (out / "agencies" / f"{rid}.html").write_text(page, encoding="utf-8")
     before_landing()

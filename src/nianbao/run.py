@@ -443,7 +443,11 @@ class _State:
         reports = F.read_reports(self.data_dir, ids)
         current, self.problems = F.build(self.run_id, self.collected, reports, selected)
         before = F.read(self.previous / "findings.parquet") if self.previous else None
-        self.findings, self.resolved = F.mark_history(current, before)
+        self.findings, resolved = F.mark_history(current, before)
+        # A report that left the data folder was not corrected: only reports still there count as resolved.
+        still = F.read_reports(self.data_dir, set(resolved.report_id), with_text=False)
+        present = [r for r, rep in still.items() if rep["meta"]]
+        self.resolved = resolved[resolved.report_id.isin(present)].reset_index(drop=True)
         self.summary["counts"] = F.counts(self.findings, self.resolved)
         self.summary["reports_validated"] = _reports_validated(self.collected)
         self.summary["gx"]["validation_pages"] = gx_links

@@ -36,6 +36,7 @@ FIRST_FORMAT_YEAR = 2019        # 国办公开办函〔2019〕60号 applies from
 FIRST_2021_FORMAT_YEAR = 2021
 MAX_REPORTS_PER_YEAR = 170_000  # the national count is 115k-160k a year; beyond, the corpus spans years
 MICRO = 1_000_000               # fees are held as integer millionths of 万元 (the decimal's scale)
+YUAN_PER_10K = 10_000
 SINGLE_ROW_DEVIATION = "other-single-row"
 
 # --- Who reports: the national roster --------------------------------------------------------
@@ -239,8 +240,7 @@ def _heavy(rng, p: np.ndarray, median: np.ndarray, sigma: float = 1.7, cap: int 
 def _amount(rng, p: np.ndarray, median: np.ndarray) -> np.ndarray:
     """An amount in 万元 to the 元 (4 decimals), as millionths, kept under FEE_CLEAN_CAP."""
     v = np.where(rng.random(len(p)) < p, rng.lognormal(np.log(median), 1.8), 0.0)
-    v = np.where(v > FEE_CLEAN_CAP, rng.uniform(FEE_CLEAN_CAP / 10, FEE_CLEAN_CAP, len(p)), v)
-    return (np.round(v * 10_000) * 100).astype(np.int64)
+    return _micro(np.where(v > FEE_CLEAN_CAP, rng.uniform(FEE_CLEAN_CAP / 10, FEE_CLEAN_CAP, len(p)), v))
 
 
 def _applications(rng, lv: np.ndarray, single: np.ndarray) -> Block:
@@ -328,11 +328,12 @@ KINDS = {
     "active_disclosure": ("negative-count", "blank-cell", "fee-in-yuan", "negative-fee", "rules-at-township",
                           "items-below-zero"),
 }
-COUNTS_2021 = tuple(c for c in RL.RULES_BY_ID["R5.active_disclosure"].columns)
-COUNTS_2019 = tuple(c for c in RL.RULES_BY_ID["R5.active_disclosure_2019"].columns)
+COUNTS_2021 = RL.RULES_BY_ID["R5.active_disclosure"].columns
+COUNTS_2019 = RL.RULES_BY_ID["R5.active_disclosure_2019"].columns
 CELLS_2021 = tuple(c for _, _, c, _ in S.ACTIVE_2021)
 CELLS_2019 = tuple(c for _, _, c, _ in S.ACTIVE_2019)
-RULE_CELLS = {S.FORMAT_2021: RL.RULES_BY_ID["R10.rules"].columns, S.FORMAT_2019: RL.RULES_BY_ID["R10.rules_2019"].columns}
+RULE_CELLS = {S.FORMAT_2021: RL.RULES_BY_ID["R10.rules"].columns,
+              S.FORMAT_2019: RL.RULES_BY_ID["R10.rules_2019"].columns}
 ITEMS_2019 = ("licensing", "other_services", "punishment", "enforcement", "fees")
 APP_PRESENT = {
     False: tuple(S.app_col(r, a) for r in S.APPLICATION_ROW_KEYS_SUBROWS for a, _ in S.APPLICANT_COLUMNS),
@@ -381,6 +382,11 @@ def _target_cells(rng, table: str, kind: str, v2019: np.ndarray, single: np.ndar
     return np.full(n, "fees_10k_yuan", dtype=object)
 
 
+def _micro(amount_10k_yuan: np.ndarray) -> np.ndarray:
+    """Amounts in 万元, rounded to the 元, as exact integer millionths."""
+    return np.rint(np.round(amount_10k_yuan, 4) * MICRO).astype(np.int64)
+
+
 def _modify(rng, block: Block, kind: str, rows: np.ndarray, cells: np.ndarray) -> None:
     """Apply one injection of `kind` to (cell, row) pairs, in place."""
     j = np.array([block.index[c] for c in cells], dtype=np.int64)
@@ -398,11 +404,11 @@ def _modify(rng, block: Block, kind: str, rows: np.ndarray, cells: np.ndarray) -
     elif kind == "carried-forward-exceeds":   # F beyond N + B: more than the column's total T
         total = block.data[[block.index[c.replace("carried_forward", "total", 1)] for c in cells], rows]
         v = v + total + k
-    elif kind == "fee-in-yuan":              # typed in 元: x 10000, from a fee large enough to show it
-        v = np.where(v > 10 * MICRO, v, np.round(rng.uniform(10.01, 5000, len(rows)), 2) * MICRO).astype(np.int64)
-        v = v * 10_000
+    elif kind == "fee-in-yuan":              # typed in 元, from a fee large enough for the slip to show
+        shows = RL.FEE_MAGNITUDE_LIMIT_10K_YUAN * MICRO // YUAN_PER_10K
+        v = np.where(v > shows, v, _micro(rng.uniform(shows / MICRO + 0.01, 5000, len(rows)))) * YUAN_PER_10K
     elif kind == "negative-fee":
-        v = -(np.round(rng.uniform(0.01, 500, len(rows)), 2) * MICRO).astype(np.int64)
+        v = -_micro(rng.uniform(0.01, 500, len(rows)))
     elif kind == "items-below-zero":         # 本年增/减 removing more items than existed
         prev = block.data[[block.index[c.replace("_change", "_prev_items")] for c in cells], rows]
         v = -(prev + k)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import zipfile
 from io import BytesIO
 from pathlib import Path
@@ -20,6 +21,8 @@ from .encoding import InputError, decode_text
 MAX_BYTES = 50 * 1024 * 1024
 TEXT_SUFFIXES = {".txt", ".md", ".text", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm", ".shtml", ".xhtml"}
+HTML_PAGE = re.compile(rb"<html[\s>]|<!doctype html", re.I)
+HTML_TABLE = re.compile(rb"<table[\s>][\s\S]*?<t[rd][\s>]", re.I)
 IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
 # Reader codes -> the report-level reason codes.
 CODE_MAP = {"undecodable-text": "encoding-undetected", "not-html": "unreadable-file", "not-a-docx": "unreadable-file"}
@@ -29,10 +32,12 @@ __all__ = ["TextCell", "parse_file", "parse_lines", "command"]
 
 
 def _rejected(path: str, sha256: str, code: str, detail: str) -> ParsedReport:
+    """A rejection with reason '<code>: <detail>'."""
     return ParsedReport(source_file=path, source_sha256=sha256, status="rejected", reason=f"{code}: {detail}")
 
 
 def _sha256_of_file(p: Path) -> str:
+    """SHA-256 of a file read in blocks (a file too large to parse is still identified)."""
     h = hashlib.sha256()
     with p.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -41,7 +46,8 @@ def _sha256_of_file(p: Path) -> str:
 
 
 def sniff(data: bytes, suffix: str) -> str:
-    """pdf | docx | html | text, or 'unknown:<what>' / 'image'; content wins over the extension."""
+    """pdf | docx | html | text, or 'unknown:<what>' / 'image'; content wins over the extension
+    (a .txt or .md holding HTML tables is read as HTML)."""
     head = data[:1024]
     if b"%PDF-" in head:
         return "pdf"
@@ -61,10 +67,9 @@ def sniff(data: bytes, suffix: str) -> str:
         return "unknown:扩展名为 .pdf 但内容不是 PDF"
     if suffix in HTML_SUFFIXES:
         return "html"
-    if suffix in TEXT_SUFFIXES:
-        return "text"
-    low = head.lower()
-    return "html" if (b"<html" in low or b"<!doctype html" in low or b"<table" in low) else "text"
+    if HTML_PAGE.search(data[:4096]) or HTML_TABLE.search(data):   # and OCR markdown whose tables are HTML
+        return "html"
+    return "text"
 
 
 def _read(path: str, data: bytes, sha: str, kind: str) -> ParsedReport:
@@ -89,7 +94,9 @@ def _read(path: str, data: bytes, sha: str, kind: str) -> ParsedReport:
         else:
             from .docx import read_page
         page = read_page(data, path)
-        return parse_lines(page.lines, source_file=path, sha256=sha, text=page.text(),
+        # OCR markdown with HTML tables: its title lines are plain text lines, not HTML paragraphs.
+        text = decode_text(data, path) if Path(path).suffix.lower() in TEXT_SUFFIXES else page.text()
+        return parse_lines(page.lines, source_file=path, sha256=sha, text=text,
                            has_images=page.has_table_images())
     except InputError as e:
         return _rejected(path, sha, CODE_MAP.get(e.code, e.code), e.detail)

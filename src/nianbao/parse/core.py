@@ -34,6 +34,7 @@ class TextCell:
 
 VALUE, LABEL, JUNK, TEXT = "value", "label", "junk", "text"
 NUMBER = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
+WITH_UNIT = re.compile(r"^[+-]?\d[\d.,]*\s*(?:件|个|项|条|次|人|份|家|万元|元|万)$")   # '3件': a value, kept as text
 VALUE_WORDS = frozenset({"无", "暂无", "空", "不适用"})
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _DIGIT = re.compile(r"\d")
@@ -45,6 +46,7 @@ JSON_TABLE = {"active": "active", "applications": "applications", "review": "rev
 
 @dataclass(slots=True)
 class Tok:
+    """One classified cell: kind value | label | junk | text."""
     kind: str
     cell: TextCell
     row: int
@@ -56,7 +58,7 @@ class Tok:
 def classify(text: str) -> tuple[str, L.Label | None]:
     """Kind of one printed cell: a value (number, blank, '/', '无' ...), a label, junk or other text."""
     t = unicodedata.normalize("NFKC", text).strip()
-    if not t or NUMBER.match(t):
+    if not t or NUMBER.match(t) or WITH_UNIT.match(t):
         return VALUE, None
     lab = L.match(text)
     if lab:
@@ -87,6 +89,7 @@ def _run_together_hits(text: str) -> int:
 
 
 def _tokens(lines: list[list[TextCell]]) -> list[Tok]:
+    """Every printed cell classified, with its row number."""
     out = []
     for r, row in enumerate(lines):
         for cell in row:
@@ -109,8 +112,9 @@ def _align(vals: list[Tok], k: int) -> list[Tok] | None:
 
 @dataclass
 class _Orphan:
+    """A PDF number line waiting for the label printed below it."""
     vals: list[Tok]
-    ambiguous: bool
+    ambiguous: bool   # right after a numbered label we could not match: it may be that label's line
 
 
 class _Assembler:
@@ -294,15 +298,18 @@ class _Assembler:
 
 
 def _app_keys(asm: _Assembler) -> tuple[str, ...]:
+    """Row keys of table 三: (六) as one row (2019, or the 2021 deviation) or as three sub-rows."""
     single = "other" in asm.found["applications"] or (asm.version == S.FORMAT_2019 and not asm.sub_rows_printed)
     return S.APPLICATION_ROW_KEYS_SINGLE if single else S.APPLICATION_ROW_KEYS_SUBROWS
 
 
 def _active_keys(version: str) -> list[str]:
+    """Row keys of table 二 in printed order for one format version."""
     return list(L.widths(version))
 
 
 def _json_active_key(version: str, key: str) -> str:
+    """The corpus JSON key of a table-二 row (the 2021 fee row is 'fees_10k_yuan')."""
     return "fees_10k_yuan" if version == S.FORMAT_2021 and key == "fees" else key
 
 

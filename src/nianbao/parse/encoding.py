@@ -49,6 +49,7 @@ def declared_charset(data: bytes) -> str | None:
 
 
 def _try(data: bytes, enc: str) -> str | None:
+    """`data` decoded strictly with `enc`, or None."""
     try:
         return data.decode(enc)
     except (UnicodeDecodeError, LookupError):
@@ -56,6 +57,7 @@ def _try(data: bytes, enc: str) -> str | None:
 
 
 def _score(text: str) -> int:
+    """How many report keywords a decoding shows."""
     return sum(text.count(w) for w in KEYWORDS)
 
 

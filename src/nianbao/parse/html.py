@@ -26,8 +26,9 @@ _SKIP = ("script", "style", "noscript", "template", "head", "title", "iframe", "
          "select", "textarea", "button")
 _BLOCK = ("p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt", "dd", "section",
           "article", "header", "footer", "nav", "aside", "main", "blockquote", "pre", "address", "figure",
-          "figcaption", "form", "fieldset", "center", "hr", "table", "tr", "td", "th", "caption", "tbody",
-          "thead", "tfoot", "br", "body")
+          "figcaption", "form", "fieldset", "center", "hr", "br", "body")
+# Table structure is a block boundary only in layout tables: data tables are read cell by cell.
+_TABLE_PARTS = ("table", "caption", "thead", "tbody", "tfoot", "tr", "td", "th")
 # Hidden elements are looked for only when the source spells a hiding declaration the usual way: an
 # XPath over every style attribute costs as much as parsing the page, and most pages hide nothing.
 _HIDING = ("display:none", "display: none", "DISPLAY:NONE", "DISPLAY: NONE", "visibility:hidden",
@@ -128,7 +129,9 @@ def read_page(data: bytes, path: str) -> Page:
     title = root.find("head/title")
     page = Page(title=clean("".join(title.itertext())) if title is not None else "")
     _prepare(root, _hiding_tags(text), hidden_attr=" hidden" in text)
-    tables = [_read_table(t, k, page) for k, t in enumerate(_data_tables(root), start=1)]
+    data_tables = _data_tables(root)
+    _mark_layout_tables(root, set(data_tables))
+    tables = [_read_table(t, k, page) for k, t in enumerate(data_tables, start=1)]
     page.tables = len(tables)
     body = root.find("body")
     _read_flow(ET.tostring(root if body is None else body, method="text", encoding=str), tables, page)
@@ -151,7 +154,9 @@ def _hiding_tags(text: str) -> set[str]:
 def _prepare(root, hiding_tags: set[str], hidden_attr: bool) -> None:
     """Drop what a browser does not show; mark block boundaries, <pre> line breaks and content images."""
     ET.strip_elements(root, *_SKIP, with_tail=False)
-    hidden = [el for el in root.iter(*hiding_tags) if any(h in (el.get("style") or "") for h in _HIDING)]
+    hidden = []
+    if hiding_tags:   # (root.iter() without tags would visit every node)
+        hidden = [el for el in root.iter(*hiding_tags) if any(h in (el.get("style") or "") for h in _HIDING)]
     if hidden_attr:
         hidden += root.xpath("descendant-or-self::*[@hidden]")
     for el in hidden:
@@ -168,6 +173,15 @@ def _prepare(root, hiding_tags: set[str], hidden_attr: bool) -> None:
     for img in root.iter("img"):
         if _is_image(img):
             img.tail = _IMAGE_MARK + (img.tail or "")
+
+
+def _mark_layout_tables(root, data_tables: set) -> None:
+    """Make every part of a layout table a block boundary, as a browser stacks their cells' content."""
+    for table in root.iter("table"):
+        if table not in data_tables:
+            for el in table.iter(*_TABLE_PARTS):
+                el.text = _SEP + (el.text or "")
+                el.tail = _SEP + (el.tail or "")
 
 
 def _drop(el) -> None:
@@ -265,7 +279,7 @@ def _read_table(table, number: int, page: Page) -> list[list[TextCell]]:
     # Captions stay paragraphs, before the table; the flow skips from the table mark to its end mark.
     captions = "".join(_SEP + _cell_text(c, page) for c in table if c.tag == "caption")
     table.text = f"{captions}{_SEP}{_TABLE_MARK}{number}{_SEP}{table.text or ''}"
-    table.tail = f"{_SEP}{_TABLE_END}{table.tail or ''}"
+    table.tail = f"{_SEP}{_TABLE_END}{_SEP}{table.tail or ''}"
     return lines
 
 

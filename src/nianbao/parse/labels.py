@@ -34,7 +34,7 @@ _T2S_PAIRS = (  # traditional, simplified
 _T2S = str.maketrans(_T2S_PAIRS[0::2], _T2S_PAIRS[1::2])
 # Ruby pinyin injected by some mirror sites after characters: 主動(dòng)公開.
 _RUBY = re.compile(r"\([a-zA-Z\u00c0-\u024f\u0300-\u036f]+\)")
-_DROP = re.compile(r"[\s\u200b-\u200d\ufeff“”‘’\"'「」『』]+")
+_DROP = re.compile(r"[\s\u200b-\u200d\ufeff“”‘’\"'「」『』#*]+")   # '#', '*': markdown headings, bold
 _ITEM_NUMBER = re.compile(r"^(\d{1,2})[、,]")
 ITEM_PREFIX = re.compile(r"^(?:\(([一二三四五六七八九十])\)|([一二三四五六七八九十])[、.]|(\d{1,2})\.)")
 _BLOCK = re.compile(r"^第二十条第?\(([一二三四五六七八九十])\)项$")
@@ -63,6 +63,7 @@ def normalize(text: str) -> str:
 
 
 def _leaf(label: str) -> str:
+    """The printed cell of a schema label ('(三)不予公开·1.属于国家秘密' -> '1.属于国家秘密')."""
     return label.split("·")[-1]
 
 
@@ -126,6 +127,7 @@ def _numeral(s: str) -> str | None:
 
 
 def _unique(cands: list[Label]) -> Label | None:
+    """The one label all candidates agree on, else None."""
     return cands[0] if len(set(cands)) == 1 and cands else None
 
 
@@ -199,6 +201,7 @@ def is_group_fragment(text: str) -> bool:
     return len(text) >= 2 and any(text in form for form in _GROUP_FORMS)
 
 
+@lru_cache(maxsize=None)
 def widths(version: str) -> dict[str, int]:
     """Number of printed values per table-二 row key in one format version."""
     spec = S.ACTIVE_2021 if version == S.FORMAT_2021 else S.ACTIVE_2019

@@ -31,10 +31,12 @@ class Metadata:
 
 
 def _clean(line: str) -> str:
+    """A title line without spaces or markdown marks."""
     return _SPACE.sub("", unicodedata.normalize("NFKC", line)).strip("#*|")
 
 
 def _plausible_agency(name: str) -> bool:
+    """An agency name: short, no sentence punctuation, digits or the word 报告."""
     return 2 <= len(name) <= 40 and not _NOT_AGENCY.search(name) and "报告" not in name
 
 
@@ -53,7 +55,12 @@ def region_of(agency: str | None) -> str | None:
 
 def read_metadata(text: str) -> Metadata:
     """Agency and year from the title (agency on the title line or the line above), region from the agency."""
-    lines = [c for c in (_clean(x) for x in text.splitlines()[:400]) if c][:TITLE_LINES]
+    lines: list[str] = []
+    for raw in text.splitlines():
+        if raw.strip():
+            lines.append(_clean(raw[:MAX_TITLE * 2]))
+            if len(lines) == TITLE_LINES:
+                break
     agency = year = None
     for n, line in enumerate(lines):
         if len(line) > MAX_TITLE:

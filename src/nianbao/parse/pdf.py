@@ -20,6 +20,7 @@ MAX_PAGES = 300   # a report has a few dozen pages at most; more is not a report
 
 @dataclass
 class PdfContent:
+    """What a PDF yields: rows in reading order, plain text for the title, and what the pages hold."""
     lines: list[list[TextCell]]
     text: str
     chars: int

@@ -1,9 +1,10 @@
 """Text layouts (.txt/.md) -> rows of printed cells.
 
 One tokenizer per line shape, chosen per line: pipe rows ('a | b |', markdown '| a | b |', colspan
-fillers '|||', a bare '|' for a blank cell), one cell per blank-line paragraph (chosen per document),
-and space-separated text as extracted from PDFs ('规章 0 0 0', a vertical label character glued in front
-of a label: '三 2.其他法律...'). Numbers and labels are told apart later, in core.
+fillers '|||', bare '|' lines that are row separators or blank cells), one cell per blank-line
+paragraph (chosen per document), and space-separated text as extracted from PDFs ('规章 0 0 0', a
+vertical label character glued in front of a label: '三 2.其他法律...'). Numbers and labels are told
+apart later, in core.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import unicodedata
 from functools import lru_cache
 
 from . import labels as L
-from .core import NUMBER, VALUE_WORDS, TextCell
+from .core import NUMBER, VALUE_WORDS, WITH_UNIT, TextCell
 
 PAGE_NUMBER = re.compile(r"^\s*(?:[-—–]\s*\d{1,4}\s*[-—–]|第\s*\d{1,4}\s*页(?:\s*[,，]?\s*共\s*\d{1,4}\s*页)?)\s*$")
 MARKDOWN_RULE = re.compile(r"^:?-{3,}:?$")
@@ -62,7 +63,7 @@ def is_markdown(raw: list[str]) -> bool:
 
 def pipe_cells(line: str, markdown: bool) -> list[str]:
     """Cells of a pipe row; a trailing '|' ends the last cell, a leading one is a border in markdown."""
-    pieces = TRAILING_FILL.sub("|", line).split("|")
+    pieces = (TRAILING_FILL.sub("|", line) if "||" in line or "| |" in line else line).split("|")
     if line.rstrip().endswith("|"):
         pieces = pieces[:-1]
     if markdown and line.lstrip().startswith("|") and len(pieces) > 1:
@@ -72,8 +73,9 @@ def pipe_cells(line: str, markdown: bool) -> list[str]:
 
 @lru_cache(maxsize=1 << 14)
 def _is_value_token(tok: str) -> bool:
+    """A space-separated word that is a value on its own: a number, '/', '—', '无', '3件'."""
     t = unicodedata.normalize("NFKC", tok)
-    return bool(NUMBER.match(t) or SYMBOL.match(t)) or t in VALUE_WORDS
+    return bool(NUMBER.match(t) or WITH_UNIT.match(t) or SYMBOL.match(t)) or t in VALUE_WORDS
 
 
 def space_cells(line: str) -> list[str]:
@@ -124,11 +126,11 @@ def read_lines(text: str) -> list[list[TextCell]]:
     units = _units(raw)
     rows = []
     for n, (lineno, unit) in enumerate(units):
-        if FILLER.match(unit) or _is_separator(units, n):
-            continue
         if "|" in unit:
+            if ("||" in unit and FILLER.match(unit)) or _is_separator(units, n):
+                continue
             cells = pipe_cells(unit, markdown)
-            if all(MARKDOWN_RULE.match(c) for c in cells if c) and any(cells):
+            if "---" in unit and all(MARKDOWN_RULE.match(c) for c in cells if c):
                 continue
         elif PAGE_NUMBER.match(unit):
             continue
