@@ -184,6 +184,8 @@ def test_landing_and_agency_pages_render_filter_and_stay_on_the_machine(browser)
 
     browser.open((site / "index.html").as_uri())          # GX's index, rendered static and offline
     assert browser.js("document.querySelector('.banner a').getAttribute('href')") == "nianbao/index.html"
+    browser.open(next(site.glob("validations/review_litigation/**/*.html")).as_uri())   # a GX validation page
+    assert "R4.review" in browser.js("document.body.innerText")
 
     assert browser.problems() == []
     requests = browser.requests()

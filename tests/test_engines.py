@@ -34,8 +34,8 @@ CORPUS_RULES = ("R1.person", "R2.legal", "R2.total", "R3.other", "R4.review", "R
                 "R5.active_disclosure", "R6.magnitude", "R6.non_negative", "R7.total", "R8.fees",
                 "R9.applications", "R9.active_disclosure_2019", "R10.rules", "R10.rules_2019")
 # Spark pays seconds per expectation, so it checks one expectation of each kind and identity shape.
-SPARK_RULES = ("R1.person", "R2.legal", "R3.other", "R4.review", "R5.applications", "R5.active_disclosure",
-               "R6.magnitude", "R8.fees", "R9.applications", "R10.rules", "R10.rules_2019")
+SPARK_RULES = ("R1.person", "R2.legal", "R4.review", "R5.applications", "R5.active_disclosure", "R6.magnitude",
+               "R8.fees", "R9.applications", "R10.rules")
 PGBIN = Path("/usr/lib/postgresql/15/bin")
 
 
@@ -123,6 +123,8 @@ def test_same_failures_on_spark(ctx, corpus, reference, tmp_path):
     got = set()
     for suite, bd in E.attach(ctx, "spark", corpus, work_dir=tmp_path).items():
         chosen = [copy.copy(e) for e in ctx.suites.get(suite).expectations if e.meta["rule_id"] in SPARK_RULES]
+        if not chosen:
+            continue
         for e in chosen:
             e.id = None
         result = bd.get_batch().validate(ExpectationSuite(name=f"spark_{suite}", expectations=chosen),

@@ -204,3 +204,20 @@ def test_failing_report_ids_are_exact(failures):
     stated |= {(_rid(f"{c.rule_id}-pass"), r) for c in CASES for r in c.passing_fails}
     blank = {_rid(f"{c.rule_id}-blank") for c in CASES}
     assert {k for k in failures if k[0] not in blank} == stated
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "pandas"])
+def test_a_fraction_in_a_count_fails_r5(engine, tmp_path):
+    """Counts are int64 in the contract; a producer that writes 0.5 anyway is caught by R5."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "data"
+    F.write_reports(data, "fraction", [F.report("fraction")])
+    rep = F.report("fraction", changes={"withheld_2_person": 0.5})
+    schema = S.APPLICATIONS_SCHEMA.set(S.APPLICATIONS_SCHEMA.get_field_index("withheld_2_person"),
+                                       pa.field("withheld_2_person", pa.float64()))
+    pq.write_table(pa.Table.from_pylist([rep["applications"]], schema=schema), data / "applications" / "fraction.parquet")
+    found = F.run_suites(get_context(), engine, data, tmp_path / "work", suites={"applications_2021"})
+    row = found[(rep["reports"]["report_id"], "R5.applications")]
+    assert row["withheld_2_person"] == 0.5

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import shutil
 from argparse import Namespace
+from decimal import Decimal
 
 import pandas as pd
 import pytest
@@ -98,16 +99,17 @@ def test_second_run_marks_history_and_exits_on_warnings_only():
     assert summary["counts"]["history"] == {"new": 1, "persisting": 3, "resolved": 3}
 
 
-def test_selection_by_region_passes_and_by_rule_counts_only_that_rule():
-    """`--select region:浙江省` validates only the clean reports: exit 0, no findings."""
+def test_selection_by_agency_and_severity_can_pass():
+    """`--select agency:南山 severity:warn`: one report validated, its two R1 errors not selected: exit 0."""
     run = shared_nightly()
     root = clone_root(run, "select")
-    proc = run_cli(root, "run", "nightly", "--select", "region:浙江省")
+    proc = run_cli(root, "run", "nightly", "--select", "agency:南山", "severity:warn")
     assert proc.returncode == ExitCode.OK, proc.stderr[-3000:]
     latest = root / "uncommitted" / "runs" / "latest"
     summary = json.loads((latest / "run_results.json").read_text(encoding="utf-8"))
-    assert summary["reports_validated"] == 2 and summary["counts"]["findings"] == 0
-    assert summary["select"] == ["region:浙江省"] and summary["previous_run_id"] is None
+    assert summary["reports_validated"] == 1 and summary["counts"]["findings"] == 0
+    assert summary["select"] == ["agency:南山", "severity:warn"] and summary["previous_run_id"] is None
+    assert all(v["failed"] == 0 for v in summary["expectations"].values())
     assert pd.read_parquet(latest / "findings.parquet").empty
 
 
@@ -202,3 +204,29 @@ def test_demo_command_is_dispatched():
 
     args = cli.build_parser().parse_args(["demo", "--data", "x"])
     assert cli.COMMANDS[args.command] == ("nianbao.run", "command_demo") and isinstance(args, Namespace)
+
+
+def test_explanations_read_expected_against_printed():
+    """The Chinese explanation of each identity shape, from the cell values alone."""
+    from nianbao import findings as F
+    from nianbao.rules import RULES_BY_ID
+
+    # (六) printed as one row: the single row stands in for its three blank sub-rows.
+    values = {f"{r}_person": 0 for r in S.RESULT_ROWS_SUBROWS} | {"total_person": 4, "granted_person": 1,
+                                                                   "other_person": 2}
+    values |= {"other_1_person": None, "other_2_person": None, "other_3_person": None}
+    ex = F.explain(RULES_BY_ID["R2.person"], values)
+    assert ex.status == "failed" and (ex.left, ex.right) == (4, 3) and "(六)其他处理(单行" in ex.message
+    assert F.explain(RULES_BY_ID["R2.person"], values | {"total_person": 3}) is None
+    values["other_1_person"] = 2            # one sub-row printed, two blank: not assessable, never a pass
+    assert F.explain(RULES_BY_ID["R2.person"], values).status == "not_assessable"
+
+    ex = F.explain(RULES_BY_ID["R7.person"], {"carried_forward_person": 9, "new_person": 3, "carried_over_person": 1})
+    assert ex.status == "failed" and "大于" in ex.message and ex.left - ex.right == 5
+    ex = F.explain(RULES_BY_ID["R8.licensing"], {"v2019_licensing_prev_items": 2, "v2019_licensing_change": -5})
+    assert ex.status == "failed" and "小于 0" in ex.message
+    ex = F.explain(RULES_BY_ID["R10.rules"], {"rules_issued": 2, "rules_repealed": 0, "rules_in_force": 0}, "township")
+    assert ex.cells == {"rules_issued": 2} and "乡镇" in ex.message
+    assert F.explain(RULES_BY_ID["R10.rules"], {"rules_issued": 2}, "city") is None
+    assert F.explain(RULES_BY_ID["R6.magnitude"], {"fees_10k_yuan": Decimal("100000")}) is None
+    assert F.explain(RULES_BY_ID["R6.magnitude"], {"fees_10k_yuan": Decimal("100000.5")}).cells == {"fees_10k_yuan": 100000.5}

@@ -38,7 +38,7 @@ def apply_duckdb_fix(version: str | None = None) -> None:
     if version != FIXED_FOR_GX:
         raise IncompatibleGXVersion(
             f"nianbao_plugins.compat: the DuckDB persisted-connection fix was verified on great_expectations "
-            f"{FIXED_FOR_GX}, but {version} is installed; re-run tests/test_suites.py::test_duckdb_fix_is_needed "
+            f"{FIXED_FOR_GX}, but {version} is installed; re-run tests/test_engines.py::test_duckdb_fix_is_needed_and_works "
             "against the new version and update FIXED_FOR_GX, or pin great-expectations==1.24.1")
     if not duckdb_fix_applied():
         _engine_module._PERSISTED_CONNECTION_DIALECTS = (

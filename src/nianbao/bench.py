@@ -204,8 +204,8 @@ def bench_nightly(sizes, work: Path, env: dict) -> bool:
         result = nightly.result()
         if not result.get("completed"):
             raise BenchError(f"nightly on {name}: {result.get('message') or nightly.stderr[-3000:]}")
-        truth, found, gx = _pairs(data / "_truth" / "truth.parquet"), _pairs(work / "lb.parquet"), _pairs(
-            work / "gx.parquet")
+        truth = _pairs(data / "_truth" / "truth.parquet")
+        found, gx = _pairs(work / "lb.parquet"), _pairs(work / "gx.parquet")
         same = found == gx
         agree &= same and found == truth
         say(_row([name, f"{len(truth):,}", f"{s.seconds:.1f}", f"{s.peak_mb:.0f}", f"{lb.seconds:.1f}",
@@ -214,13 +214,13 @@ def bench_nightly(sizes, work: Path, env: dict) -> bool:
                   f"{nightly.seconds / lb.seconds:.1f}x", "yes" if same else "NO"], widths))
         if not same or found != truth:
             say(f"   only GX {len(gx - found)}, only lower bound {len(found - gx)}, "
-                         f"lower bound vs truth: missed {len(truth - found)}, extra {len(found - truth)}; "
+                f"lower bound vs truth: missed {len(truth - found)}, extra {len(found - truth)}; "
                 f"e.g. {sorted(gx ^ found)[:3]}")
         shutil.rmtree(data)
     say("s, cpu s and MB: wall time, CPU time and peak RSS of the whole child process (interpreter, imports, "
-        "work); query s: the query alone; "
-        "ratio: nightly wall / lower-bound wall; same: identical (report_id, rule_id) failure sets; "
-        "truth: injected (report_id, rule_id) pairs, which the lower bound must equal")
+        "work); query s: the query alone; ratio: nightly wall / lower-bound wall; same: identical "
+        "(report_id, rule_id) failure sets; truth: injected (report_id, rule_id) pairs, which the lower bound "
+        "must equal")
     return agree
 
 

@@ -23,7 +23,7 @@ agency, region and year (`schema.report_id_for`). A rejected report has a row in
 
 
 def _type(field) -> str:
-    return str(field.type).replace("timestamp[s, tz=UTC]", "timestamp(UTC)")
+    return str(field.type).replace("timestamp[ms, tz=UTC]", "timestamp(UTC)")
 
 
 def render() -> str:

@@ -46,6 +46,7 @@ SPARK_CONFIG = {
     "spark.driver.bindAddress": "127.0.0.1",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
+    "spark.log.level": "ERROR",
     "spark.sql.shuffle.partitions": "1",
     "spark.sql.session.timeZone": "UTC",
     # Spark serves parity on small data here: compiling each of GX's many tiny queries costs more

@@ -3,7 +3,7 @@
 GX is the judge: a finding exists because an expectation listed the report among its unexpected
 rows. The cell values that explain it (expected against printed) are read back from the data
 folder, so the explanation is the same on every engine. A rule that GX failed but whose
-explanation finds no violation is kept (GX decides) and reported as a `explanation-mismatch`
+explanation finds no violation is kept (GX decides) and reported as an `explanation-mismatch`
 problem, so the two never drift apart silently.
 
 Status: `failed` (the rule does not hold) or `not_assessable` (an identity with a missing operand,
@@ -282,7 +282,7 @@ def _row(run_id: str, failure: Failure, meta: dict, rule: R.Rule | None, ex: Exp
         "run_id": run_id, "report_id": failure.report_id, "agency": meta.get("agency"),
         "region": meta.get("region"), "year": meta.get("year"), "rule_id": failure.rule_id,
         "severity": rule.severity if rule else R.ERROR, "status": ex.status, "message": ex.message,
-        "cells": json.dumps(ex.cells, ensure_ascii=False, sort_keys=True), "left_value": ex.left,
+        "cells": json.dumps(ex.cells, ensure_ascii=False), "left_value": ex.left,
         "right_value": ex.right, "difference": diff, "suite": failure.suite, "fix": ex.fix, "history": NEW,
     }
 
@@ -392,7 +392,7 @@ def counts(findings: pd.DataFrame, resolved: pd.DataFrame) -> dict:
 STATUTORY = ("active_disclosure", "applications", "review_litigation")
 
 
-def _glob(data_dir: Path, table: str) -> str | None:
+def table_glob(data_dir: Path, table: str) -> str | None:
     folder = Path(data_dir) / table
     return str(folder / "*.parquet") if any(folder.glob("*.parquet")) else None
 
@@ -410,7 +410,7 @@ def read_reports(data_dir: Path, report_ids: Iterable[str], *, with_text: bool =
         con.register("wanted", pa.table({"report_id": pa.array(ids, pa.string())}))
 
         def rows(table: str, order: str = "") -> list[dict]:
-            glob = _glob(data_dir, table)
+            glob = table_glob(data_dir, table)
             if glob is None:
                 return []
             sql = (f"SELECT t.* FROM read_parquet(?, union_by_name=true) t "

@@ -238,9 +238,9 @@ def _agency_rows(findings: pd.DataFrame, resolved: pd.DataFrame, jurs: list[str]
                               jidx[jurisdiction(region)], 0, 0, 0, set(), 1, set()]
         if status == F.FAILED:
             row[5 if severity == R.ERROR else 6] += 1
+            row[8].add(rule)            # the rules broken; not-assessable ones are counted in row[7]
         else:
             row[7] += 1
-        row[8].add(rule)
         if history == F.NEW:
             row[9] = 0
         if suite in suite_index:
@@ -270,9 +270,9 @@ def landing_page(summary: dict, findings: pd.DataFrame, resolved: pd.DataFrame, 
     chart_jur = bar_chart([(j, n, f"f-jur:{jurs.index(j)}") for j, n in by_jur.most_common(20)])
     chart_rule = bar_chart([(f"{fam} {_family_zh(fam)}", n, f"f-rule:{fam}")
                             for fam, n in sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0]))])
-    families = sorted({r.split(".", 1)[0] for r in findings.rule_id}, key=_family_key)
-    rule_options = [x for fam in families for x in
-                    [fam, *sorted(r for r in findings.rule_id.unique() if r.split(".", 1)[0] == fam)]]
+    broken = sorted(set(failed.rule_id))
+    families = sorted({r.split(".", 1)[0] for r in broken}, key=_family_key)
+    rule_options = [x for fam in families for x in [fam, *(r for r in broken if r.split(".", 1)[0] == fam)]]
     years = sorted({int(y) for y in findings.year.dropna()}) if len(findings) else []
     return LANDING.render(
         title="政府信息公开工作年度报告 数据质量检查:未通过检查的单位", csp=CSP, style=STYLE,

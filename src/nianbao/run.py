@@ -194,13 +194,13 @@ def check_data(data_dir: Path) -> int:
     """Number of reports in data_dir; RunError(INPUT_UNREADABLE) when ids or levels would be unsafe."""
     import duckdb
 
-    if not F._glob(data_dir, "reports"):
+    if not F.table_glob(data_dir, "reports"):
         raise RunError(ExitCode.INPUT_UNREADABLE, f"数据目录 {data_dir} 中没有报告清单(reports/*.parquet)")
     con = duckdb.connect()
     try:
         levels = ", ".join("'" + lv + "'" for lv in S.LEVELS)
         for table in ("reports", *F.STATUTORY):
-            glob = F._glob(data_dir, table)
+            glob = F.table_glob(data_dir, table)
             if glob is None:
                 continue
             level_test = f"OR (level IS NOT NULL AND level NOT IN ({levels}))" if table == "reports" else ""
@@ -213,7 +213,7 @@ def check_data(data_dir: Path) -> int:
                                f"{bad[0]}:报告编号 {bad[1]!r} 不符合格式 R+16 位十六进制,或行政层级不在 "
                                f"{'/'.join(S.LEVELS)} 之中;这样的值不能进入数据文档")
         return con.execute("SELECT count(DISTINCT report_id) FROM read_parquet(?)",
-                           [F._glob(data_dir, "reports")]).fetchone()[0]
+                           [F.table_glob(data_dir, "reports")]).fetchone()[0]
     finally:
         con.close()
 
@@ -342,6 +342,13 @@ def _site_at(ctx, folder: Path):
         yield
     finally:
         ctx.variables.data_docs_sites = original
+
+
+def _prune_gate_sites(keep: int = KEEP_RUNS_IN_GX) -> None:
+    """Drop the site folders (≈5 MB of GX assets each) of all but the newest gate runs; findings stay."""
+    gates = sorted(d for d in P.RUNS_DIR.glob("*-gate") if (d / "site").is_dir())
+    for old in gates[:-keep]:
+        shutil.rmtree(old / "site", ignore_errors=True)
 
 
 def _forget_gx_results(ctx, run_id) -> None:
@@ -562,6 +569,8 @@ def _execute(name: str, *, data_dir: Path, data_key: str, engine: str, db_url: s
     run_tmp.rename(run_dir)
     if shared_site:
         _publish_site(staging, run_id)
+    else:
+        _prune_gate_sites()
     _point_latest(run_id)
     return RunOutcome(code, state.findings, run_dir, Path(summary["site"]["landing_page"]), summary, state.resolved)
 

@@ -194,7 +194,7 @@ REPORTS_SCHEMA = pa.schema([
     pa.field("parse_status", pa.string()),        # parsed | partial | rejected
     pa.field("parse_reason", pa.string()),        # kebab-case code + detail; '' when parsed
     pa.field("missing", pa.string()),             # what a partial parse lacks
-    pa.field("ingested_at", pa.timestamp("s", tz="UTC")),
+    pa.field("ingested_at", pa.timestamp("ms", tz="UTC")),
 ])
 
 ACTIVE_SCHEMA = pa.schema(

@@ -39,12 +39,17 @@ def rule_meta(rule: R.Rule) -> dict:
             "nianbao_severity": rule.severity, "columns": list(rule.operands)}
 
 
+def rule_note(rule: R.Rule) -> str:
+    """The note GX shows under the expectation in Data Docs (built-ins render their kwargs in English)."""
+    return f"{rule.id}({SEVERITY_LABEL[rule.severity]}):{rule.description}。依据:{rule.basis}"
+
+
 def expectation_for(rule: R.Rule):
     """The GX expectation that checks one rule (a custom class from plugins/, or a GX built-in)."""
     import great_expectations.expectations as gxe
     import nianbao_plugins as P
 
-    common = {"severity": R.GX_SEVERITY[rule.severity], "meta": rule_meta(rule)}
+    common = {"severity": R.GX_SEVERITY[rule.severity], "meta": rule_meta(rule), "notes": rule_note(rule)}
     if rule.kind == "identity":
         return P.ExpectRowIdentity(
             column_list=list(rule.operands), left=list(rule.left), right=list(rule.right), op=rule.op,
@@ -90,10 +95,10 @@ def _suite_docs(directory: Path) -> dict[str, dict]:
     return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(directory.glob("*.json"))}
 
 
-def catalogue_rows(directory: Path = EXPECTATIONS_DIR) -> list[dict]:
+def catalogue_rows(directory: Path | None = None) -> list[dict]:
     """One row per rule id found in the suite files: id, severity, table, versions, description, basis."""
     rows: dict[str, dict] = {}
-    for suite, doc in _suite_docs(directory).items():
+    for suite, doc in _suite_docs(directory or EXPECTATIONS_DIR).items():
         table, version = R.SUITES.get(suite, (suite, None))
         for exp in doc["expectations"]:
             meta = exp["meta"]
@@ -110,7 +115,7 @@ def catalogue_rows(directory: Path = EXPECTATIONS_DIR) -> list[dict]:
     return sorted(rows.values(), key=order)
 
 
-def catalogue_markdown(directory: Path = EXPECTATIONS_DIR) -> str:
+def catalogue_markdown(directory: Path | None = None) -> str:
     """The rule catalogue as a markdown table, generated from the suite files."""
     out = ["| 规则编号 | 严重程度 | 表 | 格式版本 | 说明 | 依据 |", "|---|---|---|---|---|---|"]
     for r in catalogue_rows(directory):
@@ -120,7 +125,7 @@ def catalogue_markdown(directory: Path = EXPECTATIONS_DIR) -> str:
     return "\n".join(out) + "\n"
 
 
-def catalogue_page(directory: Path = EXPECTATIONS_DIR) -> str:
+def catalogue_page(directory: Path | None = None) -> str:
     """docs/rule-catalogue.md: a short preface and the catalogue table."""
     rows = catalogue_rows(directory)
     head = ("# 规则目录 Rule catalogue\n\n"

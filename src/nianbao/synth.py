@@ -508,7 +508,7 @@ def _reports(ids, roster: Roster, year, versions, single) -> pa.Table:
         "parse_status": pa.array(np.full(n, "parsed", dtype=object), pa.string()),
         "parse_reason": pa.array(np.full(n, "", dtype=object), pa.string()),
         "missing": pa.array(np.full(n, "", dtype=object), pa.string()),
-        "ingested_at": pa.array(at.astype("datetime64[s]")).cast(pa.timestamp("s", tz="UTC")),
+        "ingested_at": pa.array(at.astype("datetime64[s]")).cast(pa.timestamp("ms", tz="UTC")),
     }, schema=S.REPORTS_SCHEMA)
 
 

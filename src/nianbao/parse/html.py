@@ -3,7 +3,9 @@
 A spanned cell appears once, in its first row and column; a blank cell is TextCell(''), so the two
 stay distinguishable. Table cells have source 'table T row R col C' (1-based, C = grid column, T
 counts data tables only), paragraphs 'paragraph N'. Layout tables (holding a nested table, or one
-column wide) are read as paragraphs. Page.lines is what the core's `parse_lines` takes.
+column wide) are read as paragraphs. `read_page` returns a Page: `lines` for the core's
+`parse_lines`, `text()` for metadata, `has_table_images()` for the 'tables-are-images' outcome.
+The Word reader (docx.py) fills the same Page.
 """
 from __future__ import annotations
 
@@ -48,9 +50,10 @@ def clean(text: str) -> str:
     &nbsp; padding) inside labels freely ("商业\n企业", "本年度办 理结果"), so whitespace between two
     wide characters goes. Elsewhere it becomes one space: "1\n2" -> "1 2", never the guessed "12".
     """
-    if text.isprintable() and " " not in text:   # no whitespace or format characters: nothing to do
-        return text
-    parts = _INVISIBLE.sub("", text).split()     # str.split(): the same Unicode whitespace as CSS + U+3000
+    parts = text.split()   # str.split(): the Unicode whitespace a browser collapses, &nbsp; and U+3000 too
+    if len(parts) == 1 and parts[0].isprintable():   # the common case: one word, no format characters
+        return parts[0]
+    parts = _INVISIBLE.sub("", " ".join(parts)).split()
     if len(parts) < 2:
         return parts[0] if parts else ""
     out = [parts[0]]
@@ -226,53 +229,40 @@ def _is_image(el) -> bool:
     return True
 
 
-def _span(el, attr: str, limit: int) -> int:
-    """A rowspan/colspan attribute as a count in 1..limit (malformed values count as 1)."""
-    value = el.get(attr)
-    if value is None:
-        return 1
+def _span(value: str, limit: int) -> int:
+    """A rowspan/colspan value as a count in 1..limit (malformed values count as 1)."""
     m = re.match(r"\s*(\d+)", value)
     return min(max(int(m.group(1)), 1), limit) if m else 1
 
 
 def _cells(tr) -> list:
     """The <td>/<th> of one row."""
-    return [c for c in tr if c.tag in ("td", "th")]
-
-
-def _rows(table) -> list:
-    """The <tr> of a table in order, directly or in row groups; any <tr> below if the markup is irregular."""
-    rows = []
-    for part in table:
-        if part.tag == "tr":
-            rows.append(part)
-        elif part.tag in ("thead", "tbody", "tfoot"):
-            rows.extend(tr for tr in part if tr.tag == "tr")
-    return rows if rows else list(table.iter("tr"))
+    return list(tr.iterchildren("td", "th"))
 
 
 def _data_tables(root) -> list:
     """Tables that show data: no nested table, and some row with two cells or more (others are layout)."""
     return [t for t in root.iter("table")
-            if next(t.iterdescendants("table"), None) is None and any(len(_cells(tr)) >= 2 for tr in _rows(t))]
+            if next(t.iterdescendants("table"), None) is None and any(len(_cells(tr)) >= 2 for tr in t.iter("tr"))]
 
 
 def _read_table(table, number: int, page: Page) -> list[list[TextCell]]:
     """One line per non-empty row, each cell at its grid column; marks the table's place in the flow."""
     lines: list[list[TextCell]] = []
     taken: set[tuple[int, int]] = set()   # grid positions covered by a span from an earlier cell
-    all_rows = _rows(table)
+    all_rows = list(table.iter("tr"))   # a data table has no nested table: every <tr> below is its own
     for r, tr in enumerate(all_rows, start=1):
-        line, c = [], 1
+        line, c, where = [], 1, f"table {number} row {r} col "
         for td in _cells(tr):
             while (r, c) in taken:
                 c += 1
+            rowspan, colspan = td.get("rowspan"), td.get("colspan")
+            cols = _span(colspan, 1000) if colspan else 1
             # rowspan="0" spans to the last row (HTML); the limits are the HTML maxima.
-            rows = _span(td, "rowspan", 65534) if td.get("rowspan", "").strip() != "0" else len(all_rows) - r + 1
-            cols = _span(td, "colspan", 1000)
+            rows = 1 if not rowspan else len(all_rows) - r + 1 if rowspan.strip() == "0" else _span(rowspan, 65534)
             if rows > 1 or cols > 1:
                 taken.update((r + i, c + j) for i in range(rows) for j in range(cols) if i or j)
-            line.append(TextCell(_cell_text(td, page), f"table {number} row {r} col {c}"))
+            line.append(TextCell(_cell_text(td, page), where + str(c)))
             c += cols
         if line:
             lines.append(line)
