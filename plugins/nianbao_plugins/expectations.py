@@ -41,10 +41,6 @@ def _all(conditions: list):
     return functools.reduce(operator.and_, conditions)
 
 
-def _any(conditions: list):
-    return functools.reduce(operator.or_, conditions)
-
-
 def _numbers(frame: pd.DataFrame) -> pd.DataFrame:
     """Float view of count columns so NaN, pd.NA and Decimal behave alike in pandas."""
     return frame.apply(pd.to_numeric, errors="coerce").astype("float64")

@@ -42,8 +42,6 @@ RESULT_FORMAT = {"result_format": "COMPLETE", "unexpected_index_column_names": [
                  "partial_unexpected_count": 1_000_000, "include_unexpected_rows": False}
 SPARK_CONFIG = {
     "spark.master": "local[1]",
-    "spark.driver.host": "127.0.0.1",
-    "spark.driver.bindAddress": "127.0.0.1",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.log.level": "ERROR",
@@ -279,6 +277,21 @@ def _point_file_datasource(ctx, engine: str, folder: Path) -> None:
     ds._rebuild_asset_data_connectors()
 
 
+def _start_spark(config: dict) -> None:
+    """Start the Spark session with the datasource's config before GX does.
+
+    GX first takes SparkSession.builder.getOrCreate() without any config, then stops and restarts
+    it because core options (master, UI) cannot change at run time: a second JVM start and a warning.
+    """
+    from pyspark.sql import SparkSession
+
+    if SparkSession.getActiveSession() is None:
+        builder = SparkSession.builder
+        for key, value in config.items():
+            builder = builder.config(key, value)
+        builder.getOrCreate()
+
+
 def attach(ctx, engine: str, data_dir: Path, *, db_url: str | None = None, where: dict | None = None,
            work_dir: Path) -> dict:
     """Make data_dir visible on `engine`; returns the batch definition of each suite's asset."""
@@ -302,9 +315,13 @@ def attach(ctx, engine: str, data_dir: Path, *, db_url: str | None = None, where
         # One generic SQL datasource serves every database; GX's hint to use a dialect-specific one is noise.
         warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource")
     else:
+        # Loopback only (set here, not in spark_config: GX restarts a session whose driver host differs).
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         folder = work_dir / engine
         _materialise(folder, data_dir, where, work_dir)
         _point_file_datasource(ctx, engine, folder)
+        if engine == "spark":
+            _start_spark(ctx.data_sources.get(DATASOURCES["spark"]).spark_config or {})
     return {suite: batch_definition(ctx, engine, suite) for suite in R.SUITES}
 
 

@@ -88,14 +88,18 @@ def _run_together_hits(text: str) -> int:
     return len(L.RUN_TOGETHER.findall(L.normalize(text))) if _DIGIT.search(text) else 0
 
 
+@lru_cache(maxsize=1 << 16)
+def _token_kind(text: str) -> tuple[str, L.Label | None, bool]:
+    """(kind, label, blank) of a printed cell; cached, as the same numbers and labels recur in every report."""
+    kind, lab = classify(text)
+    return kind, lab, kind == VALUE and not text.strip()
+
+
 def _tokens(lines: list[list[TextCell]]) -> list[Tok]:
     """Every printed cell classified, with its row number."""
-    out = []
-    for r, row in enumerate(lines):
-        for cell in row:
-            kind, lab = classify(cell.text)
-            out.append(Tok(kind, cell, r, lab, kind == VALUE and not cell.text.strip()))
-    return out
+    return [Tok(kind, cell, r, lab, blank)
+            for r, row in enumerate(lines) for cell in row
+            for kind, lab, blank in (_token_kind(cell.text),)]
 
 
 def _align(vals: list[Tok], k: int) -> list[Tok] | None:
@@ -124,10 +128,13 @@ class _Assembler:
         self.toks = toks
         self.row_end: dict[int, int] = {}
         self.pure: dict[int, bool] = {}
-        for i, t in enumerate(toks):
-            self.row_end[t.row] = i + 1
-            ok = t.kind in (VALUE, JUNK)
-            self.pure[t.row] = self.pure.get(t.row, True) and ok
+        row_end, pure = self.row_end, self.pure
+        for i, t in enumerate(toks, start=1):
+            row_end[t.row] = i
+            if t.kind in (VALUE, JUNK):
+                pure.setdefault(t.row, True)
+            else:
+                pure[t.row] = False
         self.version, self.version_conflict = self._decide_version()
         self.sub_rows_printed = any(t.label and t.label.kind == "row" and t.label.key in S.OTHER_SUB_ROWS
                                     for t in toks)

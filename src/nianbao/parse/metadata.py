@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 TITLE_LINES = 60          # title search window (HTML text starts with navigation)
 MAX_TITLE = 80
@@ -30,6 +31,7 @@ class Metadata:
     region: str | None
 
 
+@lru_cache(maxsize=1 << 12)   # navigation and footer lines recur on every page of a site
 def _clean(line: str) -> str:
     """A title line without spaces or markdown marks."""
     return _SPACE.sub("", unicodedata.normalize("NFKC", line)).strip("#*|")
