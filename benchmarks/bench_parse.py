@@ -16,6 +16,8 @@ from typing import Callable
 from nianbao.parse import html
 from nianbao.paths import ROOT
 
+NATIONAL_REPORTS = 150_000
+
 
 def measure(files: list[Path], work: Callable[[Path], object], seconds: float,
             max_rounds: int) -> tuple[int, float, float]:
@@ -59,17 +61,25 @@ def main(argv: list[str] | None = None) -> int:
     files_of = {"html": html_files, "txt": txt_files, "pdf": pdf_files}
 
     # CPU seconds as well: on a shared machine the wall clock also counts other people's work.
-    print(f"{'input':32} {'files':>5} {'reports':>8} {'seconds':>8} {'reports/s':>10} {'per CPU-s':>10}")
+    print(f"{'input':32} {'files':>5} {'reports':>8} {'seconds':>8} {'reports/s':>10} {'per CPU-s':>10} {'ms/report':>10}")
+    cpu_rate: dict[str, float] = {}
     for name, n_files, work, max_rounds in rows:
         files = files_of[name.split(":")[0]]
         if not files:
             print(f"{name:32} {0:>5} {'-':>8} {'-':>8} {'no files':>10}")
             continue
         done, elapsed, cpu = measure(files, work, args.seconds, max_rounds)
-        print(f"{name:32} {n_files:>5} {done:>8} {elapsed:>8.2f} {done / elapsed:>10.1f} {done / cpu:>10.1f}")
+        cpu_rate[name] = done / cpu
+        print(f"{name:32} {n_files:>5} {done:>8} {elapsed:>8.2f} {done / elapsed:>10.1f} {done / cpu:>10.1f} "
+              f"{cpu / done * 1000:>10.2f}")
     kb = sum(len(b) for b in html_bytes.values()) / max(len(html_bytes), 1) / 1024
     print(f"(HTML pages average {kb:.0f} KB; target: at least 200 HTML pages a second; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    rate = cpu_rate.get("html: parse_file")
+    if rate:
+        cores = os.cpu_count() or 1
+        print(f"{NATIONAL_REPORTS:,} HTML reports at {rate:.0f}/CPU-s: {NATIONAL_REPORTS / rate / 60:.1f} min on one core, "
+              f"{NATIONAL_REPORTS / rate / cores / 60:.1f} min on {cores} cores (parsing only; see bench_ingest.py)")
     return 0
 
 
