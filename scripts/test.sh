@@ -16,7 +16,7 @@ PGBIN=/usr/lib/postgresql/15/bin
 [ -x "$PGBIN/initdb" ] || apt_install postgresql-15
 command -v java >/dev/null || apt_install openjdk-17-jre-headless
 
-python3 -m pip install -q -e '.[test]'
+python3 -m pip install -q --root-user-action=ignore -e '.[test]'
 
 # A throwaway PostgreSQL cluster, owned by the postgres user, listening on 127.0.0.1 only.
 PGWORK=$(mktemp -d /tmp/nianbao-pg.XXXXXX)

@@ -9,6 +9,14 @@ def test_contract_doc_is_up_to_date():
     assert contract_doc.CONTRACT_PATH.read_text(encoding="utf-8") == contract_doc.render()
 
 
+def test_readme_rule_sections_are_up_to_date():
+    """The README's one-section-per-rule catalogue equals what the suites on disk generate."""
+    readme = contract_doc.README_PATH.read_text(encoding="utf-8")
+    assert readme == contract_doc.readme_with_rules(readme)
+    for family in contract_doc.FAMILIES:
+        assert f"### {family}:" in readme
+
+
 def test_every_column_has_a_chinese_label():
     """No column of any table lacks its label, and no label names a column that does not exist."""
     labels = S.column_labels()
