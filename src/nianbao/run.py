@@ -717,7 +717,8 @@ def command_demo(args) -> ExitCode:
 
     inbox = P.DATA_DIR / "inbox"
     if inbox.is_dir() and any(inbox.iterdir()):
-        print(ingest.ingest([inbox], P.DATA_DIR).text())
+        manifest = inbox / "manifest.csv"   # region and level are rarely printed in the report itself
+        print(ingest.ingest([inbox], P.DATA_DIR, manifest=manifest if manifest.is_file() else None).text())
     outcome = run_checkpoint("nightly", data_dir=args.data, engine=args.engine, db_url=args.db_url,
                              select=args.select, run_name=args.run_name)
     _print_outcome(outcome)
