@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 from . import schema as S
 from .exitcodes import ExitCode
 from .model import ParsedReport
+from .parse.encoding import InputError, decode
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 # Inside folders only these are read (explicitly named files always are): report formats the parser
@@ -117,23 +118,19 @@ def clean_meta(meta: dict[str, Any] | None, where: str = "命令行参数") -> d
     return out
 
 
-def _read_text_guessing_gb(path: Path) -> str:
-    """Manifest text: UTF-8 (with or without BOM), else GB18030 (what Excel saves on Chinese Windows)."""
-    data = path.read_bytes()
+def _read_manifest_text(path: Path) -> str:
+    """Manifest text in whatever encoding the parser detects (Excel on Chinese Windows saves GB18030)."""
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            return data.decode("gb18030")
-        except UnicodeDecodeError as e:
-            raise ManifestError(f"{path}: 既不是 UTF-8 也不是 GB18030 编码 ({e})") from None
+        return decode(path.read_bytes(), str(path))
+    except InputError as e:
+        raise ManifestError(f"{path}: 无法识别清单编码 ({e.detail})") from None
 
 
 def read_manifest(path: str | Path) -> dict[str, dict[str, Any]]:
     """Per-file metadata from a CSV (columns file, agency, region, year, optional level), by resolved path."""
     path = Path(path)
     try:
-        text = _read_text_guessing_gb(path)
+        text = _read_manifest_text(path)
     except OSError as e:
         raise ManifestError(f"{path}: 无法读取清单文件 ({e.strerror or e})") from None
     rows = csv.reader(io.StringIO(text, newline=""))

@@ -50,6 +50,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import engines
 from . import findings as F
 from . import paths as P
 from . import report
@@ -61,10 +62,6 @@ CHECKPOINTS = ("nightly", "gate")
 DEFAULT_ENGINE = "duckdb"
 UPDATE_DOCS = "update_data_docs"
 PAGES_ACTION = "nianbao_pages"
-# report_id only: it is format-checked, while agency names are free text GX's pages would not escape.
-# Every failing id is needed for the findings; SQL engines list only partial_unexpected_count of them.
-RESULT_FORMAT = {"result_format": "COMPLETE", "unexpected_index_column_names": ["report_id"],
-                 "partial_unexpected_count": 1_000_000, "include_unexpected_rows": False}
 KEEP_RUNS_IN_GX = 20            # validation results kept in GX's store (and pages in the site)
 CRASH_ENV = "NIANBAO_TEST_CRASH_AT"   # test hook: SIGKILL this process at a named point
 EXIT_ZH = {ExitCode.OK: "全部通过", ExitCode.WARNINGS: "只有警告,允许发布", ExitCode.ERRORS: "存在错误级问题,禁止发布",
@@ -238,7 +235,7 @@ def checkpoint_config(name: str, engine: str = DEFAULT_ENGINE) -> dict:
                     {"name": PAGES_ACTION, "type": PAGES_ACTION}],
         "id": _uuid("checkpoint", stored),
         "name": stored,
-        "result_format": RESULT_FORMAT,
+        "result_format": engines.RESULT_FORMAT,
         "validation_definitions": [{"id": _uuid("vd", checkpoint_file_name(s, engine)), "name": checkpoint_file_name(s, engine)}
                                    for s in R.SUITES],
     }
@@ -247,7 +244,6 @@ def checkpoint_config(name: str, engine: str = DEFAULT_ENGINE) -> dict:
 def validation_definition_config(suite: str, engine: str = DEFAULT_ENGINE) -> dict:
     """One validation definition per suite (and engine), on the asset of the same name in that engine's
     datasource: no two share suite+asset, so no result overwrites another in GX's store (GX-NOTES §4)."""
-    from . import engines
 
     suite_id = json.loads((P.EXPECTATIONS_DIR / f"{suite}.json").read_text(encoding="utf-8"))["id"]
     source = engines.DATASOURCES[engine]
@@ -267,7 +263,6 @@ def validation_definition_config(suite: str, engine: str = DEFAULT_ENGINE) -> di
 
 def write_checkpoints(root: Path | None = None) -> list[Path]:
     """Write checkpoints/*.json and validation_definitions/*.json for every engine, deterministically."""
-    from . import engines
 
     root = Path(root or P.ROOT)
     written = []
@@ -511,7 +506,6 @@ def _execute(name: str, *, data_dir: Path, data_key: str, engine: str, db_url: s
     summary["reports_in_data"] = check_data(data_dir)
     import great_expectations as gx   # after the cheap checks: importing GX takes seconds
 
-    from . import engines
     from .context import ConfigurationError, get_context
 
     try:
