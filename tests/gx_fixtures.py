@@ -11,8 +11,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from nianbao import rules as RL
 from nianbao import schema as S
+from nianbao import violations
 from nianbao.engines import RESULT_FORMAT, attach
+from nianbao.findings import read_reports
 
 PARTS = S.APPLICANT_PARTS
 RESULT_ROWS = S.RESULT_ROWS_SUBROWS
@@ -106,16 +109,68 @@ def raised(result) -> bool:
     return any(v.get("raised_exception") for v in info.values() if isinstance(v, dict))
 
 
-def run_suites(ctx, engine: str, data_dir: Path, work_dir: Path, suites=None, **kw) -> dict:
-    """Validate the suites on `engine`; {(report_id, rule_id): unexpected row} for every failure."""
-    failures = {}
-    for suite, bd in attach(ctx, engine, data_dir, work_dir=work_dir, **kw).items():
-        if suites is not None and suite not in suites:
-            continue
-        result = bd.get_batch().validate(ctx.suites.get(suite), result_format=RESULT_FORMAT)
-        for r in result.results:
-            assert not raised(r), (suite, r.expectation_config.meta["rule_id"], r.exception_info)
-            rule_id = r.expectation_config.meta["rule_id"]
-            for row in (r.result or {}).get("unexpected_index_list") or []:
-                failures[(row["report_id"], rule_id)] = row
-    return failures
+# The production result format, but listing every failing report id (not 20) on every engine.
+COMPLETE = {**RESULT_FORMAT, "result_format": "COMPLETE", "partial_unexpected_count": 1_000_000}
+CHECK_OF_RULE = {r.id: c.id for suite in RL.SUITES for c in RL.checks_for_suite(suite) for r in c.rules}
+
+
+def gx_failing_ids(result: dict) -> list[str]:
+    """Every report id GX lists as failing: one dict per row, or (exclude_unexpected_values) one list
+    per index column, as GX 1.24.1 returns them."""
+    ids: list[str] = []
+    for row in result.get("unexpected_index_list") or []:
+        value = row["report_id"]
+        ids.extend(value if isinstance(value, list) else [value])
+    return ids
+
+
+class SuiteRun(dict):
+    """{(report_id, rule_id): the report's row} for every failure of a GX run, plus what GX found itself.
+
+    The pairs come from the violations table of the rows GX validated (attached.violations), after
+    run_suites asserted, per expectation, that GX failed exactly the rows that break its rules. The
+    row is the rule's table as read back from the data folder (with the report's level), the values
+    nianbao.findings explains a failure with. `checks`: {(report_id, check_id)} of GX's own
+    unexpected_index_list; `rows`: {suite: rows GX validated}; `violations`: the table itself.
+    """
+
+    def __init__(self, pairs: dict, checks: set, rows: dict, violations: pa.Table):
+        super().__init__(pairs)
+        self.checks, self.rows, self.violations = checks, rows, violations
+
+
+def run_suites(ctx, engine: str, data_dir: Path, work_dir: Path, suites=None, **kw) -> SuiteRun:
+    """Validate the suites on `engine` with every failing id listed; assert that no expectation raised
+    and that GX and the violations table agree, expectation by expectation; return the failures."""
+    attached = attach(ctx, engine, data_dir, work_dir=work_dir, **kw)
+    try:
+        checks, rows, judged = set(), {}, set()
+        for suite, bd in attached.items():
+            if suites is not None and suite not in suites:
+                continue
+            result = bd.get_batch().validate(ctx.suites.get(suite), result_format=COMPLETE)
+            # Every check of the suite was evaluated, once (GX does not keep the suite's order).
+            assert sorted(r.expectation_config.meta["check_id"] for r in result.results) == \
+                sorted(c.id for c in RL.checks_for_suite(suite)), suite
+            for r in result.results:
+                meta = r.expectation_config.meta
+                assert not raised(r), (engine, suite, meta["check_id"], r.exception_info)
+                rule_ids = [x["rule_id"] for x in meta["rules"]]
+                ids = gx_failing_ids(r.result)
+                count, expected = violations.rows_failing(attached.violations, suite, rule_ids)
+                where = (engine, suite, meta["check_id"])
+                assert len(ids) == len(set(ids)) == r.result["unexpected_count"], where
+                assert set(ids) == expected and len(expected) == count, (where, sorted(ids), sorted(expected))
+                assert r.success is (count == 0), where
+                checks.update((i, meta["check_id"]) for i in ids)
+                judged.update((suite, x) for x in rule_ids)
+                assert rows.setdefault(suite, r.result["element_count"]) == r.result["element_count"], where
+        pairs = violations.pairs(attached.violations).to_pylist()
+        found = [(p["report_id"], p["rule_id"]) for p in pairs if (p["suite"], p["rule_id"]) in judged]
+        assert len(found) == len(set(found)), "a report broke a rule twice"
+        reports = read_reports(data_dir, {rid for rid, _ in found}, with_text=False)
+        values = {(rid, rule): {**reports[rid]["values"].get(RL.RULES_BY_ID[rule].table, {}),
+                                "level": reports[rid]["meta"].get("level")} for rid, rule in found}
+        return SuiteRun(values, checks, rows, attached.violations)
+    finally:
+        attached.prepared.close()

@@ -1,8 +1,11 @@
-"""The same suites give the same (report_id, rule_id) failures on pandas, DuckDB, SQLite, PostgreSQL, Spark.
+"""The same suites fail the same reports on pandas, DuckDB, SQLite, PostgreSQL and Spark.
 
 The corpus is a slice of test_rules' examples (failing, passing and blank-operand reports of a dozen
-rules). DuckDB is the reference and is itself checked against the stated failures, so parity is
-never parity of two empty sets.
+rules). Parity is of what each engine's GX found, {(report_id, check_id)} from its own
+unexpected_index_list, not of the violations table (DuckDB computes that for every engine); on each
+engine gx_fixtures.run_suites also asserts that GX failed, per expectation, exactly the rows the
+violations table lists. DuckDB is the reference and is itself checked against the stated failures,
+so parity is never parity of two empty sets.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ import pytest
 import yaml
 
 from nianbao import engines as E
+from nianbao import rules as R
 from nianbao import schema as S
 from nianbao.context import get_context
 from nianbao.paths import ROOT
@@ -29,6 +33,7 @@ from nianbao.paths import ROOT
 import gx_fixtures as F
 import test_rules as T
 
+PGBIN = Path(os.environ.get("NIANBAO_PGBIN", "/usr/lib/postgresql/15/bin"))   # scripts/test.sh's server
 CORPUS_RULES = ("R1.person", "R2.legal", "R2.total", "R3.other", "R4.review", "R5.applications",
                 "R5.active_disclosure", "R6.magnitude", "R6.non_negative", "R7.total", "R8.fees",
                 "R9.applications", "R9.active_disclosure_2019", "R10.rules", "R10.rules_2019")
@@ -53,7 +58,7 @@ def corpus(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reference(ctx, corpus):
-    return set(F.run_suites(ctx, "duckdb", corpus, corpus.parent / "duckdb"))
+    return F.run_suites(ctx, "duckdb", corpus, corpus.parent / "duckdb")
 
 
 def _rid(name):
@@ -66,13 +71,28 @@ def test_reference_matches_the_stated_failures(reference):
     blank = {_rid(n) for n, _, kind, _, _ in _examples() if kind == "blank"}
     assert {k for k in reference if k[0] not in blank} == stated
     assert len(reference) > len(stated)  # the blank-operand reports fail R9
+    # GX's own verdicts are the failures' checks (the family of an identity), and every check of the
+    # corpus' rules fails somewhere.
+    assert reference.checks == {(rid, F.CHECK_OF_RULE[rule]) for rid, rule in reference}
+    assert {c for _, c in reference.checks} >= {F.CHECK_OF_RULE[r] for r in CORPUS_RULES}
+    # GX validated every report once, in its format version's assets (table 四: one suite for both).
+    versions = [version for *_, version in _examples()]
+    assert reference.rows == {suite: len(versions) if v is None else versions.count(v)
+                              for suite, (_, v) in R.SUITES.items()}
+
+
+def assert_parity(got, reference):
+    """The engine's GX failed the same reports on the same checks, over the same rows."""
+    assert got.checks == reference.checks
+    assert got.rows == reference.rows
+    assert set(got) == set(reference)
 
 
 @pytest.mark.parametrize("engine", ["pandas", "sqlite"])
 def test_same_failures(engine, ctx, corpus, reference, tmp_path):
     kw = {"db_url": f"sqlite:///{tmp_path / 'nianbao.db'}"} if engine == "sqlite" else {}
     got = F.run_suites(ctx, "sql" if engine == "sqlite" else engine, corpus, tmp_path, **kw)
-    assert set(got) == reference
+    assert_parity(got, reference)
 
 
 def _free_port() -> int:
@@ -108,13 +128,13 @@ def pg_url():
 
 @pytest.mark.postgres
 def test_same_failures_on_postgresql(ctx, corpus, reference, pg_url, tmp_path):
-    assert set(F.run_suites(ctx, "sql", corpus, tmp_path, db_url=pg_url)) == reference
+    assert_parity(F.run_suites(ctx, "sql", corpus, tmp_path, db_url=pg_url), reference)
 
 
 @pytest.mark.spark
 def test_same_failures_on_spark(ctx, corpus, reference, tmp_path):
     """Every suite, whole, on Spark in local mode (small data: Spark pays seconds per expectation)."""
-    assert set(F.run_suites(ctx, "spark", corpus, tmp_path)) == reference
+    assert_parity(F.run_suites(ctx, "spark", corpus, tmp_path), reference)
 
 
 # --- The plumbing ------------------------------------------------------------------------------
@@ -128,7 +148,9 @@ def test_yml_declares_the_datasources():
 def test_attach_does_not_rewrite_the_yml(ctx, corpus, tmp_path):
     before = hashlib.sha256((ROOT / "great_expectations.yml").read_bytes()).hexdigest()
     for engine in ("duckdb", "pandas"):
-        E.attach(ctx, engine, corpus, work_dir=tmp_path / engine)
+        attached = E.attach(ctx, engine, corpus, work_dir=tmp_path / engine)
+        assert set(attached) == set(R.SUITES)
+        attached.prepared.close()
     assert hashlib.sha256((ROOT / "great_expectations.yml").read_bytes()).hexdigest() == before
 
 
@@ -138,20 +160,30 @@ def _rows(ctx, engine, suite="review_litigation"):
 
 
 def test_selection(ctx, tmp_path):
+    """The selection filters the rows GX validates, and the violations are those of exactly these rows."""
     data = tmp_path / "data"
-    F.write_reports(data, "sel", [F.report("甲", region="江苏省淮安市", year=2023),
-                                  F.report("乙", region="江苏省南京市", year=2022),
-                                  F.report("丙", region="浙江省杭州市", year=2023, version=S.FORMAT_2019)])
+    F.write_reports(data, "sel", [F.report("甲", region="江苏省淮安市", year=2023, changes={"review_total": 9}),
+                                  F.report("乙", region="江苏省南京市", year=2022, changes={"review_total": 9}),
+                                  F.report("丙", region="浙江省杭州市", year=2023, version=S.FORMAT_2019,
+                                           changes={"review_total": 9})])
     ids = {n: _rid_in(n, r, y) for n, r, y in (("甲", "江苏省淮安市", 2023), ("乙", "江苏省南京市", 2022),
                                                ("丙", "浙江省杭州市", 2023))}
-    for where, expected in [({"region": "江苏省"}, {"甲", "乙"}), ({"year": 2023}, {"甲", "丙"}),
-                            ({"agency": "乙"}, {"乙"}), ({"report_ids": [ids["丙"]]}, {"丙"}),
-                            ({"region": "江苏省", "year": [2023]}, {"甲"}), ({"agency": "%"}, set())]:
-        E.attach(ctx, "duckdb", data, where=where, work_dir=tmp_path / "work")
-        _, df = _rows(ctx, "duckdb")
-        assert set(df["report_id"]) == {ids[n] for n in expected}, where
-    E.attach(ctx, "duckdb", data, work_dir=tmp_path / "work")
+    for where, expected in [(None, {"甲", "乙", "丙"}), ({"region": "江苏省"}, {"甲", "乙"}),
+                            ({"year": 2023}, {"甲", "丙"}), ({"agency": "乙"}, {"乙"}),
+                            ({"report_ids": [ids["丙"]]}, {"丙"}), ({"region": "江苏省", "year": [2023]}, {"甲"}),
+                            ({"agency": "%"}, set()), ({"region": "江苏省_"}, set())]:
+        attached = E.attach(ctx, "duckdb", data, where=where, work_dir=tmp_path / "work")
+        try:
+            _, df = _rows(ctx, "duckdb")
+            assert set(df["report_id"]) == {ids[n] for n in expected}, where
+            # Each report breaks R4.review only: the violations list exactly the selected ones.
+            assert sorted((v["suite"], v["report_id"], tuple(v["rule_ids"])) for v in attached.violations.to_pylist()) \
+                == sorted(("review_litigation", ids[n], ("R4.review",)) for n in expected), where
+        finally:
+            attached.prepared.close()
+    attached = E.attach(ctx, "duckdb", data, work_dir=tmp_path / "work")
     assert set(_rows(ctx, "duckdb", "applications_2019")[1]["report_id"]) == {ids["丙"]}
+    attached.prepared.close()
     with pytest.raises(ValueError, match="unknown selection"):
         E.attach(ctx, "duckdb", data, where={"province": "x"}, work_dir=tmp_path / "work")
     with pytest.raises(ValueError, match="not report ids"):
@@ -162,11 +194,54 @@ def _rid_in(name, region, year):
     return S.report_id_for(f"测试机关{name}", region, year)
 
 
-def test_asset_joins_report_columns(ctx, corpus, tmp_path):
-    E.attach(ctx, "duckdb", corpus, work_dir=tmp_path)
-    columns, df = _rows(ctx, "duckdb", "active_disclosure_2021")
-    assert {"agency", "region", "year", "level", "report_id", "rules_issued"} <= set(columns)
-    assert set(df["format_version"]) == {S.FORMAT_2021}
+@pytest.mark.parametrize("suite, where, report_columns", [
+    ("active_disclosure_2021", None, ["level"]),             # R10 reads the level
+    ("active_disclosure_2019", None, ["level"]),
+    ("applications_2021", None, []),                         # no rule reads a report column: no join
+    ("applications_2019", None, []),
+    ("review_litigation", None, []),
+    ("review_litigation", {"region": "江苏省"}, []),         # joined to filter, no column added
+    ("applications_2021", {"year": 2023}, []),
+    ("review_litigation", {"agency": "甲"}, []),
+    ("review_litigation", {"report_ids": ["R0123456789ABCDEF"]}, []),   # report_id is in every table
+])
+def test_asset_joins_reports_only_when_needed(ctx, corpus, tmp_path, suite, where, report_columns):
+    table, version = R.SUITES[suite]
+    sql = E.suite_sql(suite, where)
+    joins = bool(report_columns) or any(k in (where or {}) for k in ("region", "year", "agency"))
+    assert ("JOIN nb_reports" in sql) is joins, sql
+    attached = E.attach(ctx, "duckdb", corpus, where=where, work_dir=tmp_path)
+    try:
+        columns, df = _rows(ctx, "duckdb", suite)
+    finally:
+        attached.prepared.close()
+    assert columns == [*S.TABLE_SCHEMAS[table].names, *report_columns]
+    if version and not df.empty:
+        assert set(df["format_version"]) == {version}
+    if where is None:
+        assert len(df) == sum(1 for *_, v in _examples() if version in (None, v))
+    if report_columns:    # the level really comes from the reports table
+        by_id = {F.report(n)["reports"]["report_id"]: ch.get("level", "city") for n, _, _, ch, _ in _examples()}
+        assert all(by_id[r] == lv for r, lv in zip(df["report_id"], df["level"]))
+
+
+def test_prepare_needs_no_context_and_duckdb_writes_no_file(ctx, corpus, tmp_path):
+    """prepare() loads the data and lists the violations before GX exists; bind() points GX at it.
+    DuckDB keeps the suite tables in a named in-memory database: nothing in work_dir."""
+    prepared = E.prepare("duckdb", corpus, work_dir=tmp_path / "w")
+    try:
+        assert prepared.engine == "duckdb" and prepared.violations.num_rows > 0
+        assert not [p for p in (tmp_path / "w").rglob("*") if p.suffix in (".duckdb", ".db", ".wal")]
+        attached = E.bind(ctx, prepared)
+        assert set(attached) == set(R.SUITES) and attached.prepared is prepared
+        assert attached.violations.equals(prepared.violations)
+        assert _rows(ctx, "duckdb")[1]["report_id"].nunique() == len(_examples())
+    finally:
+        prepared.close()
+    with pytest.raises(ValueError, match="unknown engine"):
+        E.prepare("oracle", corpus, work_dir=tmp_path / "w")
+    with pytest.raises(ValueError, match="needs db_url"):
+        E.prepare("sql", corpus, work_dir=tmp_path / "w")
 
 
 def test_bad_data_folder_is_named(ctx, tmp_path):
@@ -184,12 +259,18 @@ def test_bad_data_folder_is_named(ctx, tmp_path):
         E.attach(ctx, "duckdb", data, work_dir=tmp_path / "w")
 
 
-def test_empty_table_folder_gives_empty_assets(ctx, tmp_path):
+@pytest.mark.parametrize("engine", ["duckdb", "pandas"])
+def test_empty_table_folder_gives_empty_assets(ctx, tmp_path, engine):
     data = tmp_path / "data"
     (data / "reports").mkdir(parents=True)
     pq.write_table(S.REPORTS_SCHEMA.empty_table(), data / "reports" / "none.parquet")
-    for suite, bd in E.attach(ctx, "duckdb", data, work_dir=tmp_path / "w").items():
-        assert bd.get_batch().head(fetch_all=True).data.empty, suite
+    attached = E.attach(ctx, engine, data, work_dir=tmp_path / "w")
+    try:
+        assert attached.violations.num_rows == 0
+        for suite, bd in attached.items():
+            assert bd.get_batch().head(fetch_all=True).data.empty, suite
+    finally:
+        attached.prepared.close()
 
 
 # --- The DuckDB fix ----------------------------------------------------------------------------

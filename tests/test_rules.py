@@ -1,10 +1,13 @@
 """Every rule id: a passing and a failing example as real Parquet, validated by the real suites on DuckDB.
 
 Each case writes its own small Parquet fixture (one file per table) into one data folder; the
-suites run once over the folder. For every rule id the failing report_ids must be exactly the
-examples that state they fail it, and the failure must carry the report's cells (and, for an
-identity, both sides). Every identity also gets a "blank" example: its failing example with one
-operand left blank, which must not fail the identity (not assessable) but must fail R9.
+suites run once over the folder (gx_fixtures.run_suites asserts, per expectation, that GX failed
+exactly the rows the violations table lists for its rules). For every rule id the failing
+report_ids must be exactly the examples that state they fail it, GX's expectation for the rule
+(its family for an identity) must fail the report, and the finding's explanation must carry the
+report's cells (and, for an identity, both sides). Every identity also gets a "blank" example: its
+failing example with one operand left blank, which must not fail the identity (not assessable) but
+must fail R9.
 
 Clean report (tests/gx_fixtures.py), table 三 column i = 1..6 (自然人 … 其他): 新收 i+4, 上年结转 2,
 (一)予以公开 i, (二)(三)1 (四)1 (五)1 (六)1 each 1, (七)总计 i+5, 结转下年度 1; the 总计 column sums them
@@ -19,6 +22,7 @@ from decimal import Decimal
 
 import pytest
 
+from nianbao import findings as FND
 from nianbao import rules as R
 from nianbao import schema as S
 from nianbao.context import get_context
@@ -150,7 +154,7 @@ def _rid(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def failures(tmp_path_factory):
-    """{(report_id, rule_id): unexpected row} of one DuckDB run over every example."""
+    """gx_fixtures.SuiteRun of one DuckDB run over every example: {(report_id, rule_id): row}, .checks."""
     data = tmp_path_factory.mktemp("rules") / "data"
     by_case: dict[str, list] = {}
     for name, case, _, changes, version in examples():
@@ -180,13 +184,26 @@ def _same(a, b) -> bool:
 def test_rule(case, failures):
     assert _failed_rules(failures, f"{case.rule_id}-fail") == case.fails
     assert _failed_rules(failures, f"{case.rule_id}-pass") == case.passing_fails
-    row = failures[(_rid(f"{case.rule_id}-fail"), case.rule_id)]
+    rid = _rid(f"{case.rule_id}-fail")
+    # GX itself failed the report on the rule's expectation (the family's, for an identity).
+    assert (rid, F.CHECK_OF_RULE[case.rule_id]) in failures.checks
+    assert {c for r, c in failures.checks if r == rid} == {F.CHECK_OF_RULE[x] for x in case.fails}
+    row = failures[(rid, case.rule_id)]
     rule = R.RULES_BY_ID[case.rule_id]
     reported = {c: v for c, v in case.fail.items() if c in (*rule.operands, rule.params.get("level_column"))}
     assert reported, "the failing example must change a cell the rule reads"
     assert all(_same(row[c], v) for c, v in reported.items()), (row, reported)
+    # The finding explains the failure from those cells: expected against printed.
+    ex = FND.explain(rule, row, row["level"])
+    assert ex is not None and ex.status == FND.FAILED, ex
+    assert ex.cells and all(_same(row[c], v) or FND.number(row[c]) == v for c, v in ex.cells.items()), ex.cells
     if rule.kind == "identity":
         assert R.identity_sides(rule, row) == case.sides
+        assert (ex.left, ex.right) == case.sides
+    elif rule.kind == "zero_for_levels":       # the level changed: the 规章 cells it makes wrong
+        assert set(ex.cells) <= set(rule.columns) and all(v != 0 for v in ex.cells.values()), ex.cells
+    else:                                      # only cells the example changed are named
+        assert set(ex.cells) <= set(reported), (ex.cells, reported)
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if R.RULES_BY_ID[c.rule_id].kind == "identity"],
@@ -219,5 +236,10 @@ def test_a_fraction_in_a_count_fails_r5(engine, tmp_path):
                                        pa.field("withheld_2_person", pa.float64()))
     pq.write_table(pa.Table.from_pylist([rep["applications"]], schema=schema), data / "applications" / "fraction.parquet")
     found = F.run_suites(get_context(), engine, data, tmp_path / "work", suites={"applications_2021"})
-    row = found[(rep["reports"]["report_id"], "R5.applications")]
+    rid = rep["reports"]["report_id"]
+    # 0.5 in 自然人·(三)2 also unbalances its column (R2.person) and its row (R3.withheld_2).
+    assert set(found) == {(rid, "R5.applications"), (rid, "R2.person"), (rid, "R3.withheld_2")}
+    assert found.checks == {(rid, "R5.applications"), (rid, "R2"), (rid, "R3")}
+    row = found[(rid, "R5.applications")]
     assert row["withheld_2_person"] == 0.5
+    assert FND.explain(R.RULES_BY_ID["R5.applications"], row).cells == {"withheld_2_person": 0.5}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from argparse import Namespace
 from decimal import Decimal
@@ -70,6 +71,9 @@ def test_nightly_blocks_on_error_findings_and_writes_results():
     assert summary["versions"]["great_expectations"] == "1.24.1"
     assert summary["timings"]["checkpoint_s"] > 0
     assert summary["expectations"]["review_litigation"]["failed"] == 2
+    # R4 (the family's one expectation) and R9 failed; GX and the findings query agreed on every one.
+    assert summary["expectations"]["review_litigation"] == {"evaluated": 3, "failed": 2, "raised": 0, "rows": 6}
+    assert summary["problems"] == [] and summary["raised"] == []
 
 
 def test_second_run_marks_history_and_exits_on_warnings_only():
@@ -152,6 +156,64 @@ def test_unsafe_report_id_never_reaches_gx(tmp_path):
     assert proc.returncode == ExitCode.INPUT_UNREADABLE and "<b>R1</b>" in proc.stderr
 
 
+# --- GX and the findings query must agree, or the run is a configuration error ---------------------
+
+_TAMPERED_RUN = """
+import sys
+import pyarrow as pa
+import pyarrow.compute as pc
+from nianbao import violations as V
+
+mode, report_id, data = sys.argv[1:4]
+computed = V.compute
+
+
+def compute(con, sources):
+    # The findings query drifted from the expectations: a failing row lost, or one GX never failed.
+    table = computed(con, sources)
+    if mode == "drop":
+        assert report_id in table["report_id"].to_pylist()
+        return table.filter(pc.not_equal(table["report_id"], report_id))
+    if mode == "add":
+        row = pa.table({"suite": ["review_litigation"], "report_id": [report_id], "rule_ids": [["R4.review"]]},
+                       schema=V.SCHEMA)
+        return pa.concat_tables([table, row])
+    return table
+
+
+V.compute = compute
+from nianbao.cli import main
+main(["run", "nightly", "--data", data])
+"""
+
+
+@pytest.mark.parametrize("mode, report_id, code", [
+    ("none", XSS, ExitCode.ERRORS),            # the harness alone changes nothing: R4.review is an error
+    ("drop", XSS, ExitCode.CONFIG_ERROR),      # GX fails XSS on R4; the findings query lost it
+    ("add", CLEAN, ExitCode.CONFIG_ERROR),     # the findings query fails a report GX passed
+])
+def test_findings_that_disagree_with_gx_exit_4(tmp_path, mode, report_id, code):
+    import subprocess
+    import sys
+
+    root = make_root(tmp_path)
+    data = write_data(tmp_path / "data", base_reports())
+    env = {**{k: v for k, v in os.environ.items() if k != "NIANBAO_TEST_CRASH_AT"},
+           "NIANBAO_ROOT": str(root), "GX_ANALYTICS_ENABLED": "false"}
+    proc = subprocess.run([sys.executable, "-c", _TAMPERED_RUN, mode, report_id, str(data)], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == code, proc.stdout[-2000:] + proc.stderr[-3000:]
+    summary = json.loads((root / "uncommitted" / "runs" / "latest" / "run_results.json").read_text(encoding="utf-8"))
+    assert summary["exit_code"] == code and summary["completed"] is True
+    disagree = [(p["suite"], p["rule_id"]) for p in summary["problems"] if p["code"] == "findings-disagree-with-gx"]
+    if code == ExitCode.CONFIG_ERROR:
+        assert disagree == [("review_litigation", "R4")], summary["problems"]
+        assert summary["exit_name"] == "CONFIG_ERROR"
+        assert "findings-disagree-with-gx R4" in proc.stderr
+    else:
+        assert disagree == [] and summary["problems"] == []
+
+
 # --- pure parts ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kwargs, code", [
@@ -196,7 +258,8 @@ def test_checkpoints_on_disk_are_the_generated_ones():
             assert vds == [validation_definition_config(s, engine) for s in engines.R.SUITES]
             pairs = [(v["suite"]["name"], v["data"]["datasource"]["name"], v["data"]["asset"]["name"]) for v in vds]
             assert len(set(pairs)) == len(pairs)
-            assert [a["type"] for a in on_disk["actions"]] == ["update_data_docs", "nianbao_pages"]
+            # GX's docs built once per run (nianbao_plugins.actions.UpdateDataDocsOnceAction), then our pages.
+            assert [a["type"] for a in on_disk["actions"]] == ["update_data_docs_once", "nianbao_pages"]
 
 
 def test_demo_command_is_dispatched():

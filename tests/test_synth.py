@@ -50,6 +50,30 @@ def test_lowerbound_finds_exactly_the_injected_errors(corpus):
     assert found == truth
 
 
+@pytest.mark.parametrize("engine", ["duckdb", "pandas"])
+def test_violations_table_is_the_injected_truth(corpus, tmp_path, engine):
+    """engines.prepare lists, in one query over the rows each suite's asset holds, exactly the injected
+    failures; rows_failing counts each expectation's failing rows from it (what GX's count is checked against)."""
+    from nianbao import engines, violations as V
+
+    out, _ = corpus
+    prepared = engines.prepare(engine, out, work_dir=tmp_path / "work")
+    try:
+        found = prepared.violations
+    finally:
+        prepared.close()
+    truth = pairs(pq.read_table(out / "_truth" / "truth.parquet"))
+    flat = V.pairs(found)
+    assert pairs(flat) == truth and flat.num_rows == len(truth)
+    assert found.num_rows == len({r for r, _ in truth}) and all(len(x) > 0 for x in found["rule_ids"].to_pylist())
+    suite_of = {(p["report_id"], p["rule_id"]): p["suite"] for p in flat.to_pylist()}
+    assert set(suite_of.values()) == set(RL.SUITES)
+    for suite in RL.SUITES:
+        for check in RL.checks_for_suite(suite):
+            ids = {r for (r, rule), s in suite_of.items() if s == suite and rule in {x.id for x in check.rules}}
+            assert V.rows_failing(found, suite, [r.id for r in check.rules]) == (len(ids), ids), (suite, check.id)
+
+
 def test_clean_corpus_has_no_failure(tmp_path):
     """With no injection, no rule fails on any report (every identity, R7, R10, the fee range hold)."""
     synth.generate(10_000, tmp_path, error_rate=0, seed=12)

@@ -7,10 +7,12 @@ from . import compat
 from .expectations import (  # noqa: F401  importing registers the types with GX
     ExpectCellsToBePresent,
     ExpectCountsToBeNonNegativeIntegers,
-    ExpectRowIdentity,
+    ExpectRowIdentities,
     ExpectZeroForLevels,
 )
 
 compat.apply_duckdb_fix()
+compat.apply_configuration_fix()
+compat.apply_column_fix()
 
 from . import actions, docs_view  # noqa: E402,F401  registers the nianbao_pages action; GX index view

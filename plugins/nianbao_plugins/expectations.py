@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from typing import ClassVar, List, Literal, Optional, Tuple
+from typing import ClassVar, List, Literal, Tuple
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,10 @@ def _all(conditions: list):
     return functools.reduce(operator.and_, conditions)
 
 
+def _any(conditions) -> object:
+    return functools.reduce(operator.or_, conditions)
+
+
 def _numbers(frame: pd.DataFrame) -> pd.DataFrame:
     """Float view of count columns so NaN, pd.NA and Decimal behave alike in pandas."""
     return frame.apply(pd.to_numeric, errors="coerce").astype("float64")
@@ -55,53 +59,56 @@ def _spark():
 # --- Metric providers -------------------------------------------------------------------------
 
 
-class RowIdentity(MulticolumnMapMetricProvider):
-    """sum(left) <op> sum(right), alt_column standing in for alt_group when all of it is null."""
+class RowIdentities(MulticolumnMapMetricProvider):
+    """Every identity holds: sum(left) <op> sum(right), alt_column standing in for alt_group when all of
+    it is null. One metric for a whole rule family, so GX builds one metric graph, not one per rule."""
 
-    condition_metric_name = "nianbao.row_identity"
+    condition_metric_name = "nianbao.row_identities"
     condition_domain_keys = DOMAIN_KEYS
-    condition_value_keys = ("left", "right", "op", "alt_group", "alt_column")
+    condition_value_keys = ("identities",)
 
     @staticmethod
-    def _right_terms(col, right, alt_group, alt_column, when_all_null):
-        """Right-hand terms, the alt group replaced by one term that falls back to alt_column."""
-        terms = [col(c) for c in right if c not in alt_group]
+    def _parts(col, zero, when_all_null, is_null, identity):
+        """(lhs is null, rhs is null, the comparison) of one identity; a row passes when any is true."""
+        alt_group = identity.get("alt_group") or ()
+        terms = [col(c) for c in identity["right"] if c not in alt_group]
         if alt_group:
             group = [col(c) for c in alt_group]
-            terms.append(when_all_null(group, col(alt_column), _add(group, 0)))
-        return terms
+            terms.append(when_all_null(group, col(identity["alt_column"]), _add(group, zero)))
+        lhs, rhs = _add([col(c) for c in identity["left"]], zero), _add(terms, zero)
+        return is_null(lhs), is_null(rhs), OPS[identity.get("op", "==")](lhs, rhs)
 
     @multicolumn_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column_list, left, right, op="==", alt_group=(), alt_column=None, **kwargs):
+    def _pandas(cls, column_list, identities, **kwargs):
         df = _numbers(column_list)
+        zero = pd.Series(0.0, index=df.index)
 
         def when_all_null(group, alt, total):
             return alt.where(pd.concat(group, axis=1).isna().all(axis=1), total)
 
-        zero = pd.Series(0.0, index=df.index)
-        lhs = _add([df[c] for c in left], zero)
-        rhs = _add(RowIdentity._right_terms(df.__getitem__, right, alt_group, alt_column, when_all_null), zero)
-        return lhs.isna() | rhs.isna() | OPS[op](lhs, rhs)
+        return _all([_any(RowIdentities._parts(df.__getitem__, zero, when_all_null, pd.Series.isna, i))
+                     for i in identities])
 
     @multicolumn_condition_partial(engine=SqlAlchemyExecutionEngine)
-    def _sqlalchemy(cls, column_list, left, right, op="==", alt_group=(), alt_column=None, **kwargs):
+    def _sqlalchemy(cls, column_list, identities, **kwargs):
         def when_all_null(group, alt, total):
             return sa.case((_all([g.is_(None) for g in group]), alt), else_=total)
 
-        lhs = _add([sa.column(c) for c in left], sa.literal(0))
-        rhs = _add(RowIdentity._right_terms(sa.column, right, alt_group, alt_column, when_all_null), sa.literal(0))
-        return sa.or_(lhs.is_(None), rhs.is_(None), OPS[op](lhs, rhs))
+        is_null = lambda x: x.is_(None)  # noqa: E731
+        return sa.and_(*[sa.or_(*RowIdentities._parts(sa.column, sa.literal(0), when_all_null, is_null, i))
+                         for i in identities])
 
     @multicolumn_condition_partial(engine=SparkDFExecutionEngine)
-    def _spark(cls, column_list, left, right, op="==", alt_group=(), alt_column=None, **kwargs):
+    def _spark(cls, column_list, identities, **kwargs):
         F = _spark()
 
         def when_all_null(group, alt, total):
             return F.when(_all([g.isNull() for g in group]), alt).otherwise(total)
 
-        lhs = _add([F.col(c) for c in left], F.lit(0))
-        rhs = _add(RowIdentity._right_terms(F.col, right, alt_group, alt_column, when_all_null), F.lit(0))
-        return lhs.isNull() | rhs.isNull() | OPS[op](lhs, rhs)
+        checks = [_any(RowIdentities._parts(F.col, F.lit(0), when_all_null, lambda x: x.isNull(), i))
+                  for i in identities]
+        # least() over booleans is a flat AND (see NonNegativeIntegers._spark); every check is non-null.
+        return F.least(*checks) if len(checks) > 1 else checks[0]
 
 
 class NonNegativeIntegers(MulticolumnMapMetricProvider):
@@ -203,22 +210,18 @@ class _RuleExpectation(MulticolumnMapExpectation):
         meta = (configuration.meta if configuration else None) or {}
         return [RenderedStringTemplateContent(
             content_block_type="string_template",
-            string_template={"template": "$rule_id $description", "params": {
-                "rule_id": meta.get("rule_id", cls.__name__), "description": meta.get("description", "")}},
+            string_template={"template": "$check_id $description", "params": {
+                "check_id": meta.get("check_id", cls.__name__), "description": meta.get("description", "")}},
         )]
 
 
-class ExpectRowIdentity(_RuleExpectation):
-    """Each row satisfies sum(left) <op> sum(right); a null operand makes the row not assessable."""
+class ExpectRowIdentities(_RuleExpectation):
+    """Each row satisfies every identity of a rule family; a null operand makes that identity not assessable."""
 
-    left: List[str]
-    right: List[str] = []
-    op: Literal["==", "<=", ">="] = "=="
-    alt_group: List[str] = []
-    alt_column: Optional[str] = None
+    identities: List[dict]
 
-    map_metric: ClassVar[str] = RowIdentity.condition_metric_name
-    success_keys: ClassVar[Tuple[str, ...]] = ("mostly", *RowIdentity.condition_value_keys)
+    map_metric: ClassVar[str] = RowIdentities.condition_metric_name
+    success_keys: ClassVar[Tuple[str, ...]] = ("mostly", *RowIdentities.condition_value_keys)
 
 
 class ExpectCountsToBeNonNegativeIntegers(_RuleExpectation):

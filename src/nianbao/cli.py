@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # command -> (module, function); modules are imported lazily because GX's import alone takes seconds.
@@ -80,7 +81,28 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     module, func = COMMANDS[args.command]
     code = getattr(importlib.import_module(module), func)(args)
-    sys.exit(int(code))
+    _exit(int(code))
+
+
+def _exit(code: int) -> None:
+    """Exit without tearing the interpreter down object by object.
+
+    After a nightly run that teardown alone took about 2 s (100,000 reports: GX's and pandas'
+    objects freed one by one). Every file we write is closed by then; stdio and logging are
+    flushed and a Spark session is stopped here, then the process ends with `code`.
+    """
+    import logging
+
+    if "pyspark" in sys.modules:
+        from pyspark.sql import SparkSession
+
+        session = SparkSession.getActiveSession()
+        if session is not None:
+            session.stop()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -67,8 +67,11 @@ def rules_markdown() -> str:
         mine = [r for r in rows if r["rule_id"].split(".")[0] == family]
         severities = sorted({r["severity"] for r in mine})
         out.append(f"### {family}: {what}\n")
+        checks = list(dict.fromkeys(r["check_id"] for r in mine))
         out.append(f"Severity: {', '.join(severities)}. Basis: {mine[0]['basis']}. "
-                   f"{len(mine)} expectation(s): " + ", ".join(f"`{r['rule_id']}`" for r in mine) + ".\n")
+                   f"{len(mine)} rule(s): " + ", ".join(f"`{r['rule_id']}`" for r in mine)
+                   + ". Checked in GX by " + ", ".join(f"`{c}`" for c in checks)
+                   + (" (one wide expectation per suite)" if len(checks) < len(mine) else "") + ".\n")
     out.append("Every rule id with its Chinese description: [docs/rule-catalogue.md](docs/rule-catalogue.md).")
     out.append(RULES_END)
     return "\n".join(out)

@@ -1,13 +1,13 @@
 """Make a data folder (DATA/<table>/*.parquet) visible to GX as one asset per suite, on an engine.
 
-Each suite's asset is its table filtered to the suite's format version, with agency, region, year
-and level joined from `reports`. The four datasources are declared once in great_expectations.yml
+Each suite's asset is its table filtered to the suite's format version, with the report columns
+its rules read (level) joined from `reports`. The four datasources are declared once in great_expectations.yml
 (`datasources_config()` is what they must say; a test compares). attach() never rewrites the yml:
 the SQL datasources take their connection string from an environment variable (GX substitutes
 ${VAR} when it builds the engine), and the file datasources are pointed at the run's work folder
 in memory only, because GX does not substitute variables in base_directory.
 
-  duckdb  one table per suite, read from the Parquet files into a DuckDB file in work_dir (default)
+  duckdb  one table per suite, read from the Parquet files into an in-memory DuckDB database (default)
   sql     any SQLAlchemy URL (SQLite file, PostgreSQL): tables loaded, one view per suite
   pandas  one Parquet file per suite materialised in work_dir, read by GX's pandas engine
   spark   the same files read by Spark in local mode (small data)
@@ -18,6 +18,7 @@ import decimal
 import os
 import uuid
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -27,19 +28,25 @@ import sqlalchemy as sa
 
 from . import rules as R
 from . import schema as S
+from . import violations
 
 ENGINES = ("duckdb", "pandas", "sql", "spark")
 DATASOURCES = {e: f"nianbao_{e}" for e in ENGINES}
 ENV_DUCKDB = "NIANBAO_DUCKDB"
 ENV_SQL = "NIANBAO_SQL_URL"
 BATCH_DEFINITION = "all"
+# DuckDB holds the suite tables in memory and spills to work_dir beyond this (national scale: 1,000,000
+# reports must run in under 2 GB with Python, GX and pandas beside it).
+DUCKDB_MEMORY_LIMIT = os.environ.get("NIANBAO_DUCKDB_MEMORY", "640MB")
 REPORT_COLUMNS = ("agency", "region", "year", "level")
 STATUTORY_TABLES = ("applications", "active_disclosure", "review_litigation")
 WHERE_KEYS = ("region", "year", "agency", "report_ids")
-# Every failing report id on every engine (SQL engines cap ids at partial_unexpected_count); only
+# GX counts the failing rows of each expectation and lists up to 20 of their report ids (its pages
+# show them); the complete list comes from nianbao.violations, checked against GX's count. Only
 # report_id goes to GX as index column, because GX's pages do not escape free text like agency names.
-RESULT_FORMAT = {"result_format": "COMPLETE", "unexpected_index_column_names": ["report_id"],
-                 "partial_unexpected_count": 1_000_000, "include_unexpected_rows": False}
+PARTIAL_IDS = 20
+RESULT_FORMAT = {"result_format": "SUMMARY", "unexpected_index_column_names": ["report_id"], "exclude_unexpected_values": True,
+                 "partial_unexpected_count": PARTIAL_IDS, "include_unexpected_rows": False}
 SPARK_CONFIG = {
     "spark.master": "local[1]",
     "spark.ui.enabled": "false",
@@ -135,17 +142,29 @@ def where_sql(where: dict | None) -> list[str]:
     return [f"({c})" for c in conds]
 
 
+def _report_columns(suite: str) -> list[str]:
+    """Columns of `reports` the suite's rules read (R10 reads the level)."""
+    used = {r.params.get("level_column") for r in R.rules_for_suite(suite)}
+    return [c for c in REPORT_COLUMNS if c in used]
+
+
 def suite_sql(suite: str, where: dict | None = None, prefix: str = "nb_") -> str:
-    """SELECT of one suite's asset over the tables <prefix><table>."""
+    """SELECT of one suite's asset over the tables <prefix><table>.
+
+    The asset is the table's rows of the suite's format version, with the report columns its rules
+    read. `reports` is joined only for those, or to filter by region, year or agency: at 1,000,000
+    reports the join doubled the time to build the tables.
+    """
     table, version = R.SUITES[suite]
-    report_cols = ", ".join(f"r.{c}" for c in REPORT_COLUMNS)
+    report_cols = _report_columns(suite)
     conds = ([f"t.format_version = {_quote(version)}"] if version else []) + where_sql(where)
     # Decimal amounts go to GX as DOUBLE: GX 1.24.1 serialises every Decimal in a result through
     # convert_decimal_to_float, which calls inspect.stack() per value (measured: 75 % of a 20k run).
-    cols = ", ".join(f"CAST(t.{c} AS DOUBLE PRECISION) AS {c}" if c in S.DECIMAL_COLUMNS else f"t.{c}"
-                     for c in S.TABLE_SCHEMAS[table].names)
-    sql = (f"SELECT {cols}, {report_cols} FROM {prefix}{table} AS t "
-           f"LEFT JOIN {prefix}reports AS r ON r.report_id = t.report_id")
+    cols = ", ".join([f"CAST(t.{c} AS DOUBLE PRECISION) AS {c}" if c in S.DECIMAL_COLUMNS else f"t.{c}"
+                      for c in S.TABLE_SCHEMAS[table].names] + [f"r.{c}" for c in report_cols])
+    sql = f"SELECT {cols} FROM {prefix}{table} AS t"
+    if report_cols or any((where or {}).get(k) for k in ("region", "year", "agency")):
+        sql += f" LEFT JOIN {prefix}reports AS r ON r.report_id = t.report_id"
     return sql + (" WHERE " + " AND ".join(conds) if conds else "")
 
 
@@ -190,32 +209,54 @@ def _source_views(con, data_dir: Path, work_dir: Path) -> None:
 # --- Engines -----------------------------------------------------------------------------------
 
 
-def _build_duckdb(path: Path, data_dir: Path, where: dict | None, work_dir: Path) -> None:
-    """A DuckDB file with one table per suite, read once from the Parquet files.
+class Attached(dict):
+    """Each suite's batch definition on the engine, and the violations of the rows GX will validate."""
+
+    def __init__(self, batch_definitions: dict, prepared: "Prepared"):
+        super().__init__(batch_definitions)
+        self.prepared = prepared
+        self.violations = prepared.violations
+
+
+def _duckdb_engine_config() -> dict:
+    """The configuration duckdb_engine (GX's SQLAlchemy driver) opens DuckDB with.
+
+    DuckDB shares a named in-memory database between connections of one process only when they
+    were opened with the same configuration; duckdb_engine 0.17 adds its user agent.
+    """
+    import duckdb_engine
+
+    if not duckdb_engine.supports_user_agent:
+        return {}
+    return {"custom_user_agent": f"duckdb_engine/{duckdb_engine.__version__}"
+                                 f"(sqlalchemy/{duckdb_engine.sqlalchemy_version})"}
+
+
+def _build_duckdb(name: str, data_dir: Path, where: dict | None, work_dir: Path):
+    """An in-memory DuckDB database `name` with one table per suite, read once from the Parquet files;
+    the open connection (the database lives while one is open) and the violations.
 
     Tables, not views over read_parquet: GX sends a few queries per expectation, and a view over
     a folder of many small Parquet files re-reads every file's metadata each time (measured: 0.7 s
-    per query over 67 files, 0.01 s on a table).
+    per query over 67 files, 0.01 s on a table). In memory, not in a file: writing the tables to
+    disk took half of the build (1,000,000 reports: 12.7 s to a file, 6.4 s in memory).
     """
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(f":memory:{name}", config=_duckdb_engine_config())
     try:
         con.execute("SET preserve_insertion_order = false")
+        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+        con.execute(f"SET temp_directory = {_quote(str(work_dir / 'spill'))}")
         _source_views(con, data_dir, work_dir)
         for suite in R.SUITES:
             con.execute(f"CREATE OR REPLACE TABLE {suite} AS {suite_sql(suite, where)}")
-    finally:
+        return con, violations.compute(con, {suite: suite for suite in R.SUITES})
+    except BaseException:
         con.close()
+        raise
 
 
-def _fresh_duckdb_path(work_dir: Path) -> Path:
-    """A new DuckDB file name: a GX engine of this process may still hold an earlier file open."""
-    for old in work_dir.glob("nianbao-*.duckdb*"):
-        old.unlink(missing_ok=True)
-    return work_dir / f"nianbao-{uuid.uuid4().hex[:12]}.duckdb"
-
-
-def _materialise(folder: Path, data_dir: Path, where: dict | None, work_dir: Path) -> None:
-    """One Parquet file per suite in `folder`, for the file-based engines."""
+def _materialise(folder: Path, data_dir: Path, where: dict | None, work_dir: Path) -> pa.Table:
+    """One Parquet file per suite in `folder`, for the file-based engines; their violations."""
     folder.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     try:
@@ -223,6 +264,7 @@ def _materialise(folder: Path, data_dir: Path, where: dict | None, work_dir: Pat
         for suite in R.SUITES:
             target = folder / f"{suite}.parquet"
             con.execute(f"COPY ({suite_sql(suite, where)}) TO {_quote(str(target))} (FORMAT parquet)")
+        return violations.compute(con, {s: f"read_parquet({_quote(str(folder / f'{s}.parquet'))})" for s in R.SUITES})
     finally:
         con.close()
 
@@ -248,8 +290,8 @@ def _rows(table: pa.Table, sqlite: bool, chunk: int = 5000):
         yield rows
 
 
-def _load_sql(db_url: str, data_dir: Path, where: dict | None, work_dir: Path) -> None:
-    """Load the tables into the database at db_url and create one view per suite."""
+def _load_sql(db_url: str, data_dir: Path, where: dict | None, work_dir: Path) -> pa.Table:
+    """Load the tables into the database at db_url, create one view per suite; the rows' violations."""
     con = duckdb.connect()
     engine = sa.create_engine(db_url)
     sqlite = engine.dialect.name == "sqlite"
@@ -268,6 +310,7 @@ def _load_sql(db_url: str, data_dir: Path, where: dict | None, work_dir: Path) -
                     conn.execute(target.insert(), rows)
             for suite in R.SUITES:
                 conn.execute(sa.text(f"CREATE VIEW {suite} AS {suite_sql(suite, where)}"))
+        return violations.compute(con, {suite: f"({suite_sql(suite, where)})" for suite in R.SUITES})
     finally:
         con.close()
         engine.dispose()
@@ -296,9 +339,26 @@ def _start_spark(config: dict) -> None:
         builder.getOrCreate()
 
 
-def attach(ctx, engine: str, data_dir: Path, *, db_url: str | None = None, where: dict | None = None,
-           work_dir: Path) -> dict:
-    """Make data_dir visible on `engine`; returns the batch definition of each suite's asset."""
+@dataclass(frozen=True)
+class Prepared:
+    """The data, loaded where `engine` reads it; what bind() needs to point GX at it."""
+    engine: str
+    violations: pa.Table
+    folder: Path | None = None      # pandas / Spark: the materialised Parquet files
+    keepalive: object = None        # DuckDB: a connection that keeps the in-memory database alive
+
+    def close(self) -> None:
+        """Release the in-memory database (once GX is done with it)."""
+        if self.keepalive is not None:
+            self.keepalive.close()
+
+
+def prepare(engine: str, data_dir: Path, *, db_url: str | None = None, where: dict | None = None,
+            work_dir: Path) -> Prepared:
+    """Load data_dir where `engine` reads it and list the rows' violations; needs no GX context.
+
+    Kept apart from bind() so a run can do it while `import great_expectations` takes its seconds
+    (DuckDB works outside the GIL)."""
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; known: {list(ENGINES)}")
     data_dir = Path(data_dir).resolve()
@@ -308,25 +368,39 @@ def attach(ctx, engine: str, data_dir: Path, *, db_url: str | None = None, where
     work_dir.mkdir(parents=True, exist_ok=True)
     where_sql(where)  # reject a bad selection before any work
     if engine == "duckdb":
-        path = _fresh_duckdb_path(work_dir)
-        _build_duckdb(path, data_dir, where, work_dir)
-        os.environ[ENV_DUCKDB] = f"duckdb:///{path}"
-    elif engine == "sql":
+        name = f"nianbao_{uuid.uuid4().hex[:12]}"
+        con, found = _build_duckdb(name, data_dir, where, work_dir)
+        os.environ[ENV_DUCKDB] = f"duckdb:///:memory:{name}"
+        return Prepared(engine, found, keepalive=con)
+    if engine == "sql":
         if not db_url:
             raise ValueError("engine 'sql' needs db_url (a SQLAlchemy URL, e.g. sqlite:////tmp/nianbao.db)")
-        _load_sql(db_url, data_dir, where, work_dir)
+        found = _load_sql(db_url, data_dir, where, work_dir)
         os.environ[ENV_SQL] = db_url
+        return Prepared(engine, found)
+    folder = work_dir / engine
+    return Prepared(engine, _materialise(folder, data_dir, where, work_dir), folder)
+
+
+def bind(ctx, prepared: Prepared) -> Attached:
+    """Point the engine's GX datasource at the prepared data: each suite's batch definition."""
+    engine = prepared.engine
+    if engine == "sql":
         # One generic SQL datasource serves every database; GX's hint to use a dialect-specific one is noise.
         warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource")
-    else:
+    elif engine in ("pandas", "spark"):
         # Spark binds and advertises on loopback only (context.get_context() sets this too).
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        folder = work_dir / engine
-        _materialise(folder, data_dir, where, work_dir)
-        _point_file_datasource(ctx, engine, folder)
+        _point_file_datasource(ctx, engine, prepared.folder)
         if engine == "spark":
             _start_spark(ctx.data_sources.get(DATASOURCES["spark"]).spark_config or {})
-    return {suite: batch_definition(ctx, engine, suite) for suite in R.SUITES}
+    return Attached({suite: batch_definition(ctx, engine, suite) for suite in R.SUITES}, prepared)
+
+
+def attach(ctx, engine: str, data_dir: Path, *, db_url: str | None = None, where: dict | None = None,
+           work_dir: Path) -> Attached:
+    """Make data_dir visible on `engine`: each suite's batch definition, and the rows' violations."""
+    return bind(ctx, prepare(engine, data_dir, db_url=db_url, where=where, work_dir=work_dir))
 
 
 def batch_definition(ctx, engine: str, suite: str):

@@ -1,7 +1,8 @@
 """Findings: one row per report and failed rule, explained in Chinese, with run-to-run history.
 
-GX is the judge: a finding exists because an expectation listed the report among its unexpected
-rows. The cell values that explain it (expected against printed) are read back from the data
+GX is the judge of each expectation (a rule family or one rule); the rows and the rules they break
+come from one query (nianbao.violations) that must agree with GX's count for every expectation.
+The cell values that explain it (expected against printed) are read back from the data
 folder, so the explanation is the same on every engine. A rule that GX failed but whose
 explanation finds no violation is kept (GX decides) and reported as an `explanation-mismatch`
 problem, so the two never drift apart silently.
@@ -12,10 +13,12 @@ DOMAIN R9: never a pass). History against the previous comparable run: `new`, `p
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Callable, Iterable
 
 import pandas as pd
@@ -24,6 +27,7 @@ import pyarrow.parquet as pq
 
 from . import rules as R
 from . import schema as S
+from . import violations as V
 
 FAILED, NOT_ASSESSABLE = "failed", "not_assessable"
 NEW, PERSISTING, RESOLVED = "new", "persisting", "resolved"
@@ -107,47 +111,76 @@ def _severity(rule_id: str | None, config) -> str:
     return R.ERROR if gx == "critical" else R.WARN
 
 
-def collect(checkpoint_result, selected: Callable[[str, str], bool]) -> Collected:
-    """GX's failures, raised expectations and completeness problems of the selected rules."""
+def _check_rules(config) -> tuple[str, list[str]]:
+    """(check id, rule ids) an expectation verifies, from its meta (an unknown one: its type, no rules)."""
+    meta = config.meta or {}
+    return meta.get("check_id") or config.type, [r["rule_id"] for r in meta.get("rules", [])]
+
+
+def _partial_ids(result: dict) -> list[str]:
+    """The report ids GX shows: one per row, or (exclude_unexpected_values) one list per column."""
+    rows = result.get("partial_unexpected_index_list") or result.get("unexpected_index_list") or []
+    ids: list[str] = []
+    for row in rows:
+        value = row.get("report_id") if isinstance(row, dict) else None
+        ids.extend(value if isinstance(value, list) else [value] if value is not None else [])
+    return ids
+
+
+def collect(checkpoint_result, selected: Callable[[str, str], bool], found: pa.Table) -> Collected:
+    """Findings of the selected rules: GX's verdict per expectation, the rows from `found`.
+
+    `found` is nianbao.violations' table for the rows GX validated. For every expectation the rows
+    it lists as breaking the expectation's rules must be exactly the rows GX failed: same count, and
+    every id GX shows among them; otherwise a `findings-disagree-with-gx` problem (a configuration
+    error, never a pass). A raised expectation judges nothing: its rules give no findings.
+    """
     out = Collected()
+    judged: set[tuple[str, str]] = set()
     for vr in checkpoint_result.run_results.values():
         suite = vr.suite_name
         stats = out.expectations.setdefault(suite, {"evaluated": 0, "failed": 0, "raised": 0, "rows": None})
         for r in vr.results:
-            cfg = r.expectation_config
-            rule_id = (cfg.meta or {}).get("rule_id") or cfg.type
-            severity = _severity(rule_id, cfg)
-            if not selected(rule_id, severity):
-                if _is_presence(rule_id) and not r.success and not raised(r):
-                    out.incomplete.extend(Failure(suite, rule_id, i) for i in _ids(r.result or {}))
-                continue
-            stats["evaluated"] += 1
+            check_id, rule_ids = _check_rules(r.expectation_config)
+            severity = _severity(rule_ids[0] if rule_ids else None, r.expectation_config)
+            chosen = [x for x in rule_ids if selected(x, severity)] if rule_ids else (
+                [check_id] if selected(check_id, severity) else [])
             result = r.result or {}
             if result.get("element_count") is not None:
                 stats["rows"] = result["element_count"]
             if raised(r):
-                stats["raised"] += 1
-                out.raised.append({"code": "expectation-raised", "suite": suite, "rule_id": rule_id,
-                                   "message": _exception_message(r)})
+                if chosen:
+                    stats["raised"] += 1
+                    out.raised.append({"code": "expectation-raised", "suite": suite, "rule_id": check_id,
+                                       "message": _exception_message(r)})
                 continue
-            if r.success:
+            if chosen:
+                stats["evaluated"] += 1
+                stats["failed"] += 0 if r.success else 1
+            if not rule_ids:
+                if not r.success and chosen:
+                    out.problems.append({"code": "unknown-expectation", "suite": suite, "rule_id": check_id,
+                                         "message": "an expectation without nianbao rules failed"})
                 continue
-            stats["failed"] += 1
-            ids = _ids(result)
-            count = result.get("unexpected_count")
-            if not ids or (count is not None and len(ids) < count):
-                out.problems.append({"code": "unexpected-ids-incomplete", "suite": suite, "rule_id": rule_id,
-                                     "message": f"GX reported {count} failing rows but listed {len(ids)} report ids"})
-            out.failures.extend(Failure(suite, rule_id, i) for i in ids)
-            if _is_presence(rule_id):
-                out.incomplete.extend(Failure(suite, rule_id, i) for i in ids)
+            judged.update((suite, x) for x in rule_ids)
+            count, ids = V.rows_failing(found, suite, rule_ids)
+            gx_count, shown = result.get("unexpected_count"), _partial_ids(result)
+            if (not r.success) != (count > 0) or (gx_count is not None and gx_count != count) \
+                    or not set(shown) <= ids:
+                out.problems.append({
+                    "code": "findings-disagree-with-gx", "suite": suite, "rule_id": check_id,
+                    "message": f"GX: success={r.success}, {gx_count} failing rows (shown {shown[:3]}); "
+                               f"findings query: {count} failing rows"})
+    found_pairs = V.pairs(found)
+    for suite, report_id, rule_id in zip(*(found_pairs[c].to_pylist() for c in ("suite", "report_id", "rule_id"))):
+        if (suite, rule_id) not in judged:
+            continue
+        failure = Failure(suite, rule_id, report_id)
+        if _is_presence(rule_id):
+            out.incomplete.append(failure)       # selected or not: blanks make identities not assessable
+        if selected(rule_id, R.RULES_BY_ID[rule_id].severity if rule_id in R.RULES_BY_ID else R.ERROR):
+            out.failures.append(failure)
     return out
-
-
-def _ids(result: dict) -> list[str]:
-    """Distinct report ids GX listed as unexpected."""
-    ids = (row.get("report_id") for row in result.get("unexpected_index_list") or [])
-    return list(dict.fromkeys(i for i in ids if i))
 
 
 def _is_presence(rule_id: str) -> bool:
@@ -189,7 +222,11 @@ def _effective_right(rule: R.Rule, values: dict) -> tuple[str, ...]:
 
 def short_labels(columns: Iterable[str]) -> dict[str, str]:
     """Labels without the parts all the columns share: 表三 R1.person terms differ only by row."""
-    columns = list(dict.fromkeys(columns))
+    return _short_labels(tuple(dict.fromkeys(columns)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _short_labels(columns: tuple[str, ...]) -> dict[str, str]:
     parts = {c: label(c).split("·") for c in columns}
     common = set.intersection(*(set(p) for p in parts.values())) if len(columns) > 1 else set()
     return {c: "·".join(p for p in parts[c] if p not in common) or label(c) for c in columns}
@@ -210,10 +247,10 @@ def explain_identity(rule: R.Rule, values: dict) -> Explanation | None:
             "填写缺失的单元格(没有发生的填 0),使该勾稽关系可以核验。")
     left = sum(cells[c] for c in rule.left)
     rsum = sum(cells[c] for c in right)
-    names = short_labels(operands)
     holds = {"==": left == rsum, "<=": left <= rsum, ">=": left >= rsum}[rule.op]
     if holds:
         return None
+    names = short_labels(operands)
     diff = left - rsum
     if rule.op == ">=" and not right:
         msg = f"{rule.description}:{_terms(rule.left, values, names)} = {fmt(left)},小于 0"
@@ -237,8 +274,8 @@ def explain_cells(rule: R.Rule, values: dict, level: str | None) -> Explanation 
     """Non-identity rules: the offending cells, or None when none offends."""
     vals = {c: values.get(c) for c in rule.columns}
     if rule.kind == "non_negative":
-        bad = {c: number(v) for c, v in vals.items()
-               if number(v) is not None and (number(v) < 0 or number(v) != int(number(v)))}
+        nums = {c: number(v) for c, v in vals.items() if v is not None}
+        bad = {c: n for c, n in nums.items() if n is not None and (n < 0 or n != int(n))}
         fix = "统计数是非负整数,请改为实际件数。"
     elif rule.kind == "present":
         bad = {c: None for c, v in vals.items() if v is None}
@@ -248,14 +285,16 @@ def explain_cells(rule: R.Rule, values: dict, level: str | None) -> Explanation 
         fix = "每一格都要填写数字:没有发生的填 0,不要留空或填“/”“—”“无”。"
     elif rule.kind == "fee_range":
         lo, hi = rule.params.get("min_value"), rule.params.get("max_value")
-        bad = {c: number(v) for c, v in vals.items() if number(v) is not None
-               and ((lo is not None and number(v) < lo) or (hi is not None and number(v) > hi))}
+        nums = {c: number(v) for c, v in vals.items() if v is not None}
+        bad = {c: n for c, n in nums.items() if n is not None
+               and ((lo is not None and n < lo) or (hi is not None and n > hi))}
         fix = ("收费金额单位为万元,请确认是否误以“元”填报。" if hi is not None
                else "收费金额不能为负数,请核对。")
     elif rule.kind == "zero_for_levels":
         if level not in rule.params.get("levels", []):
             return None
-        bad = {c: number(v) for c, v in vals.items() if number(v) not in (None, 0)}
+        nums = {c: number(v) for c, v in vals.items() if v is not None}
+        bad = {c: n for c, n in nums.items() if n not in (None, 0)}
         fix = "本机关无权制定规章,“规章”各项应为 0;如填的是行政规范性文件,请移到“行政规范性文件”一行。"
     else:
         return None
@@ -276,15 +315,19 @@ def explain(rule: R.Rule, values: dict, level: str | None = None) -> Explanation
 
 # --- building the table ----------------------------------------------------------------------------
 
-def _row(run_id: str, failure: Failure, meta: dict, rule: R.Rule | None, ex: Explanation) -> dict:
+def _row(run_id: str, failure: Failure, meta, rule: R.Rule | None, ex: Explanation) -> tuple:
+    """One finding as a tuple in COLUMNS order (a night can have 300,000: no dict per row)."""
     diff = None if ex.left is None or ex.right is None else ex.left - ex.right
-    return {
-        "run_id": run_id, "report_id": failure.report_id, "agency": meta.get("agency"),
-        "region": meta.get("region"), "year": meta.get("year"), "rule_id": failure.rule_id,
-        "severity": rule.severity if rule else R.ERROR, "status": ex.status, "message": ex.message,
-        "cells": json.dumps(ex.cells, ensure_ascii=False), "left_value": ex.left,
-        "right_value": ex.right, "difference": diff, "suite": failure.suite, "fix": ex.fix, "history": NEW,
-    }
+    return (run_id, failure.report_id, meta.get("agency"), meta.get("region"), meta.get("year"), failure.rule_id,
+            rule.severity if rule else R.ERROR, ex.status, ex.message, json.dumps(ex.cells, ensure_ascii=False),
+            ex.left, ex.right, diff, failure.suite, ex.fix, NEW)
+
+
+def _frame(rows: list[tuple]) -> pd.DataFrame:
+    """The findings frame of row tuples, built column by column through Arrow."""
+    columns = list(zip(*rows)) if rows else [()] * len(COLUMNS)
+    table = pa.table([pa.array(list(c), f.type) for c, f in zip(columns, FINDINGS_SCHEMA)], schema=FINDINGS_SCHEMA)
+    return table.to_pandas().sort_values(["report_id", "rule_id"], kind="stable").reset_index(drop=True)
 
 
 def build(run_id: str, collected: Collected, reports: dict[str, dict],
@@ -308,8 +351,18 @@ def build(run_id: str, collected: Collected, reports: dict[str, dict],
     for f in collected.incomplete:
         rep = reports.get(f.report_id, {"meta": {}, "values": {}})
         rows += _not_assessable(run_id, f, rep, R.RULES_BY_ID[f.rule_id].table, selected, seen)
-    frame = pd.DataFrame(rows, columns=COLUMNS)
-    return to_frame(frame), problems
+    return _frame(rows), problems
+
+
+@functools.lru_cache(maxsize=None)
+def _identities_by_column(table: str) -> dict[str, tuple[R.Rule, ...]]:
+    """The table's identity rules in which each column is an operand, in catalogue order."""
+    out: dict[str, list[R.Rule]] = {}
+    for rule in R.RULES:
+        if rule.kind == "identity" and rule.table == table:
+            for column in rule.operands:
+                out.setdefault(column, []).append(rule)
+    return {c: tuple(rules) for c, rules in out.items()}
 
 
 def _not_assessable(run_id, failure: Failure, rep: dict, table: str, selected, seen: set) -> list[dict]:
@@ -317,9 +370,12 @@ def _not_assessable(run_id, failure: Failure, rep: dict, table: str, selected, s
     rows = []
     values = rep["values"].get(table, {})
     version = rep["meta"].get("format_version")
-    for rule in R.RULES:
-        if (rule.kind != "identity" or rule.table != table or (version and version not in rule.versions)
-                or (failure.report_id, rule.id) in seen or not selected(rule.id, rule.severity)):
+    by_column = _identities_by_column(table)
+    # Only identities with a blank operand can be unverifiable; a table 三 has about 180 cells.
+    candidates = {r.id: r for c, v in values.items() if v is None for r in by_column.get(c, ())}
+    for rule in sorted(candidates.values(), key=R.RULES.index):
+        if ((version and version not in rule.versions) or (failure.report_id, rule.id) in seen
+                or not selected(rule.id, rule.severity)):
             continue
         ex = explain_identity(rule, values)
         if ex is not None and ex.status == NOT_ASSESSABLE:
@@ -349,13 +405,18 @@ def mark_history(current: pd.DataFrame, previous: pd.DataFrame | None) -> tuple[
         current["history"] = NEW
         return current, empty()
     key = ["report_id", "rule_id", "status"]
-    before = set(map(tuple, previous[key].itertuples(index=False, name=None)))
-    now = list(map(tuple, current[key].itertuples(index=False, name=None)))
-    current["history"] = [PERSISTING if k in before else NEW for k in now]
-    gone = ~previous[key].apply(tuple, axis=1).isin(set(now))
+    before, now = _keys(previous, key), _keys(current, key)
+    known, present = set(before), set(now)
+    current["history"] = [PERSISTING if k in known else NEW for k in now]
+    gone = [k not in present for k in before]
     resolved = previous[gone].copy()
     resolved["history"] = RESOLVED
     return current, to_frame(resolved)
+
+
+def _keys(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
+    """Each row's key, in row order."""
+    return list(zip(*(frame[c].tolist() for c in columns)))
 
 
 def write(frame: pd.DataFrame, path: Path) -> None:
@@ -397,6 +458,56 @@ def table_glob(data_dir: Path, table: str) -> str | None:
     return str(folder / "*.parquet") if any(folder.glob("*.parquet")) else None
 
 
+class Row(Mapping):
+    """One table row as a read-only mapping over the tuple DuckDB returned.
+
+    A dict per row cost about 10 KB for table 三's 180 cells; a night with 20,000 failing reports
+    kept 60,000 of them (the tuple and its shared column index: about 1.5 KB).
+    """
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, index: dict[str, int], values: tuple):
+        self._index, self._values = index, values
+
+    def __getitem__(self, column: str):
+        return self._values[self._index[column]]
+
+    def get(self, column: str, default=None):
+        i = self._index.get(column)
+        return default if i is None else self._values[i]
+
+    def __contains__(self, column) -> bool:
+        return column in self._index
+
+    def __iter__(self):
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def values_for(self, columns: tuple[str, ...]) -> list:
+        """The values of `columns` in order (None for a column the row lacks), without a lookup per call."""
+        positions = _positions(id(self._index), self._index, columns)
+        values = self._values
+        return [values[i] if i >= 0 else None for i in positions]
+
+
+_POSITIONS: dict[tuple, tuple[dict, list[int]]] = {}
+
+
+def _positions(key: int, index: dict[str, int], columns: tuple[str, ...]) -> list[int]:
+    """Tuple positions of `columns` in rows sharing `index` (cached: every row of a read shares it;
+    the cache keeps the index itself, so a recycled id() can never hit another index's entry)."""
+    hit = _POSITIONS.get((key, columns))
+    if hit is not None and hit[0] is index:
+        return hit[1]
+    if len(_POSITIONS) > 256:
+        _POSITIONS.clear()
+    positions = [index.get(c, -1) for c in columns]
+    _POSITIONS[(key, columns)] = (index, positions)
+    return positions
+
+
 def read_reports(data_dir: Path, report_ids: Iterable[str], *, with_text: bool = True) -> dict[str, dict]:
     """Meta, values and printed text of the given reports: {id: {"meta", "values": {table: {col: v}}, "text"}}."""
     import duckdb
@@ -416,8 +527,8 @@ def read_reports(data_dir: Path, report_ids: Iterable[str], *, with_text: bool =
             sql = (f"SELECT t.* FROM read_parquet(?, union_by_name=true) t "
                    f"SEMI JOIN wanted w ON t.report_id = w.report_id {order}")
             cur = con.execute(sql, [glob])
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, row)) for row in cur.fetchall()]
+            index = {d[0]: i for i, d in enumerate(cur.description)}
+            return [Row(index, row) for row in cur.fetchall()]
 
         for row in rows("reports", "ORDER BY ingested_at NULLS FIRST"):
             out[row["report_id"]]["meta"] = row          # the latest ingest wins

@@ -1,12 +1,10 @@
 """The hand-written lower bound: every rule of rules.RULES compiled into ONE DuckDB query.
 
 It reads DATA/<table>/*.parquet once per statutory table and returns every (report_id, rule_id)
-failure, with the semantics of the GX suites (plugins/nianbao_plugins/expectations.py): a null
-operand makes an identity not assessable (no failure), (六)其他处理 printed as one row stands in for
-its three sub-rows when all three are null, non-negative/zero/range checks ignore nulls, R9 fails on
-any missing cell. Rows are scoped like the suites' assets: a rule applies to the format versions of
-the suites that hold it (table 四: every row), level comes from `reports`, and a statutory table
-without files has nothing to check. The benchmark compares the nightly GX run against it, for speed
+failure, with the rule predicates of nianbao.violations (the semantics of the GX suites). Rows are
+scoped like the suites' assets: a rule applies to the format versions of the suites that hold it
+(table 四: every row), level comes from `reports`, and a statutory table without files has nothing
+to check. The benchmark compares the nightly GX run against it, for speed
 and for results.
 """
 from __future__ import annotations
@@ -17,50 +15,10 @@ import duckdb
 import pyarrow as pa
 
 from . import rules as RL
+from . import violations as V
+from .violations import violation
 
-SQL_OPS = {"==": "=", "<=": "<=", ">=": ">="}
-
-
-def _q(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _sum(columns) -> str:
-    return " + ".join(_q(c) for c in columns) or "0"
-
-
-def _any(conditions: list[str]) -> str:
-    return "(" + " OR ".join(conditions) + ")"
-
-
-def violation(rule: RL.Rule) -> str:
-    """SQL that is TRUE exactly when a row fails `rule` (NULL or FALSE otherwise)."""
-    if rule.kind == "identity":
-        rhs = _sum(c for c in rule.right if c not in rule.alt_group)
-        if rule.alt_group:
-            all_null = " AND ".join(f"{_q(c)} IS NULL" for c in rule.alt_group)
-            rhs += f" + CASE WHEN {all_null} THEN {_q(rule.alt_column)} ELSE {_sum(rule.alt_group)} END"
-        return f"NOT (({_sum(rule.left)}) {SQL_OPS[rule.op]} ({rhs}))"
-    if rule.kind == "non_negative":
-        return _any([f"{_q(c)} < 0 OR {_q(c)} <> CAST({_q(c)} AS BIGINT)" for c in rule.columns])
-    if rule.kind == "present":
-        missing = [f"{_q(c)} IS NULL" for c in rule.columns]
-        for alt in rule.params.get("alternatives", []):
-            group = " AND ".join(f"{_q(c)} IS NOT NULL" for c in alt["group"])
-            missing.append(f"NOT (({group}) OR {_q(alt['single'])} IS NOT NULL)")
-        return _any(missing)
-    if rule.kind == "fee_range":
-        c, low, high = _q(rule.columns[0]), rule.params.get("min_value"), rule.params.get("max_value")
-        return _any(([f"{c} < {low}"] if low is not None else []) + ([f"{c} > {high}"] if high is not None else []))
-    if rule.kind == "zero_for_levels":
-        levels = ", ".join(_lit(x) for x in rule.params["levels"])
-        nonzero = _any([f"{_q(c)} <> 0" for c in rule.columns])
-        return f"({_q(rule.params['level_column'])} IN ({levels}) AND {nonzero})"
-    raise ValueError(f"rule {rule.id}: kind {rule.kind!r} has no SQL")
+_lit = V.literal
 
 
 def suite_versions(rule: RL.Rule) -> tuple[str, ...] | None:

@@ -217,6 +217,50 @@ def rules_for_suite(suite: str) -> list[Rule]:
     return [r for r in RULES if r.table == table and (version is None or version in r.versions)]
 
 
+# Chinese names of the rule families (DOMAIN.md R1–R10), for GX's pages and the auditors' charts.
+FAMILY_ZH = {"R1": "申请数量平衡", "R2": "办理结果合计", "R3": "申请人合计", "R4": "复议诉讼合计", "R5": "非负整数",
+             "R6": "收费金额", "R7": "结转不超过可办理数", "R8": "项目数量不为负", "R9": "单元格缺失",
+             "R10": "无权制定规章"}
+
+
+@dataclass(frozen=True)
+class Check:
+    """What one GX expectation verifies: a whole family of identities, or one other rule.
+
+    Few, wide expectations: GX's cost is per expectation (its metric graph, its queries, its page
+    rows), so the identities of a family (R3: 26 rows of table 三) share one expectation, and which
+    rule a failing report broke comes from the findings query (nianbao.violations), checked against
+    GX's count of failing rows for the expectation.
+    """
+    id: str                  # the family (R3) for identities, the rule id otherwise
+    rules: tuple[Rule, ...]
+
+    @property
+    def kind(self) -> str:
+        return self.rules[0].kind
+
+    @property
+    def severity(self) -> str:
+        return self.rules[0].severity
+
+    @property
+    def description(self) -> str:
+        if len(self.rules) == 1:
+            return self.rules[0].description
+        return f"{FAMILY_ZH.get(self.id, self.id)}:{len(self.rules)} 条规则({self.rules[0].id} 至 {self.rules[-1].id})"
+
+
+def checks_for_suite(suite: str) -> list[Check]:
+    """The suite's expectations: one per identity family, one per other rule."""
+    groups: dict[str, list[Rule]] = {}
+    for rule in rules_for_suite(suite):
+        groups.setdefault(rule.family if rule.kind == "identity" else rule.id, []).append(rule)
+    for key, rules in groups.items():
+        # One expectation carries one severity: a family mixing them would need splitting.
+        assert len({r.severity for r in rules}) == 1, f"{suite}: family {key} mixes severities"
+    return [Check(key, tuple(rules)) for key, rules in groups.items()]
+
+
 def _blank(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 

@@ -7,14 +7,14 @@ Exit codes (nianbao.exitcodes.ExitCode, from the one pure function exit_code()):
   3 INPUT_UNREADABLE  input could not be read or parsed: the gate's draft rejected or missing a statutory
                       table, a data folder without reports, ids or levels that fail their format check
   4 CONFIG_ERROR      configuration or runtime error: unknown checkpoint, bad --select, a suite that lost
-                      expectations, GX crashing, GX listing fewer failing ids than it counted
+                      expectations, GX crashing, the findings query and GX disagreeing on failing rows
 GX marks a checkpoint unsuccessful when only warnings failed, so the code is computed from the rules'
 severities and from expectations that raised, never from GX's `success`.
 
 Selection (`--select`, dbt-like; same key ORs, different keys AND): `rule:R1` or bare `R1` (a rule id,
 a prefix before a dot, or a glob such as `R3.withheld_*`), `severity:error|warn`, `region:江苏省` (prefix),
 `year:2023`, `agency:洪泽` (substring), `report:R0123...`. Region, year, agency and report filter the rows
-GX validates; rule and severity choose which expectations count (GX still evaluates whole suites,
+GX validates; rule and severity choose which findings count (GX still evaluates whole suites,
 because a suite is validated as saved).
 
 What a run writes (RUN = UTC time + checkpoint name, sortable):
@@ -40,6 +40,7 @@ import signal
 import sys
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -231,7 +232,7 @@ def checkpoint_config(name: str, engine: str = DEFAULT_ENGINE) -> dict:
     """The checkpoint JSON: every suite's validation definition, GX's docs, then our pages."""
     stored = checkpoint_file_name(name, engine)
     return {
-        "actions": [{"name": UPDATE_DOCS, "site_names": ["local_site"], "type": "update_data_docs"},
+        "actions": [{"name": UPDATE_DOCS, "site_names": ["local_site"], "type": "update_data_docs_once"},
                     {"name": PAGES_ACTION, "type": PAGES_ACTION}],
         "id": _uuid("checkpoint", stored),
         "name": stored,
@@ -319,19 +320,38 @@ def _publish_site(staging: Path, run_id: str) -> Path:
     if P.SITE_DIR.exists() and not P.SITE_DIR.is_symlink():     # a site GX built in place before us
         P.SITE_DIR.rename(BUILDS / f"legacy-{run_id}")
     os.replace(link, P.SITE_DIR)
+    trash = P.SITE_DIR.parent / "trash" / run_id
+    trash.mkdir(parents=True, exist_ok=True)
     for old in BUILDS.iterdir():
         if old.name != run_id and not old.name.endswith(".partial"):
-            shutil.rmtree(old, ignore_errors=True)
+            old.rename(trash / old.name)
+    _remove_in_background(sorted(trash.parent.iterdir()))
     return P.SITE_DIR
 
 
+def _remove_in_background(folders: list[Path]) -> None:
+    """Delete folders in a detached `rm -rf`: the old site of a bad night is 50,000 pages, and deleting
+    them took seconds the run need not wait for. A removal cut short is redone by the next run."""
+    import subprocess
+
+    try:
+        subprocess.Popen(["rm", "-rf", "--", *map(str, folders)], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError:
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 @contextmanager
-def _site_at(ctx, folder: Path):
-    """Point GX's local_site at `folder` for this run only; the yml on disk is never rewritten."""
+def _site_at(ctx, folder: Path, results_limit: int | None = None):
+    """Point GX's local_site at `folder` for this run only (and list at most results_limit results in
+    its index); the yml on disk is never rewritten."""
     sites = ctx.variables.data_docs_sites
     original = json.loads(json.dumps(sites))
     staged = json.loads(json.dumps(sites))
     staged["local_site"]["store_backend"]["base_directory"] = str(folder) + os.sep
+    if results_limit is not None:
+        staged["local_site"].setdefault("site_index_builder", {})["validation_results_limit"] = results_limit
     ctx.variables.data_docs_sites = staged
     try:
         yield
@@ -435,15 +455,27 @@ class _State:
     collected: F.Collected | None = None
     problems: list = field(default_factory=list)
     landing: Path | None = None
+    violations: Any = None          # nianbao.violations table of the rows GX validates (from attach)
 
     def write_outputs(self, checkpoint_result, gx_links: dict[str, str]) -> dict:
         """Findings from GX's verdicts, history against the previous run, and the Chinese pages."""
         started = time.perf_counter()
+        steps = self.summary["timings"].setdefault("outputs", {})
+
+        def lap(name: str) -> None:
+            nonlocal started
+            now = time.perf_counter()
+            steps[name] = round(now - started, 3)
+            started = now
+
         selected = self.selection.rule_selected
-        self.collected = F.collect(checkpoint_result, selected)
+        self.collected = F.collect(checkpoint_result, selected, self.violations)
+        lap("collect_s")
         ids = {f.report_id for f in (*self.collected.failures, *self.collected.incomplete)}
         reports = F.read_reports(self.data_dir, ids)
+        lap("read_reports_s")
         current, self.problems = F.build(self.run_id, self.collected, reports, selected)
+        lap("explain_s")
         before = F.read(self.previous / "findings.parquet") if self.previous else None
         self.findings, resolved = F.mark_history(current, before)
         # A report that left the data folder was not corrected: only reports still there count as resolved.
@@ -453,10 +485,14 @@ class _State:
         self.summary["counts"] = F.counts(self.findings, self.resolved)
         self.summary["reports_validated"] = _reports_validated(self.collected)
         self.summary["gx"]["validation_pages"] = gx_links
+        lap("history_s")
         problems = self.collected.problems + self.problems + self.collected.raised
         self.landing = report.write_pages(self.site_dir, self.summary, self.findings, self.resolved, reports,
-                                          gx_links, problems, before_landing=lambda: _crash_point("pages"))
-        self.summary["timings"]["findings_and_pages_s"] = round(time.perf_counter() - started, 3)
+                                          gx_links, problems, before_landing=lambda: (lap("agency_pages_s"),
+                                                                                      _crash_point("pages")))
+        lap("landing_page_s")
+        self.summary["timings"]["findings_and_pages_s"] = round(sum(steps.values()), 3)
+        self.summary["timings"]["peak_mb_after_pages"] = _peak_mb()
         return {"landing_page": str(self.landing), "failing_reports": self.summary["counts"]["failing_reports"]}
 
 
@@ -478,12 +514,28 @@ def _reports_validated(collected: F.Collected) -> int:
     return max(per_table.values(), default=0)
 
 
+CONFIG_PROBLEMS = ("findings-disagree-with-gx", "unknown-expectation")
+
+
+def _peak_mb() -> int:
+    """Peak resident memory of this process so far, in MB (ru_maxrss is in KB on Linux)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def _timed(fn, *args, **kwargs):
+    """fn's result and its wall time in seconds."""
+    start = time.perf_counter()
+    return fn(*args, **kwargs), round(time.perf_counter() - start, 3)
+
+
 def _exit_for(state: _State) -> ExitCode:
     """Exit code from the selected rules' severities and raised expectations (pure exit_code())."""
     f = state.findings
     failed = set(f[f.status == F.FAILED].severity) | ({R.WARN} if (f.status == F.NOT_ASSESSABLE).any() else set())
-    incomplete = any(p["code"] == "unexpected-ids-incomplete" for p in state.collected.problems)
-    return exit_code(failed_severities=failed, raised=bool(state.collected.raised), config_error=incomplete)
+    disagree = any(p["code"] in CONFIG_PROBLEMS for p in state.collected.problems)
+    return exit_code(failed_severities=failed, raised=bool(state.collected.raised), config_error=disagree)
 
 
 def _execute(name: str, *, data_dir: Path, data_key: str, engine: str, db_url: str | None, selection: Selection,
@@ -504,23 +556,29 @@ def _execute(name: str, *, data_dir: Path, data_key: str, engine: str, db_url: s
     if name not in CHECKPOINTS:
         raise RunError(ExitCode.CONFIG_ERROR, f"没有名为 {name!r} 的检查点;可用:{', '.join(CHECKPOINTS)}")
     summary["reports_in_data"] = check_data(data_dir)
-    import great_expectations as gx   # after the cheap checks: importing GX takes seconds
+    # The engine loads the data while GX is imported (seconds of Python; DuckDB works outside the GIL).
+    with ThreadPoolExecutor(1, thread_name_prefix="nianbao-prepare") as pool:
+        preparing = pool.submit(_timed, engines.prepare, engine, data_dir, db_url=db_url, where=selection.where(),
+                                work_dir=run_tmp / "engine")
+        import great_expectations as gx   # after the cheap checks: importing GX takes seconds
 
-    from .context import ConfigurationError, get_context
+        from .context import ConfigurationError, get_context
 
-    try:
-        ctx = get_context()
-    except ConfigurationError as exc:
-        raise RunError(ExitCode.CONFIG_ERROR, f"GX 配置错误:{exc}") from exc
-    summary["timings"]["context_s"] = round(time.perf_counter() - t0, 3)
-    t = time.perf_counter()
-    try:
-        engines.attach(ctx, engine, data_dir, db_url=db_url, where=selection.where(), work_dir=run_tmp / "engine")
-    except engines.DataFolderError as exc:
-        raise RunError(ExitCode.INPUT_UNREADABLE, f"数据目录无法使用:{exc}") from exc
-    except ValueError as exc:
-        raise RunError(ExitCode.CONFIG_ERROR, f"引擎 {engine}:{exc}") from exc
-    summary["timings"]["attach_s"] = round(time.perf_counter() - t, 3)
+        try:
+            ctx = get_context()
+        except ConfigurationError as exc:
+            raise RunError(ExitCode.CONFIG_ERROR, f"GX 配置错误:{exc}") from exc
+        summary["timings"]["context_s"] = round(time.perf_counter() - t0, 3)
+        t = time.perf_counter()
+        try:
+            prepared, summary["timings"]["prepare_s"] = preparing.result()
+            attached = engines.bind(ctx, prepared)
+        except engines.DataFolderError as exc:
+            raise RunError(ExitCode.INPUT_UNREADABLE, f"数据目录无法使用:{exc}") from exc
+        except ValueError as exc:
+            raise RunError(ExitCode.CONFIG_ERROR, f"引擎 {engine}:{exc}") from exc
+    summary["timings"]["attach_wait_s"] = round(time.perf_counter() - t, 3)
+    summary["timings"]["peak_mb_after_prepare"] = _peak_mb()
     stored = checkpoint_file_name(name, engine)
     try:
         checkpoint = ctx.checkpoints.get(stored)
@@ -531,16 +589,18 @@ def _execute(name: str, *, data_dir: Path, data_key: str, engine: str, db_url: s
     summary["previous_run_id"] = previous.name if previous else None
     summary["removed_old_gx_results"] = prune_gx_results(ctx, KEEP_RUNS_IN_GX - 1)
     staging = _stage_site(run_id) if shared_site else run_tmp / "site"
-    state = _State(run_id, name, data_dir, selection, staging, previous, summary)
+    state = _State(run_id, name, data_dir, selection, staging, previous, summary, violations=attached.violations)
     gx_run_id = gx.RunIdentifier(run_name=run_name or f"{name}-{run_id[:8]}", run_time=datetime.now(timezone.utc))
     summary["gx"].update(run_name=gx_run_id.run_name, run_time=str(gx_run_id.run_time))
     t = time.perf_counter()
     _ACTIVE = state
     try:
-        with _site_at(ctx, staging):
+        # A gate's site is its own: its index lists this run's results, not the nightly ones.
+        with _site_at(ctx, staging, None if shared_site else len(R.SUITES)):
             checkpoint.run(run_id=gx_run_id)
     finally:
         _ACTIVE = None
+        attached.prepared.close()
         if not shared_site:
             _forget_gx_results(ctx, gx_run_id)
     summary["timings"]["checkpoint_s"] = round(time.perf_counter() - t, 3)
@@ -552,6 +612,7 @@ def _execute(name: str, *, data_dir: Path, data_key: str, engine: str, db_url: s
                    expectations=state.collected.expectations, versions=_versions(),
                    finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     summary["timings"]["total_s"] = round(time.perf_counter() - t0, 3)
+    summary["timings"]["peak_mb"] = _peak_mb()
     run_dir = P.RUNS_DIR / run_id
     site = P.SITE_DIR if shared_site else run_dir / "site"
     summary["site"] = {"landing_page": str(site / report.PAGES_DIR / "index.html"), "gx_index": str(site / "index.html")}

@@ -33,27 +33,41 @@ def suite_notes(suite: str) -> str:
     return f"{TABLE_TITLES[table]} · {version + ' 格式' if version else '全部格式版本'}"
 
 
-def rule_meta(rule: R.Rule) -> dict:
-    """meta of the expectation of one rule: what the findings and the auditors' pages read."""
-    return {"rule_id": rule.id, "description": rule.description, "basis": rule.basis,
-            "nianbao_severity": rule.severity, "columns": list(rule.operands)}
+def check_meta(check: R.Check) -> dict:
+    """meta of one expectation: its check id, severity and every rule it verifies (what findings read)."""
+    return {"check_id": check.id, "description": check.description, "nianbao_severity": check.severity,
+            "rules": [{"rule_id": r.id, "description": r.description, "basis": r.basis, "columns": list(r.operands)}
+                      for r in check.rules]}
 
 
-def rule_note(rule: R.Rule) -> str:
+def check_note(check: R.Check) -> str:
     """The note GX shows under the expectation in Data Docs (built-ins render their kwargs in English)."""
-    return f"{rule.id}({SEVERITY_LABEL[rule.severity]}):{rule.description}。依据:{rule.basis}"
+    lines = [f"{check.id}({SEVERITY_LABEL[check.severity]}):{check.description}"]
+    if len(check.rules) > 1:
+        lines += [f"- {r.id}:{r.description}" for r in check.rules]
+    lines.append(f"依据:{'；'.join(dict.fromkeys(r.basis for r in check.rules))}")
+    return "\n".join(lines)
 
 
-def expectation_for(rule: R.Rule):
-    """The GX expectation that checks one rule (a custom class from plugins/, or a GX built-in)."""
+def _identity(rule: R.Rule) -> dict:
+    out = {"rule_id": rule.id, "left": list(rule.left), "right": list(rule.right), "op": rule.op}
+    if rule.alt_group:
+        out.update(alt_group=list(rule.alt_group), alt_column=rule.alt_column)
+    return out
+
+
+def expectation_for(check: R.Check):
+    """The GX expectation of one check (a custom class from plugins/, or a GX built-in)."""
     import great_expectations.expectations as gxe
     import nianbao_plugins as P
 
-    common = {"severity": R.GX_SEVERITY[rule.severity], "meta": rule_meta(rule), "notes": rule_note(rule)}
+    rule = check.rules[0]
+    common = {"severity": R.GX_SEVERITY[check.severity], "meta": check_meta(check), "notes": check_note(check)}
     if rule.kind == "identity":
-        return P.ExpectRowIdentity(
-            column_list=list(rule.operands), left=list(rule.left), right=list(rule.right), op=rule.op,
-            alt_group=list(rule.alt_group), alt_column=rule.alt_column, ignore_row_if="never", **common)
+        columns = list(dict.fromkeys(c for r in check.rules for c in r.operands))
+        return P.ExpectRowIdentities(column_list=columns, identities=[_identity(r) for r in check.rules],
+                                     ignore_row_if="never", **common)
+    (rule,) = check.rules
     if rule.kind == "non_negative":
         return P.ExpectCountsToBeNonNegativeIntegers(column_list=list(rule.columns), ignore_row_if="never",
                                                      **common)
@@ -79,9 +93,9 @@ def render_suite(suite: str) -> str:
     from great_expectations.core.expectation_suite import ExpectationSuiteSchema
 
     gx_suite = ExpectationSuite(name=suite, id=_uuid("suite", suite), notes=suite_notes(suite),
-                                expectations=[expectation_for(r) for r in R.rules_for_suite(suite)])
+                                expectations=[expectation_for(c) for c in R.checks_for_suite(suite)])
     for exp in gx_suite.expectations:
-        exp.id = _uuid("suite", suite, exp.meta["rule_id"])
+        exp.id = _uuid("suite", suite, exp.meta["check_id"])
     doc = ExpectationSuiteSchema().dump(gx_suite)
     return json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
@@ -102,11 +116,12 @@ def catalogue_rows(directory: Path | None = None) -> list[dict]:
         table, version = R.SUITES.get(suite, (suite, None))
         for exp in doc["expectations"]:
             meta = exp["meta"]
-            row = rows.setdefault(meta["rule_id"], {
-                "rule_id": meta["rule_id"], "severity": meta["nianbao_severity"], "gx_severity": exp["severity"],
-                "table": table, "versions": [], "description": meta["description"], "basis": meta["basis"],
-                "expectation_type": exp["type"]})
-            row["versions"].append(version or ALL_VERSIONS)
+            for rule in meta["rules"]:
+                row = rows.setdefault(rule["rule_id"], {
+                    "rule_id": rule["rule_id"], "severity": meta["nianbao_severity"], "gx_severity": exp["severity"],
+                    "table": table, "versions": [], "description": rule["description"], "basis": rule["basis"],
+                    "expectation_type": exp["type"], "check_id": meta["check_id"]})
+                row["versions"].append(version or ALL_VERSIONS)
 
     def order(row):
         family, _, rest = row["rule_id"].partition(".")
