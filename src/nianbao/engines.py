@@ -1,8 +1,8 @@
 """Make a data folder (DATA/<table>/*.parquet) visible to GX as one asset per suite, on an engine.
 
 Each suite's asset is its table filtered to the suite's format version, with the report columns
-its rules read (level) joined from `reports`. The four datasources are declared once in great_expectations.yml
-(`datasources_config()` is what they must say; a test compares). attach() never rewrites the yml:
+its rules read (level) joined from `reports`. The four datasources are declared once in
+great_expectations.yml (`datasources_config()` is what they must say; a test compares). attach() never rewrites the yml:
 the SQL datasources take their connection string from an environment variable (GX substitutes
 ${VAR} when it builds the engine), and the file datasources are pointed at the run's work folder
 in memory only, because GX does not substitute variables in base_directory.
@@ -45,8 +45,9 @@ WHERE_KEYS = ("region", "year", "agency", "report_ids")
 # show them); the complete list comes from nianbao.violations, checked against GX's count. Only
 # report_id goes to GX as index column, because GX's pages do not escape free text like agency names.
 PARTIAL_IDS = 20
-RESULT_FORMAT = {"result_format": "SUMMARY", "unexpected_index_column_names": ["report_id"], "exclude_unexpected_values": True,
-                 "partial_unexpected_count": PARTIAL_IDS, "include_unexpected_rows": False}
+RESULT_FORMAT = {"result_format": "SUMMARY", "unexpected_index_column_names": ["report_id"],
+                 "partial_unexpected_count": PARTIAL_IDS, "exclude_unexpected_values": True,
+                 "include_unexpected_rows": False}
 SPARK_CONFIG = {
     "spark.master": "local[1]",
     "spark.ui.enabled": "false",
@@ -264,7 +265,8 @@ def _materialise(folder: Path, data_dir: Path, where: dict | None, work_dir: Pat
         for suite in R.SUITES:
             target = folder / f"{suite}.parquet"
             con.execute(f"COPY ({suite_sql(suite, where)}) TO {_quote(str(target))} (FORMAT parquet)")
-        return violations.compute(con, {s: f"read_parquet({_quote(str(folder / f'{s}.parquet'))})" for s in R.SUITES})
+        files = {s: f"read_parquet({_quote(str(folder / f'{s}.parquet'))})" for s in R.SUITES}
+        return violations.compute(con, files)
     finally:
         con.close()
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any, Callable, Iterable
 
 import pandas as pd

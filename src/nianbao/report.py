@@ -300,9 +300,7 @@ def _family_key(fam: str) -> tuple:
     return (int(digits) if digits else 999, fam)
 
 
-FAMILY_ZH = {"R1": "申请数量平衡", "R2": "办理结果合计", "R3": "申请人合计", "R4": "复议诉讼合计", "R5": "非负整数",
-             "R6": "收费金额", "R7": "结转不超过可办理数", "R8": "项目数量不为负", "R9": "单元格缺失",
-             "R10": "无权制定规章"}
+FAMILY_ZH = R.FAMILY_ZH
 
 
 def _family_zh(fam: str) -> str:
