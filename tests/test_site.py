@@ -136,3 +136,22 @@ def test_landing_page_for_100000_reports_stays_small_per_row():
     assert len(doc.xpath('//table[@id="list"]/tbody/tr')) == 100
     assert len(json.loads(doc.get_element_by_id("data").text)["rows"]) == n
     assert len(html) < 200 * n          # compact rows, not one HTML table row per agency
+
+
+def test_agency_pages_written_by_workers_equal_the_serial_ones(site, tmp_path, monkeypatch):
+    """Above report.PARALLEL_FROM pages, forked workers write them: the same bytes as one process."""
+    from nianbao import findings as F
+
+    run = shared_nightly()
+    latest = (run["runs"] / "latest").resolve()
+    summary = json.loads((latest / "run_results.json").read_text(encoding="utf-8"))
+    findings = F.read(latest / "findings.parquet")
+    reports = F.read_reports(run["data"], set(findings.report_id))
+    links = summary["gx"]["validation_pages"]
+    written = {}
+    for name, threshold in (("serial", 10**9), ("workers", 1)):
+        monkeypatch.setattr(report, "PARALLEL_FROM", threshold)
+        report.write_pages(tmp_path / name, summary, findings, F.empty(), reports, links, [])
+        written[name] = {p.name: p.read_bytes() for p in (tmp_path / name / "nianbao" / "agencies").glob("*.html")}
+    assert len(written["serial"]) == findings.report_id.nunique() > 1
+    assert written["workers"] == written["serial"]
