@@ -454,3 +454,24 @@ def test_parser_crash_is_contained(tmp_path, monkeypatch):
     rows = by_file(tmp_path / "data")
     assert rows["boom.txt"]["parse_reason"].startswith("parser-crash: RecursionError")
     assert rows["ok.txt"]["parse_status"] == "parsed" and summary.exit_code() == ExitCode.OK
+
+
+def test_worker_processes_write_what_one_process_writes(tmp_path):
+    """Rows built in parser processes (ingest_all with workers) equal those built in this process."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for i, layout in enumerate(R.LAYOUTS * 2):
+        report = R.random_report(random.Random(i), S.FORMAT_2019 if i % 3 == 0 else S.FORMAT_2021,
+                                 agency=f"并行测试第{i}局", year=2023)
+        write_report(src / f"r{i:02d}.txt", report, layout)
+    (src / "empty.txt").write_bytes(b"")
+    serial = I.ingest([src], tmp_path / "serial", workers=1)
+    parallel = I.ingest([src], tmp_path / "parallel", workers=2)
+    assert [(o.path, o.status, o.reason, o.report_id) for o in serial.outcomes] == \
+        [(o.path, o.status, o.reason, o.report_id) for o in parallel.outcomes]
+    assert serial.by_status()["parsed"] == 2 * len(R.LAYOUTS) and serial.by_status()["rejected"] == 1
+    for name in S.TABLE_SCHEMAS:
+        a, b = table(tmp_path / "serial", name), table(tmp_path / "parallel", name)
+        if name == "reports":   # each run stamps its own ingest time
+            a, b = a.drop_columns(["ingested_at"]), b.drop_columns(["ingested_at"])
+        assert a.num_rows > 0 and a.sort_by("report_id").equals(b.sort_by("report_id")), name
