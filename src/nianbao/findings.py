@@ -272,9 +272,11 @@ def explain_identity(rule: R.Rule, values: dict) -> Explanation | None:
 
 def explain_cells(rule: R.Rule, values: dict, level: str | None) -> Explanation | None:
     """Non-identity rules: the offending cells, or None when none offends."""
-    vals = {c: values.get(c) for c in rule.columns}
+    vals = dict(zip(rule.columns, values.values_for(rule.columns))) if isinstance(values, Row) else \
+        {c: values.get(c) for c in rule.columns}
     if rule.kind == "non_negative":
-        nums = {c: number(v) for c, v in vals.items() if v is not None}
+        # Most cells are non-negative ints: only the others need number() (Decimal, float, NaN).
+        nums = {c: number(v) for c, v in vals.items() if v is not None and not (type(v) is int and v >= 0)}
         bad = {c: n for c, n in nums.items() if n is not None and (n < 0 or n != int(n))}
         fix = "统计数是非负整数,请改为实际件数。"
     elif rule.kind == "present":
@@ -354,6 +356,9 @@ def build(run_id: str, collected: Collected, reports: dict[str, dict],
     return _frame(rows), problems
 
 
+_RULE_ORDER = {r.id: i for i, r in enumerate(R.RULES)}   # (RULES.index compares whole Rule dataclasses)
+
+
 @functools.lru_cache(maxsize=None)
 def _identities_by_column(table: str) -> dict[str, tuple[R.Rule, ...]]:
     """The table's identity rules in which each column is an operand, in catalogue order."""
@@ -373,7 +378,7 @@ def _not_assessable(run_id, failure: Failure, rep: dict, table: str, selected, s
     by_column = _identities_by_column(table)
     # Only identities with a blank operand can be unverifiable; a table 三 has about 180 cells.
     candidates = {r.id: r for c, v in values.items() if v is None for r in by_column.get(c, ())}
-    for rule in sorted(candidates.values(), key=R.RULES.index):
+    for rule in sorted(candidates.values(), key=lambda r: _RULE_ORDER[r.id]):
         if ((version and version not in rule.versions) or (failure.report_id, rule.id) in seen
                 or not selected(rule.id, rule.severity)):
             continue
@@ -484,6 +489,10 @@ class Row(Mapping):
 
     def __len__(self) -> int:
         return len(self._index)
+
+    def items(self):
+        """(column, value) pairs in column order (the index was built in the tuple's order)."""
+        return zip(self._index, self._values)
 
     def values_for(self, columns: tuple[str, ...]) -> list:
         """The values of `columns` in order (None for a column the row lacks), without a lookup per call."""

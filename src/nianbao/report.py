@@ -64,7 +64,8 @@ def json_script(data) -> Markup:
     return Markup(text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e"))
 
 
-STYLE = """
+# Our constant CSS: Markup, so autoescape does not turn its quotes into entities (not decoded in <style>).
+STYLE = Markup("""
 body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei",sans-serif;margin:0;color:#222;background:#f6f7f9}
 header{background:#8b1a1a;color:#fff;padding:12px 24px}header h1{margin:0;font-size:20px}header a{color:#fff}
 main{padding:16px 24px}section{background:#fff;border:1px solid #ddd;border-radius:4px;padding:12px 16px;margin-bottom:16px}
@@ -80,7 +81,7 @@ td.na{background:#fff0b3}td.missing{background:#fde2a7}.sev-error{color:#c0392b;
 .finding{border-left:4px solid #c0392b;padding:4px 8px;margin:6px 0;background:#fdf2f2}.finding.warn{border-color:#b9770e;background:#fef9e7}
 .finding.not_assessable{border-color:#999;background:#f4f4f4}.fix{color:#555}.small{font-size:12px;color:#666}
 .scroll{overflow-x:auto}
-"""
+""")
 
 _BASE = """<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
