@@ -39,9 +39,9 @@ def _require(version: str | None, what: str) -> None:
     if version != FIXED_FOR_GX:
         raise IncompatibleGXVersion(
             f"nianbao_plugins.compat: {what} was verified on great_expectations {FIXED_FOR_GX}, but {version} "
-            "is installed; re-run tests/test_engines.py::test_duckdb_fix_is_needed_and_works and "
-            "tests/test_suites.py::test_kwargs_fix_returns_what_gx_returns against the new version and update "
-            "FIXED_FOR_GX, or pin great-expectations==1.24.1")
+            "is installed; re-run tests/test_engines.py::test_duckdb_fix_is_needed_and_works, "
+            "tests/test_suites.py::test_kwargs_fix_returns_what_gx_returns and tests/test_compat.py against the "
+            "new version and update FIXED_FOR_GX, or pin great-expectations==1.24.1")
 
 
 def apply_duckdb_fix(version: str | None = None) -> None:
@@ -54,9 +54,9 @@ def apply_duckdb_fix(version: str | None = None) -> None:
 
 # --- Expectation kwargs: one configuration per call, not one per key ---------------------------
 #
-# GX 1.24.1's Expectation._get_domain_kwargs / _get_success_kwargs / _get_success_kwarg evaluate
+# GX 1.24.1's Expectation._get_domain_kwargs / _get_success_kwargs / _get_runtime_kwargs evaluate
 # `self.configuration` (a fresh ExpectationConfiguration built from the pydantic model) once per
-# key, inside a dict comprehension: about 100 rebuilds per expectation while the metric graph is
+# key, inside dict comprehensions: about 100 rebuilds per expectation while the metric graph is
 # built (measured: 7.9 s of a 25 s gate under cProfile). These replacements read it once per call;
 # they return the same dicts, and nothing is cached across calls, so nothing can go stale.
 
