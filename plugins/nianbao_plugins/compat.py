@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import great_expectations
 import great_expectations.execution_engine.sqlalchemy_execution_engine as _engine_module
+from great_expectations.exceptions import InvalidExpectationKwargsError
+from great_expectations.expectations.expectation import parse_result_format
 
 FIXED_FOR_GX = "1.24.1"
 DIALECT = "duckdb"
@@ -61,8 +63,6 @@ def apply_duckdb_fix(version: str | None = None) -> None:
 # they return the same dicts, and nothing is cached across calls, so nothing can go stale.
 
 def _domain_kwargs(self, kwargs=None):
-    from great_expectations.exceptions import InvalidExpectationKwargsError
-
     kwargs = self.configuration.kwargs if kwargs is None else kwargs
     domain = {key: kwargs.get(key, self._get_default_value(key)) for key in self.domain_keys}
     missing = set(self.domain_keys) - set(domain)
@@ -79,8 +79,6 @@ def _success_kwargs(self, kwargs=None):
 
 
 def _runtime_kwargs(self, runtime_configuration=None):
-    from great_expectations.expectations.expectation import parse_result_format
-
     runtime_configuration = runtime_configuration or {}
     kwargs = self.configuration.kwargs
     out = {}

@@ -304,8 +304,6 @@ def _main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    # Like the CLI (nianbao.cli._exit): no interpreter teardown, for the lower bound and GX alike.
-    code = _main(sys.argv[1:])
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    from .cli import _exit
+
+    _exit(_main(sys.argv[1:]))   # as the CLI exits: no interpreter teardown, for the lower bound and GX alike

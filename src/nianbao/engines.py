@@ -216,7 +216,10 @@ class Attached(dict):
     def __init__(self, batch_definitions: dict, prepared: "Prepared"):
         super().__init__(batch_definitions)
         self.prepared = prepared
-        self.violations = prepared.violations
+
+    @property
+    def violations(self) -> pa.Table:
+        return self.prepared.violations
 
 
 def _duckdb_engine_config() -> dict:

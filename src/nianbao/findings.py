@@ -328,8 +328,8 @@ def _row(run_id: str, failure: Failure, meta, rule: R.Rule | None, ex: Explanati
 def _frame(rows: list[tuple]) -> pd.DataFrame:
     """The findings frame of row tuples, built column by column through Arrow."""
     columns = list(zip(*rows)) if rows else [()] * len(COLUMNS)
-    table = pa.table([pa.array(list(c), f.type) for c, f in zip(columns, FINDINGS_SCHEMA)], schema=FINDINGS_SCHEMA)
-    return table.to_pandas().sort_values(["report_id", "rule_id"], kind="stable").reset_index(drop=True)
+    return _ordered(pa.table([pa.array(list(c), f.type) for c, f in zip(columns, FINDINGS_SCHEMA)],
+                             schema=FINDINGS_SCHEMA))
 
 
 def build(run_id: str, collected: Collected, reports: dict[str, dict],
@@ -392,9 +392,12 @@ def _not_assessable(run_id, failure: Failure, rep: dict, table: str, selected, s
 
 def to_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The findings frame with the Parquet schema's types, in a stable order."""
-    table = pa.Table.from_pandas(frame[COLUMNS], schema=FINDINGS_SCHEMA, preserve_index=False)
-    out = table.to_pandas()
-    return out.sort_values(["report_id", "rule_id"], kind="stable").reset_index(drop=True)
+    return _ordered(pa.Table.from_pandas(frame[COLUMNS], schema=FINDINGS_SCHEMA, preserve_index=False))
+
+
+def _ordered(table: pa.Table) -> pd.DataFrame:
+    """A findings table as a frame in the stable order (report, rule)."""
+    return table.to_pandas().sort_values(["report_id", "rule_id"], kind="stable").reset_index(drop=True)
 
 
 def empty() -> pd.DataFrame:
@@ -496,25 +499,24 @@ class Row(Mapping):
 
     def values_for(self, columns: tuple[str, ...]) -> list:
         """The values of `columns` in order (None for a column the row lacks), without a lookup per call."""
-        positions = _positions(id(self._index), self._index, columns)
+        index = self._index
+        positions = index.positions.get(columns) if isinstance(index, Columns) else None
+        if positions is None:
+            positions = [index.get(c, -1) for c in columns]
+            if isinstance(index, Columns):
+                index.positions[columns] = positions
         values = self._values
         return [values[i] if i >= 0 else None for i in positions]
 
 
-_POSITIONS: dict[tuple, tuple[dict, list[int]]] = {}
+class Columns(dict):
+    """Column name -> tuple position, shared by every Row of one read, with the positions of the
+    column lists asked of its rows (values_for), computed once per read."""
+    __slots__ = ("positions",)
 
-
-def _positions(key: int, index: dict[str, int], columns: tuple[str, ...]) -> list[int]:
-    """Tuple positions of `columns` in rows sharing `index` (cached: every row of a read shares it;
-    the cache keeps the index itself, so a recycled id() can never hit another index's entry)."""
-    hit = _POSITIONS.get((key, columns))
-    if hit is not None and hit[0] is index:
-        return hit[1]
-    if len(_POSITIONS) > 256:
-        _POSITIONS.clear()
-    positions = [index.get(c, -1) for c in columns]
-    _POSITIONS[(key, columns)] = (index, positions)
-    return positions
+    def __init__(self, names):
+        super().__init__((name, i) for i, name in enumerate(names))
+        self.positions: dict[tuple, list[int]] = {}
 
 
 def read_reports(data_dir: Path, report_ids: Iterable[str], *, with_text: bool = True) -> dict[str, dict]:
@@ -536,7 +538,7 @@ def read_reports(data_dir: Path, report_ids: Iterable[str], *, with_text: bool =
             sql = (f"SELECT t.* FROM read_parquet(?, union_by_name=true) t "
                    f"SEMI JOIN wanted w ON t.report_id = w.report_id {order}")
             cur = con.execute(sql, [glob])
-            index = {d[0]: i for i, d in enumerate(cur.description)}
+            index = Columns(d[0] for d in cur.description)
             return [Row(index, row) for row in cur.fetchall()]
 
         for row in rows("reports", "ORDER BY ingested_at NULLS FIRST"):

@@ -16,10 +16,6 @@ import pyarrow as pa
 
 from . import rules as RL
 from . import violations as V
-from .violations import violation
-
-_lit = V.literal
-
 
 def suite_versions(rule: RL.Rule) -> tuple[str, ...] | None:
     """Format versions of the rows the rule's suites validate; None when a suite takes every row."""
@@ -27,10 +23,10 @@ def suite_versions(rule: RL.Rule) -> tuple[str, ...] | None:
     return None if None in versions else tuple(versions)
 
 
-def _case(rule: RL.Rule) -> str:
+def _scope(rule: RL.Rule) -> str:
+    """The rule's format versions as an SQL condition prefix ('' when it applies to every row)."""
     versions = suite_versions(rule)
-    scope = f"format_version IN ({', '.join(_lit(v) for v in versions)}) AND " if versions is not None else ""
-    return f"CASE WHEN {scope}{violation(rule)} THEN {_lit(rule.id)} END"
+    return f"format_version IN ({', '.join(V.literal(v) for v in versions)}) AND " if versions is not None else ""
 
 
 def _source(data_dir: Path, table: str) -> str | None:
@@ -40,7 +36,7 @@ def _source(data_dir: Path, table: str) -> str | None:
         if table == "reports":
             raise FileNotFoundError(f"{folder}: no Parquet files; not a nianbao data folder")
         return None
-    return f"read_parquet({_lit(str(folder / '*.parquet'))}, union_by_name = true)"
+    return f"read_parquet({V.literal(str(folder / '*.parquet'))}, union_by_name = true)"
 
 
 def sql(data_dir) -> str:
@@ -53,11 +49,10 @@ def sql(data_dir) -> str:
         source = _source(data_dir, table)
         if source is None:
             continue
-        cases = ",\n    ".join(_case(r) for r in RL.RULES if r.table == table)
-        if any(r.kind == "zero_for_levels" for r in RL.RULES if r.table == table):
+        rules = [r for r in RL.RULES if r.table == table]
+        if any(r.kind == "zero_for_levels" for r in rules):
             source += " LEFT JOIN levels USING (report_id)"
-        failed = f"list_filter([\n    {cases}\n  ], lambda x: x IS NOT NULL)"
-        selects.append(f"SELECT report_id, unnest({failed}) AS rule_id\nFROM {source}")
+        selects.append(f"SELECT report_id, unnest({V.failed_rules(rules, _scope)}) AS rule_id\nFROM {source}")
     if not selects:
         selects.append("SELECT NULL::VARCHAR AS report_id, NULL::VARCHAR AS rule_id WHERE false")
     return (f"WITH levels AS ({levels})\nSELECT DISTINCT report_id, rule_id FROM (\n"

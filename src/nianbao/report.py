@@ -301,11 +301,10 @@ def _family_key(fam: str) -> tuple:
     return (int(digits) if digits else 999, fam)
 
 
-FAMILY_ZH = R.FAMILY_ZH
 
 
 def _family_zh(fam: str) -> str:
-    return FAMILY_ZH.get(fam, "")
+    return R.FAMILY_ZH.get(fam, "")
 
 
 # --- agency page ------------------------------------------------------------------------------------

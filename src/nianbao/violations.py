@@ -67,9 +67,10 @@ def violation(rule: RL.Rule) -> str:
     raise ValueError(f"rule {rule.id}: kind {rule.kind!r} has no SQL")
 
 
-def failed_rules(rules, scope: str = "") -> str:
-    """DuckDB list of the ids of `rules` a row breaks (empty when it breaks none)."""
-    cases = ",\n    ".join(f"CASE WHEN {scope}{violation(r)} THEN {literal(r.id)} END" for r in rules)
+def failed_rules(rules, scope=lambda rule: "") -> str:
+    """DuckDB list of the ids of `rules` a row breaks (empty when it breaks none); scope(rule) is an
+    SQL condition prefix (`... AND `) limiting where a rule applies."""
+    cases = ",\n    ".join(f"CASE WHEN {scope(r)}{violation(r)} THEN {literal(r.id)} END" for r in rules)
     return f"list_filter([\n    {cases}\n  ], lambda x: x IS NOT NULL)"
 
 
