@@ -8,11 +8,15 @@ expectations would be.
 """
 from __future__ import annotations
 
+import json
+
 from types import SimpleNamespace
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nianbao import findings as FND
 from nianbao import schema as S
@@ -184,3 +188,11 @@ def test_pairs():
         {"suite": "applications_2021", "report_id": "A", "rule_id": "R1.person"}]
     empty = V.pairs(V.SCHEMA.empty_table())
     assert empty.num_rows == 0 and empty.schema == V.PAIRS_SCHEMA
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(sorted(FND.LABELS)),
+                       st.one_of(st.none(), st.integers(), st.floats(allow_nan=False, allow_infinity=False))))
+def test_cells_json_is_json_dumps(cells):
+    assert FND.cells_json(cells) == json.dumps(cells, ensure_ascii=False)
+    assert json.loads(FND.cells_json(cells)) == cells

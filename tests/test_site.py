@@ -1,13 +1,17 @@
 """The data-docs site of the shared nightly run, parsed with lxml: list, agency pages, escaping, offline."""
 from __future__ import annotations
 
+import collections
 import json
 import time
 from pathlib import Path
 
 import lxml.html
+import markupsafe
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from checkpoint_support import XSS_AGENCY, shared_nightly
 from nianbao import report
@@ -155,3 +159,79 @@ def test_agency_pages_written_by_workers_equal_the_serial_ones(site, tmp_path, m
         written[name] = {p.name: p.read_bytes() for p in (tmp_path / name / "nianbao" / "agencies").glob("*.html")}
     assert len(written["serial"]) == findings.report_id.nunique() > 1
     assert written["workers"] == written["serial"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.none(), st.integers(), st.text()))
+def test_page_escaping_is_jinjas(value):
+    """The findings of an agency page are filled by str.format: escaped exactly as Jinja's autoescape does."""
+    assert report._esc(value) == str(markupsafe.escape("" if value is None else value))
+
+
+def test_findings_html_escapes_and_orders_the_findings():
+    from nianbao import findings as F
+
+    row = collections.namedtuple("Row", "rule_id severity status history message fix suite")
+    items = [row("R9.x", "warn", F.FAILED, F.NEW, "警告", "f", "nowhere"),
+             row("R4.review", "error", F.NOT_ASSESSABLE, F.PERSISTING, "缺少", "f", "s"),
+             row("R1.total", "error", F.FAILED, F.NEW, '<script>alert("x")</script>&', "改 <b>", "s")]
+    doc = lxml.html.fromstring(f"<div>{report._findings_html(items, {'s': 'validations/s.html'})}</div>")
+    assert [d.get("data-rule") for d in doc.xpath("div")] == ["R1.total", "R9.x", "R4.review"]
+    first = doc.xpath("div")[0]
+    assert not first.xpath(".//script") and '<script>alert("x")</script>&' in first.text_content()
+    assert "修改建议:改 <b>" in first.text_content() and not first.xpath(".//span[@class='fix']/b")
+    assert first.xpath(".//a/@href") == ["../../validations/s.html"]
+    assert doc.xpath("div")[1].xpath(".//a") == []        # a suite without a GX page: no link
+
+
+def test_named_rows_are_python_values_with_none_for_missing():
+    frame = pd.DataFrame({"report_id": ["A", "B"], "agency": ["甲", None], "year": [2023.0, float("nan")],
+                          "left_value": [1.5, None]})
+    rows = report._named_rows(frame)
+    assert [tuple(r) for r in rows] == [("A", "甲", 2023.0, 1.5), ("B", None, None, None)]
+    assert rows[0].agency == "甲" and report._named_rows(frame.iloc[:0]) == []
+
+
+def test_jurisdiction_chart_breaks_ties_by_name():
+    """More than 20 jurisdictions with equal counts: the same 20 bars whatever the row order."""
+    from nianbao import findings as F
+
+    provinces = [f"{c}省" for c in "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉戌亥"]
+    frame = F.to_frame(pd.DataFrame({
+        "run_id": "r", "report_id": [f"R{i:016X}" for i in range(len(provinces))], "agency": "局",
+        "region": provinces, "year": 2024, "rule_id": "R1.total", "severity": "error", "status": "failed",
+        "message": "m", "cells": "{}", "left_value": 1.0, "right_value": 2.0, "difference": -1.0,
+        "suite": "applications_2021", "fix": "f", "history": "new"}))
+    summary = {"run_id": "r", "checkpoint": "nightly", "started_at": "", "data_dir": "", "select": [],
+               "previous_run_id": None, "reports_validated": 30, "counts": F.counts(frame, F.empty())}
+
+    def bars(f):
+        doc = lxml.html.fromstring(report.landing_page(summary, f, F.empty(), {}, []))
+        return doc.xpath('//section[@id="charts"]//svg')[0].xpath(".//text[@text-anchor='end']/text()")
+
+    assert bars(frame) == bars(frame.iloc[::-1]) == sorted(provinces)[:20]
+
+
+def test_findings_explained_by_workers_equal_the_serial_ones(site, monkeypatch):
+    """From findings.PARALLEL_FROM failures on, forked workers explain them: the same table and problems."""
+    from nianbao import findings as F
+
+    run = shared_nightly()
+    stored = F.read((run["runs"] / "latest").resolve() / "findings.parquet")
+    failed = stored[stored.status == F.FAILED]
+    collected = F.Collected()
+    for suite, rule_id, rid in zip(failed.suite, failed.rule_id, failed.report_id):
+        collected.failures.append(F.Failure(suite, rule_id, rid))
+        if F._is_presence(rule_id):
+            collected.incomplete.append(F.Failure(suite, rule_id, rid))
+    collected.failures.append(F.Failure("applications_2021", "R5.applications", failed.report_id.iloc[0]))
+    reports = F.read_reports(run["data"], set(stored.report_id))
+    built = {}
+    for name, threshold in (("serial", 10**9), ("workers", 1)):
+        monkeypatch.setattr(F, "PARALLEL_FROM", threshold)
+        built[name] = F.build("r", collected, reports, lambda rule, severity: True)
+    (serial, serial_problems), (workers, worker_problems) = built["serial"], built["workers"]
+    assert len(serial) == len(stored) + 1 > 2 and serial.equals(workers)
+    assert serial_problems == worker_problems and [p["rule_id"] for p in serial_problems] == ["R5.applications"]
+    keys = ["report_id", "rule_id", "status", "message"]
+    assert serial[keys].drop_duplicates().merge(stored[keys]).shape[0] == len(stored)

@@ -14,8 +14,13 @@ DOMAIN R9: never a pass). History against the previous comparable run: `new`, `p
 from __future__ import annotations
 
 import functools
+import gc
 import json
+import multiprocessing as mp
+import operator
+import os
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -203,6 +208,8 @@ def number(v: Any) -> float | int | None:
 
 def fmt(v: Any) -> str:
     """A value as an auditor reads it: blank shown as 空白."""
+    if type(v) is int:   # almost every cell: no conversion needed
+        return str(v)
     n = number(v)
     if n is None:
         return "空白"
@@ -232,14 +239,23 @@ def _short_labels(columns: tuple[str, ...]) -> dict[str, str]:
     return {c: "·".join(p for p in parts[c] if p not in common) or label(c) for c in columns}
 
 
-def _terms(cols: Iterable[str], values: dict, names: dict[str, str]) -> str:
-    return " + ".join(f"{names[c]} {fmt(values.get(c))}" for c in cols)
+def _terms(cols: Iterable[str], cells: dict, names: dict[str, str]) -> str:
+    return " + ".join(f"{names[c]} {fmt(cells[c])}" for c in cols)
+
+
+_HOLDS = {"==": operator.eq, "<=": operator.le, ">=": operator.ge}
+
+
+def _numbers(values: dict, columns: tuple[str, ...]) -> dict[str, Any]:
+    """number() of each column's value (ints, nearly every cell, as they are; a night explains 300,000)."""
+    vals = values.values_for(columns) if isinstance(values, Row) else [values.get(c) for c in columns]
+    return {c: v if type(v) is int else number(v) for c, v in zip(columns, vals)}
 
 
 def explain_identity(rule: R.Rule, values: dict) -> Explanation | None:
     right = _effective_right(rule, values)
     operands = (*rule.left, *right)
-    cells = {c: number(values.get(c)) for c in operands}
+    cells = _numbers(values, operands)
     missing = [c for c in operands if cells[c] is None]
     if missing:
         return Explanation(
@@ -247,25 +263,24 @@ def explain_identity(rule: R.Rule, values: dict) -> Explanation | None:
             "填写缺失的单元格(没有发生的填 0),使该勾稽关系可以核验。")
     left = sum(cells[c] for c in rule.left)
     rsum = sum(cells[c] for c in right)
-    holds = {"==": left == rsum, "<=": left <= rsum, ">=": left >= rsum}[rule.op]
-    if holds:
+    if _HOLDS[rule.op](left, rsum):
         return None
     names = short_labels(operands)
     diff = left - rsum
     if rule.op == ">=" and not right:
-        msg = f"{rule.description}:{_terms(rule.left, values, names)} = {fmt(left)},小于 0"
+        msg = f"{rule.description}:{_terms(rule.left, cells, names)} = {fmt(left)},小于 0"
         fix = "核对上一年项目数量与本年增/减,两者之和不能为负。"
     elif rule.op == "<=":
-        msg = f"{rule.description}:{_terms(rule.left, values, names)},大于 {_terms(right, values, names)} = {fmt(rsum)}"
+        msg = f"{rule.description}:{_terms(rule.left, cells, names)},大于 {_terms(right, cells, names)} = {fmt(rsum)}"
         fix = "结转下年度继续办理的申请数不能超过本年新收与上年结转之和,请核对这几格。"
     elif len(rule.left) == 1:
         name = label(rule.left[0])
-        msg = (f"{rule.description}:应为 {_terms(right, values, names)} = {fmt(rsum)},"
+        msg = (f"{rule.description}:应为 {_terms(right, cells, names)} = {fmt(rsum)},"
                f"印刷为 {fmt(left)}(相差 {fmt(diff)})")
         fix = f"核对「{name}」和各分项:分项无误时,「{name}」应改为 {fmt(rsum)}。"
     else:
-        msg = (f"{rule.description}:左边 {_terms(rule.left, values, names)} = {fmt(left)},"
-               f"右边 {_terms(right, values, names)} = {fmt(rsum)}(相差 {fmt(diff)})")
+        msg = (f"{rule.description}:左边 {_terms(rule.left, cells, names)} = {fmt(left)},"
+               f"右边 {_terms(right, cells, names)} = {fmt(rsum)}(相差 {fmt(diff)})")
         fix = "核对这几格,使等式两边相等(第一项加第二项之和,等于第三项加第四项之和)。"
     return Explanation(FAILED, msg, cells, fix, float(left), float(rsum))
 
@@ -321,15 +336,31 @@ def _row(run_id: str, failure: Failure, meta, rule: R.Rule | None, ex: Explanati
     """One finding as a tuple in COLUMNS order (a night can have 300,000: no dict per row)."""
     diff = None if ex.left is None or ex.right is None else ex.left - ex.right
     return (run_id, failure.report_id, meta.get("agency"), meta.get("region"), meta.get("year"), failure.rule_id,
-            rule.severity if rule else R.ERROR, ex.status, ex.message, json.dumps(ex.cells, ensure_ascii=False),
+            rule.severity if rule else R.ERROR, ex.status, ex.message, cells_json(ex.cells),
             ex.left, ex.right, diff, failure.suite, ex.fix, NEW)
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False)   # json.dumps builds an encoder per call when given options
+
+
+def cells_json(cells: dict[str, Any]) -> str:
+    """The cells as JSON (json.dumps(cells, ensure_ascii=False)): a bad night writes 300,000 of these."""
+    return _JSON.encode(cells)
+
+
+def _table(rows: list[tuple]) -> pa.Table:
+    """Row tuples as a findings table, built column by column."""
+    columns = list(zip(*rows)) if rows else [()] * len(COLUMNS)
+    return pa.table([pa.array(list(c), f.type) for c, f in zip(columns, FINDINGS_SCHEMA)], schema=FINDINGS_SCHEMA)
 
 
 def _frame(rows: list[tuple]) -> pd.DataFrame:
     """The findings frame of row tuples, built column by column through Arrow."""
-    columns = list(zip(*rows)) if rows else [()] * len(COLUMNS)
-    return _ordered(pa.table([pa.array(list(c), f.type) for c, f in zip(columns, FINDINGS_SCHEMA)],
-                             schema=FINDINGS_SCHEMA))
+    return _ordered(_table(rows))
+
+
+PARALLEL_FROM = 20_000   # failures; below this, forking workers costs more than it saves
+_BUILD_JOB: tuple = ()   # (run_id, shards, reports, selected) of the current build, read by forked workers
 
 
 def build(run_id: str, collected: Collected, reports: dict[str, dict],
@@ -337,9 +368,49 @@ def build(run_id: str, collected: Collected, reports: dict[str, dict],
     """Findings of GX's failures, plus the identities that a missing cell makes not assessable.
 
     `reports[report_id]` = {"meta": {...agency, region, year, level}, "values": {table: {col: value}}}.
+    A bad night explains 300,000 findings in pure Python: from PARALLEL_FROM failures on, forked
+    workers (which see the reports without pickling them) each explain the findings of a share of
+    the reports and send back an Arrow table. Problems are ordered by report and rule either way.
     """
-    rows, problems, seen = [], [], set()
+    global _BUILD_JOB
+    workers = min(os.cpu_count() or 1, 8)
+    if len(collected.failures) < PARALLEL_FROM or workers < 2 or "fork" not in mp.get_all_start_methods():
+        rows, problems = _explain_all(run_id, collected.failures, collected.incomplete, reports, selected)
+        return _frame(rows), _sorted_problems(problems)
+    shard_of: dict[str, int] = {}
+    n = workers * 4
+    shards: list[tuple[list, list]] = [([], []) for _ in range(n)]
     for f in collected.failures:
+        shards[shard_of.setdefault(f.report_id, len(shard_of) % n)][0].append(f)
+    for f in collected.incomplete:
+        shards[shard_of.setdefault(f.report_id, len(shard_of) % n)][1].append(f)
+    _BUILD_JOB = (run_id, shards, reports, selected)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            parts = list(pool.map(_explain_shard, range(n)))
+    finally:
+        _BUILD_JOB = ()
+    table = pa.concat_tables([t for t, _ in parts])
+    return _ordered(table), _sorted_problems([p for _, problems in parts for p in problems])
+
+
+def _explain_shard(i: int) -> tuple[pa.Table, list[dict]]:
+    """Findings of shard i of _BUILD_JOB (in a forked worker)."""
+    run_id, shards, reports, selected = _BUILD_JOB
+    gc.disable()   # a worker lives for one build: its objects are freed by refcount, none form cycles
+    rows, problems = _explain_all(run_id, *shards[i], reports, selected)
+    return _table(rows), problems
+
+
+def _sorted_problems(problems: list[dict]) -> list[dict]:
+    return sorted(problems, key=lambda p: (p["report_id"], p["rule_id"]))
+
+
+def _explain_all(run_id: str, failures: list[Failure], incomplete: list[Failure], reports: dict[str, dict],
+                 selected: Callable[[str, str], bool]) -> tuple[list[tuple], list[dict]]:
+    """Finding rows of the failures, then of the identities the incomplete reports leave not assessable."""
+    rows, problems, seen = [], [], set()
+    for f in failures:
         rule = R.RULES_BY_ID.get(f.rule_id)
         rep = reports.get(f.report_id, {"meta": {}, "values": {}})
         values = rep["values"].get(rule.table, {}) if rule else {}
@@ -350,10 +421,10 @@ def build(run_id: str, collected: Collected, reports: dict[str, dict],
             ex = Explanation(FAILED, rule.description if rule else f.rule_id, {}, "请对照规则说明核对相关单元格。")
         rows.append(_row(run_id, f, rep["meta"], rule, ex))
         seen.add((f.report_id, f.rule_id))
-    for f in collected.incomplete:
+    for f in incomplete:
         rep = reports.get(f.report_id, {"meta": {}, "values": {}})
         rows += _not_assessable(run_id, f, rep, R.RULES_BY_ID[f.rule_id].table, selected, seen)
-    return _frame(rows), problems
+    return rows, problems
 
 
 _RULE_ORDER = {r.id: i for i, r in enumerate(R.RULES)}   # (RULES.index compares whole Rule dataclasses)
