@@ -462,16 +462,23 @@ def _esc(value) -> str:
     return s.replace("<", "&lt;").replace(">", "&gt;").replace("'", "&#39;").replace('"', "&#34;")
 
 
+@functools.lru_cache(maxsize=4096)   # a few hundred combinations recur on every page of a night
+def _finding_codes(severity: str, status: str, rule_id: str, history: str, gx_link: str | None) -> dict[str, str]:
+    """The escaped fields of a finding that are codes and their Chinese names, not free text."""
+    return {"severity": _esc(severity), "status": _esc(status), "rule_id": _esc(rule_id), "history": _esc(history),
+            "history_zh": _esc(HISTORY_ZH.get(history, history)),
+            "severity_zh": _esc(SEVERITY_ZH.get(severity, severity)), "status_zh": _esc(STATUS_ZH.get(status, status)),
+            "gx": _GX_LINK.format(_esc("../../" + gx_link)) if gx_link else ""}
+
+
 def _findings_html(items: list, gx_links: dict[str, str]) -> Markup:
     """The findings of one agency page, errors first, failed before not assessable."""
     order = {R.ERROR: 0, R.WARN: 1}
     parts = []
     for f in sorted(items, key=lambda f: (f.status != F.FAILED, order.get(f.severity, 2), f.rule_id)):
-        gx = _GX_LINK.format(_esc("../../" + gx_links[f.suite])) if f.suite in gx_links else ""
         parts.append(_FINDING.format(
-            severity=_esc(f.severity), status=_esc(f.status), rule_id=_esc(f.rule_id), history=_esc(f.history),
-            history_zh=_esc(HISTORY_ZH.get(f.history, f.history)), severity_zh=_esc(SEVERITY_ZH.get(f.severity, f.severity)),
-            status_zh=_esc(STATUS_ZH.get(f.status, f.status)), message=_esc(f.message), fix=_esc(f.fix), gx=gx))
+            **_finding_codes(f.severity, f.status, f.rule_id, f.history, gx_links.get(f.suite)),
+            message=_esc(f.message), fix=_esc(f.fix)))
     return Markup("".join(parts))
 
 

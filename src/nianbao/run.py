@@ -476,13 +476,17 @@ class _State:
         reports = F.read_reports(self.data_dir, ids)
         gc.freeze()   # the reports read back live to the end of the run (see _execute)
         lap("read_reports_s")
-        # Explaining makes hundreds of thousands of objects and no reference cycles: the collector
-        # only costs time here (a fifth of the explanations on a bad night).
+        # Findings, history and pages make hundreds of thousands of objects and no reference cycles:
+        # the collector only costs time here (a fifth of the explanations on a bad night, 3 s of
+        # reading the findings back for the pages).
         gc.disable()
         try:
-            current, self.problems = F.build(self.run_id, self.collected, reports, selected)
+            return self._explain_and_draw(reports, selected, gx_links, lap, steps)
         finally:
             gc.enable()
+
+    def _explain_and_draw(self, reports, selected, gx_links: dict[str, str], lap, steps: dict) -> dict:
+        current, self.problems = F.build(self.run_id, self.collected, reports, selected)
         lap("explain_s")
         before = F.read(self.previous / "findings.parquet") if self.previous else None
         self.findings, resolved = F.mark_history(current, before)
