@@ -7,6 +7,8 @@ import tempfile
 from collections import Counter
 import random
 import shutil
+import signal
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -456,6 +458,55 @@ def test_parser_crash_is_contained(tmp_path, monkeypatch):
     assert rows["ok.txt"]["parse_status"] == "parsed" and summary.exit_code() == ExitCode.OK
 
 
+def test_a_hung_parse_is_stopped_and_the_others_still_load(tmp_path, monkeypatch):
+    """A parse that never ends (even one catching Exception) is rejected as parser-timeout; nothing is lost."""
+    write_report(tmp_path / "ok.txt", _report(agency="甲", year=2021))
+    write_report(tmp_path / "hang.txt", _report(agency="乙", year=2021))
+    import nianbao.parse as P
+
+    def hangs(path, **meta):
+        while Path(path).name == "hang.txt":
+            try:
+                time.sleep(0.01)
+            except Exception:  # noqa: BLE001  a library that swallows errors must not swallow the timeout
+                pass
+        return parse_file(path, **meta)
+
+    monkeypatch.setattr(P, "parse_file", hangs)
+    started = time.monotonic()
+    summary = I.ingest([tmp_path / "ok.txt", tmp_path / "hang.txt"], tmp_path / "data", timeout=0.5)
+    assert time.monotonic() - started < 30
+    rows = by_file(tmp_path / "data")
+    assert rows["hang.txt"]["parse_status"] == "rejected"
+    assert rows["hang.txt"]["parse_reason"].startswith("parser-timeout: 解析超过 0.5 秒")
+    assert rows["hang.txt"]["source_sha256"] == I.file_sha256(tmp_path / "hang.txt")
+    assert rows["ok.txt"]["parse_status"] == "parsed" and summary.by_reason()["parser-timeout"] == 1
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)   # no timer left behind
+
+
+def test_parser_processes_keep_the_time_limit(tmp_path):
+    """The limit reaches the parser processes: with a limit far below a parse, every file times out there."""
+    for i in range(4):
+        write_report(tmp_path / f"r{i}.txt", _report(agency=f"局{i}", year=2021))
+    summary = I.ingest([tmp_path], tmp_path / "data", workers=2, timeout=1e-5)
+    assert [o.reason.split(":")[0] for o in summary.outcomes] == ["parser-timeout"] * 4
+    assert I.ingest([tmp_path], tmp_path / "again", workers=2, timeout=0).by_status() == Counter(parsed=4)
+
+
+@pytest.mark.parametrize("value, seconds", [(None, I.DEFAULT_PARSE_TIMEOUT), ("2.5", 2.5), (0, 0.0)])
+def test_parse_timeout_value(value, seconds, monkeypatch):
+    monkeypatch.delenv(I.PARSE_TIMEOUT_ENV, raising=False)
+    assert I.parse_timeout(value) == seconds
+
+
+@pytest.mark.parametrize("bad", ["abc", "-1", "inf", "nan"])
+def test_a_bad_parse_timeout_is_a_clear_error(bad, monkeypatch, tmp_path):
+    monkeypatch.setenv(I.PARSE_TIMEOUT_ENV, bad)
+    with pytest.raises(I.ManifestError, match="解析时限"):
+        I.ingest([tmp_path], tmp_path / "data")
+    assert not (tmp_path / "data").exists()
+
+
 def test_worker_processes_write_what_one_process_writes(tmp_path):
     """Rows built in parser processes (ingest_all with workers) equal those built in this process."""
     src = tmp_path / "in"
@@ -475,3 +526,11 @@ def test_worker_processes_write_what_one_process_writes(tmp_path):
         if name == "reports":   # each run stamps its own ingest time
             a, b = a.drop_columns(["ingested_at"]), b.drop_columns(["ingested_at"])
         assert a.num_rows > 0 and a.sort_by("report_id").equals(b.sort_by("report_id")), name
+
+
+def test_the_alarm_handler_is_restored_even_when_the_limit_is_tiny(tmp_path):
+    write_report(tmp_path / "r.txt", _report(agency="甲", year=2021))
+    before = signal.getsignal(signal.SIGALRM)
+    for _ in range(20):
+        assert I.parse_one(tmp_path / "r.txt", {}, timeout=1e-6).reason.startswith("parser-timeout")
+    assert signal.getsignal(signal.SIGALRM) is before and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)

@@ -14,8 +14,10 @@ import io
 import math
 import multiprocessing
 import os
+import signal
 import stat
 import sys
+import threading
 import time
 import unicodedata
 from collections import Counter
@@ -51,6 +53,8 @@ INT64_MAX = 2**63 - 1
 FEE_QUANTUM = Decimal(1).scaleb(-S.FEE_TYPE.scale)
 BATCH_REPORTS = 2000
 PARALLEL_FROM = 200   # files; below this, starting parser processes costs more than it saves
+PARSE_TIMEOUT_ENV = "NIANBAO_PARSE_TIMEOUT"
+DEFAULT_PARSE_TIMEOUT = 300.0   # seconds per file: a 50 MB PDF parses well within it, a hung parser does not
 
 STATE_SCHEMA = pa.schema([
     pa.field("report_id", pa.string(), nullable=False),
@@ -261,16 +265,58 @@ def _check_file(path: Path) -> str | None:
     return None
 
 
-def parse_one(path: Path, meta: dict[str, Any]) -> ParsedReport:
-    """Parse one file with metadata overrides applied; never raises."""
+class ParseTimeout(BaseException):
+    """Raised inside the parser when its time is up. A BaseException, like KeyboardInterrupt, so that
+    no `except Exception` in the parser or a library under it can swallow it."""
+
+
+def parse_timeout(value: float | str | None = None) -> float:
+    """Seconds one file may take to parse: `value`, else $NIANBAO_PARSE_TIMEOUT, else the default; 0 = none."""
+    raw = value if value is not None else os.environ.get(PARSE_TIMEOUT_ENV, DEFAULT_PARSE_TIMEOUT)
+    try:
+        seconds = float(raw)
+    except (TypeError, ValueError):
+        raise ManifestError(f"解析时限 {raw!r} 不是秒数(--parse-timeout 或 {PARSE_TIMEOUT_ENV})") from None
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ManifestError(f"解析时限 {raw!r} 必须是有限的非负秒数(0 表示不限)")
+    return seconds
+
+
+def _parse_within(path: Path, meta: dict[str, Any], seconds: float) -> ParsedReport:
+    """parse_file, interrupted by SIGALRM after `seconds` (where the platform and thread allow it)."""
+    from .parse import parse_file   # lazy: the parsers import pdfplumber and lxml
+
+    if not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        return parse_file(path, **meta)
+
+    def expire(signum, frame):
+        raise ParseTimeout()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    try:   # nested, so that the handler is restored even if the alarm goes off while it is being stopped
+        try:
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+            return parse_file(path, **meta)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+
+
+def parse_one(path: Path, meta: dict[str, Any], timeout: float | None = None) -> ParsedReport:
+    """Parse one file with metadata overrides applied, within `timeout` seconds (parse_timeout()); never raises."""
     source = str(_absolute(path))
     problem = _check_file(path)
     if problem:
         report = _rejected(path, problem)
     else:
-        from .parse import parse_file   # lazy: the parsers import pdfplumber and lxml
+        seconds = parse_timeout() if timeout is None else timeout
         try:
-            report = parse_file(path, **meta)
+            report = _parse_within(path, meta, seconds)
+        except ParseTimeout:
+            # A pathological file (a PDF that never ends, a regex that backtracks) must not hang the run.
+            report = _rejected(path, f"parser-timeout: 解析超过 {seconds:g} 秒仍未完成,已中止"
+                                     f"(时限可用 --parse-timeout 或 {PARSE_TIMEOUT_ENV} 调整)")
         except Exception as e:  # noqa: BLE001  one bad file must never stop the others
             report = _rejected(path, f"parser-crash: {type(e).__name__}: {e}")
         if report.status not in S.PARSE_STATUSES:
@@ -294,9 +340,9 @@ class Ingested:
     digest: str
 
 
-def ingest_one(path: Path, meta: dict[str, Any], ingested_at: datetime) -> Ingested:
+def ingest_one(path: Path, meta: dict[str, Any], ingested_at: datetime, timeout: float | None = None) -> Ingested:
     """parse_one, then the report's rows, their digest and its outcome; never raises."""
-    return _ingested(parse_one(path, meta), ingested_at)
+    return _ingested(parse_one(path, meta, timeout), ingested_at)
 
 
 def _ingested(report: ParsedReport, ingested_at: datetime) -> Ingested:
@@ -308,12 +354,13 @@ def _ingested(report: ParsedReport, ingested_at: datetime) -> Ingested:
     return Ingested(outcome, rows, rows_digest(rows))
 
 
-def _ingest_job(job: tuple[Path, dict[str, Any], datetime]) -> Ingested:
+def _ingest_job(job: tuple[Path, dict[str, Any], datetime, float]) -> Ingested:
     return ingest_one(*job)
 
 
-def ingest_all(jobs: list[tuple[Path, dict[str, Any], datetime]], workers: int | None = None) -> Iterator[Ingested]:
-    """ingest_one over every (path, meta, ingested_at) job, in order; in worker processes for large runs.
+def ingest_all(jobs: list[tuple[Path, dict[str, Any], datetime, float]],
+               workers: int | None = None) -> Iterator[Ingested]:
+    """ingest_one over every (path, meta, ingested_at, timeout) job, in order; in worker processes for large runs.
 
     The workers build the rows too: parsing and row building in the main process made it the
     bottleneck of a parallel ingest (measured: 5.9 ms of main-process CPU per HTML report)."""
@@ -712,7 +759,7 @@ def _preserve_ingested_at(new_reports: pa.Table, old_reports: pa.Table, unchange
 
 def ingest(paths: Iterable[str | Path], out_dir: str | Path, *, manifest: str | Path | None = None,
            meta: dict[str, Any] | None = None, progress: Callable[[int, int, str], None] | None = None,
-           workers: int | None = None) -> IngestSummary:
+           workers: int | None = None, timeout: float | None = None) -> IngestSummary:
     """Parse files and folders (recursively) into OUT/<table>/ingest.parquet, merging by report_id.
 
     Metadata precedence, per file: the manifest's row (non-blank cells) > `meta` (the command-line
@@ -720,10 +767,11 @@ def ingest(paths: Iterable[str | Path], out_dir: str | Path, *, manifest: str | 
     relative to the manifest's folder. Raises ManifestError for a bad manifest or flag, RuntimeError
     when the existing data cannot be read; a bad input file never raises, it is listed as rejected.
     `progress(done, total, path)` is called after each file. `workers` parser processes (default:
-    one per core, up to 4, from PARALLEL_FROM files on; 1 parses in this process).
+    one per core, up to 4, from PARALLEL_FROM files on; 1 parses in this process). A file whose parse
+    takes more than `timeout` seconds (parse_timeout()) is rejected as `parser-timeout`.
     """
     started, out_dir = time.monotonic(), Path(out_dir)
-    flags = clean_meta(meta)
+    flags, seconds = clean_meta(meta), parse_timeout(timeout)
     per_file = read_manifest(manifest) if manifest else {}
     found = discover(paths)
     summary = IngestSummary(out_dir=out_dir, skipped=found.skipped)
@@ -739,7 +787,7 @@ def ingest(paths: Iterable[str | Path], out_dir: str | Path, *, manifest: str | 
     for path, reason in found.unreadable:   # never opened: still one row in `reports`
         record(_ingested(_rejected(Path(str(_absolute(path))), reason), now))
     keys = [str(_absolute(path)) for path in found.files]
-    jobs = [(path, {**flags, **per_file.get(key, {})}, now) for path, key in zip(found.files, keys)]
+    jobs = [(path, {**flags, **per_file.get(key, {})}, now, seconds) for path, key in zip(found.files, keys)]
     for i, item in enumerate(ingest_all(jobs, workers)):
         record(item)
         if progress:
@@ -810,7 +858,7 @@ def command(args) -> int:
     meta = {k: getattr(args, k, None) for k in META_KEYS}
     try:
         summary = ingest(args.paths, Path(args.out) if args.out else DATA_DIR, manifest=args.manifest,
-                         meta=meta, progress=_tty_progress())
+                         meta=meta, progress=_tty_progress(), timeout=getattr(args, "parse_timeout", None))
     except ManifestError as e:
         print(f"配置错误:{e}", file=sys.stderr)
         return ExitCode.CONFIG_ERROR
