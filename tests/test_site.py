@@ -235,3 +235,45 @@ def test_findings_explained_by_workers_equal_the_serial_ones(site, monkeypatch):
     assert serial_problems == worker_problems and [p["rule_id"] for p in serial_problems] == ["R5.applications"]
     keys = ["report_id", "rule_id", "status", "message"]
     assert serial[keys].drop_duplicates().merge(stored[keys]).shape[0] == len(stored)
+
+
+def test_a_dead_worker_leaves_the_same_findings_and_pages(site, tmp_path, monkeypatch):
+    """A forked worker that dies (out of memory, a crash) costs time, not output: this process redoes it."""
+    import os
+
+    from nianbao import findings as F
+
+    run = shared_nightly()
+    latest = (run["runs"] / "latest").resolve()
+    stored = F.read(latest / "findings.parquet")
+    failed = stored[stored.status == F.FAILED]
+    collected = F.Collected(failures=[F.Failure(s, r, i) for s, r, i in zip(failed.suite, failed.rule_id,
+                                                                             failed.report_id)])
+    reports = F.read_reports(run["data"], set(stored.report_id))
+    parent = os.getpid()
+
+    def dies_in_a_child(original):
+        def worker(*args):
+            if os.getpid() != parent:
+                os._exit(70)
+            return original(*args)
+        return worker
+
+    # The functions the workers call inside their task are replaced (the task itself is sent by name).
+    monkeypatch.setattr(F, "PARALLEL_FROM", 10**9)
+    serial = F.build("r", collected, reports, lambda rule, severity: True)
+    monkeypatch.setattr(F, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(F, "_explain_all", dies_in_a_child(F._explain_all))
+    rebuilt = F.build("r", collected, reports, lambda rule, severity: True)
+    assert rebuilt[0].equals(serial[0]) and rebuilt[1] == serial[1] and len(serial[0]) > 1
+
+    summary = json.loads((latest / "run_results.json").read_text(encoding="utf-8"))
+    links = summary["gx"]["validation_pages"]
+    written = {}
+    for name, threshold in (("serial", 10**9), ("dead", 1)):
+        monkeypatch.setattr(report, "PARALLEL_FROM", threshold)
+        if name == "dead":
+            monkeypatch.setattr(report, "agency_page", dies_in_a_child(report.agency_page))
+        report.write_pages(tmp_path / name, summary, stored, F.empty(), reports, links, [])
+        written[name] = {p.name: p.read_bytes() for p in (tmp_path / name / "nianbao" / "agencies").glob("*.html")}
+    assert written["dead"] == written["serial"] and len(written["serial"]) == stored.report_id.nunique()

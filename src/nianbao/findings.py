@@ -21,6 +21,7 @@ import operator
 import os
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -388,6 +389,10 @@ def build(run_id: str, collected: Collected, reports: dict[str, dict],
     try:
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
             parts = list(pool.map(_explain_shard, range(n)))
+    except BrokenProcessPool:
+        # A worker died (out of memory on a smaller machine, a native crash): explain here instead.
+        rows, problems = _explain_all(run_id, collected.failures, collected.incomplete, reports, selected)
+        return _frame(rows), _sorted_problems(problems)
     finally:
         _BUILD_JOB = ()
     table = pa.concat_tables([t for t, _ in parts])

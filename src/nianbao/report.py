@@ -22,6 +22,7 @@ import os
 import re
 from collections import Counter, defaultdict, namedtuple
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pandas as pd
@@ -552,9 +553,14 @@ def _write_all_agency_pages(jobs: list) -> None:
             _write_agency_pages(0, len(jobs))
             return
         step = -(-len(jobs) // (workers * 4))
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-            written = sum(pool.map(_write_agency_pages, range(0, len(jobs), step),
-                                   [min(i + step, len(jobs)) for i in range(0, len(jobs), step)]))
+        try:
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+                written = sum(pool.map(_write_agency_pages, range(0, len(jobs), step),
+                                       [min(i + step, len(jobs)) for i in range(0, len(jobs), step)]))
+        except BrokenProcessPool:
+            # A worker died (out of memory on a smaller machine, a native crash): this process writes
+            # every page again; a page written twice is the same page.
+            written = _write_agency_pages(0, len(jobs))
         if written != len(jobs):
             raise RuntimeError(f"wrote {written} of {len(jobs)} agency pages")
     finally:
