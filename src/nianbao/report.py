@@ -5,7 +5,9 @@ jurisdiction and by rule, links to each agency page and to GX's validation pages
 `nianbao/agencies/<report_id>.html` (the three statutory tables redrawn as printed, failing cells
 highlighted, each broken identity explained).
 
-Safety: every value from report text is escaped by Jinja2's autoescape; the landing page's data is
+Safety: every value from report text is escaped, by Jinja2's autoescape or, where an agency page is
+filled into a template Jinja rendered once, by `_esc` (the same entities, tested against markupsafe)
+or `html.escape` (printed cell texts); the landing page's data is
 JSON inside <script type="application/json"> with `<`, `>` and `&` escaped, and the script renders it
 with textContent only. Pages load nothing: inline CSS and JS, inline SVG charts, and a
 Content-Security-Policy that forbids every fetch. The list renders 100 rows a page from the
