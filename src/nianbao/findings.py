@@ -14,7 +14,6 @@ DOMAIN R9: never a pass). History against the previous comparable run: `new`, `p
 from __future__ import annotations
 
 import functools
-import gc
 import json
 import multiprocessing as mp
 import operator
@@ -31,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import collector
 from . import rules as R
 from . import schema as S
 from . import violations as V
@@ -249,8 +249,7 @@ _HOLDS = {"==": operator.eq, "<=": operator.le, ">=": operator.ge}
 
 def _numbers(values: dict, columns: tuple[str, ...]) -> dict[str, Any]:
     """number() of each column's value (ints, nearly every cell, as they are; a night explains 300,000)."""
-    vals = values.values_for(columns) if isinstance(values, Row) else [values.get(c) for c in columns]
-    return {c: v if type(v) is int else number(v) for c, v in zip(columns, vals)}
+    return {c: v if type(v) is int else number(v) for c, v in zip(columns, values_of(values, columns))}
 
 
 def explain_identity(rule: R.Rule, values: dict) -> Explanation | None:
@@ -288,8 +287,7 @@ def explain_identity(rule: R.Rule, values: dict) -> Explanation | None:
 
 def explain_cells(rule: R.Rule, values: dict, level: str | None) -> Explanation | None:
     """Non-identity rules: the offending cells, or None when none offends."""
-    vals = dict(zip(rule.columns, values.values_for(rule.columns))) if isinstance(values, Row) else \
-        {c: values.get(c) for c in rule.columns}
+    vals = dict(zip(rule.columns, values_of(values, rule.columns)))
     if rule.kind == "non_negative":
         # Most cells are non-negative ints: only the others need number() (Decimal, float, NaN).
         nums = {c: number(v) for c, v in vals.items() if v is not None and not (type(v) is int and v >= 0)}
@@ -373,11 +371,21 @@ def build(run_id: str, collected: Collected, reports: dict[str, dict],
     workers (which see the reports without pickling them) each explain the findings of a share of
     the reports and send back an Arrow table. Problems are ordered by report and rule either way.
     """
-    global _BUILD_JOB
     workers = min(os.cpu_count() or 1, 8)
-    if len(collected.failures) < PARALLEL_FROM or workers < 2 or "fork" not in mp.get_all_start_methods():
-        rows, problems = _explain_all(run_id, collected.failures, collected.incomplete, reports, selected)
-        return _frame(rows), _sorted_problems(problems)
+    if len(collected.failures) >= PARALLEL_FROM and workers > 1 and "fork" in mp.get_all_start_methods():
+        parts = _explain_in_workers(run_id, collected, reports, selected, workers)
+        if parts is not None:
+            return (_ordered(pa.concat_tables([t for t, _ in parts])),
+                    _sorted_problems([p for _, problems in parts for p in problems]))
+    rows, problems = _explain_all(run_id, collected.failures, collected.incomplete, reports, selected)
+    return _frame(rows), _sorted_problems(problems)
+
+
+def _explain_in_workers(run_id: str, collected: Collected, reports: dict[str, dict], selected,
+                        workers: int) -> list[tuple[pa.Table, list[dict]]] | None:
+    """Each forked worker explains the failures of a share of the reports; None if a worker died
+    (out of memory on a smaller machine, a native crash), and the caller explains them itself."""
+    global _BUILD_JOB
     shard_of: dict[str, int] = {}
     n = workers * 4
     shards: list[tuple[list, list]] = [([], []) for _ in range(n)]
@@ -388,22 +396,18 @@ def build(run_id: str, collected: Collected, reports: dict[str, dict],
     _BUILD_JOB = (run_id, shards, reports, selected)
     try:
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-            parts = list(pool.map(_explain_shard, range(n)))
+            return list(pool.map(_explain_shard, range(n)))
     except BrokenProcessPool:
-        # A worker died (out of memory on a smaller machine, a native crash): explain here instead.
-        rows, problems = _explain_all(run_id, collected.failures, collected.incomplete, reports, selected)
-        return _frame(rows), _sorted_problems(problems)
+        return None
     finally:
         _BUILD_JOB = ()
-    table = pa.concat_tables([t for t, _ in parts])
-    return _ordered(table), _sorted_problems([p for _, problems in parts for p in problems])
 
 
 def _explain_shard(i: int) -> tuple[pa.Table, list[dict]]:
     """Findings of shard i of _BUILD_JOB (in a forked worker)."""
     run_id, shards, reports, selected = _BUILD_JOB
-    gc.disable()   # a worker lives for one build: its objects are freed by refcount, none form cycles
-    rows, problems = _explain_all(run_id, *shards[i], reports, selected)
+    with collector.paused():
+        rows, problems = _explain_all(run_id, *shards[i], reports, selected)
     return _table(rows), problems
 
 
@@ -550,7 +554,7 @@ class Row(Mapping):
     """
     __slots__ = ("_index", "_values")
 
-    def __init__(self, index: dict[str, int], values: tuple):
+    def __init__(self, index: "Columns", values: tuple):
         self._index, self._values = index, values
 
     def __getitem__(self, column: str):
@@ -576,13 +580,19 @@ class Row(Mapping):
     def values_for(self, columns: tuple[str, ...]) -> list:
         """The values of `columns` in order (None for a column the row lacks), without a lookup per call."""
         index = self._index
-        positions = index.positions.get(columns) if isinstance(index, Columns) else None
+        positions = index.positions.get(columns)
         if positions is None:
-            positions = [index.get(c, -1) for c in columns]
-            if isinstance(index, Columns):
-                index.positions[columns] = positions
+            positions = index.positions[columns] = [index.get(c, -1) for c in columns]
         values = self._values
         return [values[i] if i >= 0 else None for i in positions]
+
+
+def values_of(values: Mapping | None, columns: tuple[str, ...]) -> list:
+    """The values of `columns` in order, None where absent, from a Row (positions found once per read)
+    or a plain mapping."""
+    if isinstance(values, Row):
+        return values.values_for(columns)
+    return [(values or {}).get(c) for c in columns]
 
 
 class Columns(dict):

@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from . import collector
 from . import schema as S
 from .exitcodes import ExitCode
 from .model import ParsedReport
@@ -800,16 +801,11 @@ def ingest(paths: Iterable[str | Path], out_dir: str | Path, *, manifest: str | 
     jobs = [(path, {**flags, **per_file.get(key, {})}, now, seconds) for path, key in zip(found.files, keys)]
     # The new rows wait here as dicts until they become Arrow (BATCH_REPORTS): hundreds of thousands of
     # objects without reference cycles, which the collector would walk again and again.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector.paused():
         for i, item in enumerate(ingest_all(jobs, workers)):
             record(item)
             if progress:
                 progress(i + 1, len(jobs), str(jobs[i][0]))
-    finally:
-        if collecting:
-            gc.enable()
     summary.manifest_unused = sorted(set(per_file) - set(keys))
     keep = _resolve_conflicts(summary.outcomes)
     _merge(out_dir, summary, rows, keep, digests, now)

@@ -17,6 +17,7 @@ import pyarrow as pa
 from . import rules as RL
 from . import violations as V
 
+
 def suite_versions(rule: RL.Rule) -> tuple[str, ...] | None:
     """Format versions of the rows the rule's suites validate; None when a suite takes every row."""
     versions = [v for t, v in RL.SUITES.values() if t == rule.table and (v is None or v in rule.versions)]

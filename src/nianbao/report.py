@@ -16,7 +16,6 @@ embedded data, so 100,000 reports and tens of thousands of failures stay fast.
 from __future__ import annotations
 
 import functools
-import gc
 import html
 import json
 import multiprocessing as mp
@@ -32,6 +31,7 @@ import pyarrow as pa
 from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
+from . import collector
 from . import findings as F
 from . import rules as R
 from . import schema as S
@@ -211,6 +211,15 @@ TABLES = _ENV.from_string("""{% for t in tables %}<section class="statutory" id=
 _SLOT = re.compile("\x01([^\x02]*)\x02")
 
 
+def _format_template(rendered: str, *, named: bool) -> tuple[str, list[str]]:
+    """Jinja output with \\x01slot\\x02 markers as a str.format template (literal braces doubled, each
+    slot a field: named, or positional) and the slot names in order."""
+    pieces = _SLOT.split(rendered)
+    template = "".join(p.replace("{", "{{").replace("}", "}}") if i % 2 == 0 else "{" + p + "}" if named else "{}"
+                       for i, p in enumerate(pieces))
+    return template, pieces[1::2]
+
+
 # --- charts -----------------------------------------------------------------------------------------
 
 def bar_chart(items: list[tuple[str, int, str]], *, width: int = 460) -> Markup:
@@ -236,11 +245,11 @@ def bar_chart(items: list[tuple[str, int, str]], *, width: int = 460) -> Markup:
 ROW_FIELDS = ("report_id", "agency", "region", "year", "rule_id", "severity", "status", "history", "suite")
 
 
-def _records(frame: pd.DataFrame) -> list[tuple]:
-    """The columns the pages need, as plain tuples: per-row pandas access is far too slow at 100,000 rows."""
+def _records(frame: pd.DataFrame, columns=ROW_FIELDS) -> list[tuple]:
+    """Rows of `columns` as plain tuples: per-row pandas access is far too slow at 100,000 rows."""
     if frame.empty:
         return []
-    return list(zip(*(_pylist(frame[c]) for c in ROW_FIELDS)))
+    return list(zip(*(_pylist(frame[c]) for c in columns)))
 
 
 def _pylist(column: pd.Series) -> list:
@@ -254,10 +263,8 @@ def _pylist(column: pd.Series) -> list:
 
 def _named_rows(frame: pd.DataFrame) -> list:
     """The rows as named tuples of Python values, missing ones None (itertuples took 20 µs a row)."""
-    if frame.empty:
-        return []
     row = namedtuple("Row", frame.columns, rename=True)
-    return list(map(row._make, zip(*(_pylist(frame[c]) for c in frame.columns))))
+    return list(map(row._make, _records(frame, frame.columns)))
 
 
 def _agency_rows(findings: pd.DataFrame, resolved: pd.DataFrame, jurs: list[str], suite_index: dict) -> list:
@@ -388,9 +395,8 @@ def _layout(version: str, app_rows: tuple[str, ...], present: tuple[bool, bool, 
                 [(o, 1, 1) for _ in S.REVIEW_GROUPS for _, o in S.REVIEW_OUTCOMES]]
         review["blocks"] = [{"head": head, "rows": [{"label": "件数", "cells": [
             _slot("review_litigation", f"{g}_{o}") for g, _ in S.REVIEW_GROUPS for o, _ in S.REVIEW_OUTCOMES]}]}]
-    pieces = _SLOT.split(TABLES.render(tables=[active, apps, review]))
-    template = "".join(p.replace("{", "{{").replace("}", "}}") if i % 2 == 0 else "{}" for i, p in enumerate(pieces))
-    slots = [(p[0], *p[1:].split(":", 1)) for p in pieces[1::2]]
+    template, names = _format_template(TABLES.render(tables=[active, apps, review]), named=False)
+    slots = [(p[0], *p[1:].split(":", 1)) for p in names]
     # Each cell is a class slot then a text slot; cells of one table are contiguous.
     assert [k for k, _, _ in slots] == ["C", "T"] * (len(slots) // 2)
     cells = [(t, c) for k, t, c in slots if k == "T"]
@@ -418,7 +424,7 @@ def _tables_html(rep: dict, marks: dict) -> Markup:
     args: list[str] = []
     for table, columns in groups:
         row = rep["values"].get(table)
-        values = row.values_for(columns) if isinstance(row, F.Row) else [(row or {}).get(c) for c in columns]
+        values = F.values_of(row, columns)
         texts = [str(v) if type(v) is int else _cell_text(v) for v in values]
         printed = rep["text"].get(table)
         if printed:
@@ -495,8 +501,7 @@ def _agency_shell() -> str:
     html = AGENCY.render(title=slots["title"], csp=CSP, style=STYLE, count=slots["count"],
                          meta=[(k, Markup(f"\x01m{i}\x02")) for i, k in enumerate(_META_LABELS)],
                          findings_html=slots["findings"], resolved_html=slots["resolved"], tables_html=slots["tables"])
-    pieces = _SLOT.split(html)
-    return "".join(p.replace("{", "{{").replace("}", "}}") if i % 2 == 0 else "{" + p + "}" for i, p in enumerate(pieces))
+    return _format_template(html, named=True)[0]
 
 
 def _resolved_html(resolved: list) -> str:
@@ -530,14 +535,9 @@ _AGENCY_JOBS: list = []  # the pages of the current write_pages call, read by fo
 
 def _write_agency_pages(start: int, stop: int) -> int:
     """Render and write _AGENCY_JOBS[start:stop] (in a forked worker, or in this process)."""
-    enabled = gc.isenabled()
-    gc.disable()   # pages make many short-lived objects and no reference cycles: collecting only costs time
-    try:
+    with collector.paused():
         for path, rid, items, resolved, rep, gx_links in _AGENCY_JOBS[start:stop]:
             path.write_text(agency_page(rid, items, resolved, rep, gx_links), encoding="utf-8")
-    finally:
-        if enabled:
-            gc.enable()
     return stop - start
 
 

@@ -52,7 +52,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import engines
+from . import collector, engines
 from . import findings as F
 from . import paths as P
 from . import report
@@ -476,36 +476,29 @@ class _State:
         reports = F.read_reports(self.data_dir, ids)
         gc.freeze()   # the reports read back live to the end of the run (see _execute)
         lap("read_reports_s")
-        # Findings, history and pages make hundreds of thousands of objects and no reference cycles:
-        # the collector only costs time here (a fifth of the explanations on a bad night, 3 s of
-        # reading the findings back for the pages).
-        gc.disable()
-        try:
-            return self._explain_and_draw(reports, selected, gx_links, lap, steps)
-        finally:
-            gc.enable()
-
-    def _explain_and_draw(self, reports, selected, gx_links: dict[str, str], lap, steps: dict) -> dict:
-        current, self.problems = F.build(self.run_id, self.collected, reports, selected)
-        lap("explain_s")
-        before = F.read(self.previous / "findings.parquet") if self.previous else None
-        self.findings, resolved = F.mark_history(current, before)
-        # A report that left the data folder was not corrected: only reports still there count as resolved.
-        still = F.read_reports(self.data_dir, set(resolved.report_id), with_text=False)
-        present = [r for r, rep in still.items() if rep["meta"]]
-        self.resolved = resolved[resolved.report_id.isin(present)].reset_index(drop=True)
-        self.summary["counts"] = F.counts(self.findings, self.resolved)
-        self.summary["reports_validated"] = _reports_validated(self.collected)
-        self.summary["gx"]["validation_pages"] = gx_links
-        lap("history_s")
-        problems = self.collected.problems + self.problems + self.collected.raised
-        self.landing = report.write_pages(self.site_dir, self.summary, self.findings, self.resolved, reports,
-                                          gx_links, problems, before_landing=lambda: (lap("agency_pages_s"),
-                                                                                      _crash_point("pages")))
-        lap("landing_page_s")
-        self.summary["timings"]["findings_and_pages_s"] = round(sum(steps.values()), 3)
-        self.summary["timings"]["peak_mb_after_pages"] = _peak_mb()
-        return {"landing_page": str(self.landing), "failing_reports": self.summary["counts"]["failing_reports"]}
+        with collector.paused():   # findings, history and pages (a bad night: 3 s less reading them back)
+            current, self.problems = F.build(self.run_id, self.collected, reports, selected)
+            lap("explain_s")
+            before = F.read(self.previous / "findings.parquet") if self.previous else None
+            self.findings, resolved = F.mark_history(current, before)
+            # A report that left the data folder was not corrected: only reports still there count as
+            # resolved.
+            still = F.read_reports(self.data_dir, set(resolved.report_id), with_text=False)
+            present = [r for r, rep in still.items() if rep["meta"]]
+            self.resolved = resolved[resolved.report_id.isin(present)].reset_index(drop=True)
+            self.summary["counts"] = F.counts(self.findings, self.resolved)
+            self.summary["reports_validated"] = _reports_validated(self.collected)
+            self.summary["gx"]["validation_pages"] = gx_links
+            lap("history_s")
+            problems = self.collected.problems + self.problems + self.collected.raised
+            self.landing = report.write_pages(
+                self.site_dir, self.summary, self.findings, self.resolved, reports, gx_links, problems,
+                before_landing=lambda: (lap("agency_pages_s"), _crash_point("pages")))
+            lap("landing_page_s")
+            self.summary["timings"]["findings_and_pages_s"] = round(sum(steps.values()), 3)
+            self.summary["timings"]["peak_mb_after_pages"] = _peak_mb()
+            return {"landing_page": str(self.landing),
+                    "failing_reports": self.summary["counts"]["failing_reports"]}
 
 
 _ACTIVE: _State | None = None

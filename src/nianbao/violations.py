@@ -29,7 +29,7 @@ def quote_name(column: str) -> str:
 
 
 def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 def _sum(columns) -> str:
