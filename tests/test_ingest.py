@@ -195,6 +195,46 @@ def test_report_rows_maps_2019_and_rejected_reports():
     assert rows["reports"][0]["parse_reason"] == "empty-file: 空"
 
 
+def test_rows_digest_follows_the_values_not_the_objects():
+    """Equal rows digest equally whichever string objects hold them (marshal format 2 has no back-references);
+    a changed value, a count printed as 1 instead of 1.0, or a different fee changes the digest; ingested_at does not."""
+    doc = _report()
+    rep = M.ParsedReport(source_file="/x/a.txt", source_sha256="a" * 64, status="parsed", agency="甲", year=2021,
+                         format_version="2021", tables=doc["tables"])
+    rep.cells = [M.Cell("active_disclosure", "fees_10k_yuan", "0.5", 0.5, "line 9"),
+                 M.Cell("applications", "new_person", "3", 3, "table 2 row 4 col 2")]
+    rows = I.report_rows(rep)
+    copied = json.loads(json.dumps(rows, default=str))   # equal values, new objects everywhere
+    for table in copied:
+        for new, old in zip(copied[table], rows[table]):
+            for key, value in old.items():
+                if not isinstance(value, str):
+                    new[key] = value
+    copied["reports"][0]["ingested_at"] = "another time"
+    assert I.rows_digest(copied) == I.rows_digest(rows)
+
+    def changed(table, key, value, index=0):
+        other = json.loads(json.dumps(rows, default=str))
+        for t in other:
+            for new, old in zip(other[t], rows[t]):
+                new.update({k: v for k, v in old.items() if not isinstance(v, str)})
+        other[table][index][key] = value
+        return I.rows_digest(other)
+
+    assert changed("applications", "new_person", 4) != I.rows_digest(rows)
+    assert changed("cells", "text", "4", index=1) != I.rows_digest(rows)
+    assert changed("active_disclosure", "fees_10k_yuan", Decimal("0.500001")) != I.rows_digest(rows)
+    assert type(rows["active_disclosure"][0]["fees_10k_yuan"]) is Decimal   # the Decimal path was digested
+    as_float = json.loads(json.dumps(rows, default=str))
+    for t in as_float:
+        for new, old in zip(as_float[t], rows[t]):
+            new.update({k: (float(v) if type(v) is int else v) for k, v in old.items() if not isinstance(v, str)})
+    assert I.rows_digest(as_float) != I.rows_digest(rows)
+    # A value marshal does not know (only a hand-built row has one) still digests, deterministically.
+    odd = changed("reports", "agency", Path("/甲"))
+    assert odd == changed("reports", "agency", Path("/甲")) != I.rows_digest(rows)
+
+
 # --- Idempotency.
 
 def test_reingest_is_idempotent_and_changes_are_recorded(tmp_path):

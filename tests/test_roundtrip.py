@@ -104,6 +104,20 @@ def test_html_roundtrip(report):
 
 
 @settings(max_examples=20, derandomize=True, database=None, deadline=None)
+@given(report=st.one_of(reports(S.FORMAT_2021), reports(S.FORMAT_2019)))
+def test_html_bytes_and_decoded_text_read_the_same(report):
+    """UTF-8 pages go to lxml as bytes, other encodings as decoded text: both read the same page."""
+    from nianbao.parse import html
+    page = R.render_html(report)
+    as_bytes = html.read_page(page.encode("utf-8"), "utf8.html")
+    as_text = html.read_page(page.replace('charset="utf-8"', 'charset="gb18030"').encode("gb18030"), "gb.html")
+    with_bom = html.read_page(b"\xef\xbb\xbf" + page.encode("utf-8"), "bom.html")   # also the text path
+    for other in (as_text, with_bom):
+        assert (other.lines, other.paragraphs, other.title, other.images_at, other.tables) == \
+               (as_bytes.lines, as_bytes.paragraphs, as_bytes.title, as_bytes.images_at, as_bytes.tables)
+
+
+@settings(max_examples=20, derandomize=True, database=None, deadline=None)
 @given(report=reports(S.FORMAT_2021), layout=st.sampled_from(R.LAYOUTS))
 def test_title_metadata_roundtrip(report, layout):
     """Agency and year printed in the title come back as the report's metadata."""

@@ -12,6 +12,7 @@ import fcntl
 import gc
 import hashlib
 import io
+import marshal
 import math
 import multiprocessing
 import os
@@ -26,6 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
@@ -338,7 +340,7 @@ def parse_one(path: Path, meta: dict[str, Any], timeout: float | None = None) ->
 class Ingested:
     """One file, parsed and turned into table rows (in a worker process: the main one only merges)."""
     outcome: "FileOutcome"
-    rows: dict[str, list[dict]]
+    columns: dict[str, dict[str, list]]   # table -> column -> the report's values, for the tables it has rows in
     digest: str
 
 
@@ -353,7 +355,10 @@ def _ingested(report: ParsedReport, ingested_at: datetime) -> Ingested:
         path=report.source_file, status=report.status, reason=report.reason, missing=list(report.missing),
         report_id=rows["reports"][0]["report_id"], source_sha256=report.source_sha256 or None,
         agency=report.agency, year=report.year, region=report.region)
-    return Ingested(outcome, rows, rows_digest(rows))
+    # Column by column: a third smaller to send from a parser process, and Arrow takes lists whole.
+    columns = {table: {name: [row[name] for row in table_rows] for name in S.TABLE_SCHEMAS[table].names}
+               for table, table_rows in rows.items() if table_rows}
+    return Ingested(outcome, columns, rows_digest(rows))
 
 
 def _ingest_job(job: tuple[Path, dict[str, Any], datetime, float]) -> Ingested:
@@ -453,17 +458,34 @@ def statistical_values(report: ParsedReport) -> dict[str, dict[str, Any]]:
     if tables.get("active") or report.active_2019:
         out["active_disclosure"] = active
     if tables.get("applications"):
-        out["applications"] = {S.app_col(row, c): _items(values, i)
+        out["applications"] = {column: _items(values, i)
                                for row, values in tables["applications"].items()
-                               for i, (c, _) in enumerate(S.APPLICANT_COLUMNS)}
+                               for i, column in enumerate(_application_columns(row))}
     if tables.get("review_litigation"):
-        out["review_litigation"] = {f"{g}_{o}": _items(tables["review_litigation"].get(g), i)
-                                    for g, _ in S.REVIEW_GROUPS for i, (o, _) in enumerate(S.REVIEW_OUTCOMES)}
+        review = tables["review_litigation"]
+        out["review_litigation"] = {column: _items(review.get(g), i) for g, i, column in _REVIEW_CELLS}
     return out
+
+
+@lru_cache(maxsize=256)
+def _application_columns(row: str) -> tuple[str, ...]:
+    """The schema columns of one table-三 row, in applicant order."""
+    return tuple(S.app_col(row, c) for c, _ in S.APPLICANT_COLUMNS)
+
+
+_REVIEW_CELLS = tuple((g, i, f"{g}_{o}") for g, _ in S.REVIEW_GROUPS for i, (o, _) in enumerate(S.REVIEW_OUTCOMES))
+_DECIMAL_COLUMNS = frozenset(S.DECIMAL_COLUMNS)
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _stored(value: Any) -> int | None:
+    """The value a count column stores: an int64 for integral numbers, None otherwise."""
+    if type(value) is int:   # the common case, without _is_number's checks
+        return value if -INT64_MAX <= value <= INT64_MAX else None
+    return _count(value) if _is_number(value) else None
 
 
 def report_rows(report: ParsedReport, *, ingested_at: datetime | None = None) -> dict[str, list[dict]]:
@@ -482,35 +504,43 @@ def report_rows(report: ParsedReport, *, ingested_at: datetime | None = None) ->
         return rows
     texts = {(c.table, c.column): c.text for c in report.cells}
     for table, values in statistical_values(report).items():
-        schema = S.TABLE_SCHEMAS[table]
-        row = dict.fromkeys(schema.names)
+        row = dict.fromkeys(S.TABLE_SCHEMAS[table].names)
         row.update(report_id=rid, format_version=report.format_version)
         for column, value in values.items():
             if column not in row:
                 continue   # a key the schema does not know: kept in cells, never in a wrong column
-            if not _is_number(value):
-                row[column] = None
-            elif column in S.DECIMAL_COLUMNS:
-                row[column] = _fee_decimal(value, texts.get((table, column)))
+            if column in _DECIMAL_COLUMNS:
+                row[column] = _fee_decimal(value, texts.get((table, column))) if _is_number(value) else None
             else:
-                row[column] = _count(value)
+                row[column] = _stored(value)
             if isinstance(value, str) and (table, column) not in texts:
                 # Non-numeric print the parser gave no Cell for: keep it rather than lose it.
                 rows["cells"].append({"report_id": rid, "table": table, "column": column, "text": value,
                                       "numeric": False, "source": ""})
         rows[table].append(row)
-    for c in report.cells:
-        rows["cells"].append({"report_id": rid, "table": c.table, "column": c.column, "text": c.text,
-                              "numeric": _is_number(c.value), "source": c.source})
+    rows["cells"] += [{"report_id": rid, "table": c.table, "column": c.column, "text": c.text,
+                       "numeric": type(c.value) in _NUMBER_TYPES or _is_number(c.value), "source": c.source}
+                      for c in report.cells]
     return rows
+
+
+_NUMBER_TYPES = frozenset({int, float})
 
 
 def rows_digest(rows: dict[str, list[dict]]) -> str:
     """SHA-256 of a report's rows without ingested_at: equal digests mean nothing would change."""
     # report_rows builds every row in a fixed column order, so the values alone identify the content.
-    values = [(table, [tuple(row.values()) for row in rows[table]]) for table in S.TABLE_SCHEMAS if table != "reports"]
+    # marshal (format 2: no back-references, so equal values always give equal bytes) is a fraction of
+    # repr's cost; the fee's Decimal, which marshal does not know, goes in as its exact text.
+    values = [(table, [tuple(str(v) if type(v) is Decimal else v for v in row.values()) if table == "active_disclosure"
+                       else tuple(row.values()) for row in rows[table]])
+              for table in S.TABLE_SCHEMAS if table != "reports"]
     values += [tuple(v for k, v in row.items() if k != "ingested_at") for row in rows["reports"]]
-    return hashlib.sha256(repr(values).encode("utf-8")).hexdigest()
+    try:
+        data = marshal.dumps(values, 2)
+    except ValueError:   # a value of a type marshal does not know (only a hand-built report has one)
+        data = repr(values).encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
 
 
 # --- The run: outcomes, conflicts, summary.
@@ -603,28 +633,36 @@ class IngestSummary:
 # --- Parquet: accumulate new rows in batches, merge with what is on disk, replace atomically.
 
 class _Rows:
-    """New rows of the run, converted to Arrow every BATCH_REPORTS reports; each report has a sequence number."""
+    """New rows of the run, column by column, converted to Arrow every BATCH_REPORTS reports; each
+    row carries its report's sequence number."""
 
     def __init__(self) -> None:
-        self.pending: dict[str, list[dict]] = {t: [] for t in S.TABLE_SCHEMAS}
         self.batches: dict[str, list[pa.Table]] = {t: [] for t in S.TABLE_SCHEMAS}
         self.count = 0
+        self._clear()
 
-    def add(self, seq: int, rows: dict[str, list[dict]]) -> None:
-        for table, table_rows in rows.items():
-            for row in table_rows:
-                row["_seq"] = seq
-            self.pending[table].extend(table_rows)
+    def _clear(self) -> None:
+        self.pending = {t: {name: [] for name in schema.names} for t, schema in S.TABLE_SCHEMAS.items()}
+        self.seqs: dict[str, list[int]] = {t: [] for t in S.TABLE_SCHEMAS}
+
+    def add(self, seq: int, columns: dict[str, dict[str, list]]) -> None:
+        for table, values in columns.items():
+            pending = self.pending[table]
+            for name, column in values.items():
+                pending[name] += column
+            self.seqs[table] += [seq] * len(column)
         self.count += 1
         if self.count % BATCH_REPORTS == 0:
             self.flush()
 
     def flush(self) -> None:
-        for table, rows in self.pending.items():
-            if rows:
-                schema = S.TABLE_SCHEMAS[table].append(pa.field("_seq", pa.int64()))
-                self.batches[table].append(pa.Table.from_pylist(rows, schema=schema))
-        self.pending = {t: [] for t in S.TABLE_SCHEMAS}
+        for table, seqs in self.seqs.items():
+            if seqs:
+                schema = S.TABLE_SCHEMAS[table]
+                arrays = [pa.array(self.pending[table][f.name], f.type) for f in schema]
+                self.batches[table].append(pa.Table.from_arrays(
+                    [*arrays, pa.array(seqs, pa.int64())], schema=schema.append(pa.field("_seq", pa.int64()))))
+        self._clear()
 
     def table(self, name: str, keep: set[int]) -> pa.Table:
         """The new rows of one table from the reports kept, without the sequence column."""
@@ -793,14 +831,14 @@ def ingest(paths: Iterable[str | Path], out_dir: str | Path, *, manifest: str | 
         seq = len(summary.outcomes)
         summary.outcomes.append(item.outcome)
         digests[seq] = item.digest
-        rows.add(seq, item.rows)
+        rows.add(seq, item.columns)
 
     for path, reason in found.unreadable:   # never opened: still one row in `reports`
         record(_ingested(_rejected(Path(str(_absolute(path))), reason), now))
     keys = [str(_absolute(path)) for path in found.files]
     jobs = [(path, {**flags, **per_file.get(key, {})}, now, seconds) for path, key in zip(found.files, keys)]
-    # The new rows wait here as dicts until they become Arrow (BATCH_REPORTS): hundreds of thousands of
-    # objects without reference cycles, which the collector would walk again and again.
+    # The new rows wait here as Python values until they become Arrow (BATCH_REPORTS): hundreds of
+    # thousands of objects without reference cycles, which the collector would walk again and again.
     with collector.paused():
         for i, item in enumerate(ingest_all(jobs, workers)):
             record(item)

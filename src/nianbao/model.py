@@ -7,7 +7,7 @@ from typing import Any
 Value = int | float | str | None  # number as printed; str = non-numeric text as printed; None = blank
 
 
-@dataclass
+@dataclass(slots=True)
 class Cell:
     table: str          # active_disclosure | applications | review_litigation
     column: str         # column name of schema.py (e.g. "new_person", "fees_10k_yuan", "v2019_fees_change")

@@ -87,12 +87,17 @@ def detect(data: bytes, declared: str | None = None) -> tuple[str, str] | None:
     return None
 
 
-def decode(data: bytes, path: str, declared: str | None = None) -> str:
-    """The text of `data`; raises InputError('undecodable-text') naming `path`."""
+def decoded(data: bytes, path: str, declared: str | None = None) -> tuple[str, str]:
+    """(text, encoding) of `data`; raises InputError('undecodable-text') naming `path`."""
     found = detect(data, declared)
     if found is None:
         raise InputError("undecodable-text", path, "无法识别文本编码(不是 UTF-8、GB18030/GBK 或 Big5)")
-    return found[0]
+    return found
+
+
+def decode(data: bytes, path: str, declared: str | None = None) -> str:
+    """The text of `data`; raises InputError('undecodable-text') naming `path`."""
+    return decoded(data, path, declared)[0]
 
 
 def decode_text(data: bytes, path: str) -> str:

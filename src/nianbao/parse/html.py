@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import lxml.etree as ET
 
 from nianbao.parse.core import TextCell
-from nianbao.parse.encoding import InputError, declared_charset, decode
+from nianbao.parse.encoding import InputError, declared_charset, decoded
 
 _WIDE = r"\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\u3000-\u303f\u2018-\u201d"
 _IS_WIDE = re.compile(f"[{_WIDE}]").match
@@ -44,6 +44,7 @@ _HIDING_PROPS = tuple(dict.fromkeys(h.split(":")[0] + ":" for h in _HIDING))
 _SEP, _TABLE_MARK, _TABLE_END, _IMAGE_MARK = "\ufdd0", "\ufdd1", "\ufdd2", "\ufdd3"
 _MARKS = re.compile("[\ufdd0-\ufdd3]")
 _TAG_NAME = re.compile(r"<([A-Za-z][\w:-]*)")
+_XML_DECLARATION = re.compile(r"\s*<\?xml[^>]*>")
 
 
 def clean(text: str) -> str:
@@ -124,21 +125,29 @@ def read_page(data: bytes, path: str) -> Page:
     """Decode and parse one HTML page into a Page."""
     if not data.strip():
         raise InputError("empty-file", path, "文件为空")
-    text = decode(data, path, declared_charset(data))
-    if any(mark in text for mark in (_SEP, _TABLE_MARK, _TABLE_END, _IMAGE_MARK)):
+    text, encoding = decoded(data, path, declared_charset(data))
+    marked = any(mark in text for mark in (_SEP, _TABLE_MARK, _TABLE_END, _IMAGE_MARK))
+    if marked:
         text = _MARKS.sub("", text)
     # lxml refuses str input that still carries an XML encoding declaration.
-    text = re.sub(r"^\s*<\?xml[^>]*>", "", text)
-    # One parser per call: lxml parsers must not be shared between threads.
-    parser = ET.HTMLParser(remove_comments=True, remove_pis=True, no_network=True)
-    root = ET.fromstring(text, parser) if text.strip() else None
+    declaration = _XML_DECLARATION.match(text)
+    if declaration:
+        text = text[declaration.end():]
+    # One parser per call: lxml parsers must not be shared between threads. UTF-8 bytes are given to
+    # lxml as they are (1.5 M fewer instructions a page than a str, which it converts first).
+    if encoding == "utf-8" and not marked and not declaration:
+        source, parser = data, ET.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, encoding="utf-8")
+    else:
+        source, parser = text, ET.HTMLParser(remove_comments=True, remove_pis=True, no_network=True)
+    root = ET.fromstring(source, parser) if text.strip() else None
     if root is None:
         raise InputError("not-html", path, "无法解析为 HTML")
     title = root.find("head/title")
     page = Page(title=clean("".join(title.itertext())) if title is not None else "")
     _prepare(root, _hiding_tags(text), hidden_attr=" hidden" in text)
-    data_tables = _data_tables(root)
-    _mark_layout_tables(root, set(data_tables))
+    all_tables = list(root.iter("table"))
+    data_tables = _data_tables(all_tables)
+    _mark_layout_tables(all_tables, set(data_tables))
     tables = [_read_table(t, k, page) for k, t in enumerate(data_tables, start=1)]
     page.tables = len(tables)
     body = root.find("body")
@@ -175,23 +184,25 @@ def _prepare(root, hiding_tags: set[str], hidden_attr: bool) -> None:
         hidden += root.xpath("descendant-or-self::*[@hidden]")
     for el in hidden:
         _drop(el)
-    for el in root.iter(*_BLOCK):
+    # One walk for blocks, <pre> and images (each walk visits the whole tree); the marks commute.
+    for el in root.iter(*_BLOCK, "img"):
+        if el.tag == "img":
+            if _is_image(el):
+                el.tail = _IMAGE_MARK + (el.tail or "")
+            continue
         el.text = _SEP + (el.text or "")
         el.tail = _SEP + (el.tail or "")
-    for pre in root.iter("pre"):
-        for el in pre.iter():
-            if el.text:
-                el.text = el.text.replace("\n", _SEP)
-            if el.tail and el is not pre:
-                el.tail = el.tail.replace("\n", _SEP)
-    for img in root.iter("img"):
-        if _is_image(img):
-            img.tail = _IMAGE_MARK + (img.tail or "")
+        if el.tag == "pre":
+            for inner in el.iter():
+                if inner.text:
+                    inner.text = inner.text.replace("\n", _SEP)
+                if inner.tail and inner is not el:
+                    inner.tail = inner.tail.replace("\n", _SEP)
 
 
-def _mark_layout_tables(root, data_tables: set) -> None:
+def _mark_layout_tables(tables: list, data_tables: set) -> None:
     """Make every part of a layout table a block boundary, as a browser stacks their cells' content."""
-    for table in root.iter("table"):
+    for table in tables:
         if table not in data_tables:
             for el in table.iter(*_TABLE_PARTS):
                 el.text = _SEP + (el.text or "")
@@ -251,9 +262,9 @@ def _cells(tr) -> list:
     return list(tr.iterchildren("td", "th"))
 
 
-def _data_tables(root) -> list:
+def _data_tables(tables: list) -> list:
     """Tables that show data: no nested table, and some row with two cells or more (others are layout)."""
-    return [t for t in root.iter("table")
+    return [t for t in tables
             if next(t.iterdescendants("table"), None) is None and any(len(_cells(tr)) >= 2 for tr in t.iter("tr"))]
 
 
@@ -264,15 +275,16 @@ def _read_table(table, number: int, page: Page) -> list[list[TextCell]]:
     all_rows = list(table.iter("tr"))   # a data table has no nested table: every <tr> below is its own
     for r, tr in enumerate(all_rows, start=1):
         line, c, where = [], 1, f"table {number} row {r} col "
-        for td in _cells(tr):
-            while (r, c) in taken:
+        for td in tr.iterchildren("td", "th"):
+            while taken and (r, c) in taken:
                 c += 1
-            rowspan, colspan = td.get("rowspan"), td.get("colspan")
-            cols = _span(colspan, 1000) if colspan else 1
-            # rowspan="0" spans to the last row (HTML); the limits are the HTML maxima.
-            rows = 1 if not rowspan else len(all_rows) - r + 1 if rowspan.strip() == "0" else _span(rowspan, 65534)
-            if rows > 1 or cols > 1:
-                taken.update((r + i, c + j) for i in range(rows) for j in range(cols) if i or j)
+            rowspan, colspan, cols = td.get("rowspan"), td.get("colspan"), 1
+            if rowspan or colspan:
+                cols = _span(colspan, 1000) if colspan else 1
+                # rowspan="0" spans to the last row (HTML); the limits are the HTML maxima.
+                rows = 1 if not rowspan else len(all_rows) - r + 1 if rowspan.strip() == "0" else _span(rowspan, 65534)
+                if rows > 1 or cols > 1:
+                    taken.update((r + i, c + j) for i in range(rows) for j in range(cols) if i or j)
             line.append(TextCell(_cell_text(td, page), where + str(c)))
             c += cols
         if line:
