@@ -27,9 +27,9 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -475,6 +475,7 @@ def _application_columns(row: str) -> tuple[str, ...]:
 
 _REVIEW_CELLS = tuple((g, i, f"{g}_{o}") for g, _ in S.REVIEW_GROUPS for i, (o, _) in enumerate(S.REVIEW_OUTCOMES))
 _DECIMAL_COLUMNS = frozenset(S.DECIMAL_COLUMNS)
+_NUMBER_TYPES = frozenset({int, float})
 
 
 def _is_number(value: Any) -> bool:
@@ -522,9 +523,6 @@ def report_rows(report: ParsedReport, *, ingested_at: datetime | None = None) ->
                        "numeric": type(c.value) in _NUMBER_TYPES or _is_number(c.value), "source": c.source}
                       for c in report.cells]
     return rows
-
-
-_NUMBER_TYPES = frozenset({int, float})
 
 
 def rows_digest(rows: dict[str, list[dict]]) -> str:

@@ -184,7 +184,7 @@ def _prepare(root, hiding_tags: set[str], hidden_attr: bool) -> None:
         hidden += root.xpath("descendant-or-self::*[@hidden]")
     for el in hidden:
         _drop(el)
-    # One walk for blocks, <pre> and images (each walk visits the whole tree); the marks commute.
+    # One walk for blocks, <pre> and images: the marks commute, so one pass in document order does.
     for el in root.iter(*_BLOCK, "img"):
         if el.tag == "img":
             if _is_image(el):
