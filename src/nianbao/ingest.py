@@ -430,7 +430,9 @@ def _fee_decimal(value: Any, text: str | None) -> Decimal | None:
 
 def _count(value: Any) -> int | None:
     """An int64 count, or None for blank, text, non-integral or out-of-range values."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
+    if type(value) is int:   # the common case first
+        return value if -INT64_MAX <= value <= INT64_MAX else None
+    if not _is_number(value):
         return None
     if isinstance(value, float):
         if not value.is_integer():
@@ -479,14 +481,7 @@ _NUMBER_TYPES = frozenset({int, float})
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _stored(value: Any) -> int | None:
-    """The value a count column stores: an int64 for integral numbers, None otherwise."""
-    if type(value) is int:   # the common case, without _is_number's checks
-        return value if -INT64_MAX <= value <= INT64_MAX else None
-    return _count(value) if _is_number(value) else None
+    return type(value) in _NUMBER_TYPES or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
 def report_rows(report: ParsedReport, *, ingested_at: datetime | None = None) -> dict[str, list[dict]]:
@@ -513,14 +508,14 @@ def report_rows(report: ParsedReport, *, ingested_at: datetime | None = None) ->
             if column in _DECIMAL_COLUMNS:
                 row[column] = _fee_decimal(value, texts.get((table, column))) if _is_number(value) else None
             else:
-                row[column] = _stored(value)
+                row[column] = _count(value)
             if isinstance(value, str) and (table, column) not in texts:
                 # Non-numeric print the parser gave no Cell for: keep it rather than lose it.
                 rows["cells"].append({"report_id": rid, "table": table, "column": column, "text": value,
                                       "numeric": False, "source": ""})
         rows[table].append(row)
     rows["cells"] += [{"report_id": rid, "table": c.table, "column": c.column, "text": c.text,
-                       "numeric": type(c.value) in _NUMBER_TYPES or _is_number(c.value), "source": c.source}
+                       "numeric": _is_number(c.value), "source": c.source}
                       for c in report.cells]
     return rows
 

@@ -98,13 +98,16 @@ def _token_kind(text: str) -> tuple[str, L.Label | None, bool]:
 _PLAIN_NUMBER = (VALUE, None, False)
 
 
+def _is_plain_number(text: str) -> bool:
+    """ASCII digits only: most printed cells. They skip the caches, which they would only flood."""
+    return text.isdigit() and text.isascii()
+
+
 def _tokens(lines: list[list[TextCell]]) -> list[Tok]:
     """Every printed cell classified, with its row number."""
-    # ASCII digits only (most cells) skip the caches, which they would only flood.
     return [Tok(kind, cell, r, lab, blank)
             for r, row in enumerate(lines) for cell in row
-            for kind, lab, blank in (_PLAIN_NUMBER if cell.text.isdigit() and cell.text.isascii()
-                                     else _token_kind(cell.text),)]
+            for kind, lab, blank in (_PLAIN_NUMBER if _is_plain_number(cell.text) else _token_kind(cell.text),)]
 
 
 def _align(vals: list[Tok], k: int) -> list[Tok] | None:
@@ -331,7 +334,7 @@ def _tables(asm: _Assembler) -> tuple[dict[str, Any], dict[str, Any] | None, lis
 
     def cell(table: str, column: str, tok: Tok) -> Value:
         text = tok.cell.text
-        v = int(text) if text.isdigit() and text.isascii() else parse_value(text)
+        v = int(text) if _is_plain_number(text) else parse_value(text)
         cells.append(Cell(TABLE_NAMES[table], column, text.strip(), v, tok.cell.source))
         return v
 
