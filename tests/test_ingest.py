@@ -5,6 +5,7 @@ import json
 import os
 import tempfile
 from collections import Counter
+from datetime import datetime, timezone
 import random
 import shutil
 import signal
@@ -195,6 +196,18 @@ def test_report_rows_maps_2019_and_rejected_reports():
     assert rows["reports"][0]["parse_reason"] == "empty-file: 空"
 
 
+def _rebuilt(rows, table=None, index=0, column=None, value=None):
+    """report_tuples rows with every string a new object (equal value), and optionally one value replaced."""
+    out = {}
+    for t, table_rows in rows.items():
+        out[t] = [tuple(json.loads(json.dumps(v)) if isinstance(v, str) else v for v in row) for row in table_rows]
+    if table:
+        row = list(out[table][index])
+        row[S.TABLE_SCHEMAS[table].names.index(column)] = value
+        out[table][index] = tuple(row)
+    return out
+
+
 def test_rows_digest_follows_the_values_not_the_objects():
     """Equal rows digest equally whichever string objects hold them (marshal format 2 has no back-references);
     a changed value, a count printed as 1 instead of 1.0, or a different fee changes the digest; ingested_at does not."""
@@ -203,36 +216,25 @@ def test_rows_digest_follows_the_values_not_the_objects():
                          format_version="2021", tables=doc["tables"])
     rep.cells = [M.Cell("active_disclosure", "fees_10k_yuan", "0.5", 0.5, "line 9"),
                  M.Cell("applications", "new_person", "3", 3, "table 2 row 4 col 2")]
-    rows = I.report_rows(rep)
-    copied = json.loads(json.dumps(rows, default=str))   # equal values, new objects everywhere
-    for table in copied:
-        for new, old in zip(copied[table], rows[table]):
-            for key, value in old.items():
-                if not isinstance(value, str):
-                    new[key] = value
-    copied["reports"][0]["ingested_at"] = "another time"
-    assert I.rows_digest(copied) == I.rows_digest(rows)
-
-    def changed(table, key, value, index=0):
-        other = json.loads(json.dumps(rows, default=str))
-        for t in other:
-            for new, old in zip(other[t], rows[t]):
-                new.update({k: v for k, v in old.items() if not isinstance(v, str)})
-        other[table][index][key] = value
-        return I.rows_digest(other)
-
-    assert changed("applications", "new_person", 4) != I.rows_digest(rows)
-    assert changed("cells", "text", "4", index=1) != I.rows_digest(rows)
-    assert changed("active_disclosure", "fees_10k_yuan", Decimal("0.500001")) != I.rows_digest(rows)
-    assert type(rows["active_disclosure"][0]["fees_10k_yuan"]) is Decimal   # the Decimal path was digested
-    as_float = json.loads(json.dumps(rows, default=str))
-    for t in as_float:
-        for new, old in zip(as_float[t], rows[t]):
-            new.update({k: (float(v) if type(v) is int else v) for k, v in old.items() if not isinstance(v, str)})
-    assert I.rows_digest(as_float) != I.rows_digest(rows)
+    rows = I.report_tuples(rep)
+    digest = I.rows_digest(rows)
+    assert I.rows_digest(_rebuilt(rows)) == digest
+    assert I.rows_digest(_rebuilt(rows, "reports", 0, "ingested_at", "another time")) == digest
+    assert I.rows_digest(_rebuilt(rows, "applications", 0, "new_person", 4)) != digest
+    assert I.rows_digest(_rebuilt(rows, "cells", 1, "text", "4")) != digest
+    assert I.rows_digest(_rebuilt(rows, "active_disclosure", 0, "fees_10k_yuan", Decimal("0.500001"))) != digest
+    fee = S.ACTIVE_SCHEMA.names.index("fees_10k_yuan")
+    assert type(rows["active_disclosure"][0][fee]) is Decimal   # the Decimal path was digested
+    as_float = {t: [tuple(float(v) if type(v) is int else v for v in row) for row in table_rows]
+                for t, table_rows in rows.items()}
+    assert I.rows_digest(as_float) != digest
     # A value marshal does not know (only a hand-built row has one) still digests, deterministically.
-    odd = changed("reports", "agency", Path("/甲"))
-    assert odd == changed("reports", "agency", Path("/甲")) != I.rows_digest(rows)
+    odd = I.rows_digest(_rebuilt(rows, "reports", 0, "agency", Path("/甲")))
+    assert odd == I.rows_digest(_rebuilt(rows, "reports", 0, "agency", Path("/甲"))) != digest
+    # report_rows is the same rows by column name.
+    now = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    assert {t: [tuple(r.values()) for r in table_rows] for t, table_rows in I.report_rows(rep, ingested_at=now).items()} == {
+        t: table_rows for t, table_rows in I.report_tuples(rep, ingested_at=now).items()}
 
 
 # --- Idempotency.
@@ -496,6 +498,23 @@ def test_parser_crash_is_contained(tmp_path, monkeypatch):
     rows = by_file(tmp_path / "data")
     assert rows["boom.txt"]["parse_reason"].startswith("parser-crash: RecursionError")
     assert rows["ok.txt"]["parse_status"] == "parsed" and summary.exit_code() == ExitCode.OK
+
+
+def test_a_reader_crash_is_that_files_rejection(tmp_path, monkeypatch, capsys):
+    """A reader that raises (a bug met on one page) gives `nianbao parse` a rejection naming it, not a traceback."""
+    page = tmp_path / "boom.html"
+    page.write_text("<html><body><p>二、主动公开政府信息情况</p></body></html>", encoding="utf-8")
+    import nianbao.parse.html as H
+
+    def broken(data, path):
+        raise KeyError("td")
+
+    monkeypatch.setattr(H, "read_page", broken)
+    report = parse_file(page)
+    assert (report.status, report.reason) == ("rejected", "parser-crash: KeyError: 'td'")
+    import nianbao.parse as P
+    assert P.command(build_parser().parse_args(["parse", str(page)])) == ExitCode.INPUT_UNREADABLE
+    assert "parser-crash: KeyError" in capsys.readouterr().out
 
 
 def test_a_hung_parse_is_stopped_and_the_others_still_load(tmp_path, monkeypatch):

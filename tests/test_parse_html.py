@@ -145,6 +145,20 @@ def test_cell_text_never_joins_numbers():
     ]
 
 
+def test_control_characters_are_read_as_spaces():
+    """Word's vertical tab (a manual line break) and other control characters in text, which lxml refuses
+    to write back into a tree: the page still reads, each one a space, so two numbers stay apart."""
+    page = ("<html><body><p>一、总体情况\x0b本年度\x01</p><table><tr><td>规章</td><td>3\x0b4</td>"
+            "<td>5\x0c</td></tr></table><p>完\x00</p></body></html>")
+    for data in (page.encode(), page.encode("gb18030").replace(b"<html>", b"<html><meta charset=gbk>")):
+        lines, text = html.read_lines(data, "control.html")
+        assert [[(c.text, c.source) for c in line] for line in lines] == [
+            [("一、总体情况本年度", "paragraph 1")],
+            [("规章", "table 1 row 1 col 1"), ("3 4", "table 1 row 1 col 2"), ("5", "table 1 row 1 col 3")],
+            [("完", "paragraph 2")]]
+        assert text == "一、总体情况本年度\n完"
+
+
 def test_irregular_table_markup():
     """Row groups keep document order; upper-case tags, rowspan="0" and malformed spans are handled."""
     page = ("<html><body><TABLE><CAPTION>表二</CAPTION><THEAD><TR><TH>a</TH><TH>b</TH></TR></THEAD>"

@@ -71,6 +71,49 @@ def test_labels_do_not_match_fragments(printed):
     assert L.match(printed) is None
 
 
+def test_similarity_bounds_rule_out_only_what_difflib_would():
+    """_by_similarity skips SequenceMatcher for candidates whose upper bounds are below the threshold;
+    on typo'd, cut and extended labels it must choose exactly as scoring every candidate would."""
+    import difflib
+    import random
+
+    def scored_everywhere(s):
+        num, scored = L._numeral(s), []
+        for key, lab, *_ in L._FUZZY:
+            knum = L._numeral(key)
+            if 0.6 <= len(key) / len(s) <= 1.6 and not (num and knum and num != knum):
+                m = difflib.SequenceMatcher(None, s, key, autojunk=False)
+                if m.real_quick_ratio() >= L.FUZZY_THRESHOLD and m.quick_ratio() >= L.FUZZY_THRESHOLD:
+                    scored.append((m.ratio(), lab))
+        scored.sort(key=lambda t: -t[0])
+        if not scored or scored[0][0] < L.FUZZY_THRESHOLD:
+            return None
+        if len(scored) > 1 and scored[1][1] != scored[0][1] and scored[0][0] - scored[1][0] < 0.05:
+            return None
+        return scored[0][1]
+
+    rng, keys = random.Random(3), sorted(L.VOCAB)
+    alphabet = sorted(set("".join(keys))) + list("的了是在有机关年度")
+    matched = 0
+    for _ in range(3000):
+        chars = list(rng.choice(keys))
+        for _ in range(rng.randint(0, 3)):
+            i = rng.randrange(len(chars))
+            op = rng.randrange(3)
+            if op == 0:
+                chars[i] = rng.choice(alphabet)
+            elif op == 1:
+                chars.insert(i, rng.choice(alphabet))
+            elif len(chars) > 1:
+                del chars[i]
+        s = "".join(chars)
+        if len(s) >= 5:
+            expected = scored_everywhere(s)
+            assert L._by_similarity(s) == expected, s
+            matched += expected is not None
+    assert matched > 500   # the comparison covered real matches, not only rejections
+
+
 def test_format_specific_headers_carry_their_version():
     """2019 and 2021 table-二 headers are told apart (detection from structure, never from the year)."""
     assert L.match("本年处理决定数量").version == "2021" and L.match("上一年项目数量").version == "2019"

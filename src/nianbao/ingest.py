@@ -340,7 +340,7 @@ def parse_one(path: Path, meta: dict[str, Any], timeout: float | None = None) ->
 class Ingested:
     """One file, parsed and turned into table rows (in a worker process: the main one only merges)."""
     outcome: "FileOutcome"
-    columns: dict[str, dict[str, list]]   # table -> column -> the report's values, for the tables it has rows in
+    rows: dict[str, list[tuple]]   # table -> the report's rows (report_tuples), for the tables it has rows in
     digest: str
 
 
@@ -350,15 +350,13 @@ def ingest_one(path: Path, meta: dict[str, Any], ingested_at: datetime, timeout:
 
 
 def _ingested(report: ParsedReport, ingested_at: datetime) -> Ingested:
-    rows = report_rows(report, ingested_at=ingested_at)
+    rows = report_tuples(report, ingested_at=ingested_at)
     outcome = FileOutcome(
         path=report.source_file, status=report.status, reason=report.reason, missing=list(report.missing),
-        report_id=rows["reports"][0]["report_id"], source_sha256=report.source_sha256 or None,
+        report_id=rows["reports"][0][0], source_sha256=report.source_sha256 or None,
         agency=report.agency, year=report.year, region=report.region)
-    # Column by column: a third smaller to send from a parser process, and Arrow takes lists whole.
-    columns = {table: {name: [row[name] for row in table_rows] for name in S.TABLE_SCHEMAS[table].names}
-               for table, table_rows in rows.items() if table_rows}
-    return Ingested(outcome, columns, rows_digest(rows))
+    return Ingested(outcome, {table: table_rows for table, table_rows in rows.items() if table_rows},
+                    rows_digest(rows))
 
 
 def _ingest_job(job: tuple[Path, dict[str, Any], datetime, float]) -> Ingested:
@@ -478,57 +476,63 @@ def _application_columns(row: str) -> tuple[str, ...]:
 _REVIEW_CELLS = tuple((g, i, f"{g}_{o}") for g, _ in S.REVIEW_GROUPS for i, (o, _) in enumerate(S.REVIEW_OUTCOMES))
 _DECIMAL_COLUMNS = frozenset(S.DECIMAL_COLUMNS)
 _NUMBER_TYPES = frozenset({int, float})
+_COLUMN_INDEX = {table: {name: i for i, name in enumerate(schema.names)} for table, schema in S.TABLE_SCHEMAS.items()}
+_INGESTED_AT = S.REPORTS_SCHEMA.names.index("ingested_at")
+_ACTIVE = "active_disclosure"
 
 
 def _is_number(value: Any) -> bool:
     return type(value) in _NUMBER_TYPES or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
-def report_rows(report: ParsedReport, *, ingested_at: datetime | None = None) -> dict[str, list[dict]]:
-    """Rows of every table of schema.TABLE_SCHEMAS for one report (a rejected one only has `reports`)."""
+def report_tuples(report: ParsedReport, *, ingested_at: datetime | None = None) -> dict[str, list[tuple]]:
+    """Rows of every table of schema.TABLE_SCHEMAS for one report, each a tuple in its schema's column
+    order (a rejected report only has its `reports` row)."""
     rid = report_id(report)
-    rows: dict[str, list[dict]] = {name: [] for name in S.TABLE_SCHEMAS}
-    rows["reports"].append({
-        "report_id": rid, "agency": report.agency, "region": report.region, "level": report.level,
-        "year": report.year, "format_version": report.format_version,
-        "format_deviations": ",".join(report.deviations), "source_file": report.source_file,
-        "source_sha256": report.source_sha256 or None, "parse_status": report.status,
-        "parse_reason": report.reason, "missing": ",".join(report.missing),
-        "ingested_at": (ingested_at or datetime.now(timezone.utc)).replace(microsecond=0),
-    })
+    rows: dict[str, list[tuple]] = {name: [] for name in S.TABLE_SCHEMAS}
+    rows["reports"].append((
+        rid, report.agency, report.region, report.level, report.year, report.format_version,
+        ",".join(report.deviations), report.source_file, report.source_sha256 or None, report.status,
+        report.reason, ",".join(report.missing),
+        (ingested_at or datetime.now(timezone.utc)).replace(microsecond=0)))
     if report.status == "rejected":
         return rows
     texts = {(c.table, c.column): c.text for c in report.cells}
+    cells = rows["cells"]
     for table, values in statistical_values(report).items():
-        row = dict.fromkeys(S.TABLE_SCHEMAS[table].names)
-        row.update(report_id=rid, format_version=report.format_version)
+        index = _COLUMN_INDEX[table]
+        row: list[Any] = [None] * len(index)
+        row[index["report_id"]], row[index["format_version"]] = rid, report.format_version
         for column, value in values.items():
-            if column not in row:
+            i = index.get(column)
+            if i is None:
                 continue   # a key the schema does not know: kept in cells, never in a wrong column
             if column in _DECIMAL_COLUMNS:
-                row[column] = _fee_decimal(value, texts.get((table, column))) if _is_number(value) else None
+                row[i] = _fee_decimal(value, texts.get((table, column))) if _is_number(value) else None
             else:
-                row[column] = _count(value)
+                row[i] = _count(value)
             if isinstance(value, str) and (table, column) not in texts:
                 # Non-numeric print the parser gave no Cell for: keep it rather than lose it.
-                rows["cells"].append({"report_id": rid, "table": table, "column": column, "text": value,
-                                      "numeric": False, "source": ""})
-        rows[table].append(row)
-    rows["cells"] += [{"report_id": rid, "table": c.table, "column": c.column, "text": c.text,
-                       "numeric": _is_number(c.value), "source": c.source}
-                      for c in report.cells]
+                cells.append((rid, table, column, value, False, ""))
+        rows[table].append(tuple(row))
+    cells += [(rid, c.table, c.column, c.text, _is_number(c.value), c.source) for c in report.cells]
     return rows
 
 
-def rows_digest(rows: dict[str, list[dict]]) -> str:
-    """SHA-256 of a report's rows without ingested_at: equal digests mean nothing would change."""
-    # report_rows builds every row in a fixed column order, so the values alone identify the content.
+def report_rows(report: ParsedReport, *, ingested_at: datetime | None = None) -> dict[str, list[dict]]:
+    """report_tuples as dicts by column name."""
+    return {table: [dict(zip(S.TABLE_SCHEMAS[table].names, row)) for row in rows]
+            for table, rows in report_tuples(report, ingested_at=ingested_at).items()}
+
+
+def rows_digest(rows: dict[str, list[tuple]]) -> str:
+    """SHA-256 of a report's rows (report_tuples) without ingested_at: equal digests mean nothing would change."""
     # marshal (format 2: no back-references, so equal values always give equal bytes) is a fraction of
     # repr's cost; the fee's Decimal, which marshal does not know, goes in as its exact text.
-    values = [(table, [tuple(str(v) if type(v) is Decimal else v for v in row.values()) if table == "active_disclosure"
-                       else tuple(row.values()) for row in rows[table]])
+    values = [(table, [tuple(str(v) if type(v) is Decimal else v for v in row) for row in rows[table]]
+               if table == _ACTIVE else rows[table])
               for table in S.TABLE_SCHEMAS if table != "reports"]
-    values += [tuple(v for k, v in row.items() if k != "ingested_at") for row in rows["reports"]]
+    values += [row[:_INGESTED_AT] + row[_INGESTED_AT + 1:] for row in rows["reports"]]
     try:
         data = marshal.dumps(values, 2)
     except ValueError:   # a value of a type marshal does not know (only a hand-built report has one)
@@ -626,8 +630,8 @@ class IngestSummary:
 # --- Parquet: accumulate new rows in batches, merge with what is on disk, replace atomically.
 
 class _Rows:
-    """New rows of the run, column by column, converted to Arrow every BATCH_REPORTS reports; each
-    row carries its report's sequence number."""
+    """New rows of the run as tuples, converted to Arrow column by column every BATCH_REPORTS reports;
+    each row carries its report's sequence number."""
 
     def __init__(self) -> None:
         self.batches: dict[str, list[pa.Table]] = {t: [] for t in S.TABLE_SCHEMAS}
@@ -635,15 +639,13 @@ class _Rows:
         self._clear()
 
     def _clear(self) -> None:
-        self.pending = {t: {name: [] for name in schema.names} for t, schema in S.TABLE_SCHEMAS.items()}
+        self.pending: dict[str, list[tuple]] = {t: [] for t in S.TABLE_SCHEMAS}
         self.seqs: dict[str, list[int]] = {t: [] for t in S.TABLE_SCHEMAS}
 
-    def add(self, seq: int, columns: dict[str, dict[str, list]]) -> None:
-        for table, values in columns.items():
-            pending = self.pending[table]
-            for name, column in values.items():
-                pending[name] += column
-            self.seqs[table] += [seq] * len(column)
+    def add(self, seq: int, rows: dict[str, list[tuple]]) -> None:
+        for table, table_rows in rows.items():
+            self.pending[table] += table_rows
+            self.seqs[table] += [seq] * len(table_rows)
         self.count += 1
         if self.count % BATCH_REPORTS == 0:
             self.flush()
@@ -652,7 +654,8 @@ class _Rows:
         for table, seqs in self.seqs.items():
             if seqs:
                 schema = S.TABLE_SCHEMAS[table]
-                arrays = [pa.array(self.pending[table][f.name], f.type) for f in schema]
+                columns = zip(*self.pending[table], strict=True)
+                arrays = [pa.array(column, f.type) for column, f in zip(columns, schema, strict=True)]
                 self.batches[table].append(pa.Table.from_arrays(
                     [*arrays, pa.array(seqs, pa.int64())], schema=schema.append(pa.field("_seq", pa.int64()))))
         self._clear()
@@ -824,7 +827,7 @@ def ingest(paths: Iterable[str | Path], out_dir: str | Path, *, manifest: str | 
         seq = len(summary.outcomes)
         summary.outcomes.append(item.outcome)
         digests[seq] = item.digest
-        rows.add(seq, item.columns)
+        rows.add(seq, item.rows)
 
     for path, reason in found.unreadable:   # never opened: still one row in `reports`
         record(_ingested(_rejected(Path(str(_absolute(path))), reason), now))

@@ -100,6 +100,8 @@ def _read(path: str, data: bytes, sha: str, kind: str) -> ParsedReport:
                            has_images=page.has_table_images())
     except InputError as e:
         return _rejected(path, sha, CODE_MAP.get(e.code, e.code), e.detail)
+    except Exception as e:  # noqa: BLE001  a reader's bug on one file is that file's rejection, not a crash
+        return _rejected(path, sha, "parser-crash", f"{type(e).__name__}: {e}")
 
 
 def parse_file(path: str | Path, *, agency: str | None = None, region: str | None = None,

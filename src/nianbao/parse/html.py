@@ -45,6 +45,7 @@ _SEP, _TABLE_MARK, _TABLE_END, _IMAGE_MARK = "\ufdd0", "\ufdd1", "\ufdd2", "\ufd
 _MARKS = re.compile("[\ufdd0-\ufdd3]")
 _TAG_NAME = re.compile(r"<([A-Za-z][\w:-]*)")
 _XML_DECLARATION = re.compile(r"\s*<\?xml[^>]*>")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def clean(text: str) -> str:
@@ -133,12 +134,27 @@ def read_page(data: bytes, path: str) -> Page:
     declaration = _XML_DECLARATION.match(text)
     if declaration:
         text = text[declaration.end():]
-    # One parser per call: lxml parsers must not be shared between threads. UTF-8 bytes are given to
-    # lxml as they are (1.5 M fewer instructions a page than a str, which it converts first).
+    # UTF-8 bytes are given to lxml as they are (1.5 M fewer instructions a page than a str, which it
+    # converts first).
     as_bytes = encoding == "utf-8" and not marked and not declaration
+    try:
+        return _read_source(data if as_bytes else text, text, path)
+    except ValueError:
+        # lxml refuses to write text holding a control character (Word's \x0b line break, a stray \x01)
+        # into the tree, where the reader writes its marks: such a page is read again with them as
+        # spaces (`clean`'s str.split already takes \x0b, \x0c and \x1c-\x1f for whitespace).
+        if not _CONTROL.search(text):
+            raise
+        text = _CONTROL.sub(" ", text)
+        return _read_source(text, text, path)
+
+
+def _read_source(source: str | bytes, text: str, path: str) -> Page:
+    """Parse the page (`source`: its UTF-8 bytes or its decoded `text`) and read it into a Page."""
+    # One parser per call: lxml parsers must not be shared between threads.
     parser = ET.HTMLParser(remove_comments=True, remove_pis=True, no_network=True,
-                           encoding="utf-8" if as_bytes else None)
-    root = ET.fromstring(data if as_bytes else text, parser) if text.strip() else None
+                           encoding="utf-8" if isinstance(source, bytes) else None)
+    root = ET.fromstring(source, parser) if text.strip() else None
     if root is None:
         raise InputError("not-html", path, "无法解析为 HTML")
     title = root.find("head/title")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -111,7 +112,6 @@ _BODIES: dict[str, list[tuple[str, Label]]] = {}
 for _k, _v in VOCAB.items():
     if _v.kind in ("row", "group") and _k not in _NEEDS_PREFIX:
         _BODIES.setdefault(ITEM_PREFIX.sub("", _k), []).append((_k, _v))
-_FUZZY = [(k, v) for k, v in VOCAB.items() if len(k) >= 5]
 _FORMS: dict[Label, list[str]] = {}
 for _k, _v in VOCAB.items():
     _FORMS.setdefault(_v, []).append(_k)
@@ -145,19 +145,27 @@ def _by_prefix(s: str) -> Label | None:
     return _unique(cands)
 
 
+# Fuzzy candidates with what the cheap bounds need: length, item number, character counts.
+_FUZZY = [(k, v, len(k), _numeral(k), Counter(k)) for k, v in VOCAB.items() if len(k) >= 5]
+
+
 def _by_similarity(s: str) -> Label | None:
     """Typos and altered words ('其他法律行政止公开'): best ratio above the threshold, clearly ahead."""
-    num = _numeral(s)
+    num, size, chars = _numeral(s), len(s), None
     scored = []
-    for key, lab in _FUZZY:
-        if not 0.6 <= len(key) / len(s) <= 1.6:
+    for key, lab, key_size, knum, key_chars in _FUZZY:
+        if not 0.6 <= key_size / size <= 1.6:
             continue
-        knum = _numeral(key)
         if num and knum and num != knum:
             continue
-        m = difflib.SequenceMatcher(None, s, key, autojunk=False)
-        if m.real_quick_ratio() >= FUZZY_THRESHOLD and m.quick_ratio() >= FUZZY_THRESHOLD:
-            scored.append((m.ratio(), lab))
+        # difflib's real_quick_ratio and quick_ratio (upper bounds of ratio), by their own formulas but
+        # without building a SequenceMatcher for every candidate: most prose is ruled out here.
+        if 2.0 * min(size, key_size) / (size + key_size) < FUZZY_THRESHOLD:
+            continue
+        chars = chars or Counter(s)
+        if 2.0 * sum((chars & key_chars).values()) / (size + key_size) < FUZZY_THRESHOLD:
+            continue
+        scored.append((difflib.SequenceMatcher(None, s, key, autojunk=False).ratio(), lab))
     scored.sort(key=lambda t: -t[0])
     if not scored or scored[0][0] < FUZZY_THRESHOLD:
         return None
