@@ -152,3 +152,44 @@ def test_2019_table_is_never_mapped_onto_2021_columns():
     assert all(c.column.startswith("v2019_") for c in active)
     by_column = {c.column: c.value for c in active}
     assert by_column["v2019_fees_prev_items"] == 2 and by_column["v2019_rules_published_total"] == 0
+
+
+# Bytes that broke or could break a reader: control characters raw and as character references, BOMs,
+# stray table and comment markup, absurd spans, broken UTF-8, a contradicting charset declaration.
+_JUNK = [b"\x0b", b"\x00", b"\x01", b"\x0c", b"\x1c", b"\x7f", b"\x80", b"\xff\xfe", b"\xef\xbb\xbf", b"&#0;", b"&#x1;",
+         b"&#11;", b"&#xD800;", b"<td>", b"</tr>", b"<table>", b"</table>", b"<br>", b"<img>", b"<!--", b"-->",
+         b"<script>", b"<p>", b"<td rowspan=99999>", b"<td colspan=-1>", b"|", b"\n", b"\t", b"\xc2\xa0",
+         b"\xe3\x80\x80", "\u2028".encode(), b"<meta charset=big5>", b"<?xml version='1.0'?>"]
+
+
+def test_damaged_corpus_files_never_crash_a_reader(tmp_path):
+    """Corpus text and HTML files with junk inserted, bytes changed, pieces cut out or the end cut off: each
+    parses, is partial or is rejected with a reason, never a reader's crash (found this way: control
+    characters made the HTML reader fail)."""
+    import random
+
+    rng = random.Random(7)
+    sources = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".txt", ".md", ".html", ".htm"))
+    outcomes = set()
+    for i in range(300):
+        source = rng.choice(sources)
+        data = bytearray(source.read_bytes())
+        ends = [k + 1 for k, b in enumerate(data) if b == ord(">")]
+        for _ in range(rng.randint(1, 12)):
+            pos, op = rng.randrange(len(data) + 1), rng.random()
+            if ends and rng.random() < 0.5:   # where a text begins, after a tag: what readers write marks next to
+                pos = min(rng.choice(ends), len(data))
+            if op < 0.5:
+                data[pos:pos] = rng.choice(_JUNK)
+            elif op < 0.7:
+                del data[pos:pos + rng.randint(1, 200)]
+            elif op < 0.75:
+                del data[pos:]
+            elif data:
+                data[min(pos, len(data) - 1)] = rng.randrange(256)
+        damaged = tmp_path / f"{i}{source.suffix}"
+        damaged.write_bytes(bytes(data))
+        report = parse_file(damaged)
+        assert not report.reason.startswith("parser-crash"), (source.name, damaged, report.reason)
+        outcomes.add(report.status)
+    assert outcomes == {"parsed", "partial", "rejected"}   # the damage was varied enough to reach every outcome

@@ -139,17 +139,16 @@ def read_page(data: bytes, path: str) -> Page:
     as_bytes = encoding == "utf-8" and not marked and not declaration
     try:
         return _read_source(data if as_bytes else text, text, path)
+    except InputError:
+        raise
     except ValueError:
-        # lxml refuses to write text holding a control character (Word's \x0b line break, a stray \x01)
-        # into the tree, where the reader writes its marks: such a page is read again with them as
-        # spaces (`clean`'s str.split already takes \x0b, \x0c and \x1c-\x1f for whitespace).
-        if not _CONTROL.search(text):
-            raise
-        text = _CONTROL.sub(" ", text)
-        return _read_source(text, text, path)
+        # lxml refuses to write text holding a control character (Word's \x0b line break, a stray \x01 or
+        # &#x1;) into the tree, where the reader writes its marks: such a page is read again with every
+        # one of them a space (`clean`'s str.split already takes \x0b, \x0c and \x1c-\x1f for whitespace).
+        return _read_source(_CONTROL.sub(" ", text), text, path, controls_to_spaces=True)
 
 
-def _read_source(source: str | bytes, text: str, path: str) -> Page:
+def _read_source(source: str | bytes, text: str, path: str, controls_to_spaces: bool = False) -> Page:
     """Parse the page (`source`: its UTF-8 bytes or its decoded `text`) and read it into a Page."""
     # One parser per call: lxml parsers must not be shared between threads.
     parser = ET.HTMLParser(remove_comments=True, remove_pis=True, no_network=True,
@@ -157,6 +156,12 @@ def _read_source(source: str | bytes, text: str, path: str) -> Page:
     root = ET.fromstring(source, parser) if text.strip() else None
     if root is None:
         raise InputError("not-html", path, "无法解析为 HTML")
+    if controls_to_spaces:   # those of character references too, which only the parse reveals
+        for el in root.iter():
+            if el.text and _CONTROL.search(el.text):
+                el.text = _CONTROL.sub(" ", el.text)
+            if el.tail and _CONTROL.search(el.tail):
+                el.tail = _CONTROL.sub(" ", el.tail)
     title = root.find("head/title")
     page = Page(title=clean("".join(title.itertext())) if title is not None else "")
     _prepare(root, _hiding_tags(text), hidden_attr=" hidden" in text)
