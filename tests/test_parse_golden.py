@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from functools import lru_cache
 from pathlib import Path
 
@@ -166,8 +167,6 @@ def test_damaged_corpus_files_never_crash_a_reader(tmp_path):
     """Corpus text and HTML files with junk inserted, bytes changed, pieces cut out or the end cut off: each
     parses, is partial or is rejected with a reason, never a reader's crash (found this way: control
     characters made the HTML reader fail)."""
-    import random
-
     rng = random.Random(7)
     sources = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".txt", ".md", ".html", ".htm"))
     outcomes = set()

@@ -2,8 +2,10 @@
 variants of them (000.txt is a complete 2021 report; each test changes what it is about)."""
 from __future__ import annotations
 
+import difflib
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -74,9 +76,6 @@ def test_labels_do_not_match_fragments(printed):
 def test_similarity_bounds_rule_out_only_what_difflib_would():
     """_by_similarity skips SequenceMatcher for candidates whose upper bounds are below the threshold;
     on typo'd, cut and extended labels it must choose exactly as scoring every candidate would."""
-    import difflib
-    import random
-
     def scored_everywhere(s):
         num, scored = L._numeral(s), []
         for key, lab, *_ in L._FUZZY:

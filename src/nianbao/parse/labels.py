@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections import Counter
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
