@@ -478,7 +478,9 @@ _DECIMAL_COLUMNS = frozenset(S.DECIMAL_COLUMNS)
 _NUMBER_TYPES = frozenset({int, float})
 _COLUMN_INDEX = {table: {name: i for i, name in enumerate(schema.names)} for table, schema in S.TABLE_SCHEMAS.items()}
 _INGESTED_AT = S.REPORTS_SCHEMA.names.index("ingested_at")
-_ACTIVE = "active_disclosure"
+# Tables with a Decimal column: the digest gives marshal a Decimal's exact text.
+_DECIMAL_TABLES = frozenset(t for t, schema in S.TABLE_SCHEMAS.items()
+                            if any(pa.types.is_decimal(f.type) for f in schema))
 
 
 def _is_number(value: Any) -> bool:
@@ -530,7 +532,7 @@ def rows_digest(rows: dict[str, list[tuple]]) -> str:
     # marshal (format 2: no back-references, so equal values always give equal bytes) is a fraction of
     # repr's cost; the fee's Decimal, which marshal does not know, goes in as its exact text.
     values = [(table, [tuple(str(v) if type(v) is Decimal else v for v in row) for row in rows[table]]
-               if table == _ACTIVE else rows[table])
+               if table in _DECIMAL_TABLES else rows[table])
               for table in S.TABLE_SCHEMAS if table != "reports"]
     values += [row[:_INGESTED_AT] + row[_INGESTED_AT + 1:] for row in rows["reports"]]
     try:

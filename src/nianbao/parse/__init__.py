@@ -100,8 +100,6 @@ def _read(path: str, data: bytes, sha: str, kind: str) -> ParsedReport:
                            has_images=page.has_table_images())
     except InputError as e:
         return _rejected(path, sha, CODE_MAP.get(e.code, e.code), e.detail)
-    except Exception as e:  # noqa: BLE001  a reader's bug on one file is that file's rejection, not a crash
-        return _rejected(path, sha, "parser-crash", f"{type(e).__name__}: {e}")
 
 
 def parse_file(path: str | Path, *, agency: str | None = None, region: str | None = None,
@@ -122,13 +120,16 @@ def parse_file(path: str | Path, *, agency: str | None = None, region: str | Non
     sha = hashlib.sha256(data).hexdigest()
     if not data.strip():
         return _rejected(name, sha, "empty-file", "文件为空" if not data else "文件只有空白字符")
-    kind = sniff(data, p.suffix.lower())
-    if kind == "image":
-        report = _rejected(name, sha, "tables-are-images", "文件是图片,不是可读取文字的报告")
-    elif kind.startswith("unknown:"):
-        report = _rejected(name, sha, "unknown-file-kind", kind.split(":", 1)[1])
-    else:
-        report = _read(name, data, sha, kind)
+    try:
+        kind = sniff(data, p.suffix.lower())
+        if kind == "image":
+            report = _rejected(name, sha, "tables-are-images", "文件是图片,不是可读取文字的报告")
+        elif kind.startswith("unknown:"):
+            report = _rejected(name, sha, "unknown-file-kind", kind.split(":", 1)[1])
+        else:
+            report = _read(name, data, sha, kind)
+    except Exception as e:  # noqa: BLE001  a reader's bug on one file is that file's rejection, not a crash
+        report = _rejected(name, sha, "parser-crash", f"{type(e).__name__}: {e}")
     report.agency = agency or report.agency
     report.region = region or report.region
     report.year = year or report.year
