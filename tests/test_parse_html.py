@@ -146,13 +146,13 @@ def test_cell_text_never_joins_numbers():
 
 
 def test_control_characters_are_read_as_spaces():
-    """Word's vertical tab (a manual line break) and other control characters in text, printed or as character
-    references, which lxml refuses to write back into a tree: the page still reads, each one a space, so two
+    """Word's vertical tab (a manual line break), other control characters and U+FFFE/U+FFFF in text, printed or
+    as character references, which lxml refuses to write back into a tree: the page still reads, each one a space, so two
     numbers stay apart."""
     page = ("<html><body><p>一、总体情况\x0b本年度\x01</p><table><tr><td>规章</td><td>3\x0b4</td>"
-            "<td>5\x0c</td></tr></table><p>完\x00</p></body></html>")
+            "<td>5\x0c</td></tr></table><p>完\x00\uffff</p></body></html>")
     by_reference = ("<html><body><p>一、总体情况&#11;本年度&#x1;</p><table><tr><td>规章</td><td>3&#x0B;4</td>"
-                    "<td>5&#12;</td></tr></table><p>完</p></body></html>")
+                    "<td>5&#12;</td></tr></table><p>完&#xFFFE;</p></body></html>")
     for data in (page.encode(), page.encode("gb18030").replace(b"<html>", b"<html><meta charset=gbk>"),
                  by_reference.encode()):
         lines, text = html.read_lines(data, "control.html")

@@ -45,7 +45,9 @@ _SEP, _TABLE_MARK, _TABLE_END, _IMAGE_MARK = "\ufdd0", "\ufdd1", "\ufdd2", "\ufd
 _MARKS = re.compile("[\ufdd0-\ufdd3]")
 _TAG_NAME = re.compile(r"<([A-Za-z][\w:-]*)")
 _XML_DECLARATION = re.compile(r"\s*<\?xml[^>]*>")
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# What lxml refuses to write into a tree (XML 1.0's excluded controls, the noncharacters U+FFFE and U+FFFF),
+# and DEL: a page holding any of them is read again with each one a space.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
 def clean(text: str) -> str:
