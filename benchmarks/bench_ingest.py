@@ -20,15 +20,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from nianbao import ingest
-from nianbao.parse import render
-from nianbao.paths import ROOT
+# nianbao is imported inside the functions, never here: parser processes are spawned, and each one imports
+# this script again as its main module. Imported here, pyarrow would load in every parser process, which
+# the `nianbao` command's own small script spares them (0.4 s of CPU each).
 
 NATIONAL_REPORTS = 150_000
 
 
 def write_text_reports(folder: Path, n: int, rng: random.Random) -> None:
     """N random reports (a fifth in the 2019 format), each in the next text layout."""
+    from nianbao.parse import render
+
     for i in range(n):
         version = "2019" if i % 5 == 4 else "2021"
         report = render.random_report(rng, version, agency=f"基准测试第{i}局", year=2023)
@@ -37,6 +39,8 @@ def write_text_reports(folder: Path, n: int, rng: random.Random) -> None:
 
 
 def write_html_reports(folder: Path, n: int, rng: random.Random) -> None:
+    from nianbao.parse import render
+
     for i in range(n):
         report = render.random_report(rng, "2021", agency=f"基准测试第{i}局", year=2023)
         (folder / f"r{i:06d}.html").write_text(render.render_html(report), encoding="utf-8")
@@ -64,6 +68,8 @@ def _cpu_seconds() -> float:
 
 def run(kind: str, folder: Path, out: Path, manifest: Path | None, workers: int | None) -> float:
     """Ingest one folder and print its figures; returns the CPU seconds a report took (all processes)."""
+    from nianbao import ingest
+
     parsed_at: list[float] = []
     start, cpu = time.perf_counter(), _cpu_seconds()
     summary = ingest.ingest([folder], out, manifest=manifest, workers=workers,
@@ -94,6 +100,9 @@ def lxml_floor(folder: Path, pages: int = 500) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """Print reports/second per input kind and the projection to a national year of reports."""
+    from nianbao import ingest
+    from nianbao.paths import ROOT
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=200, help="text and HTML reports each")
     p.add_argument("--pdf-n", type=int, default=20, help="PDF copies")

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from nianbao import ingest as I
+from nianbao import ingest_file as F
 from nianbao import model as M
 from nianbao import schema as S
 from nianbao.cli import build_parser
@@ -178,7 +179,7 @@ def test_report_rows_maps_2019_and_rejected_reports():
     rep = M.ParsedReport(source_file="/x/a.txt", source_sha256="a" * 64, status="parsed", agency="甲", year=2020,
                          format_version="2019", tables=doc["tables"], active_2019=active_2019)
     rep.cells = [M.Cell("active_disclosure", "v2019_procurement_amount", "12.50", 12.5, "line 40")]
-    active = I.report_rows(rep)["active_disclosure"][0]
+    active = F.report_rows(rep)["active_disclosure"][0]
     assert active["format_version"] == "2019"
     made = ("v2019_rules_made", "v2019_rules_published", "v2019_rules_published_total")
     assert [active[c] for c in made] == [1, 2, 3]
@@ -186,12 +187,12 @@ def test_report_rows_maps_2019_and_rejected_reports():
     assert active["v2019_licensing_change"] == -2 and active["v2019_fees_prev_items"] == 2
     assert active["v2019_procurement_amount"] == Decimal("12.5")
     assert all(active[c] is None for _, _, c, _ in S.ACTIVE_2021)
-    rows = I.report_rows(rep)
+    rows = F.report_rows(rep)
     assert [c for c in rows["cells"] if c["table"] == "active_disclosure" and c["text"] == "/"] == [
         {"report_id": rows["reports"][0]["report_id"], "table": "active_disclosure",
          "column": "v2019_normative_published", "text": "/", "numeric": False, "source": ""}]
     bad = M.ParsedReport(source_file="/x/b.txt", source_sha256="b" * 64, status="rejected", reason="empty-file: 空")
-    rows = I.report_rows(bad)
+    rows = F.report_rows(bad)
     assert len(rows["reports"]) == 1 and not any(rows[t] for t in I.STATISTICAL_TABLES) and not rows["cells"]
     assert rows["reports"][0]["parse_reason"] == "empty-file: 空"
 
@@ -216,25 +217,25 @@ def test_rows_digest_follows_the_values_not_the_objects():
                          format_version="2021", tables=doc["tables"])
     rep.cells = [M.Cell("active_disclosure", "fees_10k_yuan", "0.5", 0.5, "line 9"),
                  M.Cell("applications", "new_person", "3", 3, "table 2 row 4 col 2")]
-    rows = I.report_tuples(rep)
-    digest = I.rows_digest(rows)
-    assert I.rows_digest(_rebuilt(rows)) == digest
-    assert I.rows_digest(_rebuilt(rows, "reports", 0, "ingested_at", "another time")) == digest
-    assert I.rows_digest(_rebuilt(rows, "applications", 0, "new_person", 4)) != digest
-    assert I.rows_digest(_rebuilt(rows, "cells", 1, "text", "4")) != digest
-    assert I.rows_digest(_rebuilt(rows, "active_disclosure", 0, "fees_10k_yuan", Decimal("0.500001"))) != digest
+    rows = F.report_tuples(rep)
+    digest = F.rows_digest(rows)
+    assert F.rows_digest(_rebuilt(rows)) == digest
+    assert F.rows_digest(_rebuilt(rows, "reports", 0, "ingested_at", "another time")) == digest
+    assert F.rows_digest(_rebuilt(rows, "applications", 0, "new_person", 4)) != digest
+    assert F.rows_digest(_rebuilt(rows, "cells", 1, "text", "4")) != digest
+    assert F.rows_digest(_rebuilt(rows, "active_disclosure", 0, "fees_10k_yuan", Decimal("0.500001"))) != digest
     fee = S.ACTIVE_SCHEMA.names.index("fees_10k_yuan")
     assert type(rows["active_disclosure"][0][fee]) is Decimal   # the Decimal path was digested
     as_float = {t: [tuple(float(v) if type(v) is int else v for v in row) for row in table_rows]
                 for t, table_rows in rows.items()}
-    assert I.rows_digest(as_float) != digest
+    assert F.rows_digest(as_float) != digest
     # A value marshal does not know (only a hand-built row has one) still digests, deterministically.
-    odd = I.rows_digest(_rebuilt(rows, "reports", 0, "agency", Path("/甲")))
-    assert odd == I.rows_digest(_rebuilt(rows, "reports", 0, "agency", Path("/甲"))) != digest
+    odd = F.rows_digest(_rebuilt(rows, "reports", 0, "agency", Path("/甲")))
+    assert odd == F.rows_digest(_rebuilt(rows, "reports", 0, "agency", Path("/甲"))) != digest
     # report_rows is the same rows by column name.
     now = datetime(2026, 1, 2, tzinfo=timezone.utc)
-    assert {t: [tuple(r.values()) for r in table_rows] for t, table_rows in I.report_rows(rep, ingested_at=now).items()} == {
-        t: table_rows for t, table_rows in I.report_tuples(rep, ingested_at=now).items()}
+    assert {t: [tuple(r.values()) for r in table_rows] for t, table_rows in F.report_rows(rep, ingested_at=now).items()} == {
+        t: table_rows for t, table_rows in F.report_tuples(rep, ingested_at=now).items()}
 
 
 # --- Idempotency.
@@ -250,7 +251,7 @@ def test_reingest_is_idempotent_and_changes_are_recorded(tmp_path):
     assert {t: table(out, t) for t in S.TABLE_SCHEMAS} == before
     assert set(second.by_action()) == {"unchanged"}
     target = src / "000.txt"
-    old_sha = I.file_sha256(target)
+    old_sha = F.file_sha256(target)
     target.write_text(target.read_text(encoding="utf-8").replace("行政事业性收费 | 180.338174 |",
                                                                   "行政事业性收费 | 99.5 |"), encoding="utf-8")
     third = I.ingest([src], out)
@@ -260,7 +261,7 @@ def test_reingest_is_idempotent_and_changes_are_recorded(tmp_path):
     assert row_of(out, "active_disclosure", rid)["fees_10k_yuan"] == Decimal("99.5")
     log = [c for c in changes(out) if c["action"] == "replaced"]
     assert [(c["report_id"], c["old_sha256"], c["new_sha256"]) for c in log] == [
-        (rid, old_sha, I.file_sha256(target))]
+        (rid, old_sha, F.file_sha256(target))]
 
 
 def test_same_report_from_two_files_is_kept_once_and_listed(tmp_path):
@@ -538,7 +539,7 @@ def test_a_hung_parse_is_stopped_and_the_others_still_load(tmp_path, monkeypatch
     rows = by_file(tmp_path / "data")
     assert rows["hang.txt"]["parse_status"] == "rejected"
     assert rows["hang.txt"]["parse_reason"].startswith("parser-timeout: 解析超过 0.5 秒")
-    assert rows["hang.txt"]["source_sha256"] == I.file_sha256(tmp_path / "hang.txt")
+    assert rows["hang.txt"]["source_sha256"] == F.file_sha256(tmp_path / "hang.txt")
     assert rows["ok.txt"]["parse_status"] == "parsed" and summary.by_reason()["parser-timeout"] == 1
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)   # no timer left behind
 
@@ -552,15 +553,15 @@ def test_parser_processes_keep_the_time_limit(tmp_path):
     assert I.ingest([tmp_path], tmp_path / "again", workers=2, timeout=0).by_status() == Counter(parsed=4)
 
 
-@pytest.mark.parametrize("value, seconds", [(None, I.DEFAULT_PARSE_TIMEOUT), ("2.5", 2.5), (0, 0.0)])
+@pytest.mark.parametrize("value, seconds", [(None, F.DEFAULT_PARSE_TIMEOUT), ("2.5", 2.5), (0, 0.0)])
 def test_parse_timeout_value(value, seconds, monkeypatch):
-    monkeypatch.delenv(I.PARSE_TIMEOUT_ENV, raising=False)
-    assert I.parse_timeout(value) == seconds
+    monkeypatch.delenv(F.PARSE_TIMEOUT_ENV, raising=False)
+    assert F.parse_timeout(value) == seconds
 
 
 @pytest.mark.parametrize("bad", ["abc", "-1", "inf", "nan"])
 def test_a_bad_parse_timeout_is_a_clear_error(bad, monkeypatch, tmp_path):
-    monkeypatch.setenv(I.PARSE_TIMEOUT_ENV, bad)
+    monkeypatch.setenv(F.PARSE_TIMEOUT_ENV, bad)
     with pytest.raises(I.ManifestError, match="解析时限"):
         I.ingest([tmp_path], tmp_path / "data")
     assert not (tmp_path / "data").exists()
@@ -591,5 +592,5 @@ def test_the_alarm_handler_is_restored_even_when_the_limit_is_tiny(tmp_path):
     write_report(tmp_path / "r.txt", _report(agency="甲", year=2021))
     before = signal.getsignal(signal.SIGALRM)
     for _ in range(20):
-        assert I.parse_one(tmp_path / "r.txt", {}, timeout=1e-6).reason.startswith("parser-timeout")
+        assert F.parse_one(tmp_path / "r.txt", {}, timeout=1e-6).reason.startswith("parser-timeout")
     assert signal.getsignal(signal.SIGALRM) is before and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)

@@ -693,7 +693,7 @@ def write_data_folder(rows: dict[str, list[dict]], out: Path, stem: str = "gate"
 def gate(path, *, agency=None, region=None, year=None, level=None, engine: str = "duckdb", db_url=None,
          select=(), run_name=None) -> tuple[RunOutcome, dict, list[str]]:
     """Parse a draft, write it as a one-report data folder in the run dir, run the `gate` checkpoint."""
-    from . import ingest
+    from . import ingest, ingest_file
 
     run_id = new_run_id("gate")
     run_tmp = P.RUNS_DIR / f"{run_id}.partial"
@@ -705,12 +705,12 @@ def gate(path, *, agency=None, region=None, year=None, level=None, engine: str =
             selection = parse_selection(select)
             try:
                 meta = ingest.clean_meta({"agency": agency, "region": region, "year": year, "level": level})
-                parsed = ingest.parse_one(Path(path), meta)
+                parsed = ingest_file.parse_one(Path(path), meta)
             except (OSError, ValueError) as exc:
                 raise RunError(ExitCode.INPUT_UNREADABLE, f"{source}:无法读取:{exc}") from exc
             if parsed.status == "rejected":
                 raise RunError(ExitCode.INPUT_UNREADABLE, f"{source}:无法解析出三张统计表:{parsed.reason}")
-            rows = ingest.report_rows(parsed)
+            rows = ingest_file.report_rows(parsed)
             rid = rows["reports"][0]["report_id"]
             meta_row = rows["reports"][0]
             data = write_data_folder(rows, run_tmp / "data")

@@ -6,8 +6,6 @@ from __future__ import annotations
 import codecs
 import re
 
-import charset_normalizer
-
 BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),   # before UTF-16: same first bytes
     (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
@@ -79,6 +77,8 @@ def detect(data: bytes, declared: str | None = None) -> tuple[str, str] | None:
     best = max(decoded, key=lambda d: _score(d[0]), default=None)
     if best and _score(best[0]) > 0:
         return best
+    import charset_normalizer   # lazy: rarely needed, and 60 ms of every parser process's start
+
     guess = charset_normalizer.from_bytes(data).best()
     if guess is not None and guess.encoding:
         text = _try(data, guess.encoding)
