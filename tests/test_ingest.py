@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 import random
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -594,3 +596,11 @@ def test_the_alarm_handler_is_restored_even_when_the_limit_is_tiny(tmp_path):
     for _ in range(20):
         assert F.parse_one(tmp_path / "r.txt", {}, timeout=1e-6).reason.startswith("parser-timeout")
     assert signal.getsignal(signal.SIGALRM) is before and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_parser_processes_do_not_import_pyarrow():
+    """What a parser process imports (ingest_file and the readers) leaves pyarrow, pandas and numpy out."""
+    code = ("import sys, nianbao.ingest_file, nianbao.parse.html, nianbao.parse.text; "
+            "print(sorted(m for m in ('pyarrow', 'pandas', 'numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
