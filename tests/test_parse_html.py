@@ -145,6 +145,35 @@ def test_cell_text_never_joins_numbers():
     ]
 
 
+@pytest.mark.parametrize("cell, text", [
+    ("<td><p><span>1</span><span>2</span></p></td>", "12"),    # Word: one block, its boundaries the cell's edges
+    ("<td>\n <p>3</p>\u3000</td>", "3"),
+    ("<td><p>1</p><p>2</p></td>", "1 2"),
+    ("<td>1<p>2</p></td>", "1 2"),
+    ("<td><p>1</p>2</td>", "1 2"),
+    ("<td><p>1<br>2</p></td>", "1 2"),
+    ("<td><div><p>1</p>2</div></td>", "1 2"),
+    ("<td>\u200b<p>1</p></td>", "1"),
+])
+def test_block_boundaries_inside_a_cell(cell, text):
+    """A cell's blocks and line breaks separate its text; a lone block adds nothing around it."""
+    page = f"<html><body><table><tr><td>规章</td>{cell}</tr></table></body></html>"
+    lines, _ = html.read_lines(page.encode(), "cell.html")
+    assert [(c.text, c.source) for c in lines[0]] == [("规章", "table 1 row 1 col 1"), (text, "table 1 row 1 col 2")]
+
+
+@pytest.mark.parametrize("markup", [
+    "<td><div>1<td>2</td></div></td>",                         # lxml keeps the <td> inside the <div>
+    "<td><p><font>1<tr><td>2</td></tr></font></p></td>",      # and a <tr> inside a <font>
+])
+def test_cells_inside_cells_never_join_numbers(markup):
+    """Broken markup that leaves a cell inside another cell: the outer cell reads '1 2', never 12."""
+    page = f"<html><body><table><tr><td>规章</td>{markup}</tr><tr><td>a</td><td>b</td></tr></table></body></html>"
+    lines, _ = html.read_lines(page.encode(), "nested.html")
+    outer = lines[0][1]
+    assert (outer.text, outer.source) == ("1 2", "table 1 row 1 col 2")
+
+
 def test_control_characters_are_read_as_spaces():
     """Word's vertical tab (a manual line break), other control characters and U+FFFE/U+FFFF in text, printed or
     as character references, which lxml refuses to write back into a tree: the page still reads, each one a space, so two

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import lxml.etree as ET
 
@@ -29,8 +30,10 @@ _SKIP = ("script", "style", "noscript", "template", "head", "title", "iframe", "
 _BLOCK = ("p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt", "dd", "section",
           "article", "header", "footer", "nav", "aside", "main", "blockquote", "pre", "address", "figure",
           "figcaption", "form", "fieldset", "center", "hr", "br", "body")
+_BLOCK_TAGS = frozenset(_BLOCK)
 # Table structure is a block boundary only in layout tables: data tables are read cell by cell.
 _TABLE_PARTS = ("table", "caption", "thead", "tbody", "tfoot", "tr", "td", "th")
+_ROW_PARENTS = frozenset(("table", "thead", "tbody", "tfoot"))
 # Hidden elements are looked for only when the source spells a hiding declaration the usual way: an
 # XPath over every style attribute costs as much as parsing the page, and most pages hide nothing.
 _HIDING = ("display:none", "display: none", "DISPLAY:NONE", "DISPLAY: NONE", "visibility:hidden",
@@ -166,11 +169,13 @@ def _read_source(source: str | bytes, text: str, path: str, controls_to_spaces: 
                 el.tail = _CONTROL.sub(" ", el.tail)
     title = root.find("head/title")
     page = Page(title=clean("".join(title.itertext())) if title is not None else "")
-    _prepare(root, _hiding_tags(text), hidden_attr=" hidden" in text)
+    _drop_unseen(root, _hiding_tags(text), hidden_attr=" hidden" in text)
     all_tables = list(root.iter("table"))
-    data_tables = _data_tables(all_tables)
-    _mark_layout_tables(all_tables, set(data_tables))
-    tables = [_read_table(t, k, page) for k, t in enumerate(data_tables, start=1)]
+    grids = _data_tables(all_tables)
+    nested = {t for t, rows in grids.items() if _nested(t, rows)}
+    _mark(root, _cell_edge_blocks(rows for t, rows in grids.items() if t not in nested))
+    _mark_table_parts([t for t in all_tables if t not in grids or t in nested])
+    tables = [_read_table(t, rows, k, page) for k, (t, rows) in enumerate(grids.items(), start=1)]
     page.tables = len(tables)
     body = root.find("body")
     _read_flow(_text_of(root if body is None else body), tables, page)
@@ -196,8 +201,8 @@ def _hiding_tags(text: str) -> set[str]:
     return tags
 
 
-def _prepare(root, hiding_tags: set[str], hidden_attr: bool) -> None:
-    """Drop what a browser does not show; mark block boundaries, <pre> line breaks and content images."""
+def _drop_unseen(root, hiding_tags: set[str], hidden_attr: bool) -> None:
+    """Drop what a browser does not show."""
     ET.strip_elements(root, *_SKIP, with_tail=False)
     hidden = []
     if hiding_tags:   # (root.iter() without tags would visit every node)
@@ -206,9 +211,29 @@ def _prepare(root, hiding_tags: set[str], hidden_attr: bool) -> None:
         hidden += root.xpath("descendant-or-self::*[@hidden]")
     for el in hidden:
         _drop(el)
+
+
+def _cell_edge_blocks(grids: Iterable[list]) -> set:
+    """Blocks that are their cell's only element, with no text beside them, in tables without nested
+    cells: their boundaries are the cell's own edges, so they need no marks (Word puts one <p> in every
+    cell; its two marks cost more than reading the cell)."""
+    edge = set()
+    for rows in grids:
+        for _, cells in rows:
+            for td in cells:
+                if len(td) == 1 and (not td.text or td.text.isspace()):
+                    child = td[0]
+                    if child.tag in _BLOCK_TAGS and (not child.tail or child.tail.isspace()):
+                        edge.add(child)
+    return edge
+
+
+def _mark(root, unmarked: set) -> None:
+    """Mark block boundaries (except around `unmarked` blocks), <pre> line breaks and content images."""
     for el in root.iter(*_BLOCK):
-        el.text = _SEP + (el.text or "")
-        el.tail = _SEP + (el.tail or "")
+        if el not in unmarked:
+            el.text = _SEP + (el.text or "")
+            el.tail = _SEP + (el.tail or "")
     for pre in root.iter("pre"):
         for el in pre.iter():
             if el.text:
@@ -220,13 +245,13 @@ def _prepare(root, hiding_tags: set[str], hidden_attr: bool) -> None:
             img.tail = _IMAGE_MARK + (img.tail or "")
 
 
-def _mark_layout_tables(tables: list, data_tables: set) -> None:
-    """Make every part of a layout table a block boundary, as a browser stacks their cells' content."""
+def _mark_table_parts(tables: list) -> None:
+    """Make every part of these tables a block boundary: layout tables, whose cells' content a browser
+    stacks, and data tables with cells inside cells, whose text would otherwise run into the outer cell's."""
     for table in tables:
-        if table not in data_tables:
-            for el in table.iter(*_TABLE_PARTS):
-                el.text = _SEP + (el.text or "")
-                el.tail = _SEP + (el.tail or "")
+        for el in table.iter(*_TABLE_PARTS):
+            el.text = _SEP + (el.text or "")
+            el.tail = _SEP + (el.tail or "")
 
 
 def _drop(el) -> None:
@@ -282,30 +307,42 @@ def _cells(tr) -> list:
     return list(tr.iterchildren("td", "th"))
 
 
-def _data_tables(tables: list) -> list:
-    """Tables that show data: no nested table, and some row with two cells or more (others are layout)."""
-    return [t for t in tables
-            if next(t.iterdescendants("table"), None) is None and any(len(_cells(tr)) >= 2 for tr in t.iter("tr"))]
+def _data_tables(tables: list) -> dict:
+    """Tables that show data, each with its rows and their cells: no nested table, and some row with two
+    cells or more (others are layout). A data table has no nested table: every <tr> below is its own."""
+    grids = {}
+    for t in tables:
+        if next(t.iterdescendants("table"), None) is None:
+            rows = [(tr, _cells(tr)) for tr in t.iter("tr")]
+            if any(len(cells) >= 2 for _, cells in rows):
+                grids[t] = rows
+    return grids
 
 
-def _read_table(table, number: int, page: Page) -> list[list[TextCell]]:
+def _nested(table, rows: list) -> bool:
+    """Whether rows or cells of a data table sit inside its cells (broken markup: lxml keeps a <tr> inside a
+    <font>, a <td> inside a <div>)."""
+    return (any(tr.getparent().tag not in _ROW_PARENTS for tr, _ in rows)
+            or sum(1 for _ in table.iter("td", "th")) != sum(len(cells) for _, cells in rows))
+
+
+def _read_table(table, rows: list, number: int, page: Page) -> list[list[TextCell]]:
     """One line per non-empty row, each cell at its grid column; marks the table's place in the flow."""
     lines: list[list[TextCell]] = []
     taken: set[tuple[int, int]] = set()   # grid positions covered by a span from an earlier cell
-    all_rows = list(table.iter("tr"))   # a data table has no nested table: every <tr> below is its own
-    for r, tr in enumerate(all_rows, start=1):
+    for r, (tr, cells) in enumerate(rows, start=1):
         line, c, where = [], 1, f"table {number} row {r} col "
-        for td in _cells(tr):
+        for td in cells:
             while (r, c) in taken:
                 c += 1
             rowspan, colspan = td.get("rowspan"), td.get("colspan")
-            cols = _span(colspan, 1000) if colspan else 1
+            across = _span(colspan, 1000) if colspan else 1
             # rowspan="0" spans to the last row (HTML); the limits are the HTML maxima.
-            rows = 1 if not rowspan else len(all_rows) - r + 1 if rowspan.strip() == "0" else _span(rowspan, 65534)
-            if rows > 1 or cols > 1:
-                taken.update((r + i, c + j) for i in range(rows) for j in range(cols) if i or j)
+            down = 1 if not rowspan else len(rows) - r + 1 if rowspan.strip() == "0" else _span(rowspan, 65534)
+            if down > 1 or across > 1:
+                taken.update((r + i, c + j) for i in range(down) for j in range(across) if i or j)
             line.append(TextCell(_cell_text(td, page), where + str(c)))
-            c += cols
+            c += across
         if line:
             lines.append(line)
     # Captions stay paragraphs, before the table; the flow skips from the table mark to its end mark.
