@@ -1,6 +1,7 @@
 """`nianbao ingest` end to end: real corpus files into real Parquet tables, re-runs, bad files, manifests."""
 from __future__ import annotations
 
+import gc
 import json
 import os
 import tempfile
@@ -19,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from nianbao import collector
 from nianbao import ingest as I
 from nianbao import ingest_file as F
 from nianbao import model as M
@@ -604,3 +606,17 @@ def test_parser_processes_do_not_import_pyarrow():
             "print(sorted(m for m in ('pyarrow', 'pandas', 'numpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_html_and_text_reports_are_read_without_reference_cycles():
+    """What ingest_one reads with the collector paused (CYCLE_FREE_SUFFIXES) leaves no cyclic garbage behind."""
+    files = sorted(p for p in CORPUS.rglob("*") if p.suffix.lower() in F.CYCLE_FREE_SUFFIXES)
+    assert {p.suffix for p in files} >= {".html", ".txt"}
+    now = datetime.now(timezone.utc)
+    for path in files:   # once first: lazy caches and compiled patterns are made once, not per file
+        F.ingest_one(path, {}, now, 0)
+    gc.collect()
+    with collector.paused():
+        for path in files:
+            F.ingest_one(path, {}, now, 0)
+        assert gc.collect() == 0
