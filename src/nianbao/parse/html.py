@@ -31,7 +31,8 @@ _BLOCK = ("p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl"
           "article", "header", "footer", "nav", "aside", "main", "blockquote", "pre", "address", "figure",
           "figcaption", "form", "fieldset", "center", "hr", "br", "body")
 _BLOCK_TAGS = frozenset(_BLOCK)
-# Table structure is a block boundary only in layout tables: data tables are read cell by cell.
+# Table structure is a block boundary only in layout tables (and in data tables with cells inside cells):
+# data tables are read cell by cell.
 _TABLE_PARTS = ("table", "caption", "thead", "tbody", "tfoot", "tr", "td", "th")
 _ROW_PARENTS = frozenset(("table", "thead", "tbody", "tfoot"))
 # Hidden elements are looked for only when the source spells a hiding declaration the usual way: an
