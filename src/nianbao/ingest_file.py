@@ -28,11 +28,11 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 INT64_MAX = 2**63 - 1
 FEE_QUANTUM = Decimal(1).scaleb(-S.FEE_SCALE)
 PARSE_TIMEOUT_ENV = "NIANBAO_PARSE_TIMEOUT"
+DEFAULT_PARSE_TIMEOUT = 300.0   # seconds per file: a 50 MB PDF parses well within it, a hung parser does not
 # HTML and text reports are read without making reference cycles, so they are read with the collector
 # paused (measured: its passes were 2 % of an HTML page's instructions). PDF and Word files are not:
 # pdfminer's objects hold cycles, and a large PDF read without the collector would hold them all.
 CYCLE_FREE_SUFFIXES = (".html", ".htm", ".shtml", ".xhtml", ".txt", ".text", ".md")
-DEFAULT_PARSE_TIMEOUT = 300.0   # seconds per file: a 50 MB PDF parses well within it, a hung parser does not
 
 
 class ManifestError(ValueError):
@@ -41,6 +41,7 @@ class ManifestError(ValueError):
 
 @dataclass
 class FileOutcome:
+    """What became of one input file: its outcome, its report id and, once merged, what it changed."""
     path: str
     status: str
     reason: str = ""
