@@ -155,6 +155,7 @@ def read_manifest(path: str | Path) -> dict[str, dict[str, Any]]:
 @dataclass
 class Discovery:
     files: list[Path] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)   # each file's real path (symlinks resolved), in files' order
     unreadable: list[tuple[Path, str]] = field(default_factory=list)   # (path, reason) of inputs never opened
     skipped: Counter = field(default_factory=Counter)                  # suffix -> count, inside folders
 
@@ -207,7 +208,8 @@ def discover(paths: Iterable[str | Path]) -> Discovery:
     unique: dict[str, Path] = {}
     for path in found.files:
         unique.setdefault(str(real_path(path)), path)
-    found.files = [unique[k] for k in sorted(unique)]
+    found.keys = sorted(unique)
+    found.files = [unique[k] for k in found.keys]
     return found
 
 
@@ -505,8 +507,7 @@ def ingest(paths: Iterable[str | Path], out_dir: str | Path, *, manifest: str | 
 
     for path, reason in found.unreadable:   # never opened: still one row in `reports`
         record(to_ingested(rejected_report(Path(str(real_path(path))), reason), now))
-    keys = [str(real_path(path)) for path in found.files]
-    jobs = [(path, {**flags, **per_file.get(key, {})}, now, seconds) for path, key in zip(found.files, keys)]
+    jobs = [(path, {**flags, **per_file.get(key, {})}, now, seconds) for path, key in zip(found.files, found.keys)]
     # The new rows wait here as Python values until they become Arrow (BATCH_REPORTS): hundreds of
     # thousands of objects without reference cycles, which the collector would walk again and again.
     with collector.paused():
@@ -514,7 +515,7 @@ def ingest(paths: Iterable[str | Path], out_dir: str | Path, *, manifest: str | 
             record(item)
             if progress:
                 progress(i + 1, len(jobs), str(jobs[i][0]))
-        summary.manifest_unused = sorted(set(per_file) - set(keys))
+        summary.manifest_unused = sorted(set(per_file) - set(found.keys))
         keep = _resolve_conflicts(summary.outcomes)
         # Still paused: the merge converts the last batch and walks the outcomes (measured: 0.33 s of
         # collections at 3,000 HTML reports).

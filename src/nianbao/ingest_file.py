@@ -13,6 +13,7 @@ import signal
 import stat
 import threading
 import unicodedata
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -180,10 +181,8 @@ class Ingested:
 
 def ingest_one(path: Path, meta: dict[str, Any], ingested_at: datetime, timeout: float | None = None) -> Ingested:
     """parse_one, then the report's rows, their digest and its outcome; never raises."""
-    if path.suffix.lower() in CYCLE_FREE_SUFFIXES:
-        with collector.paused():
-            return to_ingested(parse_one(path, meta, timeout), ingested_at)
-    return to_ingested(parse_one(path, meta, timeout), ingested_at)
+    with collector.paused() if path.suffix.lower() in CYCLE_FREE_SUFFIXES else nullcontext():
+        return to_ingested(parse_one(path, meta, timeout), ingested_at)
 
 
 def to_ingested(report: ParsedReport, ingested_at: datetime) -> Ingested:
