@@ -206,6 +206,26 @@ def test_irregular_table_markup():
         [("f", "table 1 row 4 col 2"), ("g", "table 1 row 4 col 4")]]
 
 
+def test_the_largest_spans_cost_no_more_than_the_table():
+    """rowspan 65534 x colspan 1000 (the HTML maxima) in a two-row table: the grid positions are those of
+    the rows the table has (the span once took 65 million positions: gigabytes, then a MemoryError)."""
+    import tracemalloc
+
+    page = (b"<html><body><table><tr><td rowspan=65534 colspan=1000>x</td><td>1</td></tr>"
+            b"<tr><td>2</td><td rowspan=0>3</td></tr><tr><td>4</td><td>5</td></tr></table></body></html>")
+    tracemalloc.start()
+    try:
+        lines, _ = html.read_lines(page, "spans.html")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [[(c.text, c.source) for c in line] for line in lines] == [
+        [("x", "table 1 row 1 col 1"), ("1", "table 1 row 1 col 1001")],
+        [("2", "table 1 row 2 col 1001"), ("3", "table 1 row 2 col 1002")],
+        [("4", "table 1 row 3 col 1001"), ("5", "table 1 row 3 col 1003")]]
+    assert peak < 10 * 2**20
+
+
 def test_table_images_are_detected_where_tables_belong():
     """Images in sections 二–四 (or inside a table cell) flag the page; logos and QR codes elsewhere do not."""
     with_tables = _synthetic().encode()

@@ -330,18 +330,23 @@ def _nested(table, rows: list) -> bool:
 def _read_table(table, rows: list, number: int, page: Page) -> list[list[TextCell]]:
     """One line per non-empty row, each cell at its grid column; marks the table's place in the flow."""
     lines: list[list[TextCell]] = []
-    taken: set[tuple[int, int]] = set()   # grid positions covered by a span from an earlier cell
+    # Grid columns of later rows covered by a span from an earlier cell, by row (a span's own row needs
+    # none: its columns are passed over at once).
+    covered: dict[int, set[int]] = {}
     for r, (tr, cells) in enumerate(rows, start=1):
         line, c, where = [], 1, f"table {number} row {r} col "
+        taken = covered.pop(r, None)
         for td in cells:
-            while (r, c) in taken:
-                c += 1
+            if taken:
+                while c in taken:
+                    c += 1
             rowspan, colspan = td.get("rowspan"), td.get("colspan")
             across = _span(colspan, 1000) if colspan else 1
-            # rowspan="0" spans to the last row (HTML); the limits are the HTML maxima.
-            down = 1 if not rowspan else len(rows) - r + 1 if rowspan.strip() == "0" else _span(rowspan, 65534)
-            if down > 1 or across > 1:
-                taken.update((r + i, c + j) for i in range(down) for j in range(across) if i or j)
+            if rowspan:
+                # rowspan="0" spans to the last row (HTML); rows past the table's last are never read.
+                down = len(rows) - r + 1 if rowspan.strip() == "0" else min(_span(rowspan, 65534), len(rows) - r + 1)
+                for below in range(r + 1, r + down):
+                    covered.setdefault(below, set()).update(range(c, c + across))
             line.append(TextCell(_cell_text(td, page), where + str(c)))
             c += across
         if line:
