@@ -145,6 +145,28 @@ def test_run_together_page_gives_no_number():
     assert report.to_json()["tables"] == {"active": None, "applications": None, "review_litigation": None}
 
 
+def _transcribed_2019_reports() -> list[str]:
+    """Corpus files whose transcription holds the 2019 (试行) table 二: 027, and 028 or any other once added."""
+    names = []
+    for doc in sorted((CORPUS / "real").glob("*.json")):
+        if "active_2019_format" in json.loads(doc.read_text(encoding="utf-8")):
+            names += [f"real/{p.name}" for p in sorted((CORPUS / "real").glob(f"{doc.stem}*.txt"))]
+    return names
+
+
+def test_the_corpus_has_2019_samples():
+    assert "real/027.tables.txt" in _transcribed_2019_reports()
+
+
+@pytest.mark.parametrize("name", _transcribed_2019_reports())
+def test_2019_samples_are_detected_as_2019(name):
+    """Detected from the table structure (027 is a 2023 report): format 2019, its table 二 as transcribed."""
+    doc = json.loads((CORPUS / "real" / f"{Path(name).name.split('.')[0]}.json").read_text(encoding="utf-8"))
+    report = parsed(name)
+    assert report.format_version == S.FORMAT_2019 and report.tables["active"] is None
+    assert report.active_2019 == {k: v for k, v in doc["active_2019_format"].items() if k != "_columns"}
+
+
 def test_2019_table_is_never_mapped_onto_2021_columns():
     """027 prints the 2019 table 二 in a 2023 report: its cells go to the v2019_* columns only."""
     report = parsed("real/027.tables.txt")
