@@ -606,43 +606,6 @@ def test_parser_processes_do_not_import_pyarrow():
     assert out.strip() == "[]"
 
 
-def _dynamic_loader() -> str | None:
-    """Path of glibc's dynamic loader mapped into this process, if any."""
-    for line in Path("/proc/self/maps").read_text().splitlines() if Path("/proc/self/maps").exists() else []:
-        path = line.split()[-1]
-        if "/ld-linux" in path:
-            return path
-    return None
-
-
-def test_parser_processes_start_with_a_larger_malloc_cache():
-    """Parser processes get glibc's tcache_count tunable, in a form glibc accepts, and this process's
-    environment is as it was afterwards."""
-    before = dict(os.environ)
-    expected = I.parser_environment(before).get("GLIBC_TUNABLES", before.get("GLIBC_TUNABLES"))
-    with I.parser_pool(2) as pool:
-        seen = {pool.submit(os.getenv, "GLIBC_TUNABLES").result() for _ in range(8)}
-    assert seen == {expected} and f"glibc.malloc.tcache_count=" in expected
-    assert dict(os.environ) == before
-    loader = _dynamic_loader()
-    if loader is None:
-        pytest.skip("not glibc: the tunable is ignored")
-    listed = subprocess.run([loader, "--list-tunables"], env={"GLIBC_TUNABLES": expected},
-                            capture_output=True, text=True, check=True).stdout
-    if "GLIBC_TUNABLES" not in before:
-        assert f"glibc.malloc.tcache_count: {I.PARSER_TCACHE_COUNT:#x} " in listed
-
-
-@pytest.mark.parametrize("environ, expected", [
-    ({}, {"GLIBC_TUNABLES": "glibc.malloc.tcache_count=8192"}),
-    ({"GLIBC_TUNABLES": "glibc.malloc.arena_max=2"},
-     {"GLIBC_TUNABLES": "glibc.malloc.arena_max=2:glibc.malloc.tcache_count=8192"}),
-    ({"GLIBC_TUNABLES": "glibc.malloc.tcache_count=7"}, {}),   # the user's own setting wins
-])
-def test_parser_environment_keeps_the_users_tunables(environ, expected):
-    assert I.parser_environment(environ) == expected
-
-
 def test_html_and_text_reports_are_read_without_reference_cycles():
     """What ingest_one reads with the collector paused (CYCLE_FREE_SUFFIXES) leaves no cyclic garbage behind.
     In a fresh interpreter: other tests leave threads behind that make garbage of their own."""

@@ -47,13 +47,6 @@ ACTION_LABELS = {"added": "新增", "replaced": "替换", "unchanged": "未变",
 # core (measured at 3,000 HTML reports: 2,000 left 0.64 s of conversion to the end, 250 leaves 0.1 s).
 BATCH_REPORTS = 250
 PARALLEL_FROM = 200   # files; below this, starting parser processes costs more than it saves
-# glibc's per-thread cache of freed blocks, 7 of each size by default, raised for the parser processes:
-# lxml allocates and frees thousands of same-sized nodes and strings a page, which then come back from
-# the cache instead of the heap (measured: 14.6 M -> 12.4 M instructions for lxml's parse of a page;
-# 8,192 gains as much as the maximum, 65,535, and bounds what the cache can hold). glibc reads it at
-# process start only; other C libraries ignore it.
-MALLOC_TUNABLE = "glibc.malloc.tcache_count"
-PARSER_TCACHE_COUNT = 8192
 
 STATE_SCHEMA = pa.schema([
     pa.field("report_id", pa.string(), nullable=False),
@@ -230,8 +223,10 @@ def ingest_all(jobs: list[tuple[Path, dict[str, Any], datetime, float]],
         workers = min(os.cpu_count() or 1, 4) if len(jobs) >= PARALLEL_FROM else 1
     done = 0
     if workers > 1:
+        # spawn, not fork: forking after pyarrow has started its thread pools can deadlock the child.
+        context = multiprocessing.get_context("spawn")
         try:
-            with parser_pool(workers) as pool:
+            with ProcessPoolExecutor(workers, mp_context=context, initializer=parser_process_start) as pool:
                 for item in pool.map(ingest_job, jobs, chunksize=8):
                     done += 1
                     yield item
@@ -239,42 +234,6 @@ def ingest_all(jobs: list[tuple[Path, dict[str, Any], datetime, float]],
             pass   # a worker died (out of memory, a native crash): the rest is parsed in this process
     for job in jobs[done:]:
         yield ingest_one(*job)
-
-
-@contextmanager
-def parser_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
-    """A pool of `workers` parser processes, spawned with parser_environment()."""
-    # spawn, not fork: forking after pyarrow has started its thread pools can deadlock the child.
-    context = multiprocessing.get_context("spawn")
-    # The pool spawns its processes as work is submitted, so the environment stays set while it runs;
-    # nothing else is started meanwhile, and this process's own allocator read it long ago.
-    with _environment(parser_environment(os.environ)), \
-            ProcessPoolExecutor(workers, mp_context=context, initializer=parser_process_start) as pool:
-        yield pool
-
-
-def parser_environment(environ: dict[str, str] | os._Environ) -> dict[str, str]:
-    """The variables a parser process starts with beyond `environ`: the malloc cache size, unless set."""
-    tunables = environ.get("GLIBC_TUNABLES", "")
-    if MALLOC_TUNABLE in tunables:
-        return {}
-    ours = f"{MALLOC_TUNABLE}={PARSER_TCACHE_COUNT}"
-    return {"GLIBC_TUNABLES": f"{tunables}:{ours}" if tunables else ours}
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """os.environ with `values` set, restored afterwards."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 # --- The run: outcomes, conflicts, summary.
