@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -207,10 +208,8 @@ def test_irregular_table_markup():
 
 
 def test_the_largest_spans_cost_no_more_than_the_table():
-    """rowspan 65534 x colspan 1000 (the HTML maxima) in a two-row table: the grid positions are those of
-    the rows the table has (the span once took 65 million positions: gigabytes, then a MemoryError)."""
-    import tracemalloc
-
+    """rowspan 65534 x colspan 1000 (the HTML maxima) in a three-row table: the grid positions are those
+    of the rows the table has (the span once took 65 million positions: gigabytes, then a MemoryError)."""
     page = (b"<html><body><table><tr><td rowspan=65534 colspan=1000>x</td><td>1</td></tr>"
             b"<tr><td>2</td><td rowspan=0>3</td></tr><tr><td>4</td><td>5</td></tr></table></body></html>")
     tracemalloc.start()
