@@ -80,7 +80,36 @@ def main(argv: list[str] | None = None) -> int:
         cores = os.cpu_count() or 1
         print(f"{NATIONAL_REPORTS:,} HTML reports at {rate:.0f}/CPU-s: {NATIONAL_REPORTS / rate / 60:.1f} min on one core, "
               f"{NATIONAL_REPORTS / rate / cores / 60:.1f} min on {cores} cores (parsing only; see bench_ingest.py)")
+    if parse_file is not None:
+        scaling(parse_file)
     return 0
+
+
+# Inputs no report prints, in two sizes: the parse time should grow with the size, not with its square.
+# (Session 7: 200,000 number lines, a 1.2 MB file, took over 5 minutes; table 四 rows the same.)
+SCALING_SHAPES = {
+    "number lines after 二": ("二、主动公开政府信息情况\n", "1 2 3\n"),
+    "number rows after 四": ("四、政府信息公开行政复议、行政诉讼情况\n", "1 2 3 4 5\n"),
+    "label lines": ("三、收到和处理政府信息公开申请情况\n", "1.属于国家秘密\n"),
+    "one cell a paragraph": ("二、主动公开政府信息情况\n\n", "0\n\n"),
+}
+
+
+def scaling(parse_file: Callable[[str], object], small: int = 5_000, factor: int = 10) -> None:
+    """Print the CPU time to parse each shape at `small` and `factor` x `small` lines, and their ratio."""
+    import tempfile
+
+    print(f"\n{'scaling (text)':32} {small:>8,} lines {small * factor:>8,} lines    ratio (linear: {factor})")
+    with tempfile.TemporaryDirectory(prefix="nianbao-bench-scaling-") as tmp:
+        for name, (head, line) in SCALING_SHAPES.items():
+            seconds = []
+            for n in (small, small * factor):
+                path = Path(tmp) / f"{n}.txt"
+                path.write_text(head + line * n, encoding="utf-8")
+                start = time.process_time()
+                parse_file(str(path))
+                seconds.append(time.process_time() - start)
+            print(f"{name:32} {seconds[0]:>12.3f} s {seconds[1]:>12.3f} s {seconds[1] / seconds[0]:>9.1f}")
 
 
 if __name__ == "__main__":

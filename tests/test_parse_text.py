@@ -363,3 +363,26 @@ def test_cli_summary_and_exit_code_for_rejected(tmp_path):
     assert "拒收" in done.stdout and "cells-run-together" in done.stdout
     done = _cli(str(REAL / "005.tables.txt"), "--region", "广东省深圳市龙岗区")
     assert done.returncode == 0 and "部分解析" in done.stdout and "广东省深圳市龙岗区" in done.stdout
+
+
+class _CountingTokens(list):
+    """A token list that counts the tokens read through indexing and slicing."""
+    reads = 0
+
+    def __getitem__(self, key):
+        item = super().__getitem__(key)
+        _CountingTokens.reads += len(item) if isinstance(key, slice) else 1
+        return item
+
+
+@pytest.mark.parametrize("heading", ["二、主动公开政府信息情况", "四、政府信息公开行政复议、行政诉讼情况"])
+def test_assembling_reads_each_token_a_bounded_number_of_times(heading):
+    """Thousands of number lines (a PDF's, or junk): the assembler's work grows with the tokens, not with
+    their square (each number line once copied every token before it: a 1.2 MB file took over 5 minutes)."""
+    from nianbao.parse import core, text
+
+    lines = text.read_lines(heading + "\n" + "1 2 3\n" * 3000)
+    toks = _CountingTokens(core._tokens(lines))
+    _CountingTokens.reads = 0
+    core._Assembler(toks).run()
+    assert 0 < _CountingTokens.reads < 20 * len(toks)

@@ -210,7 +210,8 @@ class _Assembler:
 
     def _after_unknown_label(self, i: int) -> bool:
         """Whether the text just before row i looks like a numbered label we could not match."""
-        for t in reversed(self.toks[:i]):
+        for j in range(i - 1, -1, -1):   # by index: a slice of the tokens before every number line is quadratic
+            t = self.toks[j]
             if t.kind == JUNK:
                 continue
             return t.kind == TEXT and bool(L.ITEM_PREFIX.match(L.normalize(t.cell.text))) and len(t.cell.text) <= 40
@@ -258,11 +259,12 @@ class _Assembler:
 
     def _forward(self, j: int, got: list[Tok], width: int | None) -> tuple[list[Tok], int]:
         """Append the values of the following value-only rows until `width` values (None: all) are collected."""
+        got = list(got)   # extended in place below (a new list per row is quadratic in table 四's rows)
         while (width is None or len(got) < width) and j < len(self.toks):
             row = self.toks[j].row
             if not self.pure[row]:
                 break
-            got = got + [t for t in self.toks[j:self.row_end[row]] if t.kind == VALUE]
+            got.extend(t for t in self.toks[j:self.row_end[row]] if t.kind == VALUE)
             j = self.row_end[row]
         return got, j
 
