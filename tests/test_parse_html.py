@@ -225,6 +225,24 @@ def test_the_largest_spans_cost_no_more_than_the_table():
     assert peak < 10 * 2**20
 
 
+def test_spans_no_report_table_needs_reject_the_page(tmp_path):
+    """Spans covering more grid positions than html.MAX_SPANNED: rejected as table-too-large, naming the
+    table, before they take the memory (a 1 MB page of such spans once took 12 GB within 30 s)."""
+    from nianbao.parse import parse_file
+
+    rows = "<tr><td rowspan=0 colspan=1000>1</td><td>2</td></tr>" + "<tr><td>3</td><td>4</td></tr>" * 1999
+    path = tmp_path / "spans.html"
+    path.write_text(f"<html><body><p>三、收到和处理政府信息公开申请情况</p><table>{rows}</table></body></html>")
+    tracemalloc.start()
+    try:
+        report = parse_file(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert report.status == "rejected" and report.reason.startswith("table-too-large: 表格 1 ")
+    assert report.cells == [] and peak < 100 * 2**20
+
+
 def test_table_images_are_detected_where_tables_belong():
     """Images in sections 二–四 (or inside a table cell) flag the page; logos and QR codes elsewhere do not."""
     with_tables = _synthetic().encode()

@@ -2,7 +2,8 @@
 
 Every input ends parsed, partial or rejected; bad input never raises (reason codes in model.py's
 ParsedReport.reason: empty-file, binary-file, unreadable-file, file-too-large, unknown-file-kind,
-encoding-undetected, no-tables-found, tables-are-images, cells-run-together, unknown-format).
+encoding-undetected, no-tables-found, tables-are-images, cells-run-together, unknown-format,
+table-too-large).
 """
 from __future__ import annotations
 

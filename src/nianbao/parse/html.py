@@ -52,6 +52,10 @@ _XML_DECLARATION = re.compile(r"\s*<\?xml[^>]*>")
 # What lxml refuses to write into a tree (XML 1.0's excluded controls, the noncharacters U+FFFE and U+FFFF),
 # and DEL: a page holding any of them is read again with each one a space.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+# Grid positions one table's spans may cover below their own rows. A statutory table covers a few hundred;
+# spans near the HTML maxima (rowspan 65534, colspan 1000) in a few thousand rows would cover billions,
+# and a 1 MB page could take the machine's memory before the parse time limit stops it.
+MAX_SPANNED = 1_000_000
 
 
 def clean(text: str) -> str:
@@ -176,7 +180,7 @@ def _read_source(source: str | bytes, text: str, path: str, controls_to_spaces: 
     nested = {t for t, rows in grids.items() if _nested(t, rows)}
     _mark(root, _cell_edge_blocks(rows for t, rows in grids.items() if t not in nested))
     _mark_table_parts([t for t in all_tables if t not in grids or t in nested])
-    tables = [_read_table(t, rows, k, page) for k, (t, rows) in enumerate(grids.items(), start=1)]
+    tables = [_read_table(t, rows, k, page, path) for k, (t, rows) in enumerate(grids.items(), start=1)]
     page.tables = len(tables)
     body = root.find("body")
     _read_flow(_text_of(root if body is None else body), tables, page)
@@ -327,12 +331,13 @@ def _nested(table, rows: list) -> bool:
             or sum(1 for _ in table.iter("td", "th")) != sum(len(cells) for _, cells in rows))
 
 
-def _read_table(table, rows: list, number: int, page: Page) -> list[list[TextCell]]:
+def _read_table(table, rows: list, number: int, page: Page, path: str) -> list[list[TextCell]]:
     """One line per non-empty row, each cell at its grid column; marks the table's place in the flow."""
     lines: list[list[TextCell]] = []
     # Grid columns of later rows covered by a span from an earlier cell, by row (a span's own row needs
     # none: its columns are passed over at once).
     covered: dict[int, set[int]] = {}
+    spanned = 0
     for r, (tr, cells) in enumerate(rows, start=1):
         line, c, where = [], 1, f"table {number} row {r} col "
         taken = covered.pop(r, None)
@@ -344,7 +349,12 @@ def _read_table(table, rows: list, number: int, page: Page) -> list[list[TextCel
             across = _span(colspan, 1000) if colspan else 1
             if rowspan:
                 # rowspan="0" spans to the last row (HTML); rows past the table's last are never read.
-                down = len(rows) - r + 1 if rowspan.strip() == "0" else min(_span(rowspan, 65534), len(rows) - r + 1)
+                rest = len(rows) - r + 1
+                down = rest if rowspan.strip() == "0" else min(_span(rowspan, 65534), rest)
+                spanned += (down - 1) * across
+                if spanned > MAX_SPANNED:
+                    raise InputError("table-too-large", path, f"表格 {number} 的合并单元格 (rowspan/colspan) 覆盖超过 "
+                                     f"{MAX_SPANNED:,} 个单元格位置,不是可读取的报告表格")
                 for below in range(r + 1, r + down):
                     covered.setdefault(below, set()).update(range(c, c + across))
             line.append(TextCell(_cell_text(td, page), where + str(c)))
