@@ -590,6 +590,35 @@ def test_worker_processes_write_what_one_process_writes(tmp_path):
         assert a.num_rows > 0 and a.sort_by("report_id").equals(b.sort_by("report_id")), name
 
 
+def test_a_file_that_kills_its_parser_process_is_rejected_and_the_others_load(tmp_path):
+    """A parser process killed while it reads one file (here by the kernel, at a CPU-time limit, as its
+    out-of-memory killer would): that file is retried alone in a process of its own, dies again and is
+    rejected as parser-crash; every other file loads, and the ingest itself lives. (Before, the rest was
+    parsed in the ingest's own process, that file too, which the kernel would then kill.)"""
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(20):
+        write_report(src / f"r{i:02d}.txt", _report(agency=f"崩溃测试第{i}局", year=2023))
+    # Seconds of CPU to parse; every other file takes milliseconds.
+    (src / "r10-killer.txt").write_text("二、主动公开政府信息情况\n" + "1 2 3\n" * 400_000, encoding="utf-8")
+    code = """if True:
+        import json, resource, sys
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_CPU, (3, 3))   # inherited by every parser process it starts
+        from nianbao import ingest
+        summary = ingest.ingest([sys.argv[1]], sys.argv[2], workers=2)
+        print(json.dumps([(o.path, o.status, o.reason) for o in summary.outcomes], ensure_ascii=False))
+    """
+    run = subprocess.run([sys.executable, "-c", code, str(src), str(tmp_path / "out")],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    outcomes = {Path(path).name: (status, reason) for path, status, reason in json.loads(run.stdout)}
+    assert len(outcomes) == 21
+    assert outcomes.pop("r10-killer.txt") == ("rejected", I.PROCESS_DIED)
+    assert {status for status, _ in outcomes.values()} == {"parsed"}
+    assert table(tmp_path / "out", "reports").num_rows == 21
+
+
 def test_the_alarm_handler_is_restored_even_when_the_limit_is_tiny(tmp_path):
     write_report(tmp_path / "r.txt", _report(agency="甲", year=2021))
     before = signal.getsignal(signal.SIGALRM)

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Generator, Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,8 +30,8 @@ import pyarrow.parquet as pq
 from . import collector
 from . import schema as S
 from .exitcodes import ExitCode
-from .ingest_file import (FileOutcome, Ingested, ManifestError, ingest_job, ingest_one, parse_timeout,
-                          parser_process_start, real_path, rejected_report, to_ingested)
+from .ingest_file import (FileOutcome, Ingested, ManifestError, file_sha256, ingest_job, ingest_one,
+                          parse_timeout, parser_process_start, real_path, rejected_report, to_ingested)
 from .parse.encoding import InputError, decode
 
 # Inside folders only these are read (explicitly named files always are): report formats the parser
@@ -47,6 +47,9 @@ ACTION_LABELS = {"added": "新增", "replaced": "替换", "unchanged": "未变",
 # core (measured at 3,000 HTML reports: 2,000 left 0.64 s of conversion to the end, 250 leaves 0.1 s).
 BATCH_REPORTS = 250
 PARALLEL_FROM = 200   # files; below this, starting parser processes costs more than it saves
+CHUNK_FILES = 8       # files a parser process takes at a time
+PROCESS_DIED = ("parser-crash: 解析进程读取此文件时意外退出(内存耗尽或原生代码崩溃);"
+                "已单独重试一次,仍然退出,未导入")
 
 STATE_SCHEMA = pa.schema([
     pa.field("report_id", pa.string(), nullable=False),
@@ -215,25 +218,65 @@ def discover(paths: Iterable[str | Path]) -> Discovery:
 
 def ingest_all(jobs: list[tuple[Path, dict[str, Any], datetime, float]],
                workers: int | None = None) -> Iterator[Ingested]:
-    """ingest_one over every (path, meta, ingested_at, timeout) job, in order; in worker processes for large runs.
+    """ingest_one over every (path, meta, ingested_at, timeout) job, in order; in parser processes for large runs.
 
     The workers build the rows too: parsing and row building in the main process made it the
-    bottleneck of a parallel ingest (measured: 5.9 ms of main-process CPU per HTML report)."""
+    bottleneck of a parallel ingest (measured: 5.9 ms of main-process CPU per HTML report).
+    A parser process that dies (out of memory, a native crash) never takes this process with it: the
+    files it may have been reading are parsed again one at a time, in a process of their own, and the
+    one it dies on again is rejected as `parser-crash`; the others load. Where no parser process
+    starts at all, the files are parsed in this process."""
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if len(jobs) >= PARALLEL_FROM else 1
-    done = 0
-    if workers > 1:
-        # spawn, not fork: forking after pyarrow has started its thread pools can deadlock the child.
-        context = multiprocessing.get_context("spawn")
-        try:
-            with ProcessPoolExecutor(workers, mp_context=context, initializer=parser_process_start) as pool:
-                for item in pool.map(ingest_job, jobs, chunksize=8):
-                    done += 1
-                    yield item
-        except BrokenProcessPool:
-            pass   # a worker died (out of memory, a native crash): the rest is parsed in this process
+    done, alone = 0, 0   # alone: after a death, how many files to parse one at a time
+    while workers > 1 and done < len(jobs):
+        part = jobs[done:done + alone] if alone else jobs[done:]
+        n = yield from _parse_in_processes(part, 1 if alone else workers, 1 if alone else CHUNK_FILES)
+        if n is None:
+            break
+        done += n
+        if n == len(part):
+            alone = 0
+        elif alone:
+            yield _died_on(jobs[done])
+            done, alone = done + 1, 0
+        else:   # the dead process held at most a chunk; the others and the queue a chunk each
+            alone = (workers + 2) * CHUNK_FILES
     for job in jobs[done:]:
         yield ingest_one(*job)
+
+
+def _parse_in_processes(jobs: list, workers: int, chunksize: int) -> Generator[Ingested, None, int | None]:
+    """Yield ingest_job over `jobs` from `workers` parser processes; return how many were yielded before a
+    parser process died (len(jobs) if none did), or None if none could start."""
+    done, ping = 0, None
+    # spawn, not fork: forking after pyarrow has started its thread pools can deadlock the child.
+    context = multiprocessing.get_context("spawn")
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=parser_process_start) as pool:
+            # Answered as soon as a process runs (before any file, which takes longer): a death after
+            # that is a file's doing. Not waited for, so that every process starts at once.
+            ping = pool.submit(os.getpid)
+            for item in pool.map(ingest_job, jobs, chunksize=chunksize):
+                done += 1
+                yield item
+    except BrokenProcessPool:
+        started = ping is not None and ping.done() and not ping.cancelled() and ping.exception() is None
+        return done if started else None
+    return done
+
+
+def _died_on(job: tuple[Path, dict[str, Any], datetime, float]) -> Ingested:
+    """The outcome of a file a parser process died on when it had that file alone: never parsed again."""
+    path, meta, ingested_at, _ = job
+    report = rejected_report(Path(str(real_path(path))), PROCESS_DIED)
+    for key, value in meta.items():
+        setattr(report, key, value)
+    try:
+        report.source_sha256 = file_sha256(path)
+    except OSError:
+        pass
+    return to_ingested(report, ingested_at)
 
 
 # --- The run: outcomes, conflicts, summary.
