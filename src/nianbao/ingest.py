@@ -31,7 +31,8 @@ from . import collector
 from . import schema as S
 from .exitcodes import ExitCode
 from .ingest_file import (FileOutcome, Ingested, ManifestError, file_sha256, ingest_job, ingest_one,
-                          parse_timeout, parser_process_start, real_path, rejected_report, to_ingested)
+                          parse_timeout, parser_process_start, real_path, rejected_report, to_ingested,
+                          with_identity)
 from .parse.encoding import InputError, decode
 
 # Inside folders only these are read (explicitly named files always are): report formats the parser
@@ -269,14 +270,11 @@ def _parse_in_processes(jobs: list, workers: int, chunksize: int) -> Generator[I
 def _died_on(job: tuple[Path, dict[str, Any], datetime, float]) -> Ingested:
     """The outcome of a file a parser process died on when it had that file alone: never parsed again."""
     path, meta, ingested_at, _ = job
-    report = rejected_report(Path(str(real_path(path))), PROCESS_DIED)
-    for key, value in meta.items():
-        setattr(report, key, value)
     try:
-        report.source_sha256 = file_sha256(path)
+        sha = file_sha256(path)
     except OSError:
-        pass
-    return to_ingested(report, ingested_at)
+        sha = ""
+    return to_ingested(with_identity(rejected_report(path, PROCESS_DIED, sha), path, meta), ingested_at)
 
 
 # --- The run: outcomes, conflicts, summary.

@@ -24,6 +24,7 @@ from typing import Any
 from . import collector
 from . import schema as S
 from .model import ParsedReport
+from .parse import file_sha256
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 INT64_MAX = 2**63 - 1
@@ -71,15 +72,6 @@ def real_path(path: Path) -> Path:
 
 
 # --- One file -> one ParsedReport, whatever the file holds.
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 def rejected_report(path: Path, reason: str, sha: str = "") -> ParsedReport:
     return ParsedReport(source_file=str(path), source_sha256=sha, status="rejected", reason=reason)
@@ -144,7 +136,6 @@ def _parse_within(path: Path, meta: dict[str, Any], seconds: float) -> ParsedRep
 
 def parse_one(path: Path, meta: dict[str, Any], timeout: float | None = None) -> ParsedReport:
     """Parse one file with metadata overrides applied, within `timeout` seconds (parse_timeout()); never raises."""
-    source = str(real_path(path))
     problem = _check_file(path)
     if problem:
         report = rejected_report(path, problem)
@@ -165,7 +156,12 @@ def parse_one(path: Path, meta: dict[str, Any], timeout: float | None = None) ->
                 report.source_sha256 = file_sha256(path)
             except OSError as e:
                 report = rejected_report(path, f"unreadable-file: 读取失败 ({e.strerror or e})")
-    report.source_file = source
+    return with_identity(report, path, meta)
+
+
+def with_identity(report: ParsedReport, path: Path, meta: dict[str, Any]) -> ParsedReport:
+    """The report under its file's real path, with the metadata overrides (flags, manifest) applied."""
+    report.source_file = str(real_path(path))
     for key, value in meta.items():
         setattr(report, key, value)
     return report

@@ -29,7 +29,7 @@ IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00
 CODE_MAP = {"undecodable-text": "encoding-undetected", "not-html": "unreadable-file", "not-a-docx": "unreadable-file"}
 STATUS_LABELS = {"parsed": "完整解析", "partial": "部分解析", "rejected": "拒收"}
 
-__all__ = ["TextCell", "parse_file", "parse_lines", "command"]
+__all__ = ["TextCell", "file_sha256", "parse_file", "parse_lines", "command"]
 
 
 def _rejected(path: str, sha256: str, code: str, detail: str) -> ParsedReport:
@@ -37,7 +37,7 @@ def _rejected(path: str, sha256: str, code: str, detail: str) -> ParsedReport:
     return ParsedReport(source_file=path, source_sha256=sha256, status="rejected", reason=f"{code}: {detail}")
 
 
-def _sha256_of_file(p: Path) -> str:
+def file_sha256(p: Path) -> str:
     """SHA-256 of a file read in blocks (a file too large to parse is still identified)."""
     h = hashlib.sha256()
     with p.open("rb") as f:
@@ -113,7 +113,7 @@ def parse_file(path: str | Path, *, agency: str | None = None, region: str | Non
             return _rejected(name, "", "unreadable-file", "文件不存在或不是普通文件")
         size = p.stat().st_size
         if size > MAX_BYTES:
-            return _rejected(name, _sha256_of_file(p), "file-too-large",
+            return _rejected(name, file_sha256(p), "file-too-large",
                              f"{size / 2**20:.1f} MB,超过 {MAX_BYTES // 2**20} MB 上限")
         data = p.read_bytes()
     except OSError as e:

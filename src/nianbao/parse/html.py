@@ -313,8 +313,8 @@ def _cells(tr) -> list:
 
 
 def _data_tables(tables: list) -> dict:
-    """Tables that show data, each with its rows and their cells: no nested table, and some row with two
-    cells or more (others are layout). A data table has no nested table: every <tr> below is its own."""
+    """Tables that show data, each with its rows and their cells: no nested table (so every <tr> below is
+    its own), and some row with two cells or more (others are layout)."""
     grids = {}
     for t in tables:
         if next(t.iterdescendants("table"), None) is None:
