@@ -7,11 +7,13 @@ import tempfile
 from collections import Counter
 from datetime import datetime, timezone
 import random
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import zlib
 from decimal import Decimal
 from pathlib import Path
 
@@ -656,3 +658,99 @@ def test_html_and_text_reports_are_read_without_reference_cycles():
     """
     out = subprocess.run([sys.executable, "-c", code, json.dumps(files)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "0"
+
+
+def _flate_bomb(mb: int) -> bytes:
+    """A zlib stream of `mb` MB of spaces, about 1,000 times smaller: one 1 MB deflate block after each
+    full flush (which resets the history, so every block is the same bytes), then the checksum."""
+    chunk = b" " * 2**20
+    c = zlib.compressobj(9)
+    first = c.compress(chunk) + c.flush(zlib.Z_FULL_FLUSH)   # with the 2-byte zlib header
+    block = c.compress(chunk) + c.flush(zlib.Z_FULL_FLUSH)
+    adler = 1
+    for _ in range(mb):
+        adler = zlib.adler32(chunk, adler)
+    return first + block * (mb - 1) + b"\x03\x00" + adler.to_bytes(4, "big")
+
+
+def write_pdf_bomb(path: Path, mb: int) -> Path:
+    """A valid one-page PDF whose content stream inflates to `mb` MB (pdfminer inflates a stream whole)."""
+    stream = _flate_bomb(mb)
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << >> >>",
+               b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(stream), stream)]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path.write_bytes(bytes(out))
+    return path
+
+
+def test_a_decompression_bomb_is_rejected_within_the_memory_budget_and_the_others_load(tmp_path):
+    """A 0.5 MB PDF whose stream inflates to 512 MB, ingested with --parse-memory 64 beside real reports:
+    it is rejected as parser-out-of-memory, the others load, and the ingest's memory stays near its own
+    (without the cap the inflated stream alone takes 512 MB: a 50 MB file of this kind takes 50 GB,
+    and the kernel kills the process that parses it)."""
+    src = tmp_path / "in"
+    src.mkdir()
+    write_pdf_bomb(src / "bomb.pdf", 512)
+    assert (src / "bomb.pdf").stat().st_size < 2**20
+    for name in ("hongze-2023.pdf", "pingtan-2023.html"):
+        shutil.copy(CORPUS / ("pdf" if name.endswith(".pdf") else "html") / name, src / name)
+    write_report(src / "r.txt", _report(agency="炸弹测试局", year=2023))
+    code = """if True:
+        import resource, sys
+        from nianbao import ingest
+        from nianbao.cli import build_parser
+        code = ingest.command(build_parser().parse_args(["ingest", *sys.argv[1:], "--parse-memory", "64"]))
+        print(f"peak-mb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}", file=sys.stderr)
+        sys.exit(code)
+    """
+    run = subprocess.run([sys.executable, "-c", code, str(src), "--out", str(tmp_path / "out")],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == ExitCode.OK, run.stderr[-3000:]
+    assert "parser-out-of-memory:1" in run.stdout.replace(" ", "")
+    peak_mb = int(re.search(r"peak-mb=(\d+)", run.stderr).group(1))
+    assert peak_mb < 450, run.stderr
+    reports = {Path(r["source_file"]).name: r for r in table(tmp_path / "out", "reports").to_pylist()}
+    assert reports.pop("bomb.pdf")["parse_reason"].startswith("parser-out-of-memory: ")
+    assert {r["parse_status"] for r in reports.values()} == {"parsed"} and len(reports) == 3
+
+
+def test_the_memory_cap_is_lifted_after_each_parse_and_real_reports_fit_a_small_one(tmp_path):
+    """In a fresh process (the cap is process-wide; pytest's own threads must not meet it): every corpus
+    report parses the same under a 64 MB cap as without, the bomb does not, and the limit is as before."""
+    write_pdf_bomb(tmp_path / "bomb.pdf", 256)
+    code = """if True:
+        import json, resource, sys
+        from pathlib import Path
+        from nianbao.parse import parse_file
+        files, bomb = [Path(p) for p in json.loads(sys.argv[1])], sys.argv[2]
+        before = resource.getrlimit(resource.RLIMIT_AS)
+        same = [parse_file(p, memory_mb=64).to_json() == parse_file(p, memory_mb=0).to_json() for p in files]
+        capped = [parse_file(p, memory_mb=64).status for p in files]
+        print(json.dumps({"same": all(same), "statuses": sorted(set(capped)),
+                          "bomb": parse_file(bomb, memory_mb=64).reason.split(":")[0],
+                          "restored": resource.getrlimit(resource.RLIMIT_AS) == before}))
+    """
+    files = sorted(str(p) for p in CORPUS.rglob("*") if p.suffix in (".txt", ".html", ".pdf"))
+    run = subprocess.run([sys.executable, "-c", code, json.dumps(files), str(tmp_path / "bomb.pdf")],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads(run.stdout) == {"same": True, "statuses": ["parsed", "partial", "rejected"],
+                                      "bomb": "parser-out-of-memory", "restored": True}
+
+
+@pytest.mark.parametrize("value", ["x", "-1", "nan", "inf"])
+def test_bad_memory_budgets_are_configuration_errors(tmp_path, value):
+    write_report(tmp_path / "r.txt", _report(agency="甲", year=2021))
+    with pytest.raises(F.ManifestError, match="内存上限"):
+        I.ingest([tmp_path / "r.txt"], tmp_path / "out", memory_mb=value)
+    run = subprocess.run([sys.executable, "-m", "nianbao", "parse", str(tmp_path / "r.txt")],
+                         capture_output=True, text=True, env={**os.environ, "NIANBAO_PARSE_MEMORY": value})
+    assert run.returncode == ExitCode.CONFIG_ERROR and "内存上限" in run.stderr

@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--parse-timeout", type=float, default=None, metavar="SECONDS",
                    help="seconds one file may take to parse before it is rejected as parser-timeout "
                         "(default: $NIANBAO_PARSE_TIMEOUT or 300; 0 = no limit)")
+    s.add_argument("--parse-memory", type=float, default=None, metavar="MB",
+                   help="MB one file's parse may allocate before it is rejected as parser-out-of-memory "
+                        "(default: $NIANBAO_PARSE_MEMORY or 4096; 0 = no limit)")
 
     s = sub.add_parser("synth", help="generate a synthetic national corpus into the Parquet tables")
     s.add_argument("--reports", type=int, required=True)

@@ -34,6 +34,7 @@ from .ingest_file import (FileOutcome, Ingested, ManifestError, file_sha256, ing
                           parse_timeout, parser_process_start, real_path, rejected_report, to_ingested,
                           with_identity)
 from .parse.encoding import InputError, decode
+from .parse.memory import parse_memory
 
 # Inside folders only these are read (explicitly named files always are): report formats the parser
 # reads or rejects with a clear reason. Anything else (.json transcriptions, images) is counted as skipped.
@@ -217,9 +218,9 @@ def discover(paths: Iterable[str | Path]) -> Discovery:
     return found
 
 
-def ingest_all(jobs: list[tuple[Path, dict[str, Any], datetime, float]],
+def ingest_all(jobs: list[tuple[Path, dict[str, Any], datetime, float, float]],
                workers: int | None = None) -> Iterator[Ingested]:
-    """ingest_one over every (path, meta, ingested_at, timeout) job, in order; in parser processes for large runs.
+    """ingest_one over every (path, meta, ingested_at, timeout, memory_mb) job, in order; in parser processes for large runs.
 
     The workers build the rows too: parsing and row building in the main process made it the
     bottleneck of a parallel ingest (measured: 5.9 ms of main-process CPU per HTML report).
@@ -267,9 +268,9 @@ def _parse_in_processes(jobs: list, workers: int, chunksize: int) -> Generator[I
     return done
 
 
-def _died_on(job: tuple[Path, dict[str, Any], datetime, float]) -> Ingested:
+def _died_on(job: tuple[Path, dict[str, Any], datetime, float, float]) -> Ingested:
     """The outcome of a file a parser process died on when it had that file alone: never parsed again."""
-    path, meta, ingested_at, _ = job
+    path, meta, ingested_at, *_ = job
     try:
         sha = file_sha256(path)
     except OSError:
@@ -521,7 +522,8 @@ def _preserve_ingested_at(new_reports: pa.Table, old_reports: pa.Table, unchange
 
 def ingest(paths: Iterable[str | Path], out_dir: str | Path, *, manifest: str | Path | None = None,
            meta: dict[str, Any] | None = None, progress: Callable[[int, int, str], None] | None = None,
-           workers: int | None = None, timeout: float | None = None) -> IngestSummary:
+           workers: int | None = None, timeout: float | None = None,
+           memory_mb: float | None = None) -> IngestSummary:
     """Parse files and folders (recursively) into OUT/<table>/ingest.parquet, merging by report_id.
 
     Metadata precedence, per file: the manifest's row (non-blank cells) > `meta` (the command-line
@@ -530,10 +532,15 @@ def ingest(paths: Iterable[str | Path], out_dir: str | Path, *, manifest: str | 
     when the existing data cannot be read; a bad input file never raises, it is listed as rejected.
     `progress(done, total, path)` is called after each file. `workers` parser processes (default:
     one per core, up to 4, from PARALLEL_FROM files on; 1 parses in this process). A file whose parse
-    takes more than `timeout` seconds (parse_timeout()) is rejected as `parser-timeout`.
+    takes more than `timeout` seconds (parse_timeout()) is rejected as `parser-timeout`, one that needs
+    more than `memory_mb` MB (parse.memory.parse_memory()) as `parser-out-of-memory`.
     """
     started, out_dir = time.monotonic(), Path(out_dir)
     flags, seconds = clean_meta(meta), parse_timeout(timeout)
+    try:
+        memory = parse_memory(memory_mb)
+    except ValueError as e:
+        raise ManifestError(str(e)) from None
     per_file = read_manifest(manifest) if manifest else {}
     found = discover(paths)
     summary = IngestSummary(out_dir=out_dir, skipped=found.skipped)
@@ -548,7 +555,8 @@ def ingest(paths: Iterable[str | Path], out_dir: str | Path, *, manifest: str | 
 
     for path, reason in found.unreadable:   # never opened: still one row in `reports`
         record(to_ingested(rejected_report(Path(str(real_path(path))), reason), now))
-    jobs = [(path, {**flags, **per_file.get(key, {})}, now, seconds) for path, key in zip(found.files, found.keys)]
+    jobs = [(path, {**flags, **per_file.get(key, {})}, now, seconds, memory)
+            for path, key in zip(found.files, found.keys)]
     # The new rows wait here as Python values until they become Arrow (BATCH_REPORTS): hundreds of
     # thousands of objects without reference cycles, which the collector would walk again and again.
     with collector.paused():
@@ -624,7 +632,8 @@ def command(args) -> int:
     meta = {k: getattr(args, k, None) for k in META_KEYS}
     try:
         summary = ingest(args.paths, Path(args.out) if args.out else DATA_DIR, manifest=args.manifest,
-                         meta=meta, progress=_tty_progress(), timeout=getattr(args, "parse_timeout", None))
+                         meta=meta, progress=_tty_progress(), timeout=getattr(args, "parse_timeout", None),
+                         memory_mb=getattr(args, "parse_memory", None))
     except ManifestError as e:
         print(f"配置错误:{e}", file=sys.stderr)
         return ExitCode.CONFIG_ERROR

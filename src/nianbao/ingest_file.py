@@ -113,12 +113,12 @@ def parse_timeout(value: float | str | None = None) -> float:
     return seconds
 
 
-def _parse_within(path: Path, meta: dict[str, Any], seconds: float) -> ParsedReport:
+def _parse_within(path: Path, meta: dict[str, Any], seconds: float, memory_mb: float | None = None) -> ParsedReport:
     """parse_file, interrupted by SIGALRM after `seconds` (where the platform and thread allow it)."""
     from .parse import parse_file   # lazy: the parsers import pdfplumber and lxml
 
     if not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        return parse_file(path, **meta)
+        return parse_file(path, memory_mb=memory_mb, **meta)
 
     def expire(signum, frame):
         raise ParseTimeout()
@@ -127,22 +127,24 @@ def _parse_within(path: Path, meta: dict[str, Any], seconds: float) -> ParsedRep
     try:   # nested, so that the handler is restored even if the alarm goes off while it is being stopped
         try:
             signal.setitimer(signal.ITIMER_REAL, seconds)
-            return parse_file(path, **meta)
+            return parse_file(path, memory_mb=memory_mb, **meta)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
     finally:
         signal.signal(signal.SIGALRM, previous)
 
 
-def parse_one(path: Path, meta: dict[str, Any], timeout: float | None = None) -> ParsedReport:
-    """Parse one file with metadata overrides applied, within `timeout` seconds (parse_timeout()); never raises."""
+def parse_one(path: Path, meta: dict[str, Any], timeout: float | None = None,
+              memory_mb: float | None = None) -> ParsedReport:
+    """Parse one file with metadata overrides applied, within `timeout` seconds (parse_timeout()) and
+    `memory_mb` MB (parse.memory.parse_memory()); never raises."""
     problem = _check_file(path)
     if problem:
         report = rejected_report(path, problem)
     else:
         seconds = parse_timeout() if timeout is None else timeout
         try:
-            report = _parse_within(path, meta, seconds)
+            report = _parse_within(path, meta, seconds, memory_mb)
         except ParseTimeout:
             # A pathological file (a PDF that never ends, a regex that backtracks) must not hang the run.
             report = rejected_report(path, f"parser-timeout: 解析超过 {seconds:g} 秒仍未完成,已中止"
@@ -175,10 +177,11 @@ class Ingested:
     digest: str
 
 
-def ingest_one(path: Path, meta: dict[str, Any], ingested_at: datetime, timeout: float | None = None) -> Ingested:
+def ingest_one(path: Path, meta: dict[str, Any], ingested_at: datetime, timeout: float | None = None,
+               memory_mb: float | None = None) -> Ingested:
     """parse_one, then the report's rows, their digest and its outcome; never raises."""
     with collector.paused() if path.suffix.lower() in CYCLE_FREE_SUFFIXES else nullcontext():
-        return to_ingested(parse_one(path, meta, timeout), ingested_at)
+        return to_ingested(parse_one(path, meta, timeout, memory_mb), ingested_at)
 
 
 def to_ingested(report: ParsedReport, ingested_at: datetime) -> Ingested:
@@ -191,7 +194,7 @@ def to_ingested(report: ParsedReport, ingested_at: datetime) -> Ingested:
                     rows_digest(rows))
 
 
-def ingest_job(job: tuple[Path, dict[str, Any], datetime, float]) -> Ingested:
+def ingest_job(job: tuple[Path, dict[str, Any], datetime, float, float]) -> Ingested:
     return ingest_one(*job)
 
 

@@ -3,13 +3,14 @@
 Every input ends parsed, partial or rejected; bad input never raises (reason codes in model.py's
 ParsedReport.reason: empty-file, binary-file, unreadable-file, file-too-large, unknown-file-kind,
 encoding-undetected, no-tables-found, tables-are-images, cells-run-together, unknown-format,
-table-too-large).
+table-too-large, parser-out-of-memory, parser-crash).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+import sys
 import zipfile
 from io import BytesIO
 from pathlib import Path
@@ -18,6 +19,7 @@ from ..exitcodes import ExitCode
 from ..model import ParsedReport
 from .core import TextCell, parse_lines
 from .encoding import InputError, decode_text
+from .memory import capped, parse_memory
 
 MAX_BYTES = 50 * 1024 * 1024
 TEXT_SUFFIXES = {".txt", ".md", ".text", ".markdown"}
@@ -104,9 +106,12 @@ def _read(path: str, data: bytes, sha: str, kind: str) -> ParsedReport:
 
 
 def parse_file(path: str | Path, *, agency: str | None = None, region: str | None = None,
-               year: int | None = None, level: str | None = None) -> ParsedReport:
-    """Parse one report file; never raises on bad input. Keyword metadata overrides what the text says."""
+               year: int | None = None, level: str | None = None, memory_mb: float | None = None) -> ParsedReport:
+    """Parse one report file; never raises on bad input. Keyword metadata overrides what the text says.
+
+    The readers may allocate `memory_mb` MB (parse_memory(): $NIANBAO_PARSE_MEMORY or the default)."""
     name = str(path)
+    budget = parse_memory(memory_mb)
     p = Path(path)
     try:
         if not p.is_file():
@@ -128,7 +133,12 @@ def parse_file(path: str | Path, *, agency: str | None = None, region: str | Non
         elif kind.startswith("unknown:"):
             report = _rejected(name, sha, "unknown-file-kind", kind.split(":", 1)[1])
         else:
-            report = _read(name, data, sha, kind)
+            with capped(budget):
+                report = _read(name, data, sha, kind)
+    except MemoryError:
+        report = _rejected(name, sha, "parser-out-of-memory", f"解析此文件所需内存超过 {budget:g} MB 上限,已中止"
+                           f"(如压缩炸弹:几 MB 的文件解压成数 GB;上限可用 --parse-memory 或 "
+                           f"NIANBAO_PARSE_MEMORY 调整)")
     except Exception as e:  # noqa: BLE001  a reader's bug on one file is that file's rejection, not a crash
         report = _rejected(name, sha, "parser-crash", f"{type(e).__name__}: {e}")
     report.agency = agency or report.agency
@@ -156,7 +166,12 @@ def _summary(report: ParsedReport) -> str:
 
 def command(args) -> int:
     """`nianbao parse FILE [--json] [--agency --region --year]`."""
-    report = parse_file(args.file, agency=args.agency, region=args.region, year=args.year)
+    try:
+        memory_mb = parse_memory()
+    except ValueError as e:
+        print(f"配置错误:{e}", file=sys.stderr)
+        return ExitCode.CONFIG_ERROR
+    report = parse_file(args.file, agency=args.agency, region=args.region, year=args.year, memory_mb=memory_mb)
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
     else:

@@ -61,16 +61,28 @@ def _page_items(page, number: int) -> list[tuple[float, list[TextCell]]]:
     return sorted(items, key=lambda it: it[0])
 
 
+def _pass_memory_error(e: Exception) -> None:
+    """Raise the MemoryError that `e` is or wraps: the memory cap (parse.memory) was hit, the file is not
+    corrupt. pdfplumber re-raises pdfminer's errors as PdfminerException(e)."""
+    cause: BaseException | None = e
+    while cause is not None:
+        if isinstance(cause, MemoryError):
+            raise cause
+        cause = cause.__cause__ or cause.__context__
+
+
 def read_pdf(data: bytes, path: str) -> PdfContent:
     """Rows of every page in reading order; raises InputError when the PDF cannot be opened."""
     try:
         pdf = pdfplumber.open(io.BytesIO(data))
     except Exception as e:   # pdfminer raises many unrelated types on corrupt or encrypted files
+        _pass_memory_error(e)
         raise InputError("unreadable-file", path, f"PDF 无法打开({type(e).__name__}: {e})") from None
     with pdf:
         try:
             pages = pdf.pages
         except Exception as e:
+            _pass_memory_error(e)
             raise InputError("unreadable-file", path, f"PDF 页面无法读取({type(e).__name__}: {e})") from None
         if len(pages) > MAX_PAGES:
             raise InputError("file-too-large", path, f"PDF 共 {len(pages)} 页,超过 {MAX_PAGES} 页上限")
@@ -82,6 +94,7 @@ def read_pdf(data: bytes, path: str) -> PdfContent:
                 if page.chars:
                     lines += [row for _, row in _page_items(page, number)]
             except Exception as e:   # a corrupt content stream: same as above
+                _pass_memory_error(e)
                 raise InputError("unreadable-file", path,
                                  f"PDF 第 {number} 页无法读取({type(e).__name__}: {e})") from None
             page.close()
