@@ -184,6 +184,39 @@ def test_a_row_with_a_missing_cell_is_left_out_not_guessed(tmp_path):
     assert not any(c.column.startswith("withheld_3_") for c in report.cells)
 
 
+def test_tab_separated_rows(tmp_path):
+    """000's tables pasted with a tab between cells (a table copied from a browser or Word), its prose
+    indented with a tab, parse the same; two tabs hold a blank cell, which stays in its column."""
+    from nianbao.parse.text import pipe_cells
+
+    lines = ["\t".join(pipe_cells(x, markdown=False)) if "|" in x else "\t" + x for x in TEXT_000.splitlines()]
+    report = parse_file(write(tmp_path, "\n".join(lines)))
+    assert (report.status, report.reason) == ("parsed", "")
+    assert report.tables == JSON_000["tables"]
+    row = next(i for i, x in enumerate(lines) if x.startswith("行政规范性文件\t"))
+    lines[row] = "行政规范性文件\t\t0\t3"
+    report = parse_file(write(tmp_path, "\n".join(lines)))
+    assert report.tables["active"]["normative_docs"] == [None, 0, 3]
+
+
+def _drawn(text: str, bar: str, rule: str) -> str:
+    """Each table row of `text` with `bar` for '|' and a `rule` line above it."""
+    return "\n".join(f"{rule}\n{x.replace('|', bar)}" if "|" in x else x for x in text.splitlines())
+
+
+@pytest.mark.parametrize("bar,rule", [("｜", ""), ("│", "├──────┼──────┼──────┤"), ("|", "+------+------+------+"),
+                                      ("║", "╠══════╬══════╣")], ids=["fullwidth", "box", "grid", "double"])
+def test_drawn_tables(tmp_path, bar, rule):
+    """000's tables with the full-width bar a Chinese input method types, or drawn with box characters or
+    ASCII rules between rows, parse the same; a cell's source is still its own line."""
+    text = _drawn(TEXT_000, bar, rule) if rule else TEXT_000.replace("|", bar)
+    report = parse_file(write(tmp_path, text))
+    assert (report.status, report.reason) == ("parsed", "")
+    assert report.tables == JSON_000["tables"]
+    cell = next(c for c in report.cells if c.table == "active_disclosure" and c.column == "normative_in_force")
+    assert text.splitlines()[int(cell.source.split()[1]) - 1].startswith("行政规范性文件")
+
+
 def test_a_table_whose_cells_run_together_is_reported(tmp_path):
     """Table 四 printed without separators: partial, reason cells-run-together, no table-四 value."""
     start, end = TEXT_000.index("行政复议 | 行政诉讼 |"), TEXT_000.index("五、存在的主要问题")

@@ -25,6 +25,7 @@ LAYOUTS = (
     "cell-per-line-bar",  # 029: a bare '|' line before each row, fillers on the last cell's line
     "markdown",           # 009: '| a | b | ' plus fillers
     "paragraph",          # 019, 025, 027: one cell per blank-line-separated paragraph
+    "tab",                # no corpus file: a table pasted from a browser or Word, cells between tabs
 )
 NON_NUMERIC_TEXTS = ("/", "—", "无")
 
@@ -217,7 +218,7 @@ def _cell(text: str, layout: str) -> str:
     """One cell's text with its in-cell line breaks, as the layout flattens them (000 '商业 企业', 009 '商业企业')."""
     if layout == "paragraph":
         return text
-    return re.sub(r"\n+", " " if layout in ("pipe", "pipe-filler", "cell-per-line-bar") else "", text)
+    return re.sub(r"\n+", " " if layout in ("pipe", "pipe-filler", "cell-per-line-bar", "tab") else "", text)
 
 
 def _section_label(text: str, layout: str) -> str:
@@ -247,6 +248,8 @@ def _row_lines(row: list[GridCell], width: int, layout: str) -> list[str]:
     if layout == "paragraph":
         # A blank cell is a paragraph holding one space (019 prints a lone ' ' paragraph).
         return [t if t else " " for t in texts]
+    if layout == "tab":   # a merged cell once, as a browser copies it; a blank cell between two tabs
+        return ["\t".join(texts)]
     raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
 
 

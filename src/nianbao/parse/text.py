@@ -1,8 +1,9 @@
 """Text layouts (.txt/.md) -> rows of printed cells.
 
 One tokenizer per line shape, chosen per line: pipe rows ('a | b |', markdown '| a | b |', colspan
-fillers '|||', bare '|' lines that are row separators or blank cells), one cell per blank-line
-paragraph (chosen per document), and space-separated text as extracted from PDFs ('规章 0 0 0', a
+fillers '|||', bare '|' lines that are row separators or blank cells), tab-separated rows (a table
+pasted from a browser or Word), one cell per blank-line paragraph (chosen per document), and
+space-separated text as extracted from PDFs ('规章 0 0 0', a
 vertical label character glued in front of a label: '三 2.其他法律...'). Numbers and labels are told
 apart later, in core.
 """
@@ -20,6 +21,12 @@ MARKDOWN_RULE = re.compile(r"^:?-{3,}:?$")
 FILLER = re.compile(r"^\s*\|{2,}\s*$")   # colspan fillers '||', '|||' on a line of their own hold no cell
 TRAILING_FILL = re.compile(r"\|\s*\|{2,}\s*$")   # '... | 0 | |||': the cell ends at the first bar
 SYMBOL = re.compile(r"^[/／\\\-—–_~～?？*×]+$")
+# Column bars other than '|': the full-width bar a Chinese input method types, box-drawing verticals.
+BARS = "｜│┃║￨"
+_TO_PIPE = str.maketrans({c: "|" for c in BARS})
+# A rule between rows of a drawn table ('├────┼────┤', '+-----+-----+', '═════'): no cell, no text.
+RULE_CHARS = re.compile("[+─━═┌┐└┘├┤┬┴┼╔╗╚╝╠╣╦╩╬]")
+RULE_LINE = re.compile(r"^\s*(?=.*[+─━═┌┐└┘├┤┬┴┼╔╗╚╝╠╣╦╩╬])[-+=:─━═┄┅┈┉┌┐└┘├┤┬┴┼╔╗╚╝╠╣╦╩╬╒╓╕╖╘╙╛╜╞╟╡╢╤╥╧╨╪╫\s|]{3,}$")
 PARAGRAPH_SHARE = 0.6     # share of non-empty lines followed by an empty line in a paragraph layout
 PARAGRAPH_MIN_LINES = 10
 MAX_SPLIT_WORDS = 6       # longer runs are prose, not a label with a group label in front
@@ -69,6 +76,13 @@ def pipe_cells(line: str, markdown: bool) -> list[str]:
     if markdown and line.lstrip().startswith("|") and len(pieces) > 1:
         pieces = pieces[1:]
     return [p.strip() for p in pieces]
+
+
+def tab_cells(line: str) -> list[str]:
+    """Cells of a tab-separated row (a table copied from Word or a browser, Word's table-to-text): every
+    tab ends a cell, so a tab at the start or two in a row hold a blank cell (a 表四 row's first value
+    may be blank: dropping it would shift every value after it)."""
+    return [p.strip() for p in line.lstrip(" \u3000").split("\t")]
 
 
 @lru_cache(maxsize=1 << 14)
@@ -121,11 +135,16 @@ def _is_separator(units: list[tuple[int, str]], n: int) -> bool:
 
 def read_lines(text: str) -> list[list[TextCell]]:
     """Rows of printed cells of a text report, with the source line of each cell."""
+    if any(bar in text for bar in BARS):
+        text = text.translate(_TO_PIPE)
     raw = text.splitlines()
+    rules = RULE_CHARS.search(text) is not None
     markdown = is_markdown(raw)
     units = _units(raw)
     rows = []
     for n, (lineno, unit) in enumerate(units):
+        if rules and RULE_LINE.match(unit):
+            continue
         if "|" in unit:
             if ("||" in unit and FILLER.match(unit)) or _is_separator(units, n):
                 continue
@@ -134,6 +153,8 @@ def read_lines(text: str) -> list[list[TextCell]]:
                 continue
         elif PAGE_NUMBER.match(unit):
             continue
+        elif "\t" in unit.lstrip():   # tabs only in front of the text are indentation
+            cells = tab_cells(unit)
         else:
             cells = space_cells(unit) or [""]
         if len(cells) == 1:
