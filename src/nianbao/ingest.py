@@ -34,7 +34,7 @@ from .ingest_file import (FileOutcome, Ingested, ManifestError, file_sha256, ing
                           parse_timeout, parser_process_start, real_path, rejected_report, to_ingested,
                           with_identity)
 from .parse.encoding import InputError, decode
-from .parse.memory import parse_memory
+from .parse.limits import parse_memory
 
 # Inside folders only these are read (explicitly named files always are): report formats the parser
 # reads or rejects with a clear reason. Anything else (.json transcriptions, images) is counted as skipped.
@@ -533,7 +533,7 @@ def ingest(paths: Iterable[str | Path], out_dir: str | Path, *, manifest: str | 
     `progress(done, total, path)` is called after each file. `workers` parser processes (default:
     one per core, up to 4, from PARALLEL_FROM files on; 1 parses in this process). A file whose parse
     takes more than `timeout` seconds (parse_timeout()) is rejected as `parser-timeout`, one that needs
-    more than `memory_mb` MB (parse.memory.parse_memory()) as `parser-out-of-memory`.
+    more than `memory_mb` MB (parse.limits.parse_memory()) as `parser-out-of-memory`.
     """
     started, out_dir = time.monotonic(), Path(out_dir)
     flags, seconds = clean_meta(meta), parse_timeout(timeout)

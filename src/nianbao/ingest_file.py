@@ -8,7 +8,6 @@ import gc
 import hashlib
 import marshal
 import math
-import os
 import signal
 import stat
 import threading
@@ -25,6 +24,7 @@ from . import collector
 from . import schema as S
 from .model import ParsedReport
 from .parse import file_sha256
+from .parse.limits import limit_setting
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 INT64_MAX = 2**63 - 1
@@ -103,14 +103,10 @@ class ParseTimeout(BaseException):
 
 def parse_timeout(value: float | str | None = None) -> float:
     """Seconds one file may take to parse: `value`, else $NIANBAO_PARSE_TIMEOUT, else the default; 0 = none."""
-    raw = value if value is not None else os.environ.get(PARSE_TIMEOUT_ENV, DEFAULT_PARSE_TIMEOUT)
     try:
-        seconds = float(raw)
-    except (TypeError, ValueError):
-        raise ManifestError(f"解析时限 {raw!r} 不是秒数(--parse-timeout 或 {PARSE_TIMEOUT_ENV})") from None
-    if not seconds >= 0 or seconds == float("inf"):
-        raise ManifestError(f"解析时限 {raw!r} 必须是有限的非负秒数(0 表示不限)")
-    return seconds
+        return limit_setting(value, PARSE_TIMEOUT_ENV, DEFAULT_PARSE_TIMEOUT, "解析时限", "秒数", "--parse-timeout")
+    except ValueError as e:
+        raise ManifestError(str(e)) from None
 
 
 def _parse_within(path: Path, meta: dict[str, Any], seconds: float, memory_mb: float | None = None) -> ParsedReport:
@@ -137,7 +133,7 @@ def _parse_within(path: Path, meta: dict[str, Any], seconds: float, memory_mb: f
 def parse_one(path: Path, meta: dict[str, Any], timeout: float | None = None,
               memory_mb: float | None = None) -> ParsedReport:
     """Parse one file with metadata overrides applied, within `timeout` seconds (parse_timeout()) and
-    `memory_mb` MB (parse.memory.parse_memory()); never raises."""
+    `memory_mb` MB (parse.limits.parse_memory()); never raises."""
     problem = _check_file(path)
     if problem:
         report = rejected_report(path, problem)

@@ -19,7 +19,7 @@ from ..exitcodes import ExitCode
 from ..model import ParsedReport
 from .core import TextCell, parse_lines
 from .encoding import InputError, decode_text
-from .memory import capped, parse_memory
+from .limits import capped, parse_memory
 
 MAX_BYTES = 50 * 1024 * 1024
 TEXT_SUFFIXES = {".txt", ".md", ".text", ".markdown"}

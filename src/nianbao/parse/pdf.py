@@ -62,7 +62,7 @@ def _page_items(page, number: int) -> list[tuple[float, list[TextCell]]]:
 
 
 def _pass_memory_error(e: Exception) -> None:
-    """Raise the MemoryError that `e` is or wraps: the memory cap (parse.memory) was hit, the file is not
+    """Raise the MemoryError that `e` is or wraps: the memory cap (parse.limits) was hit, the file is not
     corrupt. pdfplumber re-raises pdfminer's errors as PdfminerException(e)."""
     cause: BaseException | None = e
     while cause is not None:

@@ -1,7 +1,8 @@
-"""A memory budget for one file's parse.
+"""Limits on one file's parse: how a limit is set (flag, environment, default), and the memory cap.
 
-A decompression bomb (a 2 MB PDF whose content stream inflates to 2 GB: pdfminer inflates streams
-whole) or any reader's runaway allocation then fails inside the parse with MemoryError, and the file
+Under the memory cap, a decompression bomb (a 2 MB PDF whose content stream inflates to 2 GB:
+pdfminer inflates streams whole) or any reader's runaway allocation fails inside the parse with
+MemoryError, and the file
 is rejected as `parser-out-of-memory`, instead of taking the machine's memory until the kernel kills
 the process, and with it an ingest that parses in that process. The cap is on the address space
 (RLIMIT_AS), set to what the process already has plus the budget for the parse and restored after
@@ -20,23 +21,29 @@ except ImportError:   # not on this platform: no cap
     resource = None   # type: ignore[assignment]
 
 PARSE_MEMORY_ENV = "NIANBAO_PARSE_MEMORY"
-# MB a parse may add to the process. The corpus's PDFs, the largest HTML pages and a 50 MB text take
-# a few hundred at most; four parser processes at the full budget still fit a 24 GB machine.
+# MB a parse may add to the process. Measured whole processes: a corpus PDF 45 MB, a 46 MB HTML page
+# 390 MB, a 47 MB text 790 MB (files over 50 MB are not read); four parser processes at the full
+# budget still fit a 24 GB machine.
 DEFAULT_PARSE_MEMORY_MB = 4096
 
 
-def parse_memory(value: float | str | None = None) -> float:
-    """MB one file's parse may allocate: `value`, else $NIANBAO_PARSE_MEMORY, else the default; 0 = no cap.
+def limit_setting(value: float | str | None, env: str, default: float, what: str, unit: str, flag: str) -> float:
+    """A limit: `value`, else $`env`, else `default`, as a finite number >= 0 (0 = none).
 
-    Raises ValueError with a message for the user on a value that is not a finite non-negative number."""
-    raw = value if value is not None else os.environ.get(PARSE_MEMORY_ENV, DEFAULT_PARSE_MEMORY_MB)
+    Raises ValueError with a message for the user ('解析时限 'x' 不是秒数(--parse-timeout 或 …)')."""
+    raw = value if value is not None else os.environ.get(env, default)
     try:
-        mb = float(raw)
+        number = float(raw)
     except (TypeError, ValueError):
-        raise ValueError(f"解析内存上限 {raw!r} 不是 MB 数(--parse-memory 或 {PARSE_MEMORY_ENV})") from None
-    if not mb >= 0 or mb == float("inf"):
-        raise ValueError(f"解析内存上限 {raw!r} 必须是有限的非负 MB 数(0 表示不限)")
-    return mb
+        raise ValueError(f"{what} {raw!r} 不是{unit}({flag} 或 {env})") from None
+    if not number >= 0 or number == float("inf"):
+        raise ValueError(f"{what} {raw!r} 必须是有限的非负{unit}(0 表示不限)")
+    return number
+
+
+def parse_memory(value: float | str | None = None) -> float:
+    """MB one file's parse may allocate: `value`, else $NIANBAO_PARSE_MEMORY, else the default; 0 = no cap."""
+    return limit_setting(value, PARSE_MEMORY_ENV, DEFAULT_PARSE_MEMORY_MB, "解析内存上限", "MB 数", "--parse-memory")
 
 
 def _address_space() -> int | None:
