@@ -2,12 +2,12 @@
 
 Under the memory cap, a decompression bomb (a 2 MB PDF whose content stream inflates to 2 GB:
 pdfminer inflates streams whole) or any reader's runaway allocation fails inside the parse with
-MemoryError, and the file
-is rejected as `parser-out-of-memory`, instead of taking the machine's memory until the kernel kills
-the process, and with it an ingest that parses in that process. The cap is on the address space
-(RLIMIT_AS), set to what the process already has plus the budget for the parse and restored after
-it: it is process-wide, so parse_file must not run beside other work in other threads of the same
-process (nianbao parses in one thread per process). Where the platform has no RLIMIT_AS, no cap.
+MemoryError, and the file is rejected as `parser-out-of-memory`, instead of taking the machine's
+memory until the kernel kills the process, and with it an ingest that parses in that process. The
+cap is on the address space (RLIMIT_AS), set to what the process already has plus the budget for the
+parse and restored after it: it is process-wide, so parse_file must not run beside other work in
+other threads of the same process (nianbao parses in one thread per process). Where the platform has
+no RLIMIT_AS, no cap.
 """
 from __future__ import annotations
 
