@@ -220,7 +220,8 @@ def discover(paths: Iterable[str | Path]) -> Discovery:
 
 def ingest_all(jobs: list[tuple[Path, dict[str, Any], datetime, float, float]],
                workers: int | None = None) -> Iterator[Ingested]:
-    """ingest_one over every (path, meta, ingested_at, timeout, memory_mb) job, in order; in parser processes for large runs.
+    """ingest_one over every (path, meta, ingested_at, timeout, memory_mb) job, in order; in parser
+    processes for large runs.
 
     The workers build the rows too: parsing and row building in the main process made it the
     bottleneck of a parallel ingest (measured: 5.9 ms of main-process CPU per HTML report).

@@ -109,7 +109,8 @@ def parse_file(path: str | Path, *, agency: str | None = None, region: str | Non
                year: int | None = None, level: str | None = None, memory_mb: float | None = None) -> ParsedReport:
     """Parse one report file; never raises on bad input. Keyword metadata overrides what the text says.
 
-    The readers may allocate `memory_mb` MB (parse_memory(): $NIANBAO_PARSE_MEMORY or the default)."""
+    The readers may allocate `memory_mb` MB (parse_memory(): $NIANBAO_PARSE_MEMORY or the default; a
+    value that is not a finite number >= 0 raises ValueError, a configuration error, not bad input)."""
     name = str(path)
     budget = parse_memory(memory_mb)
     p = Path(path)

@@ -1,11 +1,11 @@
 """Text layouts (.txt/.md) -> rows of printed cells.
 
 One tokenizer per line shape, chosen per line: pipe rows ('a | b |', markdown '| a | b |', colspan
-fillers '|||', bare '|' lines that are row separators or blank cells), tab-separated rows (a table
-pasted from a browser or Word), one cell per blank-line paragraph (chosen per document), and
-space-separated text as extracted from PDFs ('规章 0 0 0', a
-vertical label character glued in front of a label: '三 2.其他法律...'). Numbers and labels are told
-apart later, in core.
+fillers '|||', bare '|' lines that are row separators or blank cells; full-width and box-drawing bars
+read as '|', rules between drawn rows skipped), tab-separated rows (a table pasted from a browser or
+Word), one cell per blank-line paragraph (chosen per document), and space-separated text as extracted
+from PDFs ('规章 0 0 0', a vertical label character glued in front of a label: '三 2.其他法律...').
+Numbers and labels are told apart later, in core.
 """
 from __future__ import annotations
 
