@@ -563,12 +563,23 @@ def test_parse_timeout_value(value, seconds, monkeypatch):
     assert F.parse_timeout(value) == seconds
 
 
+@pytest.mark.parametrize("env, what", [(F.PARSE_TIMEOUT_ENV, "解析时限"), ("NIANBAO_PARSE_MEMORY", "内存上限")])
 @pytest.mark.parametrize("bad", ["abc", "-1", "inf", "nan"])
-def test_a_bad_parse_timeout_is_a_clear_error(bad, monkeypatch, tmp_path):
-    monkeypatch.setenv(F.PARSE_TIMEOUT_ENV, bad)
-    with pytest.raises(I.ManifestError, match="解析时限"):
+def test_a_bad_limit_is_a_clear_error(bad, env, what, monkeypatch, tmp_path):
+    monkeypatch.setenv(env, bad)
+    with pytest.raises(I.ManifestError, match=what):
         I.ingest([tmp_path], tmp_path / "data")
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("bad", ["x", "-1", "nan", "inf"])
+def test_a_bad_memory_limit_as_an_argument_or_for_nianbao_parse(tmp_path, bad):
+    write_report(tmp_path / "r.txt", _report(agency="甲", year=2021))
+    with pytest.raises(F.ManifestError, match="内存上限"):
+        I.ingest([tmp_path / "r.txt"], tmp_path / "out", memory_mb=bad)
+    run = subprocess.run([sys.executable, "-m", "nianbao", "parse", str(tmp_path / "r.txt")],
+                         capture_output=True, text=True, env={**os.environ, "NIANBAO_PARSE_MEMORY": bad})
+    assert run.returncode == ExitCode.CONFIG_ERROR and "内存上限" in run.stderr
 
 
 def test_worker_processes_write_what_one_process_writes(tmp_path):
@@ -747,13 +758,3 @@ def test_the_memory_cap_is_lifted_after_each_parse_and_real_reports_fit_a_small_
     assert run.returncode == 0, run.stderr[-3000:]
     assert json.loads(run.stdout) == {"same": True, "statuses": ["parsed", "partial", "rejected"],
                                       "bomb": "parser-out-of-memory", "restored": True}
-
-
-@pytest.mark.parametrize("value", ["x", "-1", "nan", "inf"])
-def test_bad_memory_budgets_are_configuration_errors(tmp_path, value):
-    write_report(tmp_path / "r.txt", _report(agency="甲", year=2021))
-    with pytest.raises(F.ManifestError, match="内存上限"):
-        I.ingest([tmp_path / "r.txt"], tmp_path / "out", memory_mb=value)
-    run = subprocess.run([sys.executable, "-m", "nianbao", "parse", str(tmp_path / "r.txt")],
-                         capture_output=True, text=True, env={**os.environ, "NIANBAO_PARSE_MEMORY": value})
-    assert run.returncode == ExitCode.CONFIG_ERROR and "内存上限" in run.stderr

@@ -537,9 +537,9 @@ def ingest(paths: Iterable[str | Path], out_dir: str | Path, *, manifest: str | 
     more than `memory_mb` MB (parse.limits.parse_memory()) as `parser-out-of-memory`.
     """
     started, out_dir = time.monotonic(), Path(out_dir)
-    flags, seconds = clean_meta(meta), parse_timeout(timeout)
+    flags = clean_meta(meta)
     try:
-        memory = parse_memory(memory_mb)
+        seconds, memory = parse_timeout(timeout), parse_memory(memory_mb)
     except ValueError as e:
         raise ManifestError(str(e)) from None
     per_file = read_manifest(manifest) if manifest else {}

@@ -24,7 +24,7 @@ from . import collector
 from . import schema as S
 from .model import ParsedReport
 from .parse import file_sha256
-from .parse.limits import limit_setting
+from .parse.limits import limit_setting, parse_memory
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 INT64_MAX = 2**63 - 1
@@ -102,11 +102,9 @@ class ParseTimeout(BaseException):
 
 
 def parse_timeout(value: float | str | None = None) -> float:
-    """Seconds one file may take to parse: `value`, else $NIANBAO_PARSE_TIMEOUT, else the default; 0 = none."""
-    try:
-        return limit_setting(value, PARSE_TIMEOUT_ENV, DEFAULT_PARSE_TIMEOUT, "解析时限", "秒数", "--parse-timeout")
-    except ValueError as e:
-        raise ManifestError(str(e)) from None
+    """Seconds one file may take to parse: `value`, else $NIANBAO_PARSE_TIMEOUT, else the default; 0 = none.
+    Raises ValueError on a value that is not a finite number >= 0."""
+    return limit_setting(value, PARSE_TIMEOUT_ENV, DEFAULT_PARSE_TIMEOUT, "解析时限", "秒数", "--parse-timeout")
 
 
 def _parse_within(path: Path, meta: dict[str, Any], seconds: float, memory_mb: float | None = None) -> ParsedReport:
@@ -133,12 +131,12 @@ def _parse_within(path: Path, meta: dict[str, Any], seconds: float, memory_mb: f
 def parse_one(path: Path, meta: dict[str, Any], timeout: float | None = None,
               memory_mb: float | None = None) -> ParsedReport:
     """Parse one file with metadata overrides applied, within `timeout` seconds (parse_timeout()) and
-    `memory_mb` MB (parse.limits.parse_memory()); never raises."""
+    `memory_mb` MB (parse_memory()); never raises on bad input (a bad limit is a ValueError)."""
+    seconds, memory_mb = parse_timeout(timeout), parse_memory(memory_mb)
     problem = _check_file(path)
     if problem:
         report = rejected_report(path, problem)
     else:
-        seconds = parse_timeout() if timeout is None else timeout
         try:
             report = _parse_within(path, meta, seconds, memory_mb)
         except ParseTimeout:

@@ -7,7 +7,9 @@ lines may precede their labels (handled by the core's orphan rule).
 from __future__ import annotations
 
 import io
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import pdfplumber
 
@@ -61,42 +63,38 @@ def _page_items(page, number: int) -> list[tuple[float, list[TextCell]]]:
     return sorted(items, key=lambda it: it[0])
 
 
-def _pass_memory_error(e: Exception) -> None:
-    """Raise the MemoryError that `e` is or wraps: the memory cap (parse.limits) was hit, the file is not
-    corrupt. pdfplumber re-raises pdfminer's errors as PdfminerException(e)."""
-    cause: BaseException | None = e
-    while cause is not None:
-        if isinstance(cause, MemoryError):
-            raise cause
-        cause = cause.__cause__ or cause.__context__
+@contextmanager
+def _reading(path: str, what: str) -> Iterator[None]:
+    """pdfminer raises many unrelated types on corrupt or encrypted files: any of them is `what` failing
+    (InputError unreadable-file), except a MemoryError, which is the memory cap (parse.limits) and not
+    the file's fault. pdfplumber re-raises pdfminer's errors as PdfminerException(e): it is unwrapped."""
+    try:
+        yield
+    except Exception as e:
+        cause: BaseException | None = e
+        while cause is not None:
+            if isinstance(cause, MemoryError):
+                raise cause
+            cause = cause.__cause__ or cause.__context__
+        raise InputError("unreadable-file", path, f"{what}({type(e).__name__}: {e})") from None
 
 
 def read_pdf(data: bytes, path: str) -> PdfContent:
     """Rows of every page in reading order; raises InputError when the PDF cannot be opened."""
-    try:
+    with _reading(path, "PDF 无法打开"):
         pdf = pdfplumber.open(io.BytesIO(data))
-    except Exception as e:   # pdfminer raises many unrelated types on corrupt or encrypted files
-        _pass_memory_error(e)
-        raise InputError("unreadable-file", path, f"PDF 无法打开({type(e).__name__}: {e})") from None
     with pdf:
-        try:
+        with _reading(path, "PDF 页面无法读取"):
             pages = pdf.pages
-        except Exception as e:
-            _pass_memory_error(e)
-            raise InputError("unreadable-file", path, f"PDF 页面无法读取({type(e).__name__}: {e})") from None
         if len(pages) > MAX_PAGES:
             raise InputError("file-too-large", path, f"PDF 共 {len(pages)} 页,超过 {MAX_PAGES} 页上限")
         lines, chars, images = [], 0, False
         for number, page in enumerate(pages, 1):
-            try:
+            with _reading(path, f"PDF 第 {number} 页无法读取"):   # a corrupt content stream
                 chars += len(page.chars)
                 images = images or bool(page.images)
                 if page.chars:
                     lines += [row for _, row in _page_items(page, number)]
-            except Exception as e:   # a corrupt content stream: same as above
-                _pass_memory_error(e)
-                raise InputError("unreadable-file", path,
-                                 f"PDF 第 {number} 页无法读取({type(e).__name__}: {e})") from None
             page.close()
     text = "\n".join(" ".join(c.text for c in row) for row in lines)   # for the title: one line per row
     return PdfContent(lines, text, chars, images)

@@ -25,8 +25,9 @@ SYMBOL = re.compile(r"^[/／\\\-—–_~～?？*×]+$")
 BARS = "｜│┃║￨"
 _TO_PIPE = str.maketrans({c: "|" for c in BARS})
 # A rule between rows of a drawn table ('├────┼────┤', '+-----+-----+', '═════'): no cell, no text.
-RULE_CHARS = re.compile("[+─━═┌┐└┘├┤┬┴┼╔╗╚╝╠╣╦╩╬]")
-RULE_LINE = re.compile(r"^\s*(?=.*[+─━═┌┐└┘├┤┬┴┼╔╗╚╝╠╣╦╩╬])[-+=:─━═┄┅┈┉┌┐└┘├┤┬┴┼╔╗╚╝╠╣╦╩╬╒╓╕╖╘╙╛╜╞╟╡╢╤╥╧╨╪╫\s|]{3,}$")
+_RULE_MARKS = "+─━═┌┐└┘├┤┬┴┼╔╗╚╝╠╣╦╩╬"   # one of these in a line of rule characters makes it a rule
+RULE_CHARS = re.compile(f"[{_RULE_MARKS}]")
+RULE_LINE = re.compile(rf"^\s*(?=.*[{_RULE_MARKS}])[-{_RULE_MARKS}=:┄┅┈┉╒╓╕╖╘╙╛╜╞╟╡╢╤╥╧╨╪╫\s|]{{3,}}$")
 PARAGRAPH_SHARE = 0.6     # share of non-empty lines followed by an empty line in a paragraph layout
 PARAGRAPH_MIN_LINES = 10
 MAX_SPLIT_WORDS = 6       # longer runs are prose, not a label with a group label in front
