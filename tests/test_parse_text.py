@@ -359,6 +359,12 @@ def test_a_long_text_without_tables(tmp_path):
     ("盐城市行政审批局政府信息公开工作2022年度情况的报告\n", "盐城市行政审批局", 2022, None),
     ("淮安市洪泽区人民政府\n2024 年政府信息公开工作年度报告\n", "淮安市洪泽区人民政府", 2024, "淮安市洪泽区"),
     ("江苏省人民政府2023年政府信息公开工作年度报告\n", "江苏省人民政府", 2023, "江苏省"),
+    # A title in large type wraps where the line is full (PDF text lines, hard-wrapped text).
+    ("深州市人民政府办公室2023年政府信息公开工作年\n度报告\n", "深州市人民政府办公室", 2023, None),
+    ("盐城市行政审批局政府信息公开\n工作2022年度情况的报告\n", "盐城市行政审批局", 2022, None),
+    ("淮安市洪泽区财政局2023年政\n府信息公开工作年度\n报告\n", "淮安市洪泽区财政局", 2023, "淮安市洪泽区"),
+    # A line above the title is not joined to it: the title names the line above as its agency.
+    ("首页 > 政务公开\n深州市人民政府办公室\n2021年政府信息公开工作年度报告\n", "深州市人民政府办公室", 2021, None),
     ("本报告统计期限自2022年1月1日起至2022年12月31日止。\n", None, 2022, None),
     ("一、总体情况\n本机关认真落实条例。\n", None, None, None),
 ])

@@ -299,15 +299,18 @@ class _Assembler:
 
     def _store_review(self, vals: list[Tok]) -> None:
         """Table 四's values (all value rows after its headers): 15 cells once blank fillers are set
-        aside; cut short, the complete groups."""
-        if len(vals) >= REVIEW_WIDTH:
-            aligned = _align(vals, REVIEW_WIDTH)
-            if aligned is None:
-                self.problems["review_litigation"] = (f"{vals[0].cell.source}: 找到 {len(vals)} 个数值,"
-                                                      f"应为 {REVIEW_WIDTH} 个")
-                return
-            vals = aligned
+        aside; cut short, the complete groups, but only when every row holds whole groups: a row of 14
+        has lost a blank somewhere (PDF text drops blank cells), and which value is whose is unknown."""
         width = len(S.REVIEW_OUTCOMES)
+        aligned = _align(vals, REVIEW_WIDTH) if len(vals) >= REVIEW_WIDTH else None
+        per_row: dict[int, int] = {}
+        for v in vals:
+            per_row[v.row] = per_row.get(v.row, 0) + 1
+        if aligned is None and (len(vals) >= REVIEW_WIDTH or any(n % width for n in per_row.values())):
+            self.problems["review_litigation"] = (f"{vals[0].cell.source}: 找到 {len(vals)} 个数值,"
+                                                  f"应为 {REVIEW_WIDTH} 个")
+            return
+        vals = aligned or vals
         for g, (group, _) in enumerate(S.REVIEW_GROUPS):
             part = vals[g * width:(g + 1) * width]
             if len(part) == width:

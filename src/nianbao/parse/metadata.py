@@ -8,6 +8,7 @@ from functools import lru_cache
 
 TITLE_LINES = 60          # title search window (HTML text starts with navigation)
 MAX_TITLE = 80
+TITLE_WRAP = 3           # a title may wrap onto this many lines
 _SPACE = re.compile(r"\s+")
 _YEAR = r"(?P<year>(?:19|20)\d{2})"
 _TITLES = (
@@ -16,6 +17,7 @@ _TITLES = (
     # 盐城市行政审批局政府信息公开工作2022年度情况的报告
     re.compile(rf"^(?P<agency>.+?)政府信息公开工作{_YEAR}年度?(?:情况)?的?报告"),
 )
+_TITLE_START = re.compile(rf"{_YEAR}年|政府信息公开")
 _PERIOD = re.compile(rf"统计期限.{{0,8}}?{_YEAR}年1月1日")
 _NOT_AGENCY = re.compile(r"[。,，;；:：!！?？《》\d]")
 # Administrative divisions at the start of an agency name: 省/自治区, 市/州/地区/盟, 区/县/旗/市.
@@ -55,6 +57,22 @@ def region_of(agency: str | None) -> str | None:
     return None
 
 
+def _title_match(lines: list[str], n: int) -> re.Match | None:
+    """A title starting on line n, alone or wrapped onto the next lines (a PDF's or a hard-wrapped text's
+    title in large type breaks where the line is full: '…2023年政府信息公开工作年' / '度报告')."""
+    title = ""
+    # Only a line that holds the title's start can wrap: the agency line above a title (or a navigation
+    # line above that) is not joined to it, so the title alone still names the agency line above.
+    for part in lines[n:n + (TITLE_WRAP if _TITLE_START.search(lines[n]) else 1)]:
+        title += part
+        if len(title) > MAX_TITLE:
+            return None
+        m = next((m for m in (p.match(title) for p in _TITLES) if m), None)
+        if m:
+            return m
+    return None
+
+
 def read_metadata(text: str) -> Metadata:
     """Agency and year from the title (agency on the title line or the line above), region from the agency."""
     lines: list[str] = []
@@ -65,9 +83,7 @@ def read_metadata(text: str) -> Metadata:
                 break
     agency = year = None
     for n, line in enumerate(lines):
-        if len(line) > MAX_TITLE:
-            continue
-        m = next((m for m in (p.match(line) for p in _TITLES) if m), None)
+        m = _title_match(lines, n)
         if not m:
             continue
         year = int(m.group("year"))

@@ -1,0 +1,186 @@
+"""PDF round trips: random reports rendered as Word-styled HTML pages and printed to PDF by a real browser
+(headless chromium's Page.printToPDF, the way a page is saved as PDF) parse back exactly.
+
+The corpus has three PDFs from one producer; these come from another, on other paper, with other fonts,
+and their tables break across pages: rows cut in two by a page break, tables going on from the last page
+without a top rule, title digits in a Latin font on the Chinese title's baseline. A print without table
+rules is read from text lines, where blank cells cannot be seen: it may come out partial, never with a
+number in the wrong cell.
+"""
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from browser_support import NO_CHROMIUM, Browser
+from nianbao import schema as S
+from nianbao.parse import parse_file
+from nianbao.parse import render as R
+from nianbao.parse.pdf import _Grid, _join, _rest_of_row, read_pdf
+from test_roundtrip import assert_same
+
+
+
+def needs_browser(test):
+    return pytest.mark.browser(NO_CHROMIUM(test))
+
+
+A4 = {"paperWidth": 8.27, "paperHeight": 11.69}
+NO_RULES = "table, td { border: none !important; }"
+# (id, seed, format version, Page.printToPDF options, extra CSS)
+PRINTS = [
+    ("letter", 1, S.FORMAT_2021, {}, ""),
+    ("a4-2019", 2, S.FORMAT_2019, {**A4, "marginTop": 1, "marginBottom": 1}, ""),
+    ("a4-landscape", 3, S.FORMAT_2021, {**A4, "landscape": True}, ""),
+    ("large-type", 4, S.FORMAT_2021, A4, "body { font-size: 20px; } h1 { font-size: 36px; }"),
+    ("large-type-2019", 5, S.FORMAT_2019, A4, "body { font-size: 22px; } td { padding: 6px; }"),
+    ("serif-single-row", 6, S.FORMAT_2021, {}, "body { font-family: serif; font-size: 18px; }"),
+]
+AGENCIES = ("深州市人民政府办公室", "淮安市洪泽区财政局", "平潭综合实验区管理委员会", "沭阳县发展和改革局")
+
+
+def modest(report: dict) -> dict:
+    """Counts as agencies print them (below 100,000): twelve-digit numbers squeeze a portrait page's label
+    column to a character a line, which no report prints."""
+    for container, key in R.cell_slots(report):
+        value = container[key]
+        if isinstance(value, int) and abs(value) >= 100_000:
+            container[key] = value % 100_000
+        elif isinstance(value, float) and abs(value) >= 100_000:
+            container[key] = round(value % 100_000, 2)
+    return report
+
+
+def printed(browser: Browser, folder: Path, name: str, seed: int, version: str, options: dict, css: str):
+    """(report, parsed) for one random report printed to PDF."""
+    rng = random.Random(seed)
+    report = modest(R.random_report(rng, version, agency=AGENCIES[seed % len(AGENCIES)],
+                                    year=2020 if version == S.FORMAT_2019 else 2021 + seed % 5,
+                                    other_single_row=name.endswith("single-row")))
+    page = folder / f"{name}.html"
+    page.write_text(R.render_html(report).replace("</head>", f"<style>{css}</style>\n</head>"), encoding="utf-8")
+    pdf = folder / f"{name}.pdf"
+    pdf.write_bytes(browser.print_pdf(page.as_uri(), **options))
+    return report, parse_file(pdf)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    b = Browser(tmp_path_factory.mktemp("profile"))
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def prints(browser, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("prints")
+    return {name: printed(browser, folder, name, *case) for name, *case in PRINTS}
+
+
+@needs_browser
+@pytest.mark.parametrize("name", [p[0] for p in PRINTS])
+def test_a_browser_printed_pdf_parses_back_exactly(prints, name):
+    """Every table, the format version, every non-numeric print, and the title's agency and year."""
+    report, parsed = prints[name]
+    assert_same(parsed, report)
+    assert (parsed.agency, parsed.year) == (report["agency"], report["year"])
+
+
+@needs_browser
+def test_every_value_of_a_ruled_print_is_read_from_its_grid(prints):
+    """Tables go on across pages without a top rule: their cells are still grid cells, not text lines
+    (where blank cells would be lost)."""
+    sources = [c.source for _, parsed in prints.values() for c in parsed.cells]
+    assert sources and all(re.fullmatch(r"page \d+ table \d+ row \d+ col \d+", s) for s in sources)
+
+
+@needs_browser
+def test_rows_cut_by_a_page_break_are_joined(browser, tmp_path):
+    """Long labels in a narrow column make tall rows, and the browser breaks such a row across two pages.
+    The same report is printed with six top margins, so that the breaks fall in different rows: the rest
+    of a cut row on the next page is joined to its first part, and every print parses back exactly."""
+    css = "td:first-child { width: 4em; } body { font-size: 18px; }"
+    joined = []
+    for margin in (0.2, 0.3, 0.5, 0.7, 0.9, 1.1):
+        report, parsed = printed(browser, tmp_path, f"margin{margin}", 5, S.FORMAT_2021,
+                                 {**A4, "marginTop": margin}, css)
+        assert_same(parsed, report)
+        lines = read_pdf((tmp_path / f"margin{margin}.pdf").read_bytes(), "margin.pdf").lines
+        joined += [row for row in lines if len({c.source.split(" table ")[0] for c in row}) > 1
+                   or any(" + page " in c.source for c in row)]
+    assert joined, "no print broke a row across pages"
+
+
+def _cells(report_tables: dict, active_2019: dict | None) -> dict[tuple[str, str, int], object]:
+    """{(table, row, index): value} of every cell, table 二 of either format under 'active'."""
+    tables = {**report_tables, "active": active_2019 or report_tables["active"]}
+    return {(table, row, i): v for table, rows in tables.items() for row, values in (rows or {}).items()
+            for i, v in enumerate(values if isinstance(values, list) else [values])}
+
+
+@needs_browser
+@pytest.mark.parametrize("seed", [11, 12, 13, 14])
+def test_a_print_without_table_rules_is_partial_never_wrong(browser, tmp_path, seed):
+    """Without rules the tables are text lines and their blank cells are gone: every number emitted is the
+    one printed in that cell, and every row not read back is listed as missing."""
+    version = S.FORMAT_2019 if seed % 2 else S.FORMAT_2021
+    report, parsed = printed(browser, tmp_path, f"norules{seed}", seed, version, A4, NO_RULES)
+    assert parsed.status in ("parsed", "partial")
+    want = _cells(report["tables"], report.get("active_2019_format"))
+    got = _cells(parsed.tables, parsed.active_2019)
+    assert {k: v for k, v in got.items() if v is not None and want[k] != v} == {}
+    unread = {f"{table}.{row}" for (table, row, i), v in want.items() if got.get((table, row, i), "-") != v}
+    assert all(row in parsed.missing or row.split(".")[0] in parsed.missing for row in unread), \
+        (sorted(unread), parsed.missing)
+    assert (parsed.status == "parsed") == (not unread)
+
+
+# --- Joining a row cut by a page break, on grids as pdfplumber returns them (a word processor may print
+# the values on either part; the browser above prints them on the first).
+
+def grid(*rows: list, spans=(0, 100, 200, 300)) -> _Grid:
+    """A grid of one page whose columns lie at the same x on every page."""
+    cols = list(zip(spans, spans[1:]))
+    sources = [[f"row {i} col {k}" for k in range(len(r))] for i, r in enumerate(rows)]
+    return _Grid([list(r) for r in rows], sources, [0.0] * len(rows), [cols[:len(r)] for r in rows])
+
+
+@pytest.mark.parametrize("last,first,joined", [
+    # the values printed on the second part, the label's tail beside them
+    (["（二）部分公开（区分处理的，只", "", ""], ["计这一情形，不计其他情形）", "3", "0"],
+     ["（二）部分公开（区分处理的，只 计这一情形，不计其他情形）", "3", "0"]),
+    # the values on the first part, only the label's tail on the second
+    (["4.保护第三方", "1", "/"], ["合法权益", "", ""], ["4.保护第三方 合法权益", "1", "/"]),
+    # a tail that matches its label by itself, under the label's head
+    (["1.申请人无正当理", "2", "0"], ["由逾期不补正、行政机关不再处理其政府信息公开申请", "", ""],
+     ["1.申请人无正当理 由逾期不补正、行政机关不再处理其政府信息公开申请", "2", "0"]),
+    # rows of their own: a numbered label, values against values, values under a header
+    (["1.信访举报投诉类申请", "", "4"], ["2.重复申请", "5", "6"], None),
+    (["规章", "1", "2"], ["其他说明", "3", "4"], None),
+    (["结果维持", "结果纠正", "总计"], ["0", "1", "1"], None),
+])
+def test_a_row_cut_by_a_page_break(last, first, joined):
+    """The first row of a table on a new page is joined to the last row of the page before only when it
+    is that row's rest: nothing printed against a value, and no label of its own."""
+    before, after = grid(["信息内容", "a", "b"], last), grid(first, ["（三）不予公开", "7", "8"])
+    slots = _rest_of_row(before, after)
+    assert (slots is not None) == (joined is not None)
+    if slots:
+        _join(before, after, slots)
+        assert before.rows[-1] == joined and after.rows == [["（三）不予公开", "7", "8"]]
+
+
+@pytest.mark.parametrize("rows,kept", [
+    # a blank in a column where no row of this page prints a number: it follows its row's label
+    ([["信息内容", "本年制发件数", "本年废止件数"], ["规章", "", "5"]], [["信息内容", "本年制发件数", "本年废止件数"], ["规章", "", "5"]]),
+    # table 四's one row of values, its first cell blank
+    ([["结果维持", "结果纠正", "总计"], ["", "1", "1"]], [["结果维持", "结果纠正", "总计"], ["", "1", "1"]]),
+    # an empty label slot left of a label, and an empty slot in a header, are no values
+    ([["", "（一）予以公开", "3"], ["申请人情况", "", "总计"]], [["（一）予以公开", "3"], ["申请人情况", "总计"]]),
+])
+def test_blank_grid_cells_are_values_only_in_value_slots(rows, kept):
+    """An empty grid cell is a blank value where a value is printed in its column or after its row's label."""
+    assert [[c.text for c in line] for _, line in grid(*rows).cells()] == kept
