@@ -4,6 +4,8 @@ any that is not file:// is a failure.
 """
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import pytest
 

@@ -365,6 +365,7 @@ def test_a_long_text_without_tables(tmp_path):
     ("淮安市洪泽区财政局2023年政\n府信息公开工作年度\n报告\n", "淮安市洪泽区财政局", 2023, "淮安市洪泽区"),
     # A line above the title is not joined to it: the title names the line above as its agency.
     ("首页 > 政务公开\n深州市人民政府办公室\n2021年政府信息公开工作年度报告\n", "深州市人民政府办公室", 2021, None),
+    ("发布时间：2022年01月12日\n深州市人民政府办公室2021年政府信息公开工作年度报告\n", "深州市人民政府办公室", 2021, None),
     ("本报告统计期限自2022年1月1日起至2022年12月31日止。\n", None, 2022, None),
     ("一、总体情况\n本机关认真落实条例。\n", None, None, None),
 ])

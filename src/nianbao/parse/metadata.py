@@ -63,13 +63,14 @@ def _title_match(lines: list[str], n: int) -> re.Match | None:
     title = ""
     # Only a line that holds the title's start can wrap: the agency line above a title (or a navigation
     # line above that) is not joined to it, so the title alone still names the agency line above.
-    for part in lines[n:n + (TITLE_WRAP if _TITLE_START.search(lines[n]) else 1)]:
+    # A joined title must name a plausible agency: '发布时间:2023年5月6日' above a title is no wrapped start.
+    for i, part in enumerate(lines[n:n + (TITLE_WRAP if _TITLE_START.search(lines[n]) else 1)]):
         title += part
         if len(title) > MAX_TITLE:
             return None
         m = next((m for m in (p.match(title) for p in _TITLES) if m), None)
         if m:
-            return m
+            return m if i == 0 or _plausible_agency(m.group("agency")) else None
     return None
 
 
