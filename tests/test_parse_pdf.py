@@ -23,8 +23,8 @@ from nianbao.parse.pdf import _Grid, _join, _rest_of_row, read_pdf
 from test_roundtrip import assert_same
 
 
-
 def needs_browser(test):
+    """A test that drives Debian's chromium (skipped where it is not installed)."""
     return pytest.mark.browser(NO_CHROMIUM(test))
 
 
@@ -131,7 +131,7 @@ def test_a_print_without_table_rules_is_partial_never_wrong(browser, tmp_path, s
     assert parsed.status in ("parsed", "partial")
     want = _cells(report["tables"], report.get("active_2019_format"))
     got = _cells(parsed.tables, parsed.active_2019)
-    assert {k: v for k, v in got.items() if v is not None and want[k] != v} == {}
+    assert {k: v for k, v in got.items() if v is not None and want.get(k, "<absent>") != v} == {}
     unread = {f"{table}.{row}" for (table, row, i), v in want.items() if got.get((table, row, i), "-") != v}
     assert all(row in parsed.missing or row.split(".")[0] in parsed.missing for row in unread), \
         (sorted(unread), parsed.missing)
