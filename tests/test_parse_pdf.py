@@ -19,7 +19,7 @@ from browser_support import NO_CHROMIUM, Browser
 from nianbao import schema as S
 from nianbao.parse import parse_file
 from nianbao.parse import render as R
-from nianbao.parse.pdf import _Grid, _join, _rest_of_row, read_pdf
+from nianbao.parse.pdf import _Grid, _join, _rest_of_row, _Row, read_pdf
 from test_roundtrip import assert_same
 
 
@@ -144,8 +144,8 @@ def test_a_print_without_table_rules_is_partial_never_wrong(browser, tmp_path, s
 def grid(*rows: list, spans=(0, 100, 200, 300)) -> _Grid:
     """A grid of one page whose columns lie at the same x on every page."""
     cols = list(zip(spans, spans[1:]))
-    sources = [[f"row {i} col {k}" for k in range(len(r))] for i, r in enumerate(rows)]
-    return _Grid([list(r) for r in rows], sources, [0.0] * len(rows), [cols[:len(r)] for r in rows])
+    return _Grid([_Row(list(r), [f"row {i} col {k}" for k in range(len(r))], cols[:len(r)])
+                  for i, r in enumerate(rows)])
 
 
 @pytest.mark.parametrize("last,first,joined", [
@@ -166,11 +166,11 @@ def test_a_row_cut_by_a_page_break(last, first, joined):
     """The first row of a table on a new page is joined to the last row of the page before only when it
     is that row's rest: nothing printed against a value, and no label of its own."""
     before, after = grid(["信息内容", "a", "b"], last), grid(first, ["（三）不予公开", "7", "8"])
-    slots = _rest_of_row(before, after)
+    slots = _rest_of_row(before.rows[-1], after.rows[0])
     assert (slots is not None) == (joined is not None)
     if slots:
-        _join(before, after, slots)
-        assert before.rows[-1] == joined and after.rows == [["（三）不予公开", "7", "8"]]
+        _join(before.rows[-1], after.rows.pop(0), slots)
+        assert before.rows[-1].cells == joined and [r.cells for r in after.rows] == [["（三）不予公开", "7", "8"]]
 
 
 @pytest.mark.parametrize("rows,kept", [
@@ -183,4 +183,4 @@ def test_a_row_cut_by_a_page_break(last, first, joined):
 ])
 def test_blank_grid_cells_are_values_only_in_value_slots(rows, kept):
     """An empty grid cell is a blank value where a value is printed in its column or after its row's label."""
-    assert [[c.text for c in line] for _, line in grid(*rows).cells()] == kept
+    assert [[c.text for c in line] for line in grid(*rows).lines()] == kept

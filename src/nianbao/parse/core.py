@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -302,15 +303,13 @@ class _Assembler:
         aside; cut short, the complete groups, but only when every row holds whole groups: a row of 14
         has lost a blank somewhere (PDF text drops blank cells), and which value is whose is unknown."""
         width = len(S.REVIEW_OUTCOMES)
-        aligned = _align(vals, REVIEW_WIDTH) if len(vals) >= REVIEW_WIDTH else None
-        per_row: dict[int, int] = {}
-        for v in vals:
-            per_row[v.row] = per_row.get(v.row, 0) + 1
-        if aligned is None and (len(vals) >= REVIEW_WIDTH or any(n % width for n in per_row.values())):
+        short = len(vals) < REVIEW_WIDTH
+        aligned = vals if short else _align(vals, REVIEW_WIDTH)
+        if aligned is None or short and any(n % width for n in Counter(v.row for v in vals).values()):
             self.problems["review_litigation"] = (f"{vals[0].cell.source}: 找到 {len(vals)} 个数值,"
                                                   f"应为 {REVIEW_WIDTH} 个")
             return
-        vals = aligned or vals
+        vals = aligned
         for g, (group, _) in enumerate(S.REVIEW_GROUPS):
             part = vals[g * width:(g + 1) * width]
             if len(part) == width:

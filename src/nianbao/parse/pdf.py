@@ -37,27 +37,32 @@ EDGE_TOLERANCE = 3          # points: a rule this close to a y is at that y (pdf
 
 
 @dataclass
-class _Grid:
-    """One ruled table as printed on one page: its rows of cells (None where a merged cell covers the slot)."""
-    rows: list[list[str | None]]
-    sources: list[list[str]]
-    tops: list[float]
-    spans: list[list[tuple[float, float] | None]]    # each cell's (x0, x1): rows are joined by position
+class _Row:
+    """One row of a ruled table as printed on one page."""
+    cells: list[str | None]                    # None where a merged cell covers the slot
+    sources: list[str]
+    spans: list[tuple[float, float] | None]    # each cell's (x0, x1): a row cut by a page break is joined by position
 
-    def cells(self) -> list[tuple[float, list[TextCell]]]:
-        """(top, row) for every row that prints something. An empty cell is a blank value when a number is
-        printed in its column, or when it follows its row's label in a row of values ('规章 | | 5 | 8');
-        elsewhere it is an unused label slot (left of a label, or in a header) and left out."""
-        first_numeric = min((k for cells in self.rows for k, c in enumerate(cells) if c and NUMBER.match(c)),
-                            default=len(self.rows[0]) if self.rows else 0)
-        items = []
-        for top, cells, sources in zip(self.tops, self.rows, self.sources):
-            keep_from = min(first_numeric, _values_from(cells))
-            line = [TextCell(c, src) for k, (c, src) in enumerate(zip(cells, sources))
+
+@dataclass
+class _Grid:
+    """One ruled table as printed on one page."""
+    rows: list[_Row]
+
+    def lines(self) -> list[list[TextCell]]:
+        """Every row that prints something. An empty cell is a blank value when a number is printed in its
+        column, or when it follows its row's label in a row of values ('规章 | | 5 | 8'); elsewhere it is
+        an unused label slot (left of a label, or in a header) and left out."""
+        first_numeric = min((k for row in self.rows for k, c in enumerate(row.cells) if c and NUMBER.match(c)),
+                            default=len(self.rows[0].cells) if self.rows else 0)
+        lines = []
+        for row in self.rows:
+            keep_from = min(first_numeric, _values_from(row.cells))
+            line = [TextCell(c, source) for k, (c, source) in enumerate(zip(row.cells, row.sources))
                     if c is not None and (c or k >= keep_from)]
             if line:
-                items.append((top, line))
-        return items
+                lines.append(line)
+        return lines
 
 
 def _values_from(cells: list[str | None]) -> int:
@@ -119,11 +124,11 @@ def _page_items(page, number: int) -> list[tuple[float, _Grid | list[TextCell]]]
     outside = page
     for t, table in enumerate(page.find_tables(settings), 1):
         outside = outside.outside_bbox(table.bbox)
-        rows = [[None if c is None else _cell_text(c) for c in cells] for cells in table.extract()]
-        sources = [[f"page {number} table {t} row {r} col {k}" for k in range(1, len(cells) + 1)]
-                   for r, cells in enumerate(rows, 1)]
-        spans = [[None if box is None else (box[0], box[2]) for box in row.cells] for row in table.rows]
-        items.append((table.bbox[1], _Grid(rows, sources, [row.bbox[1] for row in table.rows], spans)))
+        rows = [_Row([None if c is None else _cell_text(c) for c in cells],
+                     [f"page {number} table {t} row {r} col {k}" for k in range(1, len(cells) + 1)],
+                     [None if box is None else (box[0], box[2]) for box in row.cells])
+                for r, (cells, row) in enumerate(zip(table.extract(), table.rows), 1)]
+        items.append((table.bbox[1], _Grid(rows)))
     for n, tl in enumerate(_text_lines(outside), 1):
         if PAGE_NUMBER.match(tl["text"]):
             continue
@@ -156,28 +161,26 @@ def _under(spans: list[tuple[float, float] | None], span: tuple[float, float] | 
     return next((j for j, s in enumerate(spans) if s and s[0] <= middle <= s[1]), None)
 
 
-def _rest_of_row(grid: _Grid, rest: _Grid) -> list[int] | None:
-    """Where each cell of `rest`'s first row goes in `grid`'s last row, when that first row, at the top of
-    a new page, is the rest of the last row cut in two by the page break (word processors break rows
-    across pages by default); None when it is a row of its own.
+def _rest_of_row(last: _Row, first: _Row) -> list[int | None] | None:
+    """Where each cell of `first`, the first row of a table at the top of a new page, goes in `last`, the
+    last row of the page before, when `first` is the rest of `last` cut in two by the page break (word
+    processors break rows across pages by default); None when it is a row of its own.
 
     It is the rest when every printed cell lies under a cell of the last row, its first text starts no
     label of its own, and no slot is printed on both sides except text continuing text (a wrapped label):
     a row of its own, or a header followed by its values, prints a value against something in the same
     column. The tail of a long label ('由逾期不补正、行政机关不再处理其政府信息公开申请') may match that label
     by itself: it starts a row only if it has an item number or does not continue the text above it."""
-    last, first = grid.rows[-1], rest.rows[0]
-    if not any(first):
+    printed = [(k, c) for k, c in enumerate(first.cells) if c]
+    slots = [_under(last.spans, span) for span in first.spans]
+    if not printed or any(slots[k] is None for k, _ in printed):
         return None
-    slots = [_under(grid.spans[-1], span) for span in rest.spans[0]]
-    if any(b and j is None for b, j in zip(first, slots)):
+    k, text = printed[0]
+    if _starts_row(last.cells[slots[k]] or "", text):
         return None
-    k = next(k for k, c in enumerate(first) if c)
-    if _starts_row(last[slots[k]] or "", first[k]):
-        return None
-    for b, j in zip(first, slots):
-        a = last[j] if b and j is not None else None
-        if a and b and (classify(a)[0] == VALUE or classify(b)[0] == VALUE):
+    for k, b in printed:
+        a = last.cells[slots[k]]
+        if a and VALUE in (classify(a)[0], classify(b)[0]):
             return None
     return slots
 
@@ -188,17 +191,13 @@ def _starts_row(above: str, text: str) -> bool:
     return bool(label) and (bool(L.ITEM_PREFIX.match(L.normalize(text))) or L.match(above + text) != label)
 
 
-def _join(grid: _Grid, rest: _Grid, slots: list[int | None]) -> None:
-    """Append the first row of `rest` (the next page) to the last row of `grid`, cell by cell."""
-    last, last_sources = grid.rows[-1], grid.sources[-1]
-    first, first_sources = rest.rows.pop(0), rest.sources.pop(0)
-    rest.tops.pop(0)
-    rest.spans.pop(0)
-    for b, source, j in zip(first, first_sources, slots):
+def _join(last: _Row, first: _Row, slots: list[int | None]) -> None:
+    """Append `first` (the rest of `last` on the next page) to `last`, cell by cell."""
+    for b, source, j in zip(first.cells, first.sources, slots):
         if b and j is not None:
-            a = last[j]
-            last[j] = f"{a} {b}" if a else b
-            last_sources[j] = f"{last_sources[j]} + {source}" if a else source
+            a = last.cells[j]
+            last.cells[j] = f"{a} {b}" if a else b
+            last.sources[j] = f"{last.sources[j]} + {source}" if a else source
 
 
 @contextmanager
@@ -237,12 +236,11 @@ def read_pdf(data: bytes, path: str) -> PdfContent:
             page.close()
             first = page_items[0] if page_items else None
             if isinstance(last_item, _Grid) and isinstance(first, _Grid) and last_item.rows and first.rows:
-                slots = _rest_of_row(last_item, first)
+                slots = _rest_of_row(last_item.rows[-1], first.rows[0])
                 if slots:
-                    _join(last_item, first, slots)
+                    _join(last_item.rows[-1], first.rows.pop(0), slots)
             items += page_items
             last_item = page_items[-1] if page_items else None
-    lines = [row for item in items
-             for row in ([r for _, r in item.cells()] if isinstance(item, _Grid) else [item])]
+    lines = [line for item in items for line in (item.lines() if isinstance(item, _Grid) else [item])]
     text = "\n".join(" ".join(c.text for c in row) for row in lines)   # for the title: one line per row
     return PdfContent(lines, text, chars, images)
