@@ -358,3 +358,21 @@ def test_tables_as_images_are_rejected(tmp_path):
     report = parse_file(str(path))
     assert report.status == "rejected" and report.reason.startswith("tables-are-images")
     assert report.tables == {"active": None, "applications": None, "review_litigation": None}
+
+
+# --- Word documents another writer made: LibreOffice saved the reports' Word-styled HTML pages as .docx
+# (tests/fixtures/wordprocessor/make.py), with its own table XML (w:tblGrid, w:vMerge, cell widths).
+
+WORD_PROCESSOR = Path(__file__).parent / "fixtures" / "wordprocessor"
+
+
+@pytest.mark.parametrize("path", sorted(WORD_PROCESSOR.glob("*.docx")), ids=lambda p: p.stem)
+def test_a_libreoffice_docx_parses_back_exactly(path):
+    """Each .docx parses to the report it holds, both formats, blanks and (六) as one row included."""
+    from nianbao.parse import parse_file
+    from test_roundtrip import assert_same
+
+    report = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    parsed = parse_file(path)
+    assert_same(parsed, report)
+    assert (parsed.format_version, parsed.agency) == (report["format_version"], report["agency"])

@@ -2,7 +2,7 @@
 
 Every input ends parsed, partial or rejected; bad input never raises (reason codes in model.py's
 ParsedReport.reason: empty-file, binary-file, unreadable-file, file-too-large, unknown-file-kind,
-encoding-undetected, no-tables-found, tables-are-images, cells-run-together, unknown-format,
+encoding-undetected, no-tables-found, tables-are-images, tables-cut-off, cells-run-together, unknown-format,
 table-too-large, parser-out-of-memory, parser-crash).
 """
 from __future__ import annotations
@@ -90,7 +90,8 @@ def _read(path: str, data: bytes, sha: str, kind: str) -> ParsedReport:
             if not pdf.chars:
                 code = "tables-are-images" if pdf.has_images else "no-text-layer"
                 return _rejected(path, sha, code, "PDF 没有文字层(扫描件或图片),无法读取表格")
-            return parse_lines(pdf.lines, source_file=path, sha256=sha, text=pdf.text, has_images=pdf.has_images)
+            return parse_lines(pdf.lines, source_file=path, sha256=sha, text=pdf.text, has_images=pdf.has_images,
+                               cut_off=pdf.cut_off)
         # HTML and Word readers are imported lazily: lxml is slow to import and not needed for text.
         if kind == "html":
             from .html import read_page

@@ -19,7 +19,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Sequence
 
 from .. import schema as S
 from ..model import Cell, ParsedReport, Value
@@ -382,7 +382,13 @@ def _missing(asm: _Assembler, tables: dict[str, Any], active_2019: dict | None) 
     return out
 
 
-def _outcome(asm: _Assembler, missing: list[str], found_any: bool, has_images: bool) -> tuple[str, str]:
+def _places(sources: Sequence[str]) -> str:
+    """The first few of a list of sources, and how many in all."""
+    return ", ".join(sources[:3]) + (f" 等共 {len(sources)} 处" if len(sources) > 3 else "")
+
+
+def _outcome(asm: _Assembler, missing: list[str], found_any: bool, has_images: bool,
+             cut_off: Sequence[str]) -> tuple[str, str]:
     """(status, reason) of the whole report."""
     if asm.run_together and missing:
         where = ", ".join(asm.run_together[:3])
@@ -396,6 +402,8 @@ def _outcome(asm: _Assembler, missing: list[str], found_any: bool, has_images: b
         reason = "unknown-format: 表二缺少可识别的表头,无法判定是 2021 格式还是 2019 (试行) 格式"
         return ("partial" if found_any else "rejected"), reason
     if not found_any:
+        if cut_off:
+            return "rejected", f"tables-cut-off: 表格超出页面边缘,没有完整印在页面上的行无法读取 ({_places(cut_off)})"
         if has_images:
             return "rejected", "tables-are-images: 没有可读取的表格文字,表格可能是图片"
         seen = "找到了章节标题但没有任何统计行的数值" if asm.headings or asm.labels_seen else "没有找到表二、表三、表四"
@@ -408,18 +416,21 @@ def _outcome(asm: _Assembler, missing: list[str], found_any: bool, has_images: b
     detail = f"缺少 {shown}" + (f" ({problems})" if problems else "")
     if has_images and any("." not in m for m in missing):
         return "partial", f"tables-are-images: 部分表格没有可读取的文字,可能是图片; {detail}"
+    if cut_off:
+        return "partial", f"tables-cut-off: 表格超出页面边缘,部分单元格没有完整印在页面上 ({_places(cut_off)}); {detail}"
     return "partial", f"tables-incomplete: {detail}"
 
 
 def parse_lines(lines: list[list[TextCell]], *, source_file: str, sha256: str, text: str,
-                has_images: bool = False) -> ParsedReport:
-    """Assemble a ParsedReport from rows of printed cells; `text` is the plain text, for metadata."""
+                has_images: bool = False, cut_off: Sequence[str] = ()) -> ParsedReport:
+    """Assemble a ParsedReport from rows of printed cells; `text` is the plain text, for metadata;
+    `cut_off`, the sources of cells that run over a PDF page's edge (their rows are not read)."""
     asm = _Assembler(_tokens(lines))
     asm.run()
     tables, active_2019, cells = _tables(asm)
     found_any = any(tables.values()) or bool(active_2019)
     missing = _missing(asm, tables, active_2019)
-    status, reason = _outcome(asm, missing, found_any, has_images)
+    status, reason = _outcome(asm, missing, found_any, has_images, cut_off)
     meta = read_metadata(text)
     version = asm.version or (S.FORMAT_2021 if asm.sub_rows_printed else None)
     deviations = ["other-single-row"] if version == S.FORMAT_2021 and "other" in (tables["applications"] or {}) else []
