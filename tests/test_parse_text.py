@@ -318,7 +318,8 @@ BAD_INPUTS = [
     ("blank.pdf", _pdf(b""), "no-text-layer"),
     ("scan.pdf", _pdf(IMAGE_PAGE), "tables-are-images"),
     ("scan.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "tables-are-images"),
-    ("old.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512, "unknown-file-kind"),
+    ("broken.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512, "unreadable-file"),
+    ("sheet.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512, "unknown-file-kind"),
     ("archive.zip", b"PK\x03\x04" + b"\x00" * 64, "unknown-file-kind"),
 ]
 

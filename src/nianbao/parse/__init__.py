@@ -26,6 +26,8 @@ TEXT_SUFFIXES = {".txt", ".md", ".text", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm", ".shtml", ".xhtml"}
 HTML_PAGE = re.compile(rb"<html[\s>]|<!doctype html", re.I)
 HTML_TABLE = re.compile(rb"<table[\s>][\s\S]*?<t[rd][\s>]", re.I)
+WORD_STREAM = "WordDocument".encode("utf-16-le")   # the stream's name in a compound file's directory
+ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")   # a .docx/.xlsx with a password is a compound file
 IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
 # Reader codes -> the report-level reason codes.
 CODE_MAP = {"undecodable-text": "encoding-undetected", "not-html": "unreadable-file", "not-a-docx": "unreadable-file"}
@@ -49,7 +51,7 @@ def file_sha256(p: Path) -> str:
 
 
 def sniff(data: bytes, suffix: str) -> str:
-    """pdf | docx | html | text, or 'unknown:<what>' / 'image'; content wins over the extension
+    """pdf | docx | doc | html | text, or 'unknown:<what>' / 'image'; content wins over the extension
     (a .txt or .md holding HTML tables is read as HTML)."""
     head = data[:1024]
     if b"%PDF-" in head:
@@ -61,7 +63,11 @@ def sniff(data: bytes, suffix: str) -> str:
             return "docx" if suffix == ".docx" else "unknown:损坏的 ZIP 文件"
         return "docx" if any(n.startswith("word/") for n in names) else "unknown:ZIP 压缩包(不是 Word .docx)"
     if data.startswith(b"\xd0\xcf\x11\xe0"):
-        return "unknown:旧版 Word/WPS/Excel 文件(OLE),请另存为 .docx 或 PDF"
+        if ENCRYPTED_PACKAGE in data:
+            return "unknown:加密的 Office 文件(设有打开密码),无法读取,请提供未加密的文件"
+        if WORD_STREAM in data or suffix in (".doc", ".wps", ".dot"):   # a damaged .doc: its reader says what is wrong
+            return "doc"
+        return "unknown:Excel、PowerPoint 等 OLE 复合文档(不是 Word 文件),请另存为 .docx 或 PDF"
     if data.startswith(b"{\\rtf"):
         return "unknown:RTF 文件,请另存为 .docx 或 PDF"
     if any(data.startswith(m) for m in IMAGE_MAGIC):
@@ -95,6 +101,8 @@ def _read(path: str, data: bytes, sha: str, kind: str) -> ParsedReport:
         # HTML and Word readers are imported lazily: lxml is slow to import and not needed for text.
         if kind == "html":
             from .html import read_page
+        elif kind == "doc":
+            from .doc import read_page
         else:
             from .docx import read_page
         page = read_page(data, path)
