@@ -427,3 +427,61 @@ def test_assembling_reads_each_token_a_bounded_number_of_times(heading):
     _CountingTokens.reads = 0
     core._Assembler(toks).run()
     assert 0 < _CountingTokens.reads < 20 * len(toks)
+
+
+# --- Text extracted from word-processor PDFs (pdftotext, as scrapers save it: tests/fixtures/wordprocessor).
+# Blank cells are gone, a number a narrow column wrapped lies on lines of its own above and below its row,
+# and in reading order a row's values may come before its label or after another's: numbers that no row
+# takes leave their table unread, never read into another row's cells.
+
+WORD_PROCESSOR = Path(__file__).parent / "fixtures" / "wordprocessor"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in WORD_PROCESSOR.glob("*.pdftotext*.txt")))
+def test_pdf_text_from_a_word_processor_never_puts_a_number_in_another_cell(name):
+    """Each text parses partial (or rejected) with reason values-unplaced; every number read is the one
+    in that cell of the report, and every row not read is listed as missing."""
+    from test_parse_pdf import _cells
+
+    report = json.loads((WORD_PROCESSOR / (name.split(".")[0] + ".json")).read_text(encoding="utf-8"))
+    parsed = parse_file(WORD_PROCESSOR / name)
+    assert parsed.status in ("partial", "rejected") and parsed.reason.startswith("values-unplaced: "), parsed.reason
+    want = _cells(report["tables"], report.get("active_2019_format"))
+    got = _cells(parsed.tables, parsed.active_2019)
+    assert {k: v for k, v in got.items() if v is not None and want.get(k, "<absent>") != v} == {}
+    unread = {f"{table}.{row}" for (table, row, i), v in want.items() if got.get((table, row, i), "-") != v}
+    assert parsed.status == "rejected" or all(r in parsed.missing or r.split(".")[0] in parsed.missing for r in unread)
+
+
+HEAD3 = "三、收到和处理政府信息公开申请情况\n"
+HEAD4 = "四、政府信息公开行政复议、行政诉讼情况\n行政复议 行政诉讼\n"
+
+
+@pytest.mark.parametrize("text,table,reason", [
+    # a row short of values, the rest of a wrapped number on the next line: the two are not one row
+    (HEAD3 + "一、本年新收政府信息公开申请数量 3 0 0 0 0\n0 3\n二、上年结转政府信息公开申请数量 0 0 0 0 0 0 0\n",
+     "applications", "values-unplaced"),
+    # numbers above a row that has its own: no row takes them, so the table is not read
+    (HEAD3 + "一、本年新收政府信息公开申请数量 3 0 0 0 0 0 3\n4474 3923\n二、上年结转政府信息公开申请数量 1 0 0 0 0 0 1\n",
+     "applications", "values-unplaced"),
+    # table 四: 15 numbers by chance, a number's parts above and below a row that lost a blank
+    (HEAD3 + "一、本年新收政府信息公开申请数量 3 0 0 0 0 0 3\n" + HEAD4 + "2377\n77963 85838 0 0 0 0 85 62717 0 33468 0 21587 0\n8\n",
+     "review_litigation", "tables-incomplete"),
+], ids=["short-row-then-a-number-line", "numbers-above-a-whole-row", "table-4-number-wrapped-around-a-row"])
+def test_numbers_out_of_their_rows_leave_the_table_unread(tmp_path, text, table, reason):
+    """What pdftotext makes of wrapped numbers and lost blanks: the table is not read, and says why."""
+    parsed = parse_file(write(tmp_path, text))
+    assert parsed.tables[table] is None and parsed.reason.startswith(reason + ": "), parsed.reason
+    assert table in parsed.missing or parsed.status == "rejected"
+
+
+def test_a_paragraph_of_number_lines_stays_rows_and_keeps_its_numbers_apart(tmp_path):
+    """In a paragraph layout (cells between empty lines), a paragraph of number lines is rows of numbers,
+    not one cell, and digits on either side of a line break are two numbers ('917806' / '54')."""
+    from nianbao.parse.text import read_lines
+
+    cells = "\n\n".join(["二、主动公开政府信息情况", "规章", "1", "2", "3", "行政规范性文件", "4", "5", "6"] * 2)
+    rows = read_lines(cells + "\n\n124296 917806\n54 0 17\n654371\n\n")
+    texts = [[c.text for c in row] for row in rows[-3:]]
+    assert texts == [["124296", "917806"], ["54", "0", "17"], ["654371"]]
+    assert [c.source for row in rows[-3:] for c in row][:3] == ["line 37 col 1", "line 37 col 2", "line 38 col 1"]

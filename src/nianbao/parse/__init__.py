@@ -2,8 +2,8 @@
 
 Every input ends parsed, partial or rejected; bad input never raises (reason codes in model.py's
 ParsedReport.reason: empty-file, binary-file, unreadable-file, file-too-large, unknown-file-kind,
-encoding-undetected, no-tables-found, tables-are-images, tables-cut-off, cells-run-together, unknown-format,
-table-too-large, parser-out-of-memory, parser-crash).
+encoding-undetected, no-tables-found, tables-are-images, tables-cut-off, values-unplaced,
+cells-run-together, unknown-format, table-too-large, parser-out-of-memory, parser-crash, parser-timeout).
 """
 from __future__ import annotations
 

@@ -41,6 +41,7 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _DIGIT = re.compile(r"\d")
 APPLICANTS = len(S.APPLICANT_COLUMNS)
 REVIEW_WIDTH = len(S.REVIEW_GROUPS) * len(S.REVIEW_OUTCOMES)
+SECTION_TABLES = {"2": "active", "3": "applications", "4": "review"}   # heading number -> its table
 TABLE_NAMES = {"active": "active_disclosure", "applications": "applications", "review": "review_litigation"}
 JSON_TABLE = {"active": "active", "applications": "applications", "review": "review_litigation"}
 
@@ -154,6 +155,9 @@ class _Assembler:
         self.run_together: list[str] = []
         self.review_mode = False
         self.orphan: _Orphan | None = None
+        self.region: str | None = None                 # the table whose section or rows are being read
+        self.strays: dict[str, list[str]] = {}         # table -> sources of numbers no row took
+        self.strayed: dict[str, list[str]] = {}        # tables left unread for them (JSON names)
 
     def _decide_version(self) -> tuple[str | None, bool]:
         """Format of table 二 from the headers, blocks and rows only one format prints."""
@@ -172,21 +176,34 @@ class _Assembler:
                 continue
             if t.kind == TEXT:
                 self._check_run_together(t)
-                self.orphan = None
+                self._drop_orphan()
             elif t.kind == LABEL:
                 lab = t.label
+                self.region = SECTION_TABLES.get(lab.key) if lab.kind == "heading" else lab.table or self.region
                 if lab.kind == "row" or (lab.kind == "group" and lab.key == "other" and not self.sub_rows_printed):
                     i = self._row(i)
                     continue
                 if lab.kind == "heading":
                     self.headings.add(lab.key)
                     self.review_mode = lab.key == "4" and "review" not in self.labels_seen
-                    self.orphan = None
+                    self._drop_orphan()
                 elif lab.kind in ("header", "block"):
                     if lab.table == "review" and "review" not in self.labels_seen:
                         self.review_mode = True
-                    self.orphan = None
+                    self._drop_orphan()
             i += 1
+        self._drop_orphan()
+
+    def _drop_orphan(self) -> None:
+        """Give up the number line waiting for a label: no label took it, so its numbers are strays."""
+        if self.orphan:
+            self._stray(self.orphan.vals)
+        self.orphan = None
+
+    def _stray(self, vals: list[Tok]) -> None:
+        """Record printed numbers that no row took, in the table being read (see _strays_reason)."""
+        if self.region and any(_DIGIT.search(v.cell.text) for v in vals):   # not '、' of a vertical label
+            self.strays.setdefault(self.region, []).append(vals[0].cell.source)
 
     def _check_run_together(self, t: Tok) -> None:
         """Record a text cell where a label runs into its digits ('规章000行政规范性文件6233440')."""
@@ -206,7 +223,10 @@ class _Assembler:
         end = self.row_end[self.toks[i].row]
         vals = [t for t in self.toks[i:end] if t.kind == VALUE]
         if sum(not v.blank for v in vals) >= 2:
+            self._drop_orphan()
             self.orphan = _Orphan(vals, self._after_unknown_label(i))
+        else:
+            self._stray(vals)
         return end
 
     def _after_unknown_label(self, i: int) -> bool:
@@ -227,7 +247,7 @@ class _Assembler:
         got, j = self._inline(i)
         if width is None:
             self.problems.setdefault(self._name(table, key), "unknown-format")
-            self.orphan = None
+            self._drop_orphan()
             return j
         if not got and (j >= len(self.toks) or self.toks[j].row != self.toks[i].row):
             taken = _align(self.orphan.vals, width) if self.orphan and not self.orphan.ambiguous else None
@@ -238,9 +258,7 @@ class _Assembler:
             got, j = self._forward(j, got, width)
             if not got:
                 got, j = self._continued(j, self.toks[i], width)
-        elif got and len(got) < width and (j >= len(self.toks) or self.toks[j].row != self.toks[i].row):
-            got, j = self._forward(j, got, width)
-        self.orphan = None
+        self._drop_orphan()
         vals = _align(got, width)
         if vals is None:
             where = self.toks[i].cell.source
@@ -300,20 +318,35 @@ class _Assembler:
 
     def _store_review(self, vals: list[Tok]) -> None:
         """Table 四's values (all value rows after its headers): 15 cells once blank fillers are set
-        aside; cut short, the complete groups, but only when every row holds whole groups: a row of 14
-        has lost a blank somewhere (PDF text drops blank cells), and which value is whose is unknown."""
+        aside; cut short, the complete groups. Only when every row holds whole groups, or (all 15 there)
+        every line one value: a row of 14 has lost a blank somewhere (PDF text drops blank cells), and
+        rows of 1, 13 and 1 are a number wrapped above and below a row that lost a blank, 15 by chance;
+        which value is whose is unknown."""
         width = len(S.REVIEW_OUTCOMES)
         short = len(vals) < REVIEW_WIDTH
         aligned = vals if short else _align(vals, REVIEW_WIDTH)
-        if aligned is None or short and any(n % width for n in Counter(v.row for v in vals).values()):
-            self.problems["review_litigation"] = (f"{vals[0].cell.source}: 找到 {len(vals)} 个数值,"
-                                                  f"应为 {REVIEW_WIDTH} 个")
+        per_row = Counter(v.row for v in aligned or vals).values()
+        if aligned is None or not (all(n % width == 0 for n in per_row) or not short and set(per_row) == {1}):
+            found = (f"找到 {len(vals)} 个数值,应为 {REVIEW_WIDTH} 个" if aligned is None or short else
+                     f"{REVIEW_WIDTH} 个数值分在 {len(per_row)} 行(各 {'、'.join(map(str, per_row))} 个),"
+                     f"不成整组,对应无法确定")
+            self.problems["review_litigation"] = f"{vals[0].cell.source}: {found}"
             return
         vals = aligned
         for g, (group, _) in enumerate(S.REVIEW_GROUPS):
             part = vals[g * width:(g + 1) * width]
             if len(part) == width:
                 self.found["review"][group] = part
+
+
+def _drop_strayed_tables(asm: _Assembler) -> None:
+    """A table with numbers that no row took is not read at all: its cells came in another order than
+    label then values (text extracted from a PDF in reading order, numbers wrapped in narrow columns),
+    and which number belongs to which row cannot be told."""
+    for table, sources in asm.strays.items():
+        if asm.found[table]:
+            asm.found[table].clear()
+            asm.strayed[JSON_TABLE[table]] = sources
 
 
 def _app_keys(asm: _Assembler) -> tuple[str, ...]:
@@ -402,6 +435,9 @@ def _outcome(asm: _Assembler, missing: list[str], found_any: bool, has_images: b
         reason = "unknown-format: 表二缺少可识别的表头,无法判定是 2021 格式还是 2019 (试行) 格式"
         return ("partial" if found_any else "rejected"), reason
     if not found_any:
+        if asm.strayed:
+            where = "; ".join(f"{t}: {_places(s)}" for t, s in asm.strayed.items())
+            return "rejected", f"values-unplaced: 表格中有数值不在任何一行的标签之后,行与数值的对应无法确定 ({where})"
         if cut_off:
             return "rejected", f"tables-cut-off: 表格超出页面边缘,没有完整印在页面上的行无法读取 ({_places(cut_off)})"
         if has_images:
@@ -410,12 +446,15 @@ def _outcome(asm: _Assembler, missing: list[str], found_any: bool, has_images: b
         return "rejected", f"no-tables-found: {seen}"
     if not missing:
         return "parsed", ""
-    problems = "; ".join(f"{k}: {asm.problems[k]}" for k in (*missing, "review_litigation")
+    problems = "; ".join(f"{k}: {asm.problems[k]}" for k in dict.fromkeys((*missing, "review_litigation"))
                          if k in asm.problems)
     shown = ", ".join(missing[:5]) + (f" 等共 {len(missing)} 项" if len(missing) > 5 else "")
     detail = f"缺少 {shown}" + (f" ({problems})" if problems else "")
     if has_images and any("." not in m for m in missing):
         return "partial", f"tables-are-images: 部分表格没有可读取的文字,可能是图片; {detail}"
+    if asm.strayed:
+        where = "; ".join(f"{t}: {_places(s)}" for t, s in asm.strayed.items())
+        return "partial", f"values-unplaced: 表格中有数值不在任何一行的标签之后,行与数值的对应无法确定,该表未读取 ({where}); {detail}"
     if cut_off:
         return "partial", f"tables-cut-off: 表格超出页面边缘,部分单元格没有完整印在页面上 ({_places(cut_off)}); {detail}"
     return "partial", f"tables-incomplete: {detail}"
@@ -427,6 +466,7 @@ def parse_lines(lines: list[list[TextCell]], *, source_file: str, sha256: str, t
     `cut_off`, the sources of cells that run over a PDF page's edge (their rows are not read)."""
     asm = _Assembler(_tokens(lines))
     asm.run()
+    _drop_strayed_tables(asm)
     tables, active_2019, cells = _tables(asm)
     found_any = any(tables.values()) or bool(active_2019)
     missing = _missing(asm, tables, active_2019)

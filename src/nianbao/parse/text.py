@@ -55,11 +55,23 @@ def _units(raw: list[str]) -> list[tuple[int, str]]:
                 start = i + 1
             buf.append(x.strip())
             continue
-        if buf:
-            out.append((start, "".join(buf)))
+        if buf and len(buf) > 1 and any(all(map(_is_value_token, line.split())) for line in buf):
+            out += [(start + k, line) for k, line in enumerate(buf)]   # lines of numbers: rows, not one cell
+            buf = []
+        elif buf:
+            out.append((start, _joined(buf)))
             buf = []
         if x and not padded[i] and not padded[i + 2]:
             out.append((i + 1, ""))
+    return out
+
+
+def _joined(lines: list[str]) -> str:
+    """The lines of one paragraph as one text: Chinese wraps anywhere and joins without a space, but two
+    numbers (or Latin words) on either side of a line break stay apart ('917806' / '54' is not 91780654)."""
+    out = lines[0]
+    for line in lines[1:]:
+        out += " " + line if out[-1:].isascii() and out[-1:].isalnum() and line[:1].isascii() and line[:1].isalnum() else line
     return out
 
 
