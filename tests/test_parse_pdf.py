@@ -267,6 +267,7 @@ WORD_PROCESSOR_PDFS = {
     "html-2021": "parsed",
     "html-2019": "parsed",
     "html-single-row": "parsed",
+    "html-2021-doubled": "parsed",      # every character drawn twice (a bold face the font lacks)
     "html-too-wide": "tables-cut-off",  # table 三's and 四's last columns run over the page's right edge
     "html-clipped": "tables-cut-off",   # large type: table 四 reaches the edge, what lies beyond is clipped
 }

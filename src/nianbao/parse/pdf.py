@@ -172,6 +172,13 @@ def _open_ends(page) -> dict[str, dict]:
     return ends
 
 
+def _doubled(chars: list[dict]) -> bool:
+    """Whether some character is drawn twice at (nearly) one place. pdfplumber's dedupe_chars takes four
+    times as long as finding the tables, so it runs only where this finds one."""
+    keys = sorted((c["text"], c["fontname"], round(c["top"]), c["x0"]) for c in chars)
+    return any(a[:3] == b[:3] and b[3] - a[3] <= 1 for a, b in zip(keys, keys[1:]))
+
+
 def _off_page(page) -> list[dict]:
     """The characters that run over the page's edge: in the file, but not on the page (a table wider than
     the paper is cut off where the page ends, its last column half shown or not at all)."""
@@ -391,7 +398,10 @@ def read_pdf(data: bytes, path: str) -> PdfContent:
             with _reading(path, f"PDF 第 {number} 页无法读取"):   # a corrupt content stream
                 chars += len(page.chars)
                 images = images or bool(page.images)
-                page_items = [item for _, item in _page_items(page, number, cut_off)] if page.chars else []
+                # A bold face a font lacks is drawn twice, a fraction of a point apart (WPS, Word): once per
+                # character is what the page shows ('本年制发件数', not '本本年年制制发发件件数数').
+                shown = page.dedupe_chars() if _doubled(page.chars) else page
+                page_items = [item for _, item in _page_items(shown, number, cut_off)] if page.chars else []
             page.close()
             first = page_items[0] if page_items else None
             if isinstance(last_item, _Grid) and last_item.rows:
