@@ -485,3 +485,13 @@ def test_a_paragraph_of_number_lines_stays_rows_and_keeps_its_numbers_apart(tmp_
     texts = [[c.text for c in row] for row in rows[-3:]]
     assert texts == [["124296", "917806"], ["54", "0", "17"], ["654371"]]
     assert [c.source for row in rows[-3:] for c in row][:3] == ["line 37 col 1", "line 37 col 2", "line 38 col 1"]
+
+
+def test_numbers_of_a_numbered_label_we_cannot_match_do_not_leave_the_table_unread(tmp_path):
+    """A number line after a numbered label no form prints is that row's (missing), not a stray."""
+    text = (HEAD3 + "一、本年新收政府信息公开申请数量 3 0 0 0 0 0 3\n9.属于某种新情形\n1 0 0 0 0 0 1\n"
+            "二、上年结转政府信息公开申请数量 1 0 0 0 0 0 1\n")
+    parsed = parse_file(write(tmp_path, text))
+    apps = parsed.tables["applications"]
+    assert apps["new"] == [3, 0, 0, 0, 0, 0, 3] and apps["carried_over"] == [1, 0, 0, 0, 0, 0, 1]
+    assert parsed.reason.startswith("tables-incomplete: "), parsed.reason

@@ -10,7 +10,10 @@ How values find their label (one assembler for every layout):
   one cell per paragraph, a PDF number line printed under its label);
 - orphan: a PDF number line printed *above* its label (vertically centred labels) is kept until the
   next label that has no values of its own takes it.
-A row whose values cannot be separated unambiguously is left out and listed as missing.
+A row whose values cannot be separated unambiguously is left out and listed as missing. Numbers that no
+row takes (a number line no label took, a lone number after a row that has its values) mean the cells
+did not come as label then values (text a PDF gave in reading order, a number wrapped in a narrow
+column): their whole table is left out (values-unplaced), as which number is whose cannot be told.
 """
 from __future__ import annotations
 
@@ -195,13 +198,14 @@ class _Assembler:
         self._drop_orphan()
 
     def _drop_orphan(self) -> None:
-        """Give up the number line waiting for a label: no label took it, so its numbers are strays."""
-        if self.orphan:
+        """Give up the number line waiting for a label: no label took it, so its numbers are strays, unless
+        they follow a numbered label we could not match (they are that row's, which is missing)."""
+        if self.orphan and not self.orphan.ambiguous:
             self._stray(self.orphan.vals)
         self.orphan = None
 
     def _stray(self, vals: list[Tok]) -> None:
-        """Record printed numbers that no row took, in the table being read (see _strays_reason)."""
+        """Record printed numbers that no row took, in the table being read (see _drop_strayed_tables)."""
         if self.region and any(_DIGIT.search(v.cell.text) for v in vals):   # not '、' of a vertical label
             self.strays.setdefault(self.region, []).append(vals[0].cell.source)
 
@@ -225,7 +229,7 @@ class _Assembler:
         if sum(not v.blank for v in vals) >= 2:
             self._drop_orphan()
             self.orphan = _Orphan(vals, self._after_unknown_label(i))
-        else:
+        elif not self._after_unknown_label(i):
             self._stray(vals)
         return end
 
@@ -434,12 +438,12 @@ def _outcome(asm: _Assembler, missing: list[str], found_any: bool, has_images: b
     if unknown and "active" in missing:
         reason = "unknown-format: 表二缺少可识别的表头,无法判定是 2021 格式还是 2019 (试行) 格式"
         return ("partial" if found_any else "rejected"), reason
+    unplaced = ("values-unplaced: 表格中有数值不在任何一行的标签之后,行与数值的对应无法确定,该表未读取 ("
+                + "; ".join(f"{t}: {_places(s)}" for t, s in asm.strayed.items()) + ")")
+    cut = f"tables-cut-off: 表格超出页面边缘,部分单元格没有完整印在页面上,其所在行未读取 ({_places(cut_off)})"
     if not found_any:
-        if asm.strayed:
-            where = "; ".join(f"{t}: {_places(s)}" for t, s in asm.strayed.items())
-            return "rejected", f"values-unplaced: 表格中有数值不在任何一行的标签之后,行与数值的对应无法确定 ({where})"
-        if cut_off:
-            return "rejected", f"tables-cut-off: 表格超出页面边缘,没有完整印在页面上的行无法读取 ({_places(cut_off)})"
+        if asm.strayed or cut_off:
+            return "rejected", unplaced if asm.strayed else cut
         if has_images:
             return "rejected", "tables-are-images: 没有可读取的表格文字,表格可能是图片"
         seen = "找到了章节标题但没有任何统计行的数值" if asm.headings or asm.labels_seen else "没有找到表二、表三、表四"
@@ -452,11 +456,8 @@ def _outcome(asm: _Assembler, missing: list[str], found_any: bool, has_images: b
     detail = f"缺少 {shown}" + (f" ({problems})" if problems else "")
     if has_images and any("." not in m for m in missing):
         return "partial", f"tables-are-images: 部分表格没有可读取的文字,可能是图片; {detail}"
-    if asm.strayed:
-        where = "; ".join(f"{t}: {_places(s)}" for t, s in asm.strayed.items())
-        return "partial", f"values-unplaced: 表格中有数值不在任何一行的标签之后,行与数值的对应无法确定,该表未读取 ({where}); {detail}"
-    if cut_off:
-        return "partial", f"tables-cut-off: 表格超出页面边缘,部分单元格没有完整印在页面上 ({_places(cut_off)}); {detail}"
+    if asm.strayed or cut_off:
+        return "partial", f"{unplaced if asm.strayed else cut}; {detail}"
     return "partial", f"tables-incomplete: {detail}"
 
 
