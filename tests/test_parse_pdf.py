@@ -310,3 +310,12 @@ def test_the_word_processor_pdfs_wrap_numbers_in_cells_and_over_pages():
         assert _wrapped_number_cells(path) >= 10, name
         parsed = parse_file(path)
         assert any(" + page" in c.source and isinstance(c.value, int) and c.text.isdigit() for c in parsed.cells), name
+
+
+def test_a_pdf_whose_text_layer_holds_no_characters_is_rejected_as_undecodable():
+    """Fonts without a ToUnicode map print the tables but leave glyph numbers in the text layer: the
+    report is rejected saying so (it said 'no tables found', and sent auditors looking for tables)."""
+    path = WORD_PROCESSOR / "html-2021-no-tounicode.pdf"
+    parsed = parse_file(path)
+    assert parsed.status == "rejected" and parsed.reason.startswith("text-undecodable: "), parsed.reason
+    assert "ToUnicode" in parsed.reason and parsed.cells == []

@@ -2,8 +2,9 @@
 
 Every input ends parsed, partial or rejected; bad input never raises (reason codes in model.py's
 ParsedReport.reason: empty-file, binary-file, unreadable-file, file-too-large, unknown-file-kind,
-encoding-undetected, no-tables-found, tables-are-images, tables-cut-off, values-unplaced,
-cells-run-together, unknown-format, table-too-large, parser-out-of-memory, parser-crash, parser-timeout).
+encoding-undetected, no-tables-found, no-text-layer, tables-are-images, text-undecodable, tables-cut-off,
+values-unplaced, cells-run-together, unknown-format, table-too-large, parser-out-of-memory, parser-crash,
+parser-timeout).
 """
 from __future__ import annotations
 
@@ -96,6 +97,10 @@ def _read(path: str, data: bytes, sha: str, kind: str) -> ParsedReport:
             if not pdf.chars:
                 code = "tables-are-images" if pdf.has_images else "no-text-layer"
                 return _rejected(path, sha, code, "PDF 没有文字层(扫描件或图片),无法读取表格")
+            if pdf.undecoded * 2 > pdf.chars:   # the text is there, but as glyph numbers, not characters
+                return _rejected(path, sha, "text-undecodable",
+                                 f"PDF 的文字无法解码:{pdf.chars} 个字符中有 {pdf.undecoded} 个的字体没有 Unicode 映射"
+                                 f"(缺少 ToUnicode),表格无法读取;请提供 Word、网页或重新导出的 PDF")
             return parse_lines(pdf.lines, source_file=path, sha256=sha, text=pdf.text, has_images=pdf.has_images,
                                cut_off=pdf.cut_off)
         # HTML and Word readers are imported lazily: lxml is slow to import and not needed for text.

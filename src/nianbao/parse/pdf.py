@@ -37,6 +37,7 @@ class PdfContent:
     text: str
     chars: int
     has_images: bool
+    undecoded: int          # characters whose font maps them to no Unicode text ('(cid:123)', private use)
     cut_off: list[str]      # sources of cells and lines that run over the page's edge (what shows is not all)
 
 
@@ -170,6 +171,12 @@ def _open_ends(page) -> dict[str, dict]:
             ends[side] = {"object_type": "line", "x0": x0, "x1": x1, "top": y, "bottom": y,
                           "width": x1 - x0, "height": 0}
     return ends
+
+
+def _undecoded(c: dict) -> bool:
+    """A character its font maps to no text: pdfminer's '(cid:123)', or a private-use code point."""
+    t = c["text"]
+    return t.startswith("(cid:") or len(t) == 1 and "\ue000" <= t <= "\uf8ff"
 
 
 def _doubled(chars: list[dict]) -> bool:
@@ -392,11 +399,12 @@ def read_pdf(data: bytes, path: str) -> PdfContent:
         if len(pages) > MAX_PAGES:
             raise InputError("file-too-large", path, f"PDF 共 {len(pages)} 页,超过 {MAX_PAGES} 页上限")
         items: list[_Grid | list[TextCell]] = []
-        chars, images, cut_off = 0, False, []
+        chars, images, cut_off, undecoded = 0, False, [], 0
         last_item = None        # the last page's last row or table
         for number, page in enumerate(pages, 1):
             with _reading(path, f"PDF 第 {number} 页无法读取"):   # a corrupt content stream
                 chars += len(page.chars)
+                undecoded += sum(map(_undecoded, page.chars))
                 images = images or bool(page.images)
                 # A bold face a font lacks is drawn twice, a fraction of a point apart (WPS, Word): once per
                 # character is what the page shows ('本年制发件数', not '本本年年制制发发件件数数').
@@ -417,4 +425,4 @@ def read_pdf(data: bytes, path: str) -> PdfContent:
             _end_cut_row(last_item.rows[-1], cut_off)
     lines = [line for item in items for line in (item.lines() if isinstance(item, _Grid) else [item])]
     text = "\n".join(" ".join(c.text for c in row) for row in lines)   # for the title: one line per row
-    return PdfContent(lines, text, chars, images, cut_off)
+    return PdfContent(lines, text, chars, images, undecoded, cut_off)
