@@ -268,6 +268,7 @@ WORD_PROCESSOR_PDFS = {
     "html-2019": "parsed",
     "html-single-row": "parsed",
     "html-2021-doubled": "parsed",      # every character drawn twice (a bold face the font lacks)
+    "docx-repeated-header": "parsed",   # tables 三 and 四 repeat their header rows on each page
     "html-too-wide": "tables-cut-off",  # table 三's and 四's last columns run over the page's right edge
     "html-clipped": "tables-cut-off",   # large type: table 四 reaches the edge, what lies beyond is clipped
 }
@@ -310,6 +311,9 @@ def test_the_word_processor_pdfs_wrap_numbers_in_cells_and_over_pages():
         assert _wrapped_number_cells(path) >= 10, name
         parsed = parse_file(path)
         assert any(" + page" in c.source and isinstance(c.value, int) and c.text.isdigit() for c in parsed.cells), name
+    # after the header rows a page repeats (rows 1-3), the rest of the row the page break cut is row 4
+    parsed = parse_file(WORD_PROCESSOR / "docx-repeated-header.pdf")
+    assert any(re.search(r" \+ page \d+ table \d+ row 4 ", c.source) for c in parsed.cells)
 
 
 def test_a_pdf_whose_text_layer_holds_no_characters_is_rejected_as_undecodable():

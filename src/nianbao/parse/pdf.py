@@ -355,6 +355,17 @@ def _starts_row(above: str, text: str) -> bool:
         or L.match(above + text) != label
 
 
+def _repeated_header(last: _Grid, first: _Grid) -> int:
+    """How many rows at the top of `first`, a table at the top of a new page, repeat the header rows at
+    the top of `last`, the same table on the page before: word processors repeat a table's header on each
+    page ('标题行重复'). They are printed again, not read again, and the rest of a cut row follows them."""
+    k = 0
+    while (k < min(len(first.rows) - 1, len(last.rows) - 1) and first.rows[k].cells == last.rows[k].cells
+           and not any(c and NUMBER.match(c) for c in first.rows[k].cells)):
+        k += 1
+    return k
+
+
 def _end_cut_row(row: _Row, cut_off: list[str]) -> None:
     """A row the page's foot cut whose rest is not at the top of the next page (a producer lost it): a number
     that filled its cell there may have gone on, and is not read."""
@@ -412,6 +423,8 @@ def read_pdf(data: bytes, path: str) -> PdfContent:
                 page_items = [item for _, item in _page_items(shown, number, cut_off)] if page.chars else []
             page.close()
             first = page_items[0] if page_items else None
+            if isinstance(last_item, _Grid) and isinstance(first, _Grid):
+                del first.rows[:_repeated_header(last_item, first)]
             if isinstance(last_item, _Grid) and last_item.rows:
                 slots = (_rest_of_row(last_item.rows[-1], first.rows[0])
                          if isinstance(first, _Grid) and first.rows else None)
