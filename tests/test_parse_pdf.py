@@ -269,6 +269,7 @@ WORD_PROCESSOR_PDFS = {
     "html-single-row": "parsed",
     "html-2021-doubled": "parsed",      # every character drawn twice (a bold face the font lacks)
     "docx-repeated-header": "parsed",   # tables 三 and 四 repeat their header rows on each page
+    "docx-page-numbers": "parsed",      # a bare page number in each page's footer, no value of any row
     "html-too-wide": "tables-cut-off",  # table 三's and 四's last columns run over the page's right edge
     "html-clipped": "tables-cut-off",   # large type: table 四 reaches the edge, what lies beyond is clipped
 }

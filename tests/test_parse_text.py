@@ -495,3 +495,21 @@ def test_numbers_of_a_numbered_label_we_cannot_match_do_not_leave_the_table_unre
     apps = parsed.tables["applications"]
     assert apps["new"] == [3, 0, 0, 0, 0, 0, 3] and apps["carried_over"] == [1, 0, 0, 0, 0, 0, 1]
     assert parsed.reason.startswith("tables-incomplete: "), parsed.reason
+
+
+@pytest.mark.parametrize("text,kept", [
+    # pdftotext: each page ends with its number, and a form feed starts the next
+    ("规章 1 2 3\n\n   1\n\f行政规范性文件 4 5 6\n  2\n\f行政许可 7\n", ["规章 1 2 3", "行政规范性文件 4 5 6", "行政许可 7"]),
+    # numbered from 5 on (the report inside a larger document), at the top of each next page
+    ("规章 1 2 3\f\n  6\n行政规范性文件 4 5 6\f\n 7\n行政许可 7\n", ["规章 1 2 3", "行政规范性文件 4 5 6", "行政许可 7"]),
+    # the last value of a page is no page number: 0 on page 1 does not go up with the pages
+    ("行政处罚\n0\n\f31784\n行政强制\n", ["行政处罚", "0", "31784", "行政强制"]),
+    ("规章 1 2 3\n5\n行政规范性文件 4 5 6\n", ["规章 1 2 3", "5", "行政规范性文件 4 5 6"]),       # no page break
+    ("规章 1 2 3\f行政规范性文件 4 5 6\n", ["规章 1 2 3", "行政规范性文件 4 5 6"]),              # a break mid-line
+])
+def test_a_bare_page_number_at_a_page_break_is_not_a_value(text, kept):
+    """Around a form feed, a line holding only a number that goes up with the pages is the page number;
+    elsewhere it is a value."""
+    from nianbao.parse.text import read_lines
+
+    assert [" ".join(c.text for c in row) for row in read_lines(text)] == kept

@@ -21,7 +21,7 @@ from pdfplumber.utils.text import chars_to_textmap
 from . import labels as L
 from .core import NUMBER, VALUE, TextCell, classify
 from .encoding import InputError
-from .text import PAGE_NUMBER, space_cells
+from .text import BARE_PAGE_NUMBER, PAGE_NUMBER, space_cells
 
 # pdfminer warns through logging about fonts it reads anyway ('Could not get FontBBox from font
 # descriptor', once a character in Chromium's prints): hundreds of lines a report on stderr, nothing to act on.
@@ -43,6 +43,7 @@ class PdfContent:
 
 EDGE_TOLERANCE = 3          # points: a rule this close to a y is at that y (pdfplumber's snap tolerance)
 CUT_OFF = "（超出页面边缘）"   # the text of a cell cut off by the page's edge: no value, so its row is not read
+MARGIN_SHARE = 0.1          # of the page's height: where a header or footer stands, and no table's row
 MAX_CELL_PADDING = 8        # points each side of a cell's text: Word and WPS 5.4 (0.19 cm), LibreOffice 5.5
 WRAPPED_PART = re.compile(r"[0-9.,]+")   # what a number wrapped over lines goes on with
 
@@ -270,7 +271,16 @@ def _page_items(page, number: int, cut_off: list[str]) -> list[tuple[float, _Gri
         line = [TextCell(c, source if len(cells) == 1 else f"{source} col {k}") for k, c in enumerate(cells, 1)]
         if line:
             items.append((tl["top"], line))
-    return sorted(items, key=lambda it: it[0])
+    items.sort(key=lambda it: it[0])
+    # A bare number below (or above) everything else, in the page's footer (or header) margin, is its page
+    # number ('3'), not a value: read as one, no row would take it, and its table would be left unread.
+    height = page.bbox[3] - page.bbox[1]
+    for end, in_margin in ((-1, lambda top: top > page.bbox[1] + (1 - MARGIN_SHARE) * height),
+                           (0, lambda top: top < page.bbox[1] + MARGIN_SHARE * height)):
+        if items and isinstance(items[end][1], list) and len(items[end][1]) == 1 \
+                and BARE_PAGE_NUMBER.match(items[end][1][0].text) and in_margin(items[end][0]):
+            items.pop(end)
+    return items
 
 
 def _text_lines(page, bbox: tuple[float, float, float, float], cut: bool) -> list[dict]:

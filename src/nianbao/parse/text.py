@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from functools import lru_cache
 
 from . import labels as L
 from .core import NUMBER, VALUE_WORDS, WITH_UNIT, TextCell
 
+BARE_PAGE_NUMBER = re.compile(r"^\s*\d{1,4}\s*$")   # a page number without marks: only where a page ends
 PAGE_NUMBER = re.compile(r"^\s*(?:[-—–]\s*\d{1,4}\s*[-—–]|第\s*\d{1,4}\s*页(?:\s*[,，]?\s*共\s*\d{1,4}\s*页)?)\s*$")
 MARKDOWN_RULE = re.compile(r"^:?-{3,}:?$")
 FILLER = re.compile(r"^\s*\|{2,}\s*$")   # colspan fillers '||', '|||' on a line of their own hold no cell
@@ -146,10 +148,45 @@ def _is_separator(units: list[tuple[int, str]], n: int) -> bool:
     return units[n][1].rstrip() == "|" and (n + 1 == len(units) or units[n + 1][1].rstrip() != "|")
 
 
+def _without_page_breaks(text: str) -> str:
+    """The text with its form feeds (pdftotext ends each page with one) taken out, and the page numbers
+    blanked: a bare number on the last line of a page or the first of the next, where such numbers go up
+    with the pages (page k prints k + a constant, on two pages at least, or 1 on the first of two):
+    read as values, no row would take them and their table would be left unread, while the last value
+    of a page's table is no page number. Line numbers stay those an editor shows, but where a form feed
+    stands between text on one line."""
+    lines = text.split("\n")
+    candidates = []   # (page, number, line index)
+    page = 1
+    for i, line in enumerate(lines):
+        if "\f" not in line:
+            continue
+        before, after = line.split("\f", 1)
+        last = i if before.strip() else next((j for j in range(i - 1, -1, -1) if lines[j].strip()), None)
+        first = i if after.strip() else next((j for j in range(i + 1, len(lines)) if lines[j].strip()), None)
+        for j, on_page in ((last, page), (first, page + 1)):
+            bare = BARE_PAGE_NUMBER.match(lines[j].replace("\f", "")) if j is not None else None
+            if bare:
+                candidates.append((on_page, int(bare.group(0)), j))
+        page += line.count("\f")
+    offsets = Counter(number - on_page for on_page, number, _ in candidates)
+    if offsets:
+        offset, count = offsets.most_common(1)[0]
+        if count >= 2 or offset == 0:
+            for on_page, number, j in candidates:
+                if number - on_page == offset:
+                    lines[j] = ""
+    # A form feed between text on one line breaks it; at either end of a line (pdftotext) it is no line.
+    return "\n".join("\n".join(part for part in line.split("\f") if part.strip()) if "\f" in line else line
+                     for line in lines)
+
+
 def read_lines(text: str) -> list[list[TextCell]]:
     """Rows of printed cells of a text report, with the source line of each cell."""
     if any(bar in text for bar in BARS):
         text = text.translate(_TO_PIPE)
+    if "\f" in text:
+        text = _without_page_breaks(text)
     raw = text.splitlines()
     rules = RULE_CHARS.search(text) is not None
     markdown = is_markdown(raw)
