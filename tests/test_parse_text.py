@@ -17,6 +17,7 @@ from nianbao import schema as S
 from nianbao.parse import labels as L
 from nianbao.parse import parse_file
 from nianbao.parse.core import TextCell, parse_lines
+from nianbao.parse import render as R
 from nianbao.parse.metadata import read_metadata
 from nianbao.paths import ROOT
 
@@ -513,3 +514,18 @@ def test_a_bare_page_number_at_a_page_break_is_not_a_value(text, kept):
     from nianbao.parse.text import read_lines
 
     assert [" ".join(c.text for c in row) for row in read_lines(text)] == kept
+
+
+def test_page_numbers_kept_without_page_breaks_are_no_stray_values(tmp_path):
+    """Text saved page by page without form feeds keeps its page numbers as lines of their own, inside
+    the tables too: numbers that go up by one through the document are set aside, and the report parses
+    whole; one lone number inside a table is no page number that can be told, and leaves it unread."""
+    from test_roundtrip import assert_same
+
+    report = R.random_report(random.Random(3), S.FORMAT_2021)
+    lines = R.render_text(report, "pipe").split("\n")
+    numbered = [x for i, line in enumerate(lines) for x in ([line, f"  {i // 25}"] if i and i % 25 == 0 else [line])]
+    assert sum(x.strip().isdigit() for x in numbered) == 2   # pages 1 and 2 end inside tables 二 and 三
+    assert_same(parse_file(write(tmp_path, "\n".join(numbered))), report)
+    lone = lines[:50] + ["  7"] + lines[50:]
+    assert parse_file(write(tmp_path, "\n".join(lone), "lone.txt")).reason.startswith("values-unplaced: ")

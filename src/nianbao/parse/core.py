@@ -44,6 +44,7 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _DIGIT = re.compile(r"\d")
 APPLICANTS = len(S.APPLICANT_COLUMNS)
 REVIEW_WIDTH = len(S.REVIEW_GROUPS) * len(S.REVIEW_OUTCOMES)
+LONE_NUMBER = re.compile(r"^\s*\d{1,3}\s*$")   # a number alone on its line that may be a page number
 SECTION_TABLES = {"2": "active", "3": "applications", "4": "review"}   # heading number -> its table
 TABLE_NAMES = {"active": "active_disclosure", "applications": "applications", "review": "review_litigation"}
 JSON_TABLE = {"active": "active", "applications": "applications", "review": "review_litigation"}
@@ -161,6 +162,7 @@ class _Assembler:
         self.region: str | None = None                 # the table whose section or rows are being read
         self.strays: dict[str, list[str]] = {}         # table -> sources of numbers no row took
         self.strayed: dict[str, list[str]] = {}        # tables left unread for them (JSON names)
+        self.lone: list[tuple[int, str | None, str]] = []   # lone numbers no row took: (value, table, source)
 
     def _decide_version(self) -> tuple[str | None, bool]:
         """Format of table 二 from the headers, blocks and rows only one format prints."""
@@ -205,7 +207,11 @@ class _Assembler:
         self.orphan = None
 
     def _stray(self, vals: list[Tok]) -> None:
-        """Record printed numbers that no row took, in the table being read (see _drop_strayed_tables)."""
+        """Record printed numbers that no row took, in the table being read (see _drop_strayed_tables); a
+        lone small number anywhere may be a page number, and is noted as one that might be."""
+        printed = [v for v in vals if not v.blank]
+        if len(printed) == 1 and LONE_NUMBER.match(printed[0].cell.text):
+            self.lone.append((int(printed[0].cell.text.strip()), self.region, printed[0].cell.source))
         if self.region and any(_DIGIT.search(v.cell.text) for v in vals):   # not '、' of a vertical label
             self.strays.setdefault(self.region, []).append(vals[0].cell.source)
 
@@ -346,11 +352,30 @@ class _Assembler:
 def _drop_strayed_tables(asm: _Assembler) -> None:
     """A table with numbers that no row took is not read at all: its cells came in another order than
     label then values (text extracted from a PDF in reading order, numbers wrapped in narrow columns),
-    and which number belongs to which row cannot be told."""
+    and which number belongs to which row cannot be told. Page numbers are no such numbers: lone numbers
+    that go up by one through the document (2, 3, 4 where tables cross pages) are set aside first."""
+    pages = _page_numbers(asm.lone)
     for table, sources in asm.strays.items():
-        if asm.found[table]:
+        sources = [s for s in sources if s not in pages]
+        if sources and asm.found[table]:
             asm.found[table].clear()
             asm.strayed[JSON_TABLE[table]] = sources
+
+
+def _page_numbers(lone: list[tuple[int, str | None, str]]) -> set[str]:
+    """Sources of the longest run of lone numbers that go up by one in document order (page numbers a
+    text kept without its page breaks), when it has two numbers at least."""
+    best: list[int] = []           # per lone number: the length of the longest run ending there
+    for i, (value, _, _) in enumerate(lone):
+        best.append(1 + max((best[j] for j in range(i) if lone[j][0] == value - 1), default=0))
+    if not best or max(best) < 2:
+        return set()
+    i = best.index(max(best))
+    run = {lone[i][2]}
+    while best[i] > 1:
+        i = max(j for j in range(i) if lone[j][0] == lone[i][0] - 1 and best[j] == best[i] - 1)
+        run.add(lone[i][2])
+    return run
 
 
 def _app_keys(asm: _Assembler) -> tuple[str, ...]:
