@@ -364,17 +364,21 @@ def _drop_strayed_tables(asm: _Assembler) -> None:
 
 def _page_numbers(lone: list[tuple[int, str | None, str]]) -> set[str]:
     """Sources of the longest run of lone numbers that go up by one in document order (page numbers a
-    text kept without its page breaks), when it has two numbers at least."""
-    best: list[int] = []           # per lone number: the length of the longest run ending there
+    text kept without its page breaks), when it has two numbers at least. One pass: a file of number
+    lines is linear, not quadratic."""
+    ends: dict[int, tuple[int, int]] = {}   # value -> (length, index) of the longest run ending in it so far
+    before: list[int | None] = []           # per lone number: the one before it in its run
     for i, (value, _, _) in enumerate(lone):
-        best.append(1 + max((best[j] for j in range(i) if lone[j][0] == value - 1), default=0))
-    if not best or max(best) < 2:
-        return set()
-    i = best.index(max(best))
-    run = {lone[i][2]}
-    while best[i] > 1:
-        i = max(j for j in range(i) if lone[j][0] == lone[i][0] - 1 and best[j] == best[i] - 1)
+        previous = ends.get(value - 1)
+        before.append(previous[1] if previous else None)
+        length = previous[0] + 1 if previous else 1
+        if length > ends.get(value, (0, -1))[0]:
+            ends[value] = (length, i)
+    length, i = max(ends.values(), default=(0, None))
+    run: set[str] = set()
+    while length >= 2 and i is not None:
         run.add(lone[i][2])
+        i = before[i]
     return run
 
 
