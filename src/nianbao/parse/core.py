@@ -453,6 +453,16 @@ def _places(sources: Sequence[str]) -> str:
     return ", ".join(sources[:3]) + (f" 等共 {len(sources)} 处" if len(sources) > 3 else "")
 
 
+def _unread_reason(asm: _Assembler, cut_off: Sequence[str]) -> str:
+    """Why cells were left unread on purpose: numbers no row took, else cells cut off at a page's edge."""
+    if asm.strayed:
+        return ("values-unplaced: 表格中有数值不在任何一行的标签之后,行与数值的对应无法确定,该表未读取 ("
+                + "; ".join(f"{t}: {_places(s)}" for t, s in asm.strayed.items()) + ")")
+    if cut_off:
+        return f"tables-cut-off: 表格超出页面边缘,部分单元格没有完整印在页面上,其所在行未读取 ({_places(cut_off)})"
+    return ""
+
+
 def _outcome(asm: _Assembler, missing: list[str], found_any: bool, has_images: bool,
              cut_off: Sequence[str]) -> tuple[str, str]:
     """(status, reason) of the whole report."""
@@ -467,12 +477,10 @@ def _outcome(asm: _Assembler, missing: list[str], found_any: bool, has_images: b
     if unknown and "active" in missing:
         reason = "unknown-format: 表二缺少可识别的表头,无法判定是 2021 格式还是 2019 (试行) 格式"
         return ("partial" if found_any else "rejected"), reason
-    unplaced = ("values-unplaced: 表格中有数值不在任何一行的标签之后,行与数值的对应无法确定,该表未读取 ("
-                + "; ".join(f"{t}: {_places(s)}" for t, s in asm.strayed.items()) + ")")
-    cut = f"tables-cut-off: 表格超出页面边缘,部分单元格没有完整印在页面上,其所在行未读取 ({_places(cut_off)})"
+    unread = _unread_reason(asm, cut_off)
     if not found_any:
-        if asm.strayed or cut_off:
-            return "rejected", unplaced if asm.strayed else cut
+        if unread:
+            return "rejected", unread
         if has_images:
             return "rejected", "tables-are-images: 没有可读取的表格文字,表格可能是图片"
         seen = "找到了章节标题但没有任何统计行的数值" if asm.headings or asm.labels_seen else "没有找到表二、表三、表四"
@@ -485,8 +493,8 @@ def _outcome(asm: _Assembler, missing: list[str], found_any: bool, has_images: b
     detail = f"缺少 {shown}" + (f" ({problems})" if problems else "")
     if has_images and any("." not in m for m in missing):
         return "partial", f"tables-are-images: 部分表格没有可读取的文字,可能是图片; {detail}"
-    if asm.strayed or cut_off:
-        return "partial", f"{unplaced if asm.strayed else cut}; {detail}"
+    if unread:
+        return "partial", f"{unread}; {detail}"
     return "partial", f"tables-incomplete: {detail}"
 
 

@@ -212,8 +212,7 @@ def _paragraph_properties(word: bytes, table: bytes, data: bytes, fib: _Fib, pie
         for i in range(crun):
             offset = page[4 * (crun + 1) + 13 * i] * 2
             para = _papx(page, offset, data) if offset else _Para()
-            cp = _cp_of(fcs[i + 1] - 1, pieces)
-            if cp is not None:
+            for cp, _ in _cp_ranges(fcs[i + 1] - 1, fcs[i + 1], pieces)[:1]:   # its last character's CP
                 out[cp] = para
     return out
 
@@ -279,14 +278,6 @@ def _continued_cells(operand: bytes) -> list[bool]:
         flags = struct.unpack_from("<H", operand, at)[0] if at + 2 <= len(operand) else 0
         out.append(bool(flags & TC_MERGED) or (bool(flags & TC_VERT_MERGE) and not flags & TC_VERT_RESTART))
     return out
-
-
-def _cp_of(fc: int, pieces: list[_Piece]) -> int | None:
-    """The CP of the character stored at byte `fc` (None when no piece holds it)."""
-    for p in pieces:
-        if p.fc <= fc < p.fc_end:
-            return p.cp + (fc - p.fc) // (1 if p.compressed else 2)
-    return None
 
 
 def _assemble(text: str, props: dict[int, _Para]) -> Page:
