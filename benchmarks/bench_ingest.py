@@ -8,6 +8,7 @@ projected time for 150,000 reports, and HTML ingest's CPU a report as a multiple
 speed, which drifts within minutes). Prints figures only, never asserts a timing.
 Usage: python benchmarks/bench_ingest.py [--n 200] [--pdf-n 20] [--workers N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,8 +73,13 @@ def run(kind: str, folder: Path, out: Path, manifest: Path | None, workers: int 
 
     parsed_at: list[float] = []
     start, cpu = time.perf_counter(), _cpu_seconds()
-    summary = ingest.ingest([folder], out, manifest=manifest, workers=workers,
-                            progress=lambda done, total, path: parsed_at.append(time.perf_counter()))
+    summary = ingest.ingest(
+        [folder],
+        out,
+        manifest=manifest,
+        workers=workers,
+        progress=lambda done, total, path: parsed_at.append(time.perf_counter()),
+    )
     total, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
     n = len(summary.outcomes)
     rate = n / total
@@ -81,8 +87,10 @@ def run(kind: str, folder: Path, out: Path, manifest: Path | None, workers: int 
     # this is the rate a national run of 150,000 files sees (start-up and the merge are paid once).
     steady = (len(parsed_at) - 1) / (parsed_at[-1] - parsed_at[0]) if len(parsed_at) > 2 else float("nan")
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(summary.by_status().items()))
-    print(f"{kind:<6} {n:>6} {total:>8.2f} {parsed_at[-1] - start if parsed_at else 0:>8.2f} {rate:>10.1f} "
-          f"{steady:>10.1f} {n / cpu:>10.1f} {NATIONAL_REPORTS / steady / 60:>10.1f}   {statuses}")
+    print(
+        f"{kind:<6} {n:>6} {total:>8.2f} {parsed_at[-1] - start if parsed_at else 0:>8.2f} {rate:>10.1f} "
+        f"{steady:>10.1f} {n / cpu:>10.1f} {NATIONAL_REPORTS / steady / 60:>10.1f}   {statuses}"
+    )
     return cpu / n
 
 
@@ -106,8 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=200, help="text and HTML reports each")
     p.add_argument("--pdf-n", type=int, default=20, help="PDF copies")
-    p.add_argument("--workers", type=int, default=None,
-                   help=f"parser processes (default: ingest's choice, parallel from {ingest.PARALLEL_FROM} files)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help=f"parser processes (default: ingest's choice, parallel from {ingest.PARALLEL_FROM} files)",
+    )
     p.add_argument("--corpus", default=os.environ.get("NIANBAO_CORPUS", str(ROOT.parent / "shared" / "corpus")))
     args = p.parse_args(argv)
     rng = random.Random(0)
@@ -119,29 +131,35 @@ def main(argv: list[str] | None = None) -> int:
         write_text_reports(folders["text"], args.n, rng)
         write_html_reports(folders["html"], args.n, rng)
         manifest = write_pdf_copies(folders["pdf"], args.pdf_n, Path(args.corpus))
-        print(f"{'kind':<6} {'files':>6} {'total s':>8} {'parse s':>8} {'reports/s':>10} {'steady/s':>10} "
-              f"{'per CPU-s':>10} {'150k (min)':>10}   outcomes")
+        print(
+            f"{'kind':<6} {'files':>6} {'total s':>8} {'parse s':>8} {'reports/s':>10} {'steady/s':>10} "
+            f"{'per CPU-s':>10} {'150k (min)':>10}   outcomes"
+        )
         cpu, floors = {}, []
         for kind, folder in folders.items():
             if not any(folder.glob("r*")):
                 continue
-            if kind == "html":   # the baseline right before and right after: the machine's speed drifts
+            if kind == "html":  # the baseline right before and right after: the machine's speed drifts
                 floors.append(lxml_floor(folder))
             cpu[kind] = run(kind, folder, base / f"data-{kind}", manifest if kind == "pdf" else None, args.workers)
             if kind == "html":
                 floors.append(lxml_floor(folder))
         if "html" in cpu:
             floor = sum(floors) / len(floors)
-            print(f"baseline: lxml's parse alone takes {floor * 1e3:.2f} ms of CPU a page ({1 / floor:.0f} pages a "
-                  f"CPU second; {floors[0] * 1e3:.2f} ms before the HTML ingest, {floors[1] * 1e3:.2f} ms after); "
-                  f"HTML ingest takes {cpu['html'] * 1e3:.2f} ms a report in all processes, "
-                  f"{cpu['html'] / floor:.2f}x the baseline.")
-        print(f"parse s = until the last file was parsed; the rest is the Parquet merge and write. "
-              f"steady/s = parse rate from the first to the last parsed report (no process start-up); "
-              f"150k (min) = {NATIONAL_REPORTS:,} reports at the steady rate. per CPU-s counts the parser "
-              f"processes too (the machine is shared: wall-clock rates include other people's work). "
-              f"{os.cpu_count()} cores, workers={args.workers or 'auto'}, "
-              f"load average {os.getloadavg()[0]:.1f}.")
+            print(
+                f"baseline: lxml's parse alone takes {floor * 1e3:.2f} ms of CPU a page ({1 / floor:.0f} pages a "
+                f"CPU second; {floors[0] * 1e3:.2f} ms before the HTML ingest, {floors[1] * 1e3:.2f} ms after); "
+                f"HTML ingest takes {cpu['html'] * 1e3:.2f} ms a report in all processes, "
+                f"{cpu['html'] / floor:.2f}x the baseline."
+            )
+        print(
+            f"parse s = until the last file was parsed; the rest is the Parquet merge and write. "
+            f"steady/s = parse rate from the first to the last parsed report (no process start-up); "
+            f"150k (min) = {NATIONAL_REPORTS:,} reports at the steady rate. per CPU-s counts the parser "
+            f"processes too (the machine is shared: wall-clock rates include other people's work). "
+            f"{os.cpu_count()} cores, workers={args.workers or 'auto'}, "
+            f"load average {os.getloadavg()[0]:.1f}."
+        )
     return 0
 
 

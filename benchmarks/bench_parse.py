@@ -4,14 +4,15 @@ Prints a table; never asserts a timing. Each row repeats its files until about `
 passed, so small inputs get a stable figure and the whole run stays short (~30 s by default).
 Usage: python benchmarks/bench_parse.py [--seconds 3] [--corpus DIR]
 """
+
 from __future__ import annotations
 
 import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from nianbao.parse import html
 from nianbao.paths import ROOT
@@ -19,8 +20,9 @@ from nianbao.paths import ROOT
 NATIONAL_REPORTS = 150_000
 
 
-def measure(files: list[Path], work: Callable[[Path], object], seconds: float,
-            max_rounds: int) -> tuple[int, float, float]:
+def measure(
+    files: list[Path], work: Callable[[Path], object], seconds: float, max_rounds: int
+) -> tuple[int, float, float]:
     """Run `work` over all files round after round until `seconds` pass; (reports, wall s, CPU s)."""
     done, start, cpu = 0, time.perf_counter(), time.process_time()
     for _ in range(max_rounds):
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     try:
         from nianbao.parse import parse_file
-    except ImportError as e:   # the core lands separately; say so instead of printing a number
+    except ImportError as e:  # the core lands separately; say so instead of printing a number
         print(f"parse_file unavailable ({e}); end-to-end rows skipped", file=sys.stderr)
         parse_file = None
     if parse_file is not None:
@@ -61,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     files_of = {"html": html_files, "txt": txt_files, "pdf": pdf_files}
 
     # CPU seconds as well: on a shared machine the wall clock also counts other people's work.
-    print(f"{'input':32} {'files':>5} {'reports':>8} {'seconds':>8} {'reports/s':>10} {'per CPU-s':>10} {'ms/report':>10}")
+    print(
+        f"{'input':32} {'files':>5} {'reports':>8} {'seconds':>8} {'reports/s':>10} {'per CPU-s':>10} {'ms/report':>10}"
+    )
     cpu_rate: dict[str, float] = {}
     for name, n_files, work, max_rounds in rows:
         files = files_of[name.split(":")[0]]
@@ -70,23 +74,31 @@ def main(argv: list[str] | None = None) -> int:
             continue
         done, elapsed, cpu = measure(files, work, args.seconds, max_rounds)
         cpu_rate[name] = done / cpu
-        print(f"{name:32} {n_files:>5} {done:>8} {elapsed:>8.2f} {done / elapsed:>10.1f} {done / cpu:>10.1f} "
-              f"{cpu / done * 1000:>10.2f}")
+        print(
+            f"{name:32} {n_files:>5} {done:>8} {elapsed:>8.2f} {done / elapsed:>10.1f} {done / cpu:>10.1f} "
+            f"{cpu / done * 1000:>10.2f}"
+        )
     kb = sum(len(b) for b in html_bytes.values()) / max(len(html_bytes), 1) / 1024
-    print(f"(HTML pages average {kb:.0f} KB; target: at least 200 HTML pages a second; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    print(
+        f"(HTML pages average {kb:.0f} KB; target: at least 200 HTML pages a second; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
+    )
     rate = cpu_rate.get("html: parse_file")
     if rate:
         cores = os.cpu_count() or 1
-        print(f"{NATIONAL_REPORTS:,} HTML reports at {rate:.0f}/CPU-s: {NATIONAL_REPORTS / rate / 60:.1f} min on one core, "
-              f"{NATIONAL_REPORTS / rate / cores / 60:.1f} min on {cores} cores (parsing only; see bench_ingest.py)")
+        print(
+            f"{NATIONAL_REPORTS:,} HTML reports at {rate:.0f}/CPU-s: "
+            f"{NATIONAL_REPORTS / rate / 60:.1f} min on one core, "
+            f"{NATIONAL_REPORTS / rate / cores / 60:.1f} min on {cores} cores (parsing only; see bench_ingest.py)"
+        )
     if parse_file is not None:
         scaling(parse_file)
     return 0
 
 
 # Inputs no report prints, in two sizes: the parse time should grow with the size, not with its square.
-# (Session 7: 200,000 number lines, a 1.2 MB file, took over 5 minutes; table 四 rows the same.)
+# (Before the parser core stopped copying tokens: 200,000 number lines, a 1.2 MB file, took over
+# 5 minutes; table 四 rows the same.)
 SCALING_SHAPES = {
     "number lines after 二": ("二、主动公开政府信息情况\n", "1 2 3\n"),
     "number rows after 四": ("四、政府信息公开行政复议、行政诉讼情况\n", "1 2 3 4 5\n"),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The README's test command: installs what the tests need on a fresh machine (Debian's chromium for
-# the browser test, the package with its test extras), starts a throwaway PostgreSQL server on
-# loopback for the engine-parity tests, and runs the whole test suite.
+# The README's test command: installs what the tests need on a fresh machine (Debian's chromium and a
+# CJK font for the browser tests, PostgreSQL, Java for Spark, the package with its test extras), runs
+# the linters (ruff, the import-linter contracts, generated files current), starts a throwaway
+# PostgreSQL server on loopback for the engine-parity tests, and runs the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive GX_ANALYTICS_ENABLED=false PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -12,11 +13,20 @@ apt_install() {
   apt-get install -y -qq "$@" >/dev/null
 }
 command -v chromium >/dev/null || apt_install chromium chromium-driver
+# Without a CJK font Chromium prints Chinese with no decodable text: its test PDFs would be rejected (text-undecodable).
+command -v fc-list >/dev/null || apt_install fontconfig
+[ -n "$(fc-list :lang=zh family)" ] || apt_install fonts-noto-cjk
 PGBIN=/usr/lib/postgresql/15/bin
 [ -x "$PGBIN/initdb" ] || apt_install postgresql-15
 command -v java >/dev/null || apt_install openjdk-17-jre-headless
 
 python3 -m pip install -q --root-user-action=ignore -e '.[test]'
+
+# Lint first: they take seconds, the tests take minutes.
+python3 -m ruff check .
+python3 -m ruff format --check .
+lint-imports --no-cache
+python3 -m nianbao generate --check
 
 # A throwaway PostgreSQL cluster, owned by the postgres user, listening on 127.0.0.1 only.
 PGWORK=$(mktemp -d /tmp/nianbao-pg.XXXXXX)

@@ -3,6 +3,7 @@
 Chromium talks DevTools over a pipe (--remote-debugging-pipe: JSON messages ending in NUL on fds 3
 and 4), so the tests need no websocket library and open no port.
 """
+
 from __future__ import annotations
 
 import base64
@@ -19,12 +20,23 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-extensions", "--no-default-browser-check", "--mute-audio")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--no-default-browser-check",
+    "--mute-audio",
+)
 
-NO_CHROMIUM = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                 reason="Debian chromium not installed (scripts/test.sh installs it)")
+NO_CHROMIUM = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian chromium not installed (scripts/test.sh installs it)"
+)
 
 
 def _high_fd(fd: int) -> int:
@@ -41,13 +53,17 @@ class Browser:
         cmd_read, self._cmd = map(_high_fd, os.pipe())
         self._evt, evt_write = map(_high_fd, os.pipe())
 
-        def child():                                   # chromium reads fd 3 and writes fd 4
+        def child():  # chromium reads fd 3 and writes fd 4
             os.dup2(cmd_read, 3)
             os.dup2(evt_write, 4)
 
-        self.proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe",
-                                      "about:blank"], preexec_fn=child, close_fds=False,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],
+            preexec_fn=child,
+            close_fds=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(cmd_read)
         os.close(evt_write)
         self._next, self._replies, self.events = 0, {}, []
@@ -97,8 +113,9 @@ class Browser:
 
     def js(self, expression: str):
         """Evaluate in the page (promises awaited) and return the value."""
-        result = self.send("Runtime.evaluate", session=True, expression=expression, returnByValue=True,
-                           awaitPromise=True)
+        result = self.send(
+            "Runtime.evaluate", session=True, expression=expression, returnByValue=True, awaitPromise=True
+        )
         assert "exceptionDetails" not in result, result
         return result["result"].get("value")
 
@@ -118,11 +135,13 @@ class Browser:
         bad = []
         for e in self.events:
             m, p = e["method"], e.get("params", {})
-            if m == "Runtime.exceptionThrown" or m == "Page.javascriptDialogOpening" or m == "Network.loadingFailed":
-                bad.append(e)
-            elif m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
-                bad.append(e)
-            elif m == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
+            if (
+                m == "Runtime.exceptionThrown"
+                or m == "Page.javascriptDialogOpening"
+                or m == "Network.loadingFailed"
+                or (m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"))
+                or (m == "Log.entryAdded" and p.get("entry", {}).get("level") == "error")
+            ):
                 bad.append(e)
         return bad
 

@@ -3,6 +3,7 @@
 A clean report satisfies every rule; a test case changes a few cells (a mutation) and states which
 rules the changed report must fail. The numbers are chosen by hand, never computed by the checks.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -14,8 +15,8 @@ import pyarrow.parquet as pq
 from nianbao import rules as RL
 from nianbao import schema as S
 from nianbao import violations
+from nianbao.datafolder import read_reports
 from nianbao.engines import RESULT_FORMAT, attach
-from nianbao.findings import read_reports
 
 PARTS = S.APPLICANT_PARTS
 RESULT_ROWS = S.RESULT_ROWS_SUBROWS
@@ -25,16 +26,22 @@ def clean_applications(version: str = S.FORMAT_2021) -> dict:
     """Table 三 of a clean report; 2019 prints (六)其他处理 as one row."""
     cells: dict = {}
     for i, p in enumerate(PARTS, start=1):
-        results = {r: 0 for r in RESULT_ROWS}
+        results = dict.fromkeys(RESULT_ROWS, 0)
         results.update(granted=i, partly_granted=1, withheld_1=1, unable_1=1, not_processed_1=1, other_1=1)
         if version == S.FORMAT_2019:
             results.update(other_1=None, other_2=None, other_3=None)
             cells[S.app_col("other", p)] = 1
         total = i + 5
         cells.update({S.app_col(r, p): v for r, v in results.items()})
-        cells.update({S.app_col("total", p): total, S.app_col("carried_over", p): 2,
-                      S.app_col("carried_forward", p): 1, S.app_col("new", p): total + 1 - 2})
-    rows = [r for r in (*S.APPLICATION_ROW_KEYS_SUBROWS, "other")]
+        cells.update(
+            {
+                S.app_col("total", p): total,
+                S.app_col("carried_over", p): 2,
+                S.app_col("carried_forward", p): 1,
+                S.app_col("new", p): total + 1 - 2,
+            }
+        )
+    rows = [*S.APPLICATION_ROW_KEYS_SUBROWS, "other"]
     for r in rows:
         parts = [cells.get(S.app_col(r, p)) for p in PARTS]
         cells[S.app_col(r, "total")] = None if None in parts else sum(parts)
@@ -54,33 +61,79 @@ def clean_review() -> dict:
 def clean_active(version: str = S.FORMAT_2021) -> dict:
     """Table 二 of a clean report (a 设区的市 government may make 规章)."""
     if version == S.FORMAT_2021:
-        return {"rules_issued": 1, "rules_repealed": 0, "rules_in_force": 5, "normative_issued": 3,
-                "normative_repealed": 1, "normative_in_force": 20, "licensing_decisions": 100,
-                "punishment_decisions": 50, "enforcement_decisions": 5, "fees_10k_yuan": Decimal("12.5")}
-    return {"v2019_rules_made": 1, "v2019_rules_published": 1, "v2019_rules_published_total": 5,
-            "v2019_normative_made": 2, "v2019_normative_published": 2, "v2019_normative_published_total": 10,
-            "v2019_licensing_prev_items": 10, "v2019_licensing_change": 2, "v2019_licensing_decisions": 30,
-            "v2019_other_services_prev_items": 5, "v2019_other_services_change": -1,
-            "v2019_other_services_decisions": 3, "v2019_punishment_prev_items": 8, "v2019_punishment_change": 0,
-            "v2019_punishment_decisions": 40, "v2019_enforcement_prev_items": 2, "v2019_enforcement_change": 1,
-            "v2019_enforcement_decisions": 4, "v2019_fees_prev_items": 3, "v2019_fees_change": -1,
-            "v2019_procurement_items": 4, "v2019_procurement_amount": Decimal("12.3")}
+        return {
+            "rules_issued": 1,
+            "rules_repealed": 0,
+            "rules_in_force": 5,
+            "normative_issued": 3,
+            "normative_repealed": 1,
+            "normative_in_force": 20,
+            "licensing_decisions": 100,
+            "punishment_decisions": 50,
+            "enforcement_decisions": 5,
+            "fees_10k_yuan": Decimal("12.5"),
+        }
+    return {
+        "v2019_rules_made": 1,
+        "v2019_rules_published": 1,
+        "v2019_rules_published_total": 5,
+        "v2019_normative_made": 2,
+        "v2019_normative_published": 2,
+        "v2019_normative_published_total": 10,
+        "v2019_licensing_prev_items": 10,
+        "v2019_licensing_change": 2,
+        "v2019_licensing_decisions": 30,
+        "v2019_other_services_prev_items": 5,
+        "v2019_other_services_change": -1,
+        "v2019_other_services_decisions": 3,
+        "v2019_punishment_prev_items": 8,
+        "v2019_punishment_change": 0,
+        "v2019_punishment_decisions": 40,
+        "v2019_enforcement_prev_items": 2,
+        "v2019_enforcement_change": 1,
+        "v2019_enforcement_decisions": 4,
+        "v2019_fees_prev_items": 3,
+        "v2019_fees_change": -1,
+        "v2019_procurement_items": 4,
+        "v2019_procurement_amount": Decimal("12.3"),
+    }
 
 
-def report(name: str, *, version: str = S.FORMAT_2021, level: str = "city", region: str = "江苏省测试市",
-           year: int = 2023, changes: dict | None = None) -> dict:
+def report(
+    name: str,
+    *,
+    version: str = S.FORMAT_2021,
+    level: str = "city",
+    region: str = "江苏省测试市",
+    year: int = 2023,
+    changes: dict | None = None,
+) -> dict:
     """One report: its reports row and its three tables, with `changes` (column -> value) applied.
 
     A change of `level` goes to the reports row; any other column to the table that has it.
     """
     agency = f"测试机关{name}"
     rid = S.report_id_for(agency, region, year)
-    tables = {"applications": clean_applications(version), "review_litigation": clean_review(),
-              "active_disclosure": clean_active(version)}
-    meta = {"report_id": rid, "agency": agency, "region": region, "level": level, "year": year,
-            "format_version": version, "format_deviations": "", "source_file": f"{name}.txt",
-            "source_sha256": "0" * 64, "parse_status": "parsed", "parse_reason": "", "missing": "",
-            "ingested_at": None}
+    tables = {
+        "applications": clean_applications(version),
+        "review_litigation": clean_review(),
+        "active_disclosure": clean_active(version),
+    }
+    meta = {
+        "report_id": rid,
+        "agency": agency,
+        "region": region,
+        "level": level,
+        "year": year,
+        "format_version": version,
+        "format_deviations": "",
+        "source_file": f"{name}.txt",
+        "source_sha256": "0" * 64,
+        "parse_status": "parsed",
+        "parse_reason": "",
+        "missing": "",
+        "ingested_at": None,
+    }
     for column, value in (changes or {}).items():
         if column == "level":
             meta["level"] = value
@@ -150,8 +203,9 @@ def run_suites(ctx, engine: str, data_dir: Path, work_dir: Path, suites=None, **
                 continue
             result = bd.get_batch().validate(ctx.suites.get(suite), result_format=COMPLETE)
             # Every check of the suite was evaluated, once (GX does not keep the suite's order).
-            assert sorted(r.expectation_config.meta["check_id"] for r in result.results) == \
-                sorted(c.id for c in RL.checks_for_suite(suite)), suite
+            assert sorted(r.expectation_config.meta["check_id"] for r in result.results) == sorted(
+                c.id for c in RL.checks_for_suite(suite)
+            ), suite
             for r in result.results:
                 meta = r.expectation_config.meta
                 assert not raised(r), (engine, suite, meta["check_id"], r.exception_info)
@@ -169,8 +223,13 @@ def run_suites(ctx, engine: str, data_dir: Path, work_dir: Path, suites=None, **
         found = [(p["report_id"], p["rule_id"]) for p in pairs if (p["suite"], p["rule_id"]) in judged]
         assert len(found) == len(set(found)), "a report broke a rule twice"
         reports = read_reports(data_dir, {rid for rid, _ in found}, with_text=False)
-        values = {(rid, rule): {**reports[rid]["values"].get(RL.RULES_BY_ID[rule].table, {}),
-                                "level": reports[rid]["meta"].get("level")} for rid, rule in found}
+        values = {
+            (rid, rule): {
+                **reports[rid]["values"].get(RL.RULES_BY_ID[rule].table, {}),
+                "level": reports[rid]["meta"].get("level"),
+            }
+            for rid, rule in found
+        }
         return SuiteRun(values, checks, rows, attached.violations)
     finally:
         attached.prepared.close()

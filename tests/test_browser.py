@@ -2,15 +2,16 @@
 (browser_support.py). The pages are opened from file://; every request the page makes is recorded, and
 any that is not file:// is a failure.
 """
+
 from __future__ import annotations
 
 import time
 
 import pandas as pd
 import pytest
-
 from browser_support import NO_CHROMIUM, Browser
 from checkpoint_support import XSS_AGENCY, shared_nightly
+
 from nianbao import findings as F
 from nianbao import report
 from nianbao import schema as S
@@ -39,7 +40,9 @@ def test_landing_and_agency_pages_render_filter_and_stay_on_the_machine(browser)
 
     browser.type("q", "南山")
     assert rows(browser) == ["南山区人民政府"]
-    browser.js("document.getElementById('q').value = ''; document.getElementById('q').dispatchEvent(new Event('input'))")
+    browser.js(
+        "document.getElementById('q').value = ''; document.getElementById('q').dispatchEvent(new Event('input'))"
+    )
     browser.js("new Promise(r => setTimeout(r, 400))")
     browser.js("{const s = document.getElementById('f-sev'); s.value = 'warn'; s.dispatchEvent(new Event('change'))}")
     assert sorted(rows(browser)) == ["天河区人民政府", "苏州市财政局"]
@@ -54,13 +57,18 @@ def test_landing_and_agency_pages_render_filter_and_stay_on_the_machine(browser)
     assert browser.js("document.title").startswith(XSS_AGENCY)
     highlighted = browser.js("""[...document.querySelectorAll('td.bad')].map(td =>
         [td.dataset.column, td.textContent, getComputedStyle(td).backgroundColor])""")
-    assert {c: t for c, t, _ in highlighted} == {"review_upheld": "10", "review_corrected": "1", "review_other": "0",
-                                                 "review_pending": "0", "review_total": "0"}
+    assert {c: t for c, t, _ in highlighted} == {
+        "review_upheld": "10",
+        "review_corrected": "1",
+        "review_other": "0",
+        "review_pending": "0",
+        "review_total": "0",
+    }
     assert {bg for _, _, bg in highlighted} == {"rgb(248, 201, 201)"}
 
-    browser.open((site / "index.html").as_uri())          # GX's index, rendered static and offline
+    browser.open((site / "index.html").as_uri())  # GX's index, rendered static and offline
     assert browser.js("document.querySelector('.banner a').getAttribute('href')") == "nianbao/index.html"
-    browser.open(next(site.glob("validations/review_litigation/**/*.html")).as_uri())   # a GX validation page
+    browser.open(next(site.glob("validations/review_litigation/**/*.html")).as_uri())  # a GX validation page
     assert "R4.review" in browser.js("document.body.innerText")
 
     assert browser.problems() == []
@@ -71,14 +79,38 @@ def test_landing_and_agency_pages_render_filter_and_stay_on_the_machine(browser)
 def test_large_landing_page_filters_fast(browser, tmp_path):
     """30,000 failing agencies: the list pages 100 rows and a search re-filters all of them."""
     n = 30_000
-    frame = F.to_frame(pd.DataFrame({
-        "run_id": "r", "report_id": [f"R{i:016X}" for i in range(n)], "agency": [f"机关{i}" for i in range(n)],
-        "region": [f"{['江苏省', '浙江省', '广东省'][i % 3]}某市" for i in range(n)], "year": 2024,
-        "rule_id": [f"R{1 + i % 4}.total" for i in range(n)], "severity": "error", "status": "failed",
-        "message": "m", "cells": "{}", "left_value": 1.0, "right_value": 2.0, "difference": -1.0,
-        "suite": "applications_2021", "fix": "f", "history": "new"}))
-    summary = {"run_id": "r", "checkpoint": "nightly", "started_at": "", "data_dir": "", "select": [],
-               "previous_run_id": None, "reports_validated": 100_000, "counts": F.counts(frame, F.empty())}
+    frame = F.to_frame(
+        pd.DataFrame(
+            {
+                "run_id": "r",
+                "report_id": [f"R{i:016X}" for i in range(n)],
+                "agency": [f"机关{i}" for i in range(n)],
+                "region": [f"{['江苏省', '浙江省', '广东省'][i % 3]}某市" for i in range(n)],
+                "year": 2024,
+                "rule_id": [f"R{1 + i % 4}.total" for i in range(n)],
+                "severity": "error",
+                "status": "failed",
+                "message": "m",
+                "cells": "{}",
+                "left_value": 1.0,
+                "right_value": 2.0,
+                "difference": -1.0,
+                "suite": "applications_2021",
+                "fix": "f",
+                "history": "new",
+            }
+        )
+    )
+    summary = {
+        "run_id": "r",
+        "checkpoint": "nightly",
+        "started_at": "",
+        "data_dir": "",
+        "select": [],
+        "previous_run_id": None,
+        "reports_validated": 100_000,
+        "counts": F.counts(frame, F.empty()),
+    }
     (tmp_path / "nianbao").mkdir()
     landing = tmp_path / "nianbao" / "index.html"
     landing.write_text(report.landing_page(summary, frame, F.empty(), {}, []), encoding="utf-8")

@@ -1,4 +1,5 @@
 """The GX 1.24.1 column-name speed-up answers exactly what GX's own function answers."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,15 @@ def _column_lists():
             yield kwargs.get("column_list") or [kwargs["column"]]
 
 
-BATCH = [*S.TABLE_SCHEMAS["applications"].names, *S.TABLE_SCHEMAS["active_disclosure"].names,
-         *S.TABLE_SCHEMAS["review_litigation"].names, "agency", "region", "year", "level"]
+BATCH = [
+    *S.TABLE_SCHEMAS["applications"].names,
+    *S.TABLE_SCHEMAS["active_disclosure"].names,
+    *S.TABLE_SCHEMAS["review_litigation"].names,
+    "agency",
+    "region",
+    "year",
+    "level",
+]
 
 
 def test_fix_is_applied():
@@ -34,21 +42,24 @@ def test_fix_is_applied():
 
 @pytest.mark.parametrize("columns", list(_column_lists()))
 def test_same_mapping_as_gx_for_every_expectation(columns):
-    assert FAST(column_names=columns, batch_columns_list=BATCH) == ORIGINAL(column_names=columns,
-                                                                             batch_columns_list=BATCH)
+    assert FAST(column_names=columns, batch_columns_list=BATCH) == ORIGINAL(
+        column_names=columns, batch_columns_list=BATCH
+    )
     assert FAST(column_names=columns, batch_columns_list=BATCH, verify_only=True) is None
 
 
-@pytest.mark.parametrize("names, batch", [
-    (["NEW_PERSON", "new_person"], ["new_person", "New_Person"]),          # casefold: the first column wins
-    ("review_total", ["review_total"]),                                      # a single name, not a list
-    (['"review_total"'], ["review_total"]),                                  # quoted by the user: GX's path
-    (["a.b"], ["`a.b`"]),                                                    # Spark's backticked names: GX's path
-    (["total"], [sa.sql.quoted_name("TOTAL", quote=True), "total"]),         # quoted_name batch column: GX's path
-])
+@pytest.mark.parametrize(
+    "names, batch",
+    [
+        (["NEW_PERSON", "new_person"], ["new_person", "New_Person"]),  # casefold: the first column wins
+        ("review_total", ["review_total"]),  # a single name, not a list
+        (['"review_total"'], ["review_total"]),  # quoted by the user: GX's path
+        (["a.b"], ["`a.b`"]),  # Spark's backticked names: GX's path
+        (["total"], [sa.sql.quoted_name("TOTAL", quote=True), "total"]),  # quoted_name batch column: GX's path
+    ],
+)
 def test_same_answer_on_the_edge_cases(names, batch):
-    assert FAST(column_names=names, batch_columns_list=batch) == ORIGINAL(column_names=names,
-                                                                           batch_columns_list=batch)
+    assert FAST(column_names=names, batch_columns_list=batch) == ORIGINAL(column_names=names, batch_columns_list=batch)
 
 
 def test_missing_column_raises_what_gx_raises():
@@ -58,5 +69,5 @@ def test_missing_column_raises_what_gx_raises():
 
 def test_fixes_refuse_other_gx_versions():
     for apply in (compat.apply_column_fix, compat.apply_configuration_fix, compat.apply_duckdb_fix):
-        with pytest.raises(compat.IncompatibleGXVersion, match="1.24.1"):
+        with pytest.raises(compat.IncompatibleGXVersion, match=r"1\.24\.1"):
             apply(version="1.25.0")

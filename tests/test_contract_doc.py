@@ -1,11 +1,13 @@
 """The data contract document is generated from the schema and must match it."""
+
 import pyarrow as pa
 
-from nianbao import contract_doc, schema as S
+from nianbao import contract_doc
+from nianbao import schema as S
 
 
 def test_contract_doc_is_up_to_date():
-    """docs/data-contract.md equals what `nianbao docs` generates."""
+    """docs/data-contract.md equals what `nianbao generate` writes."""
     assert contract_doc.CONTRACT_PATH.read_text(encoding="utf-8") == contract_doc.render()
 
 

@@ -7,6 +7,7 @@ engine gx_fixtures.run_suites also asserts that GX failed, per expectation, exac
 violations table lists. DuckDB is the reference and is itself checked against the stated failures,
 so parity is never parity of two empty sets.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,9 +20,10 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-import pyarrow as pa
+import gx_fixtures as F
 import pyarrow.parquet as pq
 import pytest
+import test_rules as T
 import yaml
 
 from nianbao import engines as E
@@ -30,13 +32,24 @@ from nianbao import schema as S
 from nianbao.context import get_context
 from nianbao.paths import ROOT
 
-import gx_fixtures as F
-import test_rules as T
-
-PGBIN = Path(os.environ.get("NIANBAO_PGBIN", "/usr/lib/postgresql/15/bin"))   # scripts/test.sh's server
-CORPUS_RULES = ("R1.person", "R2.legal", "R2.total", "R3.other", "R4.review", "R5.applications",
-                "R5.active_disclosure", "R6.magnitude", "R6.non_negative", "R7.total", "R8.fees",
-                "R9.applications", "R9.active_disclosure_2019", "R10.rules", "R10.rules_2019")
+PGBIN = Path(os.environ.get("NIANBAO_PGBIN", "/usr/lib/postgresql/15/bin"))  # scripts/test.sh's server
+CORPUS_RULES = (
+    "R1.person",
+    "R2.legal",
+    "R2.total",
+    "R3.other",
+    "R4.review",
+    "R5.applications",
+    "R5.active_disclosure",
+    "R6.magnitude",
+    "R6.non_negative",
+    "R7.total",
+    "R8.fees",
+    "R9.applications",
+    "R9.active_disclosure_2019",
+    "R10.rules",
+    "R10.rules_2019",
+)
 
 
 def _examples():
@@ -77,8 +90,9 @@ def test_reference_matches_the_stated_failures(reference):
     assert {c for _, c in reference.checks} >= {F.CHECK_OF_RULE[r] for r in CORPUS_RULES}
     # GX validated every report once, in its format version's assets (table 四: one suite for both).
     versions = [version for *_, version in _examples()]
-    assert reference.rows == {suite: len(versions) if v is None else versions.count(v)
-                              for suite, (_, v) in R.SUITES.items()}
+    assert reference.rows == {
+        suite: len(versions) if v is None else versions.count(v) for suite, (_, v) in R.SUITES.items()
+    }
 
 
 def assert_parity(got, reference):
@@ -114,11 +128,20 @@ def pg_url():
     if as_pg:
         shutil.chown(work, "postgres")
     port, data = _free_port(), work / "data"
-    run = lambda *cmd: subprocess.run([*as_pg, *cmd], check=True, capture_output=True)  # noqa: E731
+    run = lambda *cmd: subprocess.run([*as_pg, *cmd], check=True, capture_output=True)
     try:
         run(PGBIN / "initdb", "-D", data, "-A", "trust", "-U", "postgres")
-        run(PGBIN / "pg_ctl", "-D", data, "-l", work / "log", "-w", "-o",
-            f"-p {port} -k {work} -c listen_addresses=127.0.0.1", "start")
+        run(
+            PGBIN / "pg_ctl",
+            "-D",
+            data,
+            "-l",
+            work / "log",
+            "-w",
+            "-o",
+            f"-p {port} -k {work} -c listen_addresses=127.0.0.1",
+            "start",
+        )
         run(PGBIN / "createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "nianbao")
         yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/nianbao"
     finally:
@@ -145,6 +168,35 @@ def test_yml_declares_the_datasources():
     assert doc["fluent_datasources"] == E.datasources_config()
 
 
+def test_gx_runs_only_saved_validation_definitions(ctx):
+    """Why each engine has saved checkpoints (nianbao.engines.checkpoint_name): GX 1.24.1 refuses to run a
+    checkpoint whose validation definition was pointed, in memory, at another engine's asset."""
+    from great_expectations.exceptions import CheckpointRelatedResourcesFreshnessError
+
+    checkpoint = ctx.checkpoints.get(E.checkpoint_name("nightly", "duckdb"))
+    assert checkpoint.is_fresh().success
+    vd = checkpoint.validation_definitions[0]
+    vd.data = (
+        ctx.data_sources.get(E.DATASOURCES["pandas"]).get_asset(vd.suite.name).get_batch_definition(E.BATCH_DEFINITION)
+    )
+    diagnostics = checkpoint.is_fresh()
+    assert not diagnostics.success
+    assert [type(e).__name__ for e in diagnostics.errors] == ["ValidationDefinitionNotFreshError"]
+    with pytest.raises(CheckpointRelatedResourcesFreshnessError):
+        checkpoint.run()
+
+
+def test_engine_is_chosen_at_run_time(monkeypatch):
+    """--engine, else $NIANBAO_ENGINE, else [tool.nianbao] engine in pyproject.toml, else DuckDB."""
+    monkeypatch.delenv(E.ENV_ENGINE, raising=False)
+    assert E.resolve_engine() == "duckdb" == E._project_setting("engine")
+    monkeypatch.setenv(E.ENV_ENGINE, "pandas")
+    assert E.resolve_engine() == "pandas" and E.resolve_engine("spark") == "spark"
+    monkeypatch.setattr(E, "_project_setting", lambda key: "sql")
+    monkeypatch.delenv(E.ENV_ENGINE)
+    assert E.resolve_engine() == "sql"
+
+
 def test_attach_does_not_rewrite_the_yml(ctx, corpus, tmp_path):
     before = hashlib.sha256((ROOT / "great_expectations.yml").read_bytes()).hexdigest()
     for engine in ("duckdb", "pandas"):
@@ -162,23 +214,37 @@ def _rows(ctx, engine, suite="review_litigation"):
 def test_selection(ctx, tmp_path):
     """The selection filters the rows GX validates, and the violations are those of exactly these rows."""
     data = tmp_path / "data"
-    F.write_reports(data, "sel", [F.report("甲", region="江苏省淮安市", year=2023, changes={"review_total": 9}),
-                                  F.report("乙", region="江苏省南京市", year=2022, changes={"review_total": 9}),
-                                  F.report("丙", region="浙江省杭州市", year=2023, version=S.FORMAT_2019,
-                                           changes={"review_total": 9})])
-    ids = {n: _rid_in(n, r, y) for n, r, y in (("甲", "江苏省淮安市", 2023), ("乙", "江苏省南京市", 2022),
-                                               ("丙", "浙江省杭州市", 2023))}
-    for where, expected in [(None, {"甲", "乙", "丙"}), ({"region": "江苏省"}, {"甲", "乙"}),
-                            ({"year": 2023}, {"甲", "丙"}), ({"agency": "乙"}, {"乙"}),
-                            ({"report_ids": [ids["丙"]]}, {"丙"}), ({"region": "江苏省", "year": [2023]}, {"甲"}),
-                            ({"agency": "%"}, set()), ({"region": "江苏省_"}, set())]:
+    F.write_reports(
+        data,
+        "sel",
+        [
+            F.report("甲", region="江苏省淮安市", year=2023, changes={"review_total": 9}),
+            F.report("乙", region="江苏省南京市", year=2022, changes={"review_total": 9}),
+            F.report("丙", region="浙江省杭州市", year=2023, version=S.FORMAT_2019, changes={"review_total": 9}),
+        ],
+    )
+    ids = {
+        n: _rid_in(n, r, y)
+        for n, r, y in (("甲", "江苏省淮安市", 2023), ("乙", "江苏省南京市", 2022), ("丙", "浙江省杭州市", 2023))
+    }
+    for where, expected in [
+        (None, {"甲", "乙", "丙"}),
+        ({"region": "江苏省"}, {"甲", "乙"}),
+        ({"year": 2023}, {"甲", "丙"}),
+        ({"agency": "乙"}, {"乙"}),
+        ({"report_ids": [ids["丙"]]}, {"丙"}),
+        ({"region": "江苏省", "year": [2023]}, {"甲"}),
+        ({"agency": "%"}, set()),
+        ({"region": "江苏省_"}, set()),
+    ]:
         attached = E.attach(ctx, "duckdb", data, where=where, work_dir=tmp_path / "work")
         try:
             _, df = _rows(ctx, "duckdb")
             assert set(df["report_id"]) == {ids[n] for n in expected}, where
             # Each report breaks R4.review only: the violations list exactly the selected ones.
-            assert sorted((v["suite"], v["report_id"], tuple(v["rule_ids"])) for v in attached.violations.to_pylist()) \
-                == sorted(("review_litigation", ids[n], ("R4.review",)) for n in expected), where
+            assert sorted(
+                (v["suite"], v["report_id"], tuple(v["rule_ids"])) for v in attached.violations.to_pylist()
+            ) == sorted(("review_litigation", ids[n], ("R4.review",)) for n in expected), where
         finally:
             attached.prepared.close()
     attached = E.attach(ctx, "duckdb", data, work_dir=tmp_path / "work")
@@ -194,17 +260,20 @@ def _rid_in(name, region, year):
     return S.report_id_for(f"测试机关{name}", region, year)
 
 
-@pytest.mark.parametrize("suite, where, report_columns", [
-    ("active_disclosure_2021", None, ["level"]),             # R10 reads the level
-    ("active_disclosure_2019", None, ["level"]),
-    ("applications_2021", None, []),                         # no rule reads a report column: no join
-    ("applications_2019", None, []),
-    ("review_litigation", None, []),
-    ("review_litigation", {"region": "江苏省"}, []),         # joined to filter, no column added
-    ("applications_2021", {"year": 2023}, []),
-    ("review_litigation", {"agency": "甲"}, []),
-    ("review_litigation", {"report_ids": ["R0123456789ABCDEF"]}, []),   # report_id is in every table
-])
+@pytest.mark.parametrize(
+    "suite, where, report_columns",
+    [
+        ("active_disclosure_2021", None, ["level"]),  # R10 reads the level
+        ("active_disclosure_2019", None, ["level"]),
+        ("applications_2021", None, []),  # no rule reads a report column: no join
+        ("applications_2019", None, []),
+        ("review_litigation", None, []),
+        ("review_litigation", {"region": "江苏省"}, []),  # joined to filter, no column added
+        ("applications_2021", {"year": 2023}, []),
+        ("review_litigation", {"agency": "甲"}, []),
+        ("review_litigation", {"report_ids": ["R0123456789ABCDEF"]}, []),  # report_id is in every table
+    ],
+)
 def test_asset_joins_reports_only_when_needed(ctx, corpus, tmp_path, suite, where, report_columns):
     table, version = R.SUITES[suite]
     sql = E.suite_sql(suite, where)
@@ -220,7 +289,7 @@ def test_asset_joins_reports_only_when_needed(ctx, corpus, tmp_path, suite, wher
         assert set(df["format_version"]) == {version}
     if where is None:
         assert len(df) == sum(1 for *_, v in _examples() if version in (None, v))
-    if report_columns:    # the level really comes from the reports table
+    if report_columns:  # the level really comes from the reports table
         by_id = {F.report(n)["reports"]["report_id"]: ch.get("level", "city") for n, _, _, ch, _ in _examples()}
         assert all(by_id[r] == lv for r, lv in zip(df["report_id"], df["level"]))
 
@@ -255,7 +324,9 @@ def test_bad_data_folder_is_named(ctx, tmp_path):
     (data / "reports" / "b.parquet").unlink()
     table = pq.read_table(data / "review_litigation" / "b.parquet").drop_columns(["review_total"])
     pq.write_table(table, data / "review_litigation" / "b.parquet")
-    with pytest.raises(E.DataFolderError, match=r"review_litigation/b\.parquet: missing column\(s\) \[.review_total.\]"):
+    with pytest.raises(
+        E.DataFolderError, match=r"review_litigation/b\.parquet: missing column\(s\) \[.review_total.\]"
+    ):
         E.attach(ctx, "duckdb", data, work_dir=tmp_path / "w")
 
 
@@ -291,8 +362,12 @@ _DUCKDB_PROBE = textwrap.dedent("""
 
 
 def _probe(tmp_path, mode):
-    out = subprocess.run([sys.executable, "-c", _DUCKDB_PROBE, str(tmp_path / f"{mode}.duckdb"), mode],
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", _DUCKDB_PROBE, str(tmp_path / f"{mode}.duckdb"), mode],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return next(line for line in out.stdout.splitlines() if line.startswith("RESULT"))
 
 
@@ -306,5 +381,5 @@ def test_duckdb_fix_refuses_other_gx_versions():
     from nianbao_plugins import compat
 
     assert compat.duckdb_fix_applied()
-    with pytest.raises(compat.IncompatibleGXVersion, match="1.24.1"):
+    with pytest.raises(compat.IncompatibleGXVersion, match=r"1\.24\.1"):
         compat.apply_duckdb_fix(version="1.25.0")

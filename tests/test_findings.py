@@ -6,12 +6,13 @@ the production result format (SUMMARY: failing-row counts and at most 20 report 
 violations table handed to collect() is tampered with, as a findings query that drifted from the
 expectations would be.
 """
+
 from __future__ import annotations
 
 import json
-
 from types import SimpleNamespace
 
+import gx_fixtures as F
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -21,12 +22,11 @@ from hypothesis import strategies as st
 from nianbao import findings as FND
 from nianbao import schema as S
 from nianbao import violations as V
+from nianbao.cells import LABELS
 from nianbao.context import get_context
 from nianbao.engines import PARTIAL_IDS, RESULT_FORMAT, attach
 
-import gx_fixtures as F
-
-MANY = PARTIAL_IDS + 5          # reports failing R4.review: more than GX shows
+MANY = PARTIAL_IDS + 5  # reports failing R4.review: more than GX shows
 
 
 def _rid(name: str) -> str:
@@ -37,18 +37,22 @@ def _rid(name: str) -> str:
 def validated(tmp_path_factory):
     """(checkpoint-like result, violations table, report ids of the R4 failures GX showed)."""
     data = tmp_path_factory.mktemp("findings") / "data"
-    reports = [F.report("clean"),
-               F.report("r5", changes={"review_upheld": -1, "review_total": 4}),        # R5 and R4.review
-               F.report("r1", changes={"new_person": 6, "new_total": 46}),              # R1.person, R1.total
-               F.report("r1-2019", version=S.FORMAT_2019, changes={"new_person": 6, "new_total": 46}),
-               F.report("blank", changes={"review_other": None})]                        # R9 only
+    reports = [
+        F.report("clean"),
+        F.report("r5", changes={"review_upheld": -1, "review_total": 4}),  # R5 and R4.review
+        F.report("r1", changes={"new_person": 6, "new_total": 46}),  # R1.person, R1.total
+        F.report("r1-2019", version=S.FORMAT_2019, changes={"new_person": 6, "new_total": 46}),
+        F.report("blank", changes={"review_other": None}),
+    ]  # R9 only
     reports += [F.report(f"r4-{i}", changes={"review_total": 9}) for i in range(MANY)]
     F.write_reports(data, "findings", reports)
     ctx = get_context()
     attached = attach(ctx, "duckdb", data, work_dir=data.parent / "work")
     try:
-        run_results = {suite: bd.get_batch().validate(ctx.suites.get(suite), result_format=RESULT_FORMAT)
-                       for suite, bd in attached.items()}
+        run_results = {
+            suite: bd.get_batch().validate(ctx.suites.get(suite), result_format=RESULT_FORMAT)
+            for suite, bd in attached.items()
+        }
     finally:
         attached.prepared.close()
     (r4,) = [r for r in run_results["review_litigation"].results if r.expectation_config.meta["check_id"] == "R4"]
@@ -70,19 +74,25 @@ def test_gx_and_the_violations_table_agree(validated):
     collected = FND.collect(result, everything, found)
     assert collected.problems == [] and collected.raised == []
     assert {(f.suite, f.rule_id, f.report_id) for f in collected.failures} == _pairs(found)
-    stated = {("review_litigation", "R5.review_litigation", _rid("r5")), ("review_litigation", "R4.review", _rid("r5")),
-              ("applications_2021", "R1.person", _rid("r1")), ("applications_2021", "R1.total", _rid("r1")),
-              ("applications_2019", "R1.person", _rid("r1-2019")), ("applications_2019", "R1.total", _rid("r1-2019")),
-              ("review_litigation", "R9.review_litigation", _rid("blank"))}
+    stated = {
+        ("review_litigation", "R5.review_litigation", _rid("r5")),
+        ("review_litigation", "R4.review", _rid("r5")),
+        ("applications_2021", "R1.person", _rid("r1")),
+        ("applications_2021", "R1.total", _rid("r1")),
+        ("applications_2019", "R1.person", _rid("r1-2019")),
+        ("applications_2019", "R1.total", _rid("r1-2019")),
+        ("review_litigation", "R9.review_litigation", _rid("blank")),
+    }
     stated |= {("review_litigation", "R4.review", _rid(f"r4-{i}")) for i in range(MANY)}
     assert _pairs(found) == stated
-    assert [(f.suite, f.rule_id, f.report_id) for f in collected.incomplete] == \
-        [("review_litigation", "R9.review_litigation", _rid("blank"))]
-    assert collected.expectations["review_litigation"] == {"evaluated": 3, "failed": 3, "raised": 0,
-                                                           "rows": 5 + MANY}
+    assert [(f.suite, f.rule_id, f.report_id) for f in collected.incomplete] == [
+        ("review_litigation", "R9.review_litigation", _rid("blank"))
+    ]
+    assert collected.expectations["review_litigation"] == {"evaluated": 3, "failed": 3, "raised": 0, "rows": 5 + MANY}
 
 
 # --- tampering: (what is done to the violations table) -> the checks found to disagree ----------
+
 
 def _drop(table: pa.Table, report_id: str) -> pa.Table:
     return table.filter(pc.not_equal(table["report_id"], report_id))
@@ -116,21 +126,43 @@ TAMPERING = [
     ("drop a row GX shows", lambda t, shown: _drop(t, _shown(shown)), {("review_litigation", "R4")}),
     # beyond the 20 ids GX shows, only its count can tell
     ("drop a row GX does not show", lambda t, shown: _drop(t, _not_shown(shown)), {("review_litigation", "R4")}),
-    ("add a row GX passed", lambda t, shown: _add(t, "review_litigation", _rid("clean"), ["R5.review_litigation"]),
-     {("review_litigation", "R5.review_litigation")}),
-    ("add a rule to a failing row", lambda t, shown: _edit(t, _rid("blank"), rule_ids=["R9.review_litigation",
-                                                                                        "R4.review"]),
-     {("review_litigation", "R4")}),
-    ("drop one of a row's rules", lambda t, shown: _edit(t, _rid("r5"), rule_ids=["R4.review"]),
-     {("review_litigation", "R5.review_litigation")}),
+    (
+        "add a row GX passed",
+        lambda t, shown: _add(t, "review_litigation", _rid("clean"), ["R5.review_litigation"]),
+        {("review_litigation", "R5.review_litigation")},
+    ),
+    (
+        "add a rule to a failing row",
+        lambda t, shown: _edit(t, _rid("blank"), rule_ids=["R9.review_litigation", "R4.review"]),
+        {("review_litigation", "R4")},
+    ),
+    (
+        "drop one of a row's rules",
+        lambda t, shown: _edit(t, _rid("r5"), rule_ids=["R4.review"]),
+        {("review_litigation", "R5.review_litigation")},
+    ),
     # same count, but an id GX showed is not among the rows listed
-    ("a shown failure under another report id", lambda t, shown: _edit(t, _shown(shown), report_id=_rid("clean")),
-     {("review_litigation", "R4")}),
-    ("a row in the wrong suite", lambda t, shown: _edit(t, _rid("r1"), suite="applications_2019"),
-     {("applications_2021", "R1"), ("applications_2019", "R1")}),
-    ("an empty table", lambda t, shown: V.SCHEMA.empty_table(),
-     {("review_litigation", "R4"), ("review_litigation", "R5.review_litigation"),
-      ("review_litigation", "R9.review_litigation"), ("applications_2021", "R1"), ("applications_2019", "R1")}),
+    (
+        "a shown failure under another report id",
+        lambda t, shown: _edit(t, _shown(shown), report_id=_rid("clean")),
+        {("review_litigation", "R4")},
+    ),
+    (
+        "a row in the wrong suite",
+        lambda t, shown: _edit(t, _rid("r1"), suite="applications_2019"),
+        {("applications_2021", "R1"), ("applications_2019", "R1")},
+    ),
+    (
+        "an empty table",
+        lambda t, shown: V.SCHEMA.empty_table(),
+        {
+            ("review_litigation", "R4"),
+            ("review_litigation", "R5.review_litigation"),
+            ("review_litigation", "R9.review_litigation"),
+            ("applications_2021", "R1"),
+            ("applications_2019", "R1"),
+        },
+    ),
 ]
 
 
@@ -149,32 +181,39 @@ def test_a_disagreement_with_gx_is_a_problem(validated, name, tamper, disagree):
 def test_rules_not_selected_still_disagree(validated):
     """Selection chooses which findings count, never whether GX and the findings query are compared."""
     result, found, shown = validated
-    only_r1 = lambda rule_id, severity: rule_id.startswith("R1.")  # noqa: E731
+    only_r1 = lambda rule_id, severity: rule_id.startswith("R1.")
     collected = FND.collect(result, only_r1, _drop(found, _shown(shown)))
-    assert {(p["code"], p["suite"], p["rule_id"]) for p in collected.problems} == \
-        {("findings-disagree-with-gx", "review_litigation", "R4")}
+    assert {(p["code"], p["suite"], p["rule_id"]) for p in collected.problems} == {
+        ("findings-disagree-with-gx", "review_litigation", "R4")
+    }
     assert {f.rule_id for f in collected.failures} == {"R1.person", "R1.total"}
 
 
 # --- nianbao.violations' table, by hand -----------------------------------------------------------
 
-TABLE = pa.Table.from_pylist([
-    {"suite": "review_litigation", "report_id": "A", "rule_ids": ["R4.review", "R5.review_litigation"]},
-    {"suite": "review_litigation", "report_id": "B", "rule_ids": ["R4.litigation_direct"]},
-    {"suite": "applications_2021", "report_id": "A", "rule_ids": ["R1.person"]},
-], schema=V.SCHEMA)
+TABLE = pa.Table.from_pylist(
+    [
+        {"suite": "review_litigation", "report_id": "A", "rule_ids": ["R4.review", "R5.review_litigation"]},
+        {"suite": "review_litigation", "report_id": "B", "rule_ids": ["R4.litigation_direct"]},
+        {"suite": "applications_2021", "report_id": "A", "rule_ids": ["R1.person"]},
+    ],
+    schema=V.SCHEMA,
+)
 R4_RULES = ["R4.review", "R4.litigation_direct", "R4.litigation_after_review"]
 
 
-@pytest.mark.parametrize("suite, rule_ids, expected", [
-    ("review_litigation", R4_RULES, (2, {"A", "B"})),
-    ("review_litigation", ["R5.review_litigation"], (1, {"A"})),
-    ("review_litigation", ["R4.review", "R5.review_litigation"], (1, {"A"})),    # a row counts once
-    ("review_litigation", ["R9.review_litigation"], (0, set())),
-    ("applications_2021", ["R1.person", "R4.review"], (1, {"A"})),             # only the suite's rows
-    ("applications_2019", ["R1.person"], (0, set())),
-    ("review_litigation", [], (0, set())),
-])
+@pytest.mark.parametrize(
+    "suite, rule_ids, expected",
+    [
+        ("review_litigation", R4_RULES, (2, {"A", "B"})),
+        ("review_litigation", ["R5.review_litigation"], (1, {"A"})),
+        ("review_litigation", ["R4.review", "R5.review_litigation"], (1, {"A"})),  # a row counts once
+        ("review_litigation", ["R9.review_litigation"], (0, set())),
+        ("applications_2021", ["R1.person", "R4.review"], (1, {"A"})),  # only the suite's rows
+        ("applications_2019", ["R1.person"], (0, set())),
+        ("review_litigation", [], (0, set())),
+    ],
+)
 def test_rows_failing(suite, rule_ids, expected):
     assert V.rows_failing(TABLE, suite, rule_ids) == expected
     assert V.rows_failing(V.SCHEMA.empty_table(), suite, rule_ids) == (0, set())
@@ -185,14 +224,19 @@ def test_pairs():
         {"suite": "review_litigation", "report_id": "A", "rule_id": "R4.review"},
         {"suite": "review_litigation", "report_id": "A", "rule_id": "R5.review_litigation"},
         {"suite": "review_litigation", "report_id": "B", "rule_id": "R4.litigation_direct"},
-        {"suite": "applications_2021", "report_id": "A", "rule_id": "R1.person"}]
+        {"suite": "applications_2021", "report_id": "A", "rule_id": "R1.person"},
+    ]
     empty = V.pairs(V.SCHEMA.empty_table())
     assert empty.num_rows == 0 and empty.schema == V.PAIRS_SCHEMA
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.sampled_from(sorted(FND.LABELS)),
-                       st.one_of(st.none(), st.integers(), st.floats(allow_nan=False, allow_infinity=False))))
+@given(
+    st.dictionaries(
+        st.sampled_from(sorted(LABELS)),
+        st.one_of(st.none(), st.integers(), st.floats(allow_nan=False, allow_infinity=False)),
+    )
+)
 def test_cells_json_is_json_dumps(cells):
     assert FND.cells_json(cells) == json.dumps(cells, ensure_ascii=False)
     assert json.loads(FND.cells_json(cells)) == cells

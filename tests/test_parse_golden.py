@@ -4,12 +4,13 @@ One case per file (corpus/html is covered by tests/test_parse_html.py). Expected
 transcribed JSON (corpus/real/*.json, tests/golden/pdf/*.json written from pdfplumber's table grids and
 checked by eye); what a truncated excerpt lacks is derived from the JSON, not from the parser.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import random
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pdfplumber
@@ -22,7 +23,7 @@ from nianbao.paths import ROOT
 CORPUS = Path(os.environ.get("NIANBAO_CORPUS", ROOT.parent / "shared" / "corpus"))
 GOLDEN = Path(__file__).parent / "golden" / "pdf"
 TABLE_NAMES = {"active_disclosure", "applications", "review_litigation"}
-EXCERPT = (None, None)   # a tables-only excerpt prints no title: agency and year stay unknown
+EXCERPT = (None, None)  # a tables-only excerpt prints no title: agency and year stay unknown
 
 # (file under corpus/, transcription, status, reason code, format version, deviations, (agency, year))
 CASES = [
@@ -43,14 +44,31 @@ CASES = [
     ("real/029.tables.txt", CORPUS / "real/029.json", "partial", "tables-incomplete", "2021", [], EXCERPT),
     # All cells run together: the values cannot be separated, so nothing is read (030.json came from the HTML).
     ("real/030.tables.txt", CORPUS / "real/030.json", "rejected", "cells-run-together", None, [], EXCERPT),
-    ("pdf/hongze-2023.pdf", CORPUS / "real/002.json", "parsed", "", "2021", ["other-single-row"],
-     ("洪泽区人民政府", 2023)),
-    ("pdf/hongze-2024.pdf", GOLDEN / "hongze-2024.json", "parsed", "", "2021", ["other-single-row"],
-     ("淮安市洪泽区人民政府", 2024)),
+    (
+        "pdf/hongze-2023.pdf",
+        CORPUS / "real/002.json",
+        "parsed",
+        "",
+        "2021",
+        ["other-single-row"],
+        ("洪泽区人民政府", 2023),
+    ),
+    (
+        "pdf/hongze-2024.pdf",
+        GOLDEN / "hongze-2024.json",
+        "parsed",
+        "",
+        "2021",
+        ["other-single-row"],
+        ("淮安市洪泽区人民政府", 2024),
+    ),
     ("pdf/huaian-2024.pdf", GOLDEN / "huaian-2024.json", "parsed", "", "2021", [], ("淮安市人民政府", 2024)),
 ]
-PDF_GOLDEN = {"hongze-2023.pdf": CORPUS / "real/002.json", "hongze-2024.pdf": GOLDEN / "hongze-2024.json",
-              "huaian-2024.pdf": GOLDEN / "huaian-2024.json"}
+PDF_GOLDEN = {
+    "hongze-2023.pdf": CORPUS / "real/002.json",
+    "hongze-2024.pdf": GOLDEN / "hongze-2024.json",
+    "huaian-2024.pdf": GOLDEN / "huaian-2024.json",
+}
 
 
 def as_json(value):
@@ -67,12 +85,15 @@ def expected_missing(doc: dict) -> list[str]:
     keys = S.APPLICATION_ROW_KEYS_SINGLE if apps and "other" in apps else S.APPLICATION_ROW_KEYS_SUBROWS
     out += ["applications"] if apps is None else [f"applications.{k}" for k in keys if k not in apps]
     review = tables["review_litigation"]
-    out += ["review_litigation"] if review is None else [f"review_litigation.{g}" for g, _ in S.REVIEW_GROUPS
-                                                         if g not in review]
+    out += (
+        ["review_litigation"]
+        if review is None
+        else [f"review_litigation.{g}" for g, _ in S.REVIEW_GROUPS if g not in review]
+    )
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def parsed(name: str):
     """Each corpus file is parsed once per session (PDFs take seconds); tests only read the report."""
     return parse_file(CORPUS / name)
@@ -85,8 +106,7 @@ def test_every_corpus_file_has_a_case():
     assert files == {c[0] for c in CASES}
 
 
-@pytest.mark.parametrize("name,transcription,status,code,version,deviations,meta", CASES,
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("name,transcription,status,code,version,deviations,meta", CASES, ids=[c[0] for c in CASES])
 def test_golden(name, transcription, status, code, version, deviations, meta):
     """Outcome and reason code, format, metadata, and the three tables equal the transcription."""
     doc = json.loads(transcription.read_text(encoding="utf-8"))
@@ -108,12 +128,16 @@ def test_golden(name, transcription, status, code, version, deviations, meta):
 def test_cells_point_back_to_the_source(name):
     """One Cell per value found, in schema columns, whose source line prints exactly its text."""
     report = parsed(name)
-    values = [v for t in report.tables.values() if t for row in t.values()
-              for v in (row if isinstance(row, list) else [row])]
+    values = [
+        v for t in report.tables.values() if t for row in t.values() for v in (row if isinstance(row, list) else [row])
+    ]
     values += [v for row in (report.active_2019 or {}).values() for v in row]
     assert len(report.cells) == len(values)
-    columns = {"active_disclosure": set(S.ACTIVE_COLUMNS), "applications": set(S.APPLICATION_COLUMNS),
-               "review_litigation": set(S.REVIEW_COLUMNS)}
+    columns = {
+        "active_disclosure": set(S.ACTIVE_COLUMNS),
+        "applications": set(S.APPLICATION_COLUMNS),
+        "review_litigation": set(S.REVIEW_COLUMNS),
+    }
     assert all(c.column in columns[c.table] for c in report.cells)
     assert len({(c.table, c.column) for c in report.cells}) == len(report.cells)
     if name.endswith(".pdf"):
@@ -179,10 +203,41 @@ def test_2019_table_is_never_mapped_onto_2021_columns():
 
 # Bytes that broke or could break a reader: control characters raw and as character references, BOMs,
 # stray table and comment markup, absurd spans, broken UTF-8, a contradicting charset declaration.
-_JUNK = [b"\x0b", b"\x00", b"\x01", b"\x0c", b"\x1c", b"\x7f", b"\x80", b"\xff\xfe", b"\xef\xbb\xbf", b"&#0;", b"&#x1;",
-         b"&#11;", b"&#xD800;", b"<td>", b"</tr>", b"<table>", b"</table>", b"<br>", b"<img>", b"<!--", b"-->",
-         b"<script>", b"<p>", b"<td rowspan=99999>", b"<td colspan=-1>", b"|", b"\n", b"\t", b"\xc2\xa0",
-         b"\xe3\x80\x80", "\u2028".encode(), b"<meta charset=big5>", b"<?xml version='1.0'?>"]
+_JUNK = [
+    b"\x0b",
+    b"\x00",
+    b"\x01",
+    b"\x0c",
+    b"\x1c",
+    b"\x7f",
+    b"\x80",
+    b"\xff\xfe",
+    b"\xef\xbb\xbf",
+    b"&#0;",
+    b"&#x1;",
+    b"&#11;",
+    b"&#xD800;",
+    b"<td>",
+    b"</tr>",
+    b"<table>",
+    b"</table>",
+    b"<br>",
+    b"<img>",
+    b"<!--",
+    b"-->",
+    b"<script>",
+    b"<p>",
+    b"<td rowspan=99999>",
+    b"<td colspan=-1>",
+    b"|",
+    b"\n",
+    b"\t",
+    b"\xc2\xa0",
+    b"\xe3\x80\x80",
+    "\u2028".encode(),
+    b"<meta charset=big5>",
+    b"<?xml version='1.0'?>",
+]
 
 
 def test_damaged_corpus_files_never_crash_a_reader(tmp_path):
@@ -198,12 +253,12 @@ def test_damaged_corpus_files_never_crash_a_reader(tmp_path):
         ends = [k + 1 for k, b in enumerate(data) if b == ord(">")]
         for _ in range(rng.randint(1, 12)):
             pos, op = rng.randrange(len(data) + 1), rng.random()
-            if ends and rng.random() < 0.5:   # where a text begins, after a tag: what readers write marks next to
+            if ends and rng.random() < 0.5:  # where a text begins, after a tag: what readers write marks next to
                 pos = min(rng.choice(ends), len(data))
             if op < 0.5:
                 data[pos:pos] = rng.choice(_JUNK)
             elif op < 0.7:
-                del data[pos:pos + rng.randint(1, 200)]
+                del data[pos : pos + rng.randint(1, 200)]
             elif op < 0.75:
                 del data[pos:]
             elif data:
@@ -213,4 +268,4 @@ def test_damaged_corpus_files_never_crash_a_reader(tmp_path):
         report = parse_file(damaged)
         assert not report.reason.startswith("parser-crash"), (source.name, damaged, report.reason)
         outcomes.add(report.status)
-    assert outcomes == {"parsed", "partial", "rejected"}   # the damage was varied enough to reach every outcome
+    assert outcomes == {"parsed", "partial", "rejected"}  # the damage was varied enough to reach every outcome

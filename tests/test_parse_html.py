@@ -1,4 +1,5 @@
 """HTML input: the real pages' grids, encodings, images where tables belong, and golden outcomes end to end."""
+
 from __future__ import annotations
 
 import json
@@ -57,7 +58,7 @@ def test_shuyang_renders_as_the_transcribed_tables_txt():
     expected = (CORPUS / "real" / "021.tables.txt").read_text(encoding="utf-8").splitlines()
     rendered = _rendered(html.read_lines((HTML_DIR / "shuyang-fgj-2023.html").read_bytes(), "shuyang")[0])
     start = rendered.index("二、主动公开政府信息情况")
-    assert rendered[start:start + len(expected)] == expected
+    assert rendered[start : start + len(expected)] == expected
 
 
 def test_pingtan_2024_loses_and_repeats_no_text():
@@ -73,7 +74,8 @@ def test_spanned_cells_appear_once_blank_cells_stay():
     """Rowspan labels only on the group's first row; blank cells are '' at their own grid column."""
     page = _page("shuyang-fgj-2023.html")
     assert _row(page, "table 3 row 4") == [("一、本年新收政府信息公开申请数量", "1"), ("26", "4")] + [
-        ("", str(c)) for c in range(5, 10)] + [("26", "10")]
+        ("", str(c)) for c in range(5, 10)
+    ] + [("26", "10")]
     assert _row(page, "table 3 row 6")[:3] == [("三、本年度办理结果", "1"), ("（一）予以公开", "2"), ("26", "4")]
     assert _row(page, "table 3 row 8")[:2] == [("（三）不予公开", "2"), ("1.属于国家秘密", "3")]
     assert _row(page, "table 3 row 9")[:2] == [("2.其他法律行政法规禁止公开", "3"), ("0", "4")]
@@ -86,8 +88,16 @@ def test_irregular_word_grid_keeps_real_columns():
     page = _page("pingtan-2021.html")
     assert _row(page, "table 2 row 2") == [("自然人", "4"), ("法人或其他组织", "6"), ("总计", "11")]
     assert _row(page, "table 2 row 3")[:2] == [("", "4"), ("商业企业", "5")]
-    assert [t for t, _ in _row(page, "table 2 row 4")] == ["一、本年新收政府信息公开申请数量", "64", "0", "0", "2",
-                                                           "0", "4", "70"]
+    assert [t for t, _ in _row(page, "table 2 row 4")] == [
+        "一、本年新收政府信息公开申请数量",
+        "64",
+        "0",
+        "0",
+        "2",
+        "0",
+        "4",
+        "70",
+    ]
     assert [c for _, c in _row(page, "table 2 row 4")] == ["1", "4", "5", "7", "8", "9", "10", "11"]
 
 
@@ -95,8 +105,11 @@ def test_headings_sit_between_tables_and_chrome_is_not_a_table():
     """Each statutory table follows its heading paragraph; the page has no table images."""
     page = _page("pingtan-2023.html")
     firsts = [line[0] for line in page.lines]
-    for heading, table in (("二、主动公开政府信息情况", 1), ("三、收到和处理政府信息公开申请情况", 2),
-                           ("四、政府信息公开行政复议、行政诉讼情况", 3)):
+    for heading, table in (
+        ("二、主动公开政府信息情况", 1),
+        ("三、收到和处理政府信息公开申请情况", 2),
+        ("四、政府信息公开行政复议、行政诉讼情况", 3),
+    ):
         i = next(i for i, c in enumerate(firsts) if c.text == heading)
         assert firsts[i].source.startswith("paragraph ")
         assert firsts[i + 1].source == f"table {table} row 1 col 1"
@@ -114,8 +127,10 @@ PAGE = """<html><head><meta charset="{charset}"><title>某县人民政府2023年
 <p>三、收到和处理政府信息公开申请情况</p>{table3}
 <p>四、政府信息公开行政复议、行政诉讼情况</p>{table4}
 <p>五、存在的主要问题及改进情况</p><p>无。</p><img src="qrcode.png"></body></html>"""
-TABLE = ('<table border="1"><tr><td rowspan="2">信息内容</td><td colspan="2">本年制发件数</td></tr>'
-         '<tr><td>1</td><td>&nbsp;</td></tr><tr><td>规章</td><td>3<br>4</td><td> 5 </td></tr></table>')
+TABLE = (
+    '<table border="1"><tr><td rowspan="2">信息内容</td><td colspan="2">本年制发件数</td></tr>'
+    "<tr><td>1</td><td>&nbsp;</td></tr><tr><td>规章</td><td>3<br>4</td><td> 5 </td></tr></table>"
+)
 IMAGE = '<p><img src="table{n}.png" width="600" height="400"></p>'
 
 
@@ -146,16 +161,19 @@ def test_cell_text_never_joins_numbers():
     ]
 
 
-@pytest.mark.parametrize("cell, text", [
-    ("<td><p><span>1</span><span>2</span></p></td>", "12"),    # Word: one block, its boundaries the cell's edges
-    ("<td>\n <p>3</p>\u3000</td>", "3"),
-    ("<td><p>1</p><p>2</p></td>", "1 2"),
-    ("<td>1<p>2</p></td>", "1 2"),
-    ("<td><p>1</p>2</td>", "1 2"),
-    ("<td><p>1<br>2</p></td>", "1 2"),
-    ("<td><div><p>1</p>2</div></td>", "1 2"),
-    ("<td>\u200b<p>1</p></td>", "1"),
-])
+@pytest.mark.parametrize(
+    "cell, text",
+    [
+        ("<td><p><span>1</span><span>2</span></p></td>", "12"),  # Word: one block, its boundaries the cell's edges
+        ("<td>\n <p>3</p>\u3000</td>", "3"),
+        ("<td><p>1</p><p>2</p></td>", "1 2"),
+        ("<td>1<p>2</p></td>", "1 2"),
+        ("<td><p>1</p>2</td>", "1 2"),
+        ("<td><p>1<br>2</p></td>", "1 2"),
+        ("<td><div><p>1</p>2</div></td>", "1 2"),
+        ("<td>\u200b<p>1</p></td>", "1"),
+    ],
+)
 def test_block_boundaries_inside_a_cell(cell, text):
     """A cell's blocks and line breaks separate its text; a lone block adds nothing around it."""
     page = f"<html><body><table><tr><td>规章</td>{cell}</tr></table></body></html>"
@@ -163,10 +181,13 @@ def test_block_boundaries_inside_a_cell(cell, text):
     assert [(c.text, c.source) for c in lines[0]] == [("规章", "table 1 row 1 col 1"), (text, "table 1 row 1 col 2")]
 
 
-@pytest.mark.parametrize("markup", [
-    "<td><div>1<td>2</td></div></td>",                         # lxml keeps the <td> inside the <div>
-    "<td><p><font>1<tr><td>2</td></tr></font></p></td>",      # and a <tr> inside a <font>
-])
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<td><div>1<td>2</td></div></td>",  # lxml keeps the <td> inside the <div>
+        "<td><p><font>1<tr><td>2</td></tr></font></p></td>",  # and a <tr> inside a <font>
+    ],
+)
 def test_cells_inside_cells_never_join_numbers(markup):
     """Broken markup that leaves a cell inside another cell: the outer cell reads '1 2', never 12."""
     page = f"<html><body><table><tr><td>规章</td>{markup}</tr><tr><td>a</td><td>b</td></tr></table></body></html>"
@@ -176,42 +197,55 @@ def test_cells_inside_cells_never_join_numbers(markup):
 
 
 def test_control_characters_are_read_as_spaces():
-    """Word's vertical tab (a manual line break), other control characters and U+FFFE/U+FFFF in text, printed or
-    as character references, which lxml refuses to write back into a tree: the page still reads, each one a space, so two
-    numbers stay apart."""
-    page = ("<html><body><p>一、总体情况\x0b本年度\x01</p><table><tr><td>规章</td><td>3\x0b4</td>"
-            "<td>5\x0c</td></tr></table><p>完\x00\uffff</p></body></html>")
-    by_reference = ("<html><body><p>一、总体情况&#11;本年度&#x1;</p><table><tr><td>规章</td><td>3&#x0B;4</td>"
-                    "<td>5&#12;</td></tr></table><p>完&#xFFFE;</p></body></html>")
-    for data in (page.encode(), page.encode("gb18030").replace(b"<html>", b"<html><meta charset=gbk>"),
-                 by_reference.encode()):
+    """Word's vertical tab (a manual line break), other control characters and U+FFFE/U+FFFF in text, printed
+    or as character references, which lxml refuses to write back into a tree: the page still reads, each one a
+    space, so two numbers stay apart."""
+    page = (
+        "<html><body><p>一、总体情况\x0b本年度\x01</p><table><tr><td>规章</td><td>3\x0b4</td>"
+        "<td>5\x0c</td></tr></table><p>完\x00\uffff</p></body></html>"
+    )
+    by_reference = (
+        "<html><body><p>一、总体情况&#11;本年度&#x1;</p><table><tr><td>规章</td><td>3&#x0B;4</td>"
+        "<td>5&#12;</td></tr></table><p>完&#xFFFE;</p></body></html>"
+    )
+    for data in (
+        page.encode(),
+        page.encode("gb18030").replace(b"<html>", b"<html><meta charset=gbk>"),
+        by_reference.encode(),
+    ):
         lines, text = html.read_lines(data, "control.html")
         assert [[(c.text, c.source) for c in line] for line in lines] == [
             [("一、总体情况本年度", "paragraph 1")],
             [("规章", "table 1 row 1 col 1"), ("3 4", "table 1 row 1 col 2"), ("5", "table 1 row 1 col 3")],
-            [("完", "paragraph 2")]]
+            [("完", "paragraph 2")],
+        ]
         assert text == "一、总体情况本年度\n完"
 
 
 def test_irregular_table_markup():
     """Row groups keep document order; upper-case tags, rowspan="0" and malformed spans are handled."""
-    page = ("<html><body><TABLE><CAPTION>表二</CAPTION><THEAD><TR><TH>a</TH><TH>b</TH></TR></THEAD>"
-            "<TR><TD ROWSPAN=0>c</TD><TD COLSPAN='x'>d</TD></TR><TBODY><TR><TD>e</TD></TR>"
-            "<TR><TD colspan='2px'>f</TD><td>g</td></TR></TBODY></TABLE></body></html>")
+    page = (
+        "<html><body><TABLE><CAPTION>表二</CAPTION><THEAD><TR><TH>a</TH><TH>b</TH></TR></THEAD>"
+        "<TR><TD ROWSPAN=0>c</TD><TD COLSPAN='x'>d</TD></TR><TBODY><TR><TD>e</TD></TR>"
+        "<TR><TD colspan='2px'>f</TD><td>g</td></TR></TBODY></TABLE></body></html>"
+    )
     lines, _ = html.read_lines(page.encode(), "irregular.html")
     assert [[(c.text, c.source) for c in line] for line in lines] == [
         [("表二", "paragraph 1")],
         [("a", "table 1 row 1 col 1"), ("b", "table 1 row 1 col 2")],
         [("c", "table 1 row 2 col 1"), ("d", "table 1 row 2 col 2")],
         [("e", "table 1 row 3 col 2")],
-        [("f", "table 1 row 4 col 2"), ("g", "table 1 row 4 col 4")]]
+        [("f", "table 1 row 4 col 2"), ("g", "table 1 row 4 col 4")],
+    ]
 
 
 def test_the_largest_spans_cost_no_more_than_the_table():
     """rowspan 65534 x colspan 1000 (the HTML maxima) in a three-row table: the grid positions are those
     of the rows the table has (the span once took 65 million positions: gigabytes, then a MemoryError)."""
-    page = (b"<html><body><table><tr><td rowspan=65534 colspan=1000>x</td><td>1</td></tr>"
-            b"<tr><td>2</td><td rowspan=0>3</td></tr><tr><td>4</td><td>5</td></tr></table></body></html>")
+    page = (
+        b"<html><body><table><tr><td rowspan=65534 colspan=1000>x</td><td>1</td></tr>"
+        b"<tr><td>2</td><td rowspan=0>3</td></tr><tr><td>4</td><td>5</td></tr></table></body></html>"
+    )
     tracemalloc.start()
     try:
         lines, _ = html.read_lines(page, "spans.html")
@@ -221,7 +255,8 @@ def test_the_largest_spans_cost_no_more_than_the_table():
     assert [[(c.text, c.source) for c in line] for line in lines] == [
         [("x", "table 1 row 1 col 1"), ("1", "table 1 row 1 col 1001")],
         [("2", "table 1 row 2 col 1001"), ("3", "table 1 row 2 col 1002")],
-        [("4", "table 1 row 3 col 1001"), ("5", "table 1 row 3 col 1003")]]
+        [("4", "table 1 row 3 col 1001"), ("5", "table 1 row 3 col 1003")],
+    ]
     assert peak < 10 * 2**20
 
 
@@ -266,17 +301,22 @@ def test_layout_tables_are_read_as_paragraphs():
 
 def test_page_without_tables_gives_its_text_lines():
     """A report printed as text (<pre>, or <br> lines) yields one line per printed line."""
-    page = "<html><body><pre>二、主动公开政府信息情况\n规章 | 0 | 0 | 0\n\n行政规范性文件 | 1 | 0 | 3</pre></body></html>"
+    page = (
+        "<html><body><pre>二、主动公开政府信息情况\n规章 | 0 | 0 | 0\n\n行政规范性文件 | 1 | 0 | 3</pre></body></html>"
+    )
     lines, _ = html.read_lines(page.encode("utf-8"), "pre.html")
     assert _rendered(lines) == ["二、主动公开政府信息情况", "规章 | 0 | 0 | 0", "行政规范性文件 | 1 | 0 | 3"]
 
 
-@pytest.mark.parametrize("charset,encoding,prefix", [
-    ("gb2312", "gbk", b""),              # GBK bytes declared as gb2312 (GB18030 decodes both)
-    ("gbk", "gb18030", b""),
-    ("utf-8", "utf-8", b"\xef\xbb\xbf"),  # UTF-8 with BOM
-    ("gb2312", "utf-8", b""),            # re-saved as UTF-8, stale declaration
-])
+@pytest.mark.parametrize(
+    "charset,encoding,prefix",
+    [
+        ("gb2312", "gbk", b""),  # GBK bytes declared as gb2312 (GB18030 decodes both)
+        ("gbk", "gb18030", b""),
+        ("utf-8", "utf-8", b"\xef\xbb\xbf"),  # UTF-8 with BOM
+        ("gb2312", "utf-8", b""),  # re-saved as UTF-8, stale declaration
+    ],
+)
 def test_encodings_are_detected(charset, encoding, prefix):
     """Every encoding reads to the same lines as the UTF-8 page."""
     expected = html.read_lines(_synthetic().encode("utf-8"), "utf8.html")
@@ -298,11 +338,12 @@ def test_bad_input_names_the_file():
     with pytest.raises(InputError, match=r"^empty-file: /x/empty\.html: "):
         html.read_lines(b"  \n", "/x/empty.html")
     with pytest.raises(InputError) as err:
-        html.read_lines('<meta charset="utf-8">'.encode() + bytes(range(0x80, 0x100)) * 3, "/x/bin.html")
+        html.read_lines(b'<meta charset="utf-8">' + bytes(range(0x80, 0x100)) * 3, "/x/bin.html")
     assert err.value.code == "undecodable-text" and "/x/bin.html" in str(err.value)
 
 
 # --- End to end through the core (nianbao.parse.parse_file).
+
 
 def _json_tables(tables: dict) -> dict:
     """Tables compared as JSON values (fees as printed numbers, whatever numeric type the core uses)."""

@@ -1,5 +1,6 @@
 """Parser core, text layouts, encodings, bad input, metadata and `nianbao parse`, on real files and
 variants of them (000.txt is a complete 2021 report; each test changes what it is about)."""
+
 from __future__ import annotations
 
 import difflib
@@ -9,6 +10,7 @@ import random
 import re
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -16,8 +18,8 @@ import pytest
 from nianbao import schema as S
 from nianbao.parse import labels as L
 from nianbao.parse import parse_file
-from nianbao.parse.core import TextCell, parse_lines
 from nianbao.parse import render as R
+from nianbao.parse.core import TextCell, parse_lines
 from nianbao.parse.metadata import read_metadata
 from nianbao.paths import ROOT
 
@@ -49,26 +51,45 @@ def as_json(value):
 
 # --- Label vocabulary.
 
-@pytest.mark.parametrize("printed,key", [
-    ("二、主動(dòng)公開政府信息情況", "2"),                      # traditional, pinyin ruby (017)
-    ("第二十條第(一)項(xiàng)", "一"),
-    ("（二）部分公开（区分处理的，只计这一情 形，不", "partly_granted"),  # cut by a line break (002)
-    ("(二)部分公开(区分处理的,只计这一情况,不计其他情形)", "partly_granted"),  # altered word (007)
-    ("2.其他法律行政止公开", "withheld_2"),                        # typo (002)
-    ("(五)不予以处理", "not_processed"),
-    ("1、申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请", "other_1"),
-    ("3.其他", "other_3"), ("（七）总计", "total"), ("四、结转下年度继续办理", "carried_forward"),
-    ("现行有效件数 (历史累计)", "现行有效件数"), ("现行有效件", "现行有效件数"),   # 029, 019
-    ("本年新\n制作数量", "本年新制作数量"), ("处理决定数量", "处理决定数量"),     # 2019 headers
-    ("四、政府信息公开行政复议、行政诉讼情况", "4"), ("三、依申请公开政府信息办理情况", "3"),
-])
+
+@pytest.mark.parametrize(
+    "printed,key",
+    [
+        ("二、主動(dòng)公開政府信息情況", "2"),  # traditional, pinyin ruby (017)
+        ("第二十條第(一)項(xiàng)", "一"),
+        ("（二）部分公开（区分处理的，只计这一情 形，不", "partly_granted"),  # cut by a line break (002)
+        ("(二)部分公开(区分处理的,只计这一情况,不计其他情形)", "partly_granted"),  # altered word (007)
+        ("2.其他法律行政止公开", "withheld_2"),  # typo (002)
+        ("(五)不予以处理", "not_processed"),
+        ("1、申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请", "other_1"),
+        ("3.其他", "other_3"),
+        ("（七）总计", "total"),
+        ("四、结转下年度继续办理", "carried_forward"),
+        ("现行有效件数 (历史累计)", "现行有效件数"),
+        ("现行有效件", "现行有效件数"),  # 029, 019
+        ("本年新\n制作数量", "本年新制作数量"),
+        ("处理决定数量", "处理决定数量"),  # 2019 headers
+        ("四、政府信息公开行政复议、行政诉讼情况", "4"),
+        ("三、依申请公开政府信息办理情况", "3"),
+    ],
+)
 def test_labels_match_printed_variants(printed, key):
     """Variants seen in real reports match their label."""
     assert L.match(printed).key == key
 
 
-@pytest.mark.parametrize("printed", ["本年", "规章000", "其他需要", "计其他情形）", "0", "商业",
-                                     "2021年,市政府办公室认真贯彻落实国务院办公厅政务公开办"])
+@pytest.mark.parametrize(
+    "printed",
+    [
+        "本年",
+        "规章000",
+        "其他需要",
+        "计其他情形）",
+        "0",
+        "商业",
+        "2021年,市政府办公室认真贯彻落实国务院办公厅政务公开办",
+    ],
+)
 def test_labels_do_not_match_fragments(printed):
     """Ambiguous fragments, glued numbers and prose match no label."""
     assert L.match(printed) is None
@@ -77,6 +98,7 @@ def test_labels_do_not_match_fragments(printed):
 def test_similarity_bounds_rule_out_only_what_difflib_would():
     """_by_similarity skips SequenceMatcher for candidates whose upper bounds are below the threshold;
     on typo'd, cut and extended labels it must choose exactly as scoring every candidate would."""
+
     def scored_everywhere(s):
         num, scored = L._numeral(s), []
         for key, lab, *_ in L._FUZZY:
@@ -111,7 +133,7 @@ def test_similarity_bounds_rule_out_only_what_difflib_would():
             expected = scored_everywhere(s)
             assert L._by_similarity(s) == expected, s
             matched += expected is not None
-    assert matched > 500   # the comparison covered real matches, not only rejections
+    assert matched > 500  # the comparison covered real matches, not only rejections
 
 
 def test_format_specific_headers_carry_their_version():
@@ -121,6 +143,7 @@ def test_format_specific_headers_carry_their_version():
 
 
 # --- Layouts and values.
+
 
 def test_000_parses_complete(tmp_path):
     """The complete 2021 report: parsed, every table equal to the transcription, metadata from the title."""
@@ -133,11 +156,13 @@ def test_000_parses_complete(tmp_path):
 
 def test_non_numeric_and_blank_cells_are_kept_as_printed(tmp_path):
     """'/', '—', '无', '? 0', '3件' stay strings, a blank cell is None, decimals stay as printed; none becomes 0."""
-    text = variant(("规章 | 0 | 0 | 0 |", "规章 | / | — | 无 |"),
-                   ("行政许可 | 0 |", "行政许可 | ? 0 |"),
-                   ("行政处罚 | 0 |", "行政处罚 |  |"),
-                   ("行政强制 | 0 |", "行政强制 | 3件 |"),
-                   ("2 | 0 | 0 | 0 | 2 | 1 | 0", "2 | 0 | 0 | 0 | 2.50 | 1 | 0"))
+    text = variant(
+        ("规章 | 0 | 0 | 0 |", "规章 | / | — | 无 |"),
+        ("行政许可 | 0 |", "行政许可 | ? 0 |"),
+        ("行政处罚 | 0 |", "行政处罚 |  |"),
+        ("行政强制 | 0 |", "行政强制 | 3件 |"),
+        ("2 | 0 | 0 | 0 | 2 | 1 | 0", "2 | 0 | 0 | 0 | 2.50 | 1 | 0"),
+    )
     report = parse_file(write(tmp_path, text))
     active = report.tables["active"]
     assert (active["rules"], active["licensing"], active["punishment"]) == (["/", "—", "无"], "? 0", None)
@@ -151,14 +176,74 @@ def test_non_numeric_and_blank_cells_are_kept_as_printed(tmp_path):
 
 def test_label_variants_parse_like_the_original(tmp_path):
     """Full-width brackets and digits, spaces in labels, traditional characters and typos change nothing."""
-    text = variant(("2.其他法律行政法规禁止公开 |", "2.其他法律行政止公开 |"),
-                   ("(三)不予公开 | 1.属于国家秘密 |", "（三）不予公开 | １.属于 国家秘密 |"),
-                   ("4.保护第三方合法权益 |", "4．保护第三方 合法权益 |"),
-                   ("行政处罚 | 0 |", "行政處罰 | 0 |"),
-                   ("(二)部分公开(区分处理的,只计这一情形,不计其他情形) |",
-                    "(二)部分公开(区分处理的,只计这一情况,不计其他情形) |"))
+    text = variant(
+        ("2.其他法律行政法规禁止公开 |", "2.其他法律行政止公开 |"),
+        ("(三)不予公开 | 1.属于国家秘密 |", "（三）不予公开 | １.属于 国家秘密 |"),
+        ("4.保护第三方合法权益 |", "4．保护第三方 合法权益 |"),
+        ("行政处罚 | 0 |", "行政處罰 | 0 |"),
+        (
+            "(二)部分公开(区分处理的,只计这一情形,不计其他情形) |",
+            "(二)部分公开(区分处理的,只计这一情况,不计其他情形) |",
+        ),
+    )
     report = parse_file(write(tmp_path, text))
     assert (report.status, as_json(report.tables)) == ("parsed", JSON_000["tables"])
+
+
+# Look-alike code points a PDF's text layer gives for ordinary ideographs (text copied from it keeps them):
+# every character that has a compatibility ideograph or a Kangxi radical form (NFKC maps both back), and
+# six CJK radical supplements (U+2EA0 ⺠, U+2ED3 ⻓, U+2ED4 ⻔, U+2EAB ⺫, U+2EC5 ⻅, U+2EC4 ⻄), which NFKC
+# leaves as they are.
+LOOK_ALIKES = {
+    **{unicodedata.normalize("NFKC", chr(c)): chr(c) for c in (*range(0xF900, 0xFB00), *range(0x2F800, 0x2FA20))},
+    **{unicodedata.normalize("NFKC", chr(c)): chr(c) for c in range(0x2F00, 0x2FD6)},
+    "民": "⺠",
+    "长": "⻓",
+    "门": "⻔",
+    "目": "⺫",
+    "见": "⻅",
+    "西": "⻄",
+}
+
+
+def look_alike(text: str) -> str:
+    """`text` with every character that has a look-alike form written in that form."""
+    return "".join(LOOK_ALIKES.get(ch, ch) for ch in text)
+
+
+@pytest.mark.parametrize(
+    "name,text",
+    [
+        ("000 with 无 cells", variant(("规章 | 0 | 0 | 0 |", "规章 | 无 | 0 | 无 |"))),  # pipe rows, 2021
+        ("027", (REAL / "027.tables.txt").read_text(encoding="utf-8")),  # one cell per paragraph, 2019
+        (
+            "pdftotext",
+            (Path(__file__).parent / "fixtures" / "wordprocessor" / "html-2021.pdftotext-layout.txt").read_text(
+                encoding="utf-8"
+            ),
+        ),  # space-separated PDF text
+    ],
+    ids=["000", "027", "pdftotext"],
+)
+def test_look_alike_ideographs_parse_like_the_original(tmp_path, name, text):
+    """Labels, title and cells written with Kangxi radicals, radical supplements and compatibility
+    ideographs parse to what the original parses to: every value, every cell as printed ('⽆' as 无), the
+    agency (人⺠政府 as 人民政府), the outcome."""
+    rewritten = look_alike(text)
+    assert sum(a != b for a, b in zip(text, rewritten)) >= 50 and "⾏政" in rewritten  # labels hold them
+    want = parse_file(write(tmp_path, text, "original.txt"))
+    got = parse_file(write(tmp_path, rewritten, "look-alike.txt"))
+    assert want.cells and got.to_json() == want.to_json()
+    assert [(c.table, c.column, c.text, c.value, c.source) for c in got.cells] == [
+        (c.table, c.column, c.text, c.value, c.source) for c in want.cells
+    ]
+
+
+def test_a_look_alike_blank_word_is_kept_as_the_word_it_prints(tmp_path):
+    """'⽆' (U+2F46), how Noto CJK's text layer gives 无, is a value kept as '无', not as text of its own."""
+    report = parse_file(write(tmp_path, variant(("规章 | 0 | 0 | 0 |", "规章 | ⽆ | 0 | ⽆ |"))))
+    assert report.status == "parsed" and report.tables["active"]["rules"] == ["无", 0, "无"]
+    assert [c.text for c in report.cells if c.column.startswith("rules_")] == ["无", "0", "无"]
 
 
 def test_other_processing_as_one_row_is_a_deviation(tmp_path):
@@ -205,8 +290,11 @@ def _drawn(text: str, bar: str, rule: str) -> str:
     return "\n".join(f"{rule}\n{x.replace('|', bar)}" if "|" in x else x for x in text.splitlines())
 
 
-@pytest.mark.parametrize("bar,rule", [("｜", ""), ("│", "├──────┼──────┼──────┤"), ("|", "+------+------+------+"),
-                                      ("║", "╠══════╬══════╣")], ids=["fullwidth", "box", "grid", "double"])
+@pytest.mark.parametrize(
+    "bar,rule",
+    [("｜", ""), ("│", "├──────┼──────┼──────┤"), ("|", "+------+------+------+"), ("║", "╠══════╬══════╣")],
+    ids=["fullwidth", "box", "grid", "double"],
+)
 def test_drawn_tables(tmp_path, bar, rule):
     """000's tables with the full-width bar a Chinese input method types, or drawn with box characters or
     ASCII rules between rows, parse the same; a cell's source is still its own line."""
@@ -233,8 +321,11 @@ def test_one_cell_per_paragraph_layout(tmp_path):
     """000's tables written one cell per blank-line paragraph, a blank cell as a lone ' ' (019), parse the same."""
     lines = TEXT_000.splitlines()
     start, end = lines.index("二、主动公开政府信息情况"), lines.index("五、存在的主要问题及改进情况")
-    cells = [c.strip() or " " for line in lines[start:end]
-             for c in (line.rstrip().removesuffix("|").split("|") if "|" in line else [line])]
+    cells = [
+        c.strip() or " "
+        for line in lines[start:end]
+        for c in (line.rstrip().removesuffix("|").split("|") if "|" in line else [line])
+    ]
     text = "\n".join(lines[:start]) + "\n\n" + "\n\n".join(cells) + "\n\n" + "\n".join(lines[end:])
     report = parse_file(write(tmp_path, text))
     assert (report.status, report.reason) == ("parsed", "")
@@ -251,7 +342,7 @@ def test_ocr_markdown_with_html_tables(tmp_path):
             rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
             continue
         if rows:
-            out, rows = out + ["<table>" + "".join(rows) + "</table>"], []
+            out, rows = [*out, "<table>" + "".join(rows) + "</table>"], []
         out.append(("## " if re.match("^[一二三四五六]、", line) else "") + line)
     report = parse_file(write(tmp_path, "\n\n".join(out), "ocr.md"))
     assert (report.status, report.agency, report.year) == ("parsed", "深州市人民政府办公室", 2021)
@@ -260,9 +351,15 @@ def test_ocr_markdown_with_html_tables(tmp_path):
 
 def test_parse_lines_takes_reader_rows():
     """The core on rows from an HTML/Word reader: a grid with an empty label column and spanned cells."""
-    rows = [["二、主动公开政府信息情况"], ["第二十条第（一）项"], ["信息内容", "本年制发件数", "本年废止件数", "现行有效件数"],
-            ["规章", "0", "0", "0"], ["规范性文件", "8", "0", "18"],
-            ["三、收到和处理政府信息公开申请情况"], ["", "（六）其他处理", "", "1", "0", "0", "0", "0", "0", "1"]]
+    rows = [
+        ["二、主动公开政府信息情况"],
+        ["第二十条第（一）项"],
+        ["信息内容", "本年制发件数", "本年废止件数", "现行有效件数"],
+        ["规章", "0", "0", "0"],
+        ["规范性文件", "8", "0", "18"],
+        ["三、收到和处理政府信息公开申请情况"],
+        ["", "（六）其他处理", "", "1", "0", "0", "0", "0", "0", "1"],
+    ]
     lines = [[TextCell(t, f"table 1 row {r} col {c}") for c, t in enumerate(row, 1)] for r, row in enumerate(rows, 1)]
     report = parse_lines(lines, source_file="x.html", sha256="0" * 64, text="")
     assert report.tables["active"] == {"rules": [0, 0, 0], "normative_docs": [8, 0, 18]}
@@ -273,8 +370,10 @@ def test_parse_lines_takes_reader_rows():
 
 # --- Encodings.
 
-@pytest.mark.parametrize("encoding,prefix", [("gb18030", b""), ("gbk", b""), ("utf-8", b"\xef\xbb\xbf"),
-                                             ("utf-16-le", b"\xff\xfe")])
+
+@pytest.mark.parametrize(
+    "encoding,prefix", [("gb18030", b""), ("gbk", b""), ("utf-8", b"\xef\xbb\xbf"), ("utf-16-le", b"\xff\xfe")]
+)
 def test_encodings_are_detected(tmp_path, encoding, prefix):
     """GB18030/GBK, UTF-8 with BOM and UTF-16 with BOM read like the UTF-8 original."""
     report = parse_file(write(tmp_path, prefix + TEXT_000.encode(encoding)))
@@ -292,11 +391,15 @@ def test_big5_traditional_report(tmp_path):
 
 # --- Bad input: never raises, always a rejection with a reason code and what is wrong.
 
+
 def _pdf(content: bytes) -> bytes:
     """A minimal one-page PDF whose page draws `content` (no text objects)."""
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R /Resources << >> >>",
-            b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream"]
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R /Resources << >> >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+    ]
     out, offsets = b"%PDF-1.4\n", []
     for i, obj in enumerate(objs, 1):
         offsets.append(len(out))
@@ -342,7 +445,7 @@ def test_missing_and_huge_files(tmp_path):
     assert parse_file(tmp_path).reason.startswith("unreadable-file: ")
     huge = tmp_path / "huge.txt"
     with huge.open("wb") as f:
-        f.truncate(51 * 1024 * 1024)   # sparse: no 51 MB written
+        f.truncate(51 * 1024 * 1024)  # sparse: no 51 MB written
     report = parse_file(huge)
     assert report.status == "rejected" and report.reason.startswith("file-too-large: ")
 
@@ -355,22 +458,31 @@ def test_a_long_text_without_tables(tmp_path):
 
 # --- Metadata.
 
-@pytest.mark.parametrize("head,agency,year,region", [
-    ("深州市人民政府办公室\n2021年政府信息公开工作年度报告\n", "深州市人民政府办公室", 2021, None),
-    ("盐边县新九镇人民政府 关于2021年度政府信息公开工作的年度报告\n", "盐边县新九镇人民政府", 2021, None),
-    ("盐城市行政审批局政府信息公开工作2022年度情况的报告\n", "盐城市行政审批局", 2022, None),
-    ("淮安市洪泽区人民政府\n2024 年政府信息公开工作年度报告\n", "淮安市洪泽区人民政府", 2024, "淮安市洪泽区"),
-    ("江苏省人民政府2023年政府信息公开工作年度报告\n", "江苏省人民政府", 2023, "江苏省"),
-    # A title in large type wraps where the line is full (PDF text lines, hard-wrapped text).
-    ("深州市人民政府办公室2023年政府信息公开工作年\n度报告\n", "深州市人民政府办公室", 2023, None),
-    ("盐城市行政审批局政府信息公开\n工作2022年度情况的报告\n", "盐城市行政审批局", 2022, None),
-    ("淮安市洪泽区财政局2023年政\n府信息公开工作年度\n报告\n", "淮安市洪泽区财政局", 2023, "淮安市洪泽区"),
-    # A line above the title is not joined to it: the title names the line above as its agency.
-    ("首页 > 政务公开\n深州市人民政府办公室\n2021年政府信息公开工作年度报告\n", "深州市人民政府办公室", 2021, None),
-    ("发布时间：2022年01月12日\n深州市人民政府办公室2021年政府信息公开工作年度报告\n", "深州市人民政府办公室", 2021, None),
-    ("本报告统计期限自2022年1月1日起至2022年12月31日止。\n", None, 2022, None),
-    ("一、总体情况\n本机关认真落实条例。\n", None, None, None),
-])
+
+@pytest.mark.parametrize(
+    "head,agency,year,region",
+    [
+        ("深州市人民政府办公室\n2021年政府信息公开工作年度报告\n", "深州市人民政府办公室", 2021, None),
+        ("盐边县新九镇人民政府 关于2021年度政府信息公开工作的年度报告\n", "盐边县新九镇人民政府", 2021, None),
+        ("盐城市行政审批局政府信息公开工作2022年度情况的报告\n", "盐城市行政审批局", 2022, None),
+        ("淮安市洪泽区人民政府\n2024 年政府信息公开工作年度报告\n", "淮安市洪泽区人民政府", 2024, "淮安市洪泽区"),
+        ("江苏省人民政府2023年政府信息公开工作年度报告\n", "江苏省人民政府", 2023, "江苏省"),
+        # A title in large type wraps where the line is full (PDF text lines, hard-wrapped text).
+        ("深州市人民政府办公室2023年政府信息公开工作年\n度报告\n", "深州市人民政府办公室", 2023, None),
+        ("盐城市行政审批局政府信息公开\n工作2022年度情况的报告\n", "盐城市行政审批局", 2022, None),
+        ("淮安市洪泽区财政局2023年政\n府信息公开工作年度\n报告\n", "淮安市洪泽区财政局", 2023, "淮安市洪泽区"),
+        # A line above the title is not joined to it: the title names the line above as its agency.
+        ("首页 > 政务公开\n深州市人民政府办公室\n2021年政府信息公开工作年度报告\n", "深州市人民政府办公室", 2021, None),
+        (
+            "发布时间：2022年01月12日\n深州市人民政府办公室2021年政府信息公开工作年度报告\n",
+            "深州市人民政府办公室",
+            2021,
+            None,
+        ),
+        ("本报告统计期限自2022年1月1日起至2022年12月31日止。\n", None, 2022, None),
+        ("一、总体情况\n本机关认真落实条例。\n", None, None, None),
+    ],
+)
 def test_metadata_from_title(head, agency, year, region):
     """Agency and year from the title (or the statistics period), region only when the name states it."""
     assert tuple(vars(read_metadata(head + "二、主动公开政府信息情况\n")).values()) == (agency, year, region)
@@ -384,9 +496,11 @@ def test_metadata_flags_override_the_text():
 
 # --- The command.
 
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nianbao.cli", "parse", *args], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "nianbao.cli", "parse", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_json_equals_the_transcription():
@@ -409,6 +523,7 @@ def test_cli_summary_and_exit_code_for_rejected(tmp_path):
 
 class _CountingTokens(list):
     """A token list that counts the tokens read through indexing and slicing."""
+
     reads = 0
 
     def __getitem__(self, key):
@@ -454,17 +569,35 @@ HEAD3 = "三、收到和处理政府信息公开申请情况\n"
 HEAD4 = "四、政府信息公开行政复议、行政诉讼情况\n行政复议 行政诉讼\n"
 
 
-@pytest.mark.parametrize("text,table,reason", [
-    # a row short of values, the rest of a wrapped number on the next line: the two are not one row
-    (HEAD3 + "一、本年新收政府信息公开申请数量 3 0 0 0 0\n0 3\n二、上年结转政府信息公开申请数量 0 0 0 0 0 0 0\n",
-     "applications", "values-unplaced"),
-    # numbers above a row that has its own: no row takes them, so the table is not read
-    (HEAD3 + "一、本年新收政府信息公开申请数量 3 0 0 0 0 0 3\n4474 3923\n二、上年结转政府信息公开申请数量 1 0 0 0 0 0 1\n",
-     "applications", "values-unplaced"),
-    # table 四: 15 numbers by chance, a number's parts above and below a row that lost a blank
-    (HEAD3 + "一、本年新收政府信息公开申请数量 3 0 0 0 0 0 3\n" + HEAD4 + "2377\n77963 85838 0 0 0 0 85 62717 0 33468 0 21587 0\n8\n",
-     "review_litigation", "tables-incomplete"),
-], ids=["short-row-then-a-number-line", "numbers-above-a-whole-row", "table-4-number-wrapped-around-a-row"])
+@pytest.mark.parametrize(
+    "text,table,reason",
+    [
+        # a row short of values, the rest of a wrapped number on the next line: the two are not one row
+        (
+            HEAD3 + "一、本年新收政府信息公开申请数量 3 0 0 0 0\n0 3\n二、上年结转政府信息公开申请数量 0 0 0 0 0 0 0\n",
+            "applications",
+            "values-unplaced",
+        ),
+        # numbers above a row that has its own: no row takes them, so the table is not read
+        (
+            HEAD3
+            + "一、本年新收政府信息公开申请数量 3 0 0 0 0 0 3\n4474 3923\n"
+            + "二、上年结转政府信息公开申请数量 1 0 0 0 0 0 1\n",
+            "applications",
+            "values-unplaced",
+        ),
+        # table 四: 15 numbers by chance, a number's parts above and below a row that lost a blank
+        (
+            HEAD3
+            + "一、本年新收政府信息公开申请数量 3 0 0 0 0 0 3\n"
+            + HEAD4
+            + "2377\n77963 85838 0 0 0 0 85 62717 0 33468 0 21587 0\n8\n",
+            "review_litigation",
+            "tables-incomplete",
+        ),
+    ],
+    ids=["short-row-then-a-number-line", "numbers-above-a-whole-row", "table-4-number-wrapped-around-a-row"],
+)
 def test_numbers_out_of_their_rows_leave_the_table_unread(tmp_path, text, table, reason):
     """What pdftotext makes of wrapped numbers and lost blanks: the table is not read, and says why."""
     parsed = parse_file(write(tmp_path, text))
@@ -486,24 +619,35 @@ def test_a_paragraph_of_number_lines_stays_rows_and_keeps_its_numbers_apart(tmp_
 
 def test_numbers_of_a_numbered_label_we_cannot_match_do_not_leave_the_table_unread(tmp_path):
     """A number line after a numbered label no form prints is that row's (missing), not a stray."""
-    text = (HEAD3 + "一、本年新收政府信息公开申请数量 3 0 0 0 0 0 3\n9.属于某种新情形\n1 0 0 0 0 0 1\n"
-            "二、上年结转政府信息公开申请数量 1 0 0 0 0 0 1\n")
+    text = (
+        HEAD3 + "一、本年新收政府信息公开申请数量 3 0 0 0 0 0 3\n9.属于某种新情形\n1 0 0 0 0 0 1\n"
+        "二、上年结转政府信息公开申请数量 1 0 0 0 0 0 1\n"
+    )
     parsed = parse_file(write(tmp_path, text))
     apps = parsed.tables["applications"]
     assert apps["new"] == [3, 0, 0, 0, 0, 0, 3] and apps["carried_over"] == [1, 0, 0, 0, 0, 0, 1]
     assert parsed.reason.startswith("tables-incomplete: "), parsed.reason
 
 
-@pytest.mark.parametrize("text,kept", [
-    # pdftotext: each page ends with its number, and a form feed starts the next
-    ("规章 1 2 3\n\n   1\n\f行政规范性文件 4 5 6\n  2\n\f行政许可 7\n", ["规章 1 2 3", "行政规范性文件 4 5 6", "行政许可 7"]),
-    # numbered from 5 on (the report inside a larger document), at the top of each next page
-    ("规章 1 2 3\f\n  6\n行政规范性文件 4 5 6\f\n 7\n行政许可 7\n", ["规章 1 2 3", "行政规范性文件 4 5 6", "行政许可 7"]),
-    # the last value of a page is no page number: 0 on page 1 does not go up with the pages
-    ("行政处罚\n0\n\f31784\n行政强制\n", ["行政处罚", "0", "31784", "行政强制"]),
-    ("规章 1 2 3\n5\n行政规范性文件 4 5 6\n", ["规章 1 2 3", "5", "行政规范性文件 4 5 6"]),       # no page break
-    ("规章 1 2 3\f行政规范性文件 4 5 6\n", ["规章 1 2 3", "行政规范性文件 4 5 6"]),              # a break mid-line
-])
+@pytest.mark.parametrize(
+    "text,kept",
+    [
+        # pdftotext: each page ends with its number, and a form feed starts the next
+        (
+            "规章 1 2 3\n\n   1\n\f行政规范性文件 4 5 6\n  2\n\f行政许可 7\n",
+            ["规章 1 2 3", "行政规范性文件 4 5 6", "行政许可 7"],
+        ),
+        # numbered from 5 on (the report inside a larger document), at the top of each next page
+        (
+            "规章 1 2 3\f\n  6\n行政规范性文件 4 5 6\f\n 7\n行政许可 7\n",
+            ["规章 1 2 3", "行政规范性文件 4 5 6", "行政许可 7"],
+        ),
+        # the last value of a page is no page number: 0 on page 1 does not go up with the pages
+        ("行政处罚\n0\n\f31784\n行政强制\n", ["行政处罚", "0", "31784", "行政强制"]),
+        ("规章 1 2 3\n5\n行政规范性文件 4 5 6\n", ["规章 1 2 3", "5", "行政规范性文件 4 5 6"]),  # no page break
+        ("规章 1 2 3\f行政规范性文件 4 5 6\n", ["规章 1 2 3", "行政规范性文件 4 5 6"]),  # a break mid-line
+    ],
+)
 def test_a_bare_page_number_at_a_page_break_is_not_a_value(text, kept):
     """Around a form feed, a line holding only a number that goes up with the pages is the page number;
     elsewhere it is a value."""
@@ -521,7 +665,7 @@ def test_page_numbers_kept_without_page_breaks_are_no_stray_values(tmp_path):
     report = R.random_report(random.Random(3), S.FORMAT_2021)
     lines = R.render_text(report, "pipe").split("\n")
     numbered = [x for i, line in enumerate(lines) for x in ([line, f"  {i // 25}"] if i and i % 25 == 0 else [line])]
-    assert sum(x.strip().isdigit() for x in numbered) == 2   # pages 1 and 2 end inside tables 二 and 三
+    assert sum(x.strip().isdigit() for x in numbered) == 2  # pages 1 and 2 end inside tables 二 and 三
     assert_same(parse_file(write(tmp_path, "\n".join(numbered))), report)
-    lone = lines[:50] + ["  7"] + lines[50:]
+    lone = [*lines[:50], "  7", *lines[50:]]
     assert parse_file(write(tmp_path, "\n".join(lone), "lone.txt")).reason.startswith("values-unplaced: ")

@@ -1,4 +1,5 @@
 """Property-based round trips: random valid reports rendered in every real layout parse back exactly."""
+
 from __future__ import annotations
 
 import copy
@@ -20,11 +21,23 @@ from nianbao.paths import ROOT
 REAL = Path(os.environ.get("NIANBAO_CORPUS", ROOT.parent / "shared" / "corpus")) / "real"
 # Deterministic and database-free, so CI reruns the same examples; 50 per layout and format. No
 # shrinking: a 200-cell report shrinks for minutes, and `differences` already names the wrong cells.
-ROUNDTRIP = settings(max_examples=50, derandomize=True, database=None, deadline=None,
-                     phases=[Phase.explicit, Phase.generate], suppress_health_check=[HealthCheck.too_slow])
+ROUNDTRIP = settings(
+    max_examples=50,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
-AGENCIES = ("深州市人民政府办公室", "沭阳县发展和改革局", "盐城市行政审批局", "国家新闻出版署",
-            "盐边县新九镇人民政府", "武汉市东湖生态旅游风景区管理委员会卫生健康办公室")
+AGENCIES = (
+    "深州市人民政府办公室",
+    "沭阳县发展和改革局",
+    "盐城市行政审批局",
+    "国家新闻出版署",
+    "盐边县新九镇人民政府",
+    "武汉市东湖生态旅游风景区管理委员会卫生健康办公室",
+)
 
 EDGE_VALUES = (None, *R.NON_NUMERIC_TEXTS, 0, 10**12)
 
@@ -39,10 +52,14 @@ def reports(draw, version: str):
     """
     rng = random.Random(draw(st.integers(0, 2**32 - 1)))
     report = R.random_report(
-        rng, version, other_single_row=version == S.FORMAT_2021 and draw(st.integers(0, 9)) == 0,
+        rng,
+        version,
+        other_single_row=version == S.FORMAT_2021 and draw(st.integers(0, 9)) == 0,
         agency=draw(st.sampled_from(AGENCIES)),
         year=draw(st.integers(2019 if version == S.FORMAT_2019 else 2021, 2025)),
-        blank_rate=draw(st.sampled_from((0.0, 0.03, 0.3))), text_rate=draw(st.sampled_from((0.0, 0.03, 0.3))))
+        blank_rate=draw(st.sampled_from((0.0, 0.03, 0.3))),
+        text_rate=draw(st.sampled_from((0.0, 0.03, 0.3))),
+    )
     slots = R.cell_slots(report)
     for _ in range(draw(st.integers(0, 4))):
         container, key = slots[draw(st.integers(0, len(slots) - 1))]
@@ -61,8 +78,11 @@ def parse_rendered(content: str, suffix: str):
 def differences(expected, got, where: str = "") -> list[tuple[str, object, object]]:
     """(path, expected, got) of every cell that differs between two corpus-JSON structures."""
     if isinstance(expected, dict) and isinstance(got, dict):
-        return [d for k in dict.fromkeys([*expected, *got])
-                for d in differences(expected.get(k, "<absent>"), got.get(k, "<absent>"), f"{where}.{k}")]
+        return [
+            d
+            for k in dict.fromkeys([*expected, *got])
+            for d in differences(expected.get(k, "<absent>"), got.get(k, "<absent>"), f"{where}.{k}")
+        ]
     if isinstance(expected, list) and isinstance(got, list) and len(expected) == len(got):
         return [d for i, (a, b) in enumerate(zip(expected, got)) for d in differences(a, b, f"{where}[{i}]")]
     return [] if expected == got else [(where, expected, got)]
@@ -72,8 +92,13 @@ def assert_same(parsed, report: dict) -> None:
     """Every table comes back exactly, with its format version, and every non-numeric print is kept."""
     assert (parsed.status, parsed.reason) == ("parsed", "")
     assert parsed.format_version == report["format_version"]
-    assert differences({"tables": report["tables"], "active_2019": report.get("active_2019_format")},
-                       {"tables": parsed.tables, "active_2019": parsed.active_2019}) == []
+    assert (
+        differences(
+            {"tables": report["tables"], "active_2019": report.get("active_2019_format")},
+            {"tables": parsed.tables, "active_2019": parsed.active_2019},
+        )
+        == []
+    )
     printed = {(c.table, c.column): c.text for c in parsed.cells}
     for key, values in report["tables"]["applications"].items():
         for (suffix, _), value in zip(S.APPLICANT_COLUMNS, values):
@@ -108,13 +133,19 @@ def test_html_roundtrip(report):
 def test_html_bytes_and_decoded_text_read_the_same(report):
     """UTF-8 pages go to lxml as bytes, other encodings as decoded text: both read the same page."""
     from nianbao.parse import html
+
     page = R.render_html(report)
     as_bytes = html.read_page(page.encode("utf-8"), "utf8.html")
     as_text = html.read_page(page.replace('charset="utf-8"', 'charset="gb18030"').encode("gb18030"), "gb.html")
-    with_bom = html.read_page(b"\xef\xbb\xbf" + page.encode("utf-8"), "bom.html")   # also the text path
+    with_bom = html.read_page(b"\xef\xbb\xbf" + page.encode("utf-8"), "bom.html")  # also the text path
     for other in (as_text, with_bom):
-        assert (other.lines, other.paragraphs, other.title, other.images_at, other.tables) == \
-               (as_bytes.lines, as_bytes.paragraphs, as_bytes.title, as_bytes.images_at, as_bytes.tables)
+        assert (other.lines, other.paragraphs, other.title, other.images_at, other.tables) == (
+            as_bytes.lines,
+            as_bytes.paragraphs,
+            as_bytes.title,
+            as_bytes.images_at,
+            as_bytes.tables,
+        )
 
 
 @settings(max_examples=20, derandomize=True, database=None, deadline=None)
@@ -127,30 +158,40 @@ def test_title_metadata_roundtrip(report, layout):
 
 # --- The renderers reproduce the real pages (so the round trips test what the parser will meet).
 
+
 def _completed(doc: dict) -> dict:
     """A truncated corpus excerpt completed with zeros, so the whole report can be rendered."""
     doc = copy.deepcopy(doc)
     t = doc["tables"]
     if t["active"] is None and "active_2019_format" not in doc:
-        t["active"] = {"rules": [0] * 3, "normative_docs": [0] * 3, "licensing": 0, "punishment": 0,
-                       "enforcement": 0, "fees_10k_yuan": 0}
+        t["active"] = {
+            "rules": [0] * 3,
+            "normative_docs": [0] * 3,
+            "licensing": 0,
+            "punishment": 0,
+            "enforcement": 0,
+            "fees_10k_yuan": 0,
+        }
     apps = t["applications"] or {}
     t["applications"] = {k: apps.get(k, [0] * 7) for k in S.APPLICATION_ROW_KEYS_SUBROWS}
     t["review_litigation"] = t["review_litigation"] or {g: [0] * 5 for g, _ in S.REVIEW_GROUPS}
     return doc
 
 
-@pytest.mark.parametrize("name, layout, deviations", [
-    ("005", "pipe", set()),
-    ("011", "pipe", set()),
-    ("009", "markdown", set()),
-    ("007", "cell-per-line", {"(二)部分公开(区分处理的,只计这一情况,不计其他情形) |"}),   # label variant
-    ("019", "paragraph", {"现行有效件", " 0"}),                                      # truncated header, ' 0'
-])
+@pytest.mark.parametrize(
+    "name, layout, deviations",
+    [
+        ("005", "pipe", set()),
+        ("011", "pipe", set()),
+        ("009", "markdown", set()),
+        ("007", "cell-per-line", {"(二)部分公开(区分处理的,只计这一情况,不计其他情形) |"}),  # label variant
+        ("019", "paragraph", {"现行有效件", " 0"}),  # truncated header, ' 0'
+    ],
+)
 def test_renderer_reproduces_real_layout(name, layout, deviations):
     """Every line of a real excerpt (but its cut-off last line and its noted oddities) is a rendered line."""
     doc = json.loads((REAL / f"{name}.json").read_text(encoding="utf-8"))
-    real = (REAL / f"{name}.tables.txt").read_text(encoding="utf-8").splitlines()[:-1]   # last line is cut off
+    real = (REAL / f"{name}.tables.txt").read_text(encoding="utf-8").splitlines()[:-1]  # last line is cut off
     rendered = set(R.render_text(_completed(doc), layout).split("\n"))
     assert {line for line in real if line not in rendered} == deviations
 

@@ -1,4 +1,5 @@
 """`nianbao run`: real checkpoints on fixture data, the exit code of each outcome, findings, history."""
+
 from __future__ import annotations
 
 import json
@@ -9,14 +10,22 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+from checkpoint_support import (
+    XSS_AGENCY,
+    base_reports,
+    clone_root,
+    edited,
+    make_root,
+    run_cli,
+    shared_nightly,
+    write_data,
+)
 
-from checkpoint_support import (XSS_AGENCY, base_reports, clone_root, edited, make_root, run_cli,
-                                shared_nightly, write_data)
 from nianbao import exitcodes
 from nianbao import schema as S
 from nianbao.exitcodes import ExitCode
 from nianbao.findings import FINDINGS_SCHEMA
-from nianbao.run import RunError, checkpoint_config, parse_selection, validation_definition_config
+from nianbao.run import RunError, parse_selection
 
 
 def rid(agency: str, region: str, year: int) -> str:
@@ -35,6 +44,7 @@ def keys(frame: pd.DataFrame) -> set[tuple]:
 
 
 # --- the shared nightly run: errors and warnings ---------------------------------------------------
+
 
 def test_nightly_blocks_on_error_findings_and_writes_results():
     run = shared_nightly()
@@ -58,8 +68,13 @@ def test_nightly_blocks_on_error_findings_and_writes_results():
     r4 = findings.set_index(["report_id", "rule_id"]).loc[(XSS, "R4.review")]
     assert (r4.agency, r4.region, r4.year, r4.severity) == (XSS_AGENCY, "江苏省南京市玄武区", 2023, "error")
     assert (r4.left_value, r4.right_value, r4.difference) == (0, 11, -11)
-    assert json.loads(r4.cells) == {"review_total": 0, "review_upheld": 10, "review_corrected": 1,
-                                    "review_other": 0, "review_pending": 0}
+    assert json.loads(r4.cells) == {
+        "review_total": 0,
+        "review_upheld": 10,
+        "review_corrected": 1,
+        "review_other": 0,
+        "review_pending": 0,
+    }
     assert "印刷为 0" in r4.message and "= 11" in r4.message
     assert set(findings.history) == {"new"} and (findings.run_id == latest.resolve().name).all()
 
@@ -81,10 +96,9 @@ def test_second_run_marks_history_and_exits_on_warnings_only():
     run = shared_nightly()
     root = clone_root(run, "history")
     reports = edited(base_reports(), XSS_AGENCY, "review_litigation", {"review_total": 11})
-    reports = edited(reports, "南山区人民政府", "applications",
-                     {"new_person": 5, "new_total": 5})
-    reports = edited(reports, "西湖区人民政府", "active_disclosure", {"rules_issued": 1})   # R10: county, no 规章
-    data = root / "data"                # the clone's data/: history compares runs over the same folder
+    reports = edited(reports, "南山区人民政府", "applications", {"new_person": 5, "new_total": 5})
+    reports = edited(reports, "西湖区人民政府", "active_disclosure", {"rules_issued": 1})  # R10: county, no 规章
+    data = root / "data"  # the clone's data/: history compares runs over the same folder
     shutil.rmtree(data)
     write_data(data, reports)
     proc = run_cli(root, "run", "nightly")
@@ -93,10 +107,13 @@ def test_second_run_marks_history_and_exits_on_warnings_only():
     findings = pd.read_parquet(latest / "findings.parquet")
     resolved = pd.read_parquet(latest / "resolved.parquet")
     history = {(r, rule): h for r, rule, h in findings[["report_id", "rule_id", "history"]].itertuples(index=False)}
-    assert history == {(CLEAN, "R10.rules"): "new", (FEE, "R6.magnitude"): "persisting",
-                       (BLANK, "R9.review_litigation"): "persisting", (BLANK, "R4.review"): "persisting"}
-    assert keys(resolved) == {(XSS, "R4.review", "failed"), (FLOW, "R1.person", "failed"),
-                              (FLOW, "R1.total", "failed")}
+    assert history == {
+        (CLEAN, "R10.rules"): "new",
+        (FEE, "R6.magnitude"): "persisting",
+        (BLANK, "R9.review_litigation"): "persisting",
+        (BLANK, "R4.review"): "persisting",
+    }
+    assert keys(resolved) == {(XSS, "R4.review", "failed"), (FLOW, "R1.person", "failed"), (FLOW, "R1.total", "failed")}
     assert set(resolved.history) == {"resolved"}
     summary = json.loads((latest / "run_results.json").read_text(encoding="utf-8"))
     assert summary["previous_run_id"] == run["runs"].joinpath("latest").resolve().name
@@ -187,21 +204,33 @@ main(["run", "nightly", "--data", data])
 """
 
 
-@pytest.mark.parametrize("mode, report_id, code", [
-    ("none", XSS, ExitCode.ERRORS),            # the harness alone changes nothing: R4.review is an error
-    ("drop", XSS, ExitCode.CONFIG_ERROR),      # GX fails XSS on R4; the findings query lost it
-    ("add", CLEAN, ExitCode.CONFIG_ERROR),     # the findings query fails a report GX passed
-])
+@pytest.mark.parametrize(
+    "mode, report_id, code",
+    [
+        ("none", XSS, ExitCode.ERRORS),  # the harness alone changes nothing: R4.review is an error
+        ("drop", XSS, ExitCode.CONFIG_ERROR),  # GX fails XSS on R4; the findings query lost it
+        ("add", CLEAN, ExitCode.CONFIG_ERROR),  # the findings query fails a report GX passed
+    ],
+)
 def test_findings_that_disagree_with_gx_exit_4(tmp_path, mode, report_id, code):
     import subprocess
     import sys
 
     root = make_root(tmp_path)
     data = write_data(tmp_path / "data", base_reports())
-    env = {**{k: v for k, v in os.environ.items() if k != "NIANBAO_TEST_CRASH_AT"},
-           "NIANBAO_ROOT": str(root), "GX_ANALYTICS_ENABLED": "false"}
-    proc = subprocess.run([sys.executable, "-c", _TAMPERED_RUN, mode, report_id, str(data)], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=900)
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "NIANBAO_TEST_CRASH_AT"},
+        "NIANBAO_ROOT": str(root),
+        "GX_ANALYTICS_ENABLED": "false",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", _TAMPERED_RUN, mode, report_id, str(data)],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == code, proc.stdout[-2000:] + proc.stderr[-3000:]
     summary = json.loads((root / "uncommitted" / "runs" / "latest" / "run_results.json").read_text(encoding="utf-8"))
     assert summary["exit_code"] == code and summary["completed"] is True
@@ -216,14 +245,18 @@ def test_findings_that_disagree_with_gx_exit_4(tmp_path, mode, report_id, code):
 
 # --- pure parts ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kwargs, code", [
-    ({"failed_severities": set()}, ExitCode.OK),
-    ({"failed_severities": {"warn"}}, ExitCode.WARNINGS),
-    ({"failed_severities": {"warn", "error"}}, ExitCode.ERRORS),
-    ({"failed_severities": set(), "raised": True}, ExitCode.ERRORS),
-    ({"failed_severities": {"error"}, "input_rejected": True}, ExitCode.INPUT_UNREADABLE),
-    ({"failed_severities": {"error"}, "input_rejected": True, "config_error": True}, ExitCode.CONFIG_ERROR),
-])
+
+@pytest.mark.parametrize(
+    "kwargs, code",
+    [
+        ({"failed_severities": set()}, ExitCode.OK),
+        ({"failed_severities": {"warn"}}, ExitCode.WARNINGS),
+        ({"failed_severities": {"warn", "error"}}, ExitCode.ERRORS),
+        ({"failed_severities": set(), "raised": True}, ExitCode.ERRORS),
+        ({"failed_severities": {"error"}, "input_rejected": True}, ExitCode.INPUT_UNREADABLE),
+        ({"failed_severities": {"error"}, "input_rejected": True, "config_error": True}, ExitCode.CONFIG_ERROR),
+    ],
+)
 def test_exit_code_is_the_worst_outcome(kwargs, code):
     assert exitcodes.exit_code(**kwargs) is code
 
@@ -242,31 +275,29 @@ def test_selection_tokens():
         assert err.value.code is ExitCode.CONFIG_ERROR and bad[0] in str(err.value)
 
 
-def test_checkpoints_on_disk_are_the_generated_ones():
-    """checkpoints/ and validation_definitions/ are what write_checkpoints() writes; no suite+asset twice."""
+def test_no_validation_definition_shares_suite_and_asset():
+    """Within each checkpoint no two validation definitions share suite and asset (results would collide)."""
     from nianbao import engines
     from nianbao.paths import ROOT
-    from nianbao.run import CHECKPOINTS, checkpoint_file_name
 
     for engine in engines.ENGINES:
-        for name in CHECKPOINTS:
-            stored = checkpoint_file_name(name, engine)
+        for name in engines.CHECKPOINTS:
+            stored = engines.checkpoint_name(name, engine)
             on_disk = json.loads((ROOT / "checkpoints" / f"{stored}.json").read_text(encoding="utf-8"))
-            assert on_disk == json.loads(json.dumps(checkpoint_config(name, engine))), stored
-            vds = [json.loads((ROOT / "validation_definitions" / f"{v['name']}.json").read_text(encoding="utf-8"))
-                   for v in on_disk["validation_definitions"]]
-            assert vds == [validation_definition_config(s, engine) for s in engines.R.SUITES]
+            vds = [
+                json.loads((ROOT / "validation_definitions" / f"{v['name']}.json").read_text(encoding="utf-8"))
+                for v in on_disk["validation_definitions"]
+            ]
             pairs = [(v["suite"]["name"], v["data"]["datasource"]["name"], v["data"]["asset"]["name"]) for v in vds]
-            assert len(set(pairs)) == len(pairs)
-            # GX's docs built once per run (nianbao_plugins.actions.UpdateDataDocsOnceAction), then our pages.
-            assert [a["type"] for a in on_disk["actions"]] == ["update_data_docs_once", "nianbao_pages"]
+            assert len(set(pairs)) == len(pairs) == len(engines.R.SUITES)
+            assert {v["data"]["datasource"]["name"] for v in vds} == {engines.DATASOURCES[engine]}
 
 
 def test_demo_command_is_dispatched():
     from nianbao import cli
 
     args = cli.build_parser().parse_args(["demo", "--data", "x"])
-    assert cli.COMMANDS[args.command] == ("nianbao.run", "command_demo") and isinstance(args, Namespace)
+    assert cli.COMMANDS[args.command] == ("nianbao.run.commands", "command_demo") and isinstance(args, Namespace)
 
 
 def test_explanations_read_expected_against_printed():
@@ -275,13 +306,16 @@ def test_explanations_read_expected_against_printed():
     from nianbao.rules import RULES_BY_ID
 
     # (六) printed as one row: the single row stands in for its three blank sub-rows.
-    values = {f"{r}_person": 0 for r in S.RESULT_ROWS_SUBROWS} | {"total_person": 4, "granted_person": 1,
-                                                                   "other_person": 2}
+    values = {f"{r}_person": 0 for r in S.RESULT_ROWS_SUBROWS} | {
+        "total_person": 4,
+        "granted_person": 1,
+        "other_person": 2,
+    }
     values |= {"other_1_person": None, "other_2_person": None, "other_3_person": None}
     ex = F.explain(RULES_BY_ID["R2.person"], values)
     assert ex.status == "failed" and (ex.left, ex.right) == (4, 3) and "(六)其他处理(单行" in ex.message
     assert F.explain(RULES_BY_ID["R2.person"], values | {"total_person": 3}) is None
-    values["other_1_person"] = 2            # one sub-row printed, two blank: not assessable, never a pass
+    values["other_1_person"] = 2  # one sub-row printed, two blank: not assessable, never a pass
     assert F.explain(RULES_BY_ID["R2.person"], values).status == "not_assessable"
 
     ex = F.explain(RULES_BY_ID["R7.person"], {"carried_forward_person": 9, "new_person": 3, "carried_over_person": 1})
@@ -292,7 +326,9 @@ def test_explanations_read_expected_against_printed():
     assert ex.cells == {"rules_issued": 2} and "乡镇" in ex.message
     assert F.explain(RULES_BY_ID["R10.rules"], {"rules_issued": 2}, "city") is None
     assert F.explain(RULES_BY_ID["R6.magnitude"], {"fees_10k_yuan": Decimal("100000")}) is None
-    assert F.explain(RULES_BY_ID["R6.magnitude"], {"fees_10k_yuan": Decimal("100000.5")}).cells == {"fees_10k_yuan": 100000.5}
+    assert F.explain(RULES_BY_ID["R6.magnitude"], {"fees_10k_yuan": Decimal("100000.5")}).cells == {
+        "fees_10k_yuan": 100000.5
+    }
 
 
 @pytest.mark.parametrize("engine", ["pandas", "sql"])

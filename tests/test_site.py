@@ -1,4 +1,5 @@
 """The data-docs site of the shared nightly run, parsed with lxml: list, agency pages, escaping, offline."""
+
 from __future__ import annotations
 
 import collections
@@ -10,11 +11,11 @@ import lxml.html
 import markupsafe
 import pandas as pd
 import pytest
+from checkpoint_support import XSS_AGENCY, shared_nightly
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checkpoint_support import XSS_AGENCY, shared_nightly
-from nianbao import report
+from nianbao import datafolder, report
 from nianbao import schema as S
 
 
@@ -49,11 +50,11 @@ def test_landing_page_lists_failing_agencies(site):
     assert sorted(agencies) == sorted([XSS_AGENCY, "苏州市财政局", "天河区人民政府", "南山区人民政府"])
     first = {r.xpath("./td[1]")[0].text_content(): [c.text_content() for c in r.xpath("./td")] for r in rows}
     assert first["南山区人民政府"][3:9] == ["2", "0", "0", "R1.person R1.total", "新增", first["南山区人民政府"][8]]
-    assert first["天河区人民政府"][4:7] == ["1", "1", "R9.review_litigation"]     # R4.review: not assessable
+    assert first["天河区人民政府"][4:7] == ["1", "1", "R9.review_litigation"]  # R4.review: not assessable
     data = json.loads(doc.get_element_by_id("data").text)
     assert len(data["rows"]) == 4 and {r[1] for r in data["rows"]} == set(agencies)
     for link in doc.xpath('//table[@id="list"]//a/@href'):
-        assert (site / "nianbao" / link).is_file(), link          # agency pages and GX validation pages
+        assert (site / "nianbao" / link).is_file(), link  # agency pages and GX validation pages
     assert doc.get_element_by_id("kpi-failing").text_content() == "4"
     bars = doc.xpath("//svg//rect[@data-filter]")
     assert {b.xpath("./title")[0].text for b in bars} >= {"江苏省:2", "广东省:2", "R1 申请数量平衡:2"}
@@ -63,11 +64,11 @@ def test_agency_name_is_text_everywhere(site):
     """`<script>alert(1)</script>局` is shown as text on our pages and never reaches GX's pages."""
     for path in site.rglob("*.html"):
         for script in page(path).iter("script"):
-            if script.get("type") == "application/json":       # data, parsed with JSON.parse
+            if script.get("type") == "application/json":  # data, parsed with JSON.parse
                 assert "<" not in script.text, path
             else:
                 assert "alert(1)" not in (script.text or ""), path
-        if path.relative_to(site).parts[0] != "nianbao":      # GX's pages: only report ids, never names
+        if path.relative_to(site).parts[0] != "nianbao":  # GX's pages: only report ids, never names
             assert "alert(1)" not in path.read_text(encoding="utf-8"), path
     rid = S.report_id_for(XSS_AGENCY, "江苏省南京市玄武区", 2023)
     agency = page(site / "nianbao" / "agencies" / f"{rid}.html")
@@ -82,14 +83,21 @@ def test_agency_page_highlights_the_broken_identity(site):
     rid = S.report_id_for(XSS_AGENCY, "江苏省南京市玄武区", 2023)
     doc = page(site / "nianbao" / "agencies" / f"{rid}.html")
     bad = {td.get("data-column"): td.text_content() for td in doc.xpath('//td[contains(@class, "bad")]')}
-    assert bad == {"review_upheld": "10", "review_corrected": "1", "review_other": "0", "review_pending": "0",
-                   "review_total": "0"}
+    assert bad == {
+        "review_upheld": "10",
+        "review_corrected": "1",
+        "review_other": "0",
+        "review_pending": "0",
+        "review_total": "0",
+    }
     assert all(td.get("data-rules") == "R4.review" for td in doc.xpath('//td[contains(@class, "bad")]'))
     finding = doc.xpath('//div[@data-rule="R4.review"]')[0].text_content()
     assert "应为 结果维持 10 + 结果纠正 1 + 其他结果 0 + 尚未审结 0 = 11" in finding and "印刷为 0" in finding
     assert "应改为 11" in finding
     gx = doc.xpath('//div[@data-rule="R4.review"]//a/@href')[0]
-    assert (doc_path := (site / "nianbao" / "agencies" / gx).resolve()).is_file() and "review_litigation" in str(doc_path)
+    assert (doc_path := (site / "nianbao" / "agencies" / gx).resolve()).is_file() and "review_litigation" in str(
+        doc_path
+    )
     tables = doc.xpath('//section[contains(@class, "statutory")]')
     assert [t.get("id") for t in tables] == ["t2", "t3", "t4"]
     assert len(doc.xpath('//section[@id="t3"]//td[@data-column]')) == 25 * 7
@@ -123,23 +131,46 @@ def test_gx_index_links_to_landing_page(site):
 def test_landing_page_for_100000_reports_stays_small_per_row():
     """30,000 failing agencies of 100,000 reports: all in the embedded data, 100 rows drawn."""
     n = 30_000
-    frame = pd.DataFrame({
-        "run_id": "r", "report_id": [f"R{i:016X}" for i in range(n)], "agency": [f"机关{i}" for i in range(n)],
-        "region": [f"{['江苏省', '浙江省', '广东省'][i % 3]}某市{i % 97}区" for i in range(n)],
-        "year": 2024, "rule_id": [f"R{1 + i % 4}.total" for i in range(n)], "severity": "error",
-        "status": "failed", "message": "m", "cells": "{}", "left_value": 1.0, "right_value": 2.0,
-        "difference": -1.0, "suite": "applications_2021", "fix": "f", "history": "new"})
+    frame = pd.DataFrame(
+        {
+            "run_id": "r",
+            "report_id": [f"R{i:016X}" for i in range(n)],
+            "agency": [f"机关{i}" for i in range(n)],
+            "region": [f"{['江苏省', '浙江省', '广东省'][i % 3]}某市{i % 97}区" for i in range(n)],
+            "year": 2024,
+            "rule_id": [f"R{1 + i % 4}.total" for i in range(n)],
+            "severity": "error",
+            "status": "failed",
+            "message": "m",
+            "cells": "{}",
+            "left_value": 1.0,
+            "right_value": 2.0,
+            "difference": -1.0,
+            "suite": "applications_2021",
+            "fix": "f",
+            "history": "new",
+        }
+    )
     from nianbao import findings as F
+
     frame = F.to_frame(frame)
-    summary = {"run_id": "r", "checkpoint": "nightly", "started_at": "", "data_dir": "", "select": [],
-               "previous_run_id": None, "reports_validated": 100_000, "counts": F.counts(frame, F.empty())}
+    summary = {
+        "run_id": "r",
+        "checkpoint": "nightly",
+        "started_at": "",
+        "data_dir": "",
+        "select": [],
+        "previous_run_id": None,
+        "reports_validated": 100_000,
+        "counts": F.counts(frame, F.empty()),
+    }
     started = time.perf_counter()
     html = report.landing_page(summary, frame, F.empty(), {"applications_2021": "validations/x.html"}, [])
     print(f"landing page for {n} failing agencies: {len(html) / 1e6:.1f} MB in {time.perf_counter() - started:.2f} s")
     doc = lxml.html.fromstring(html)
     assert len(doc.xpath('//table[@id="list"]/tbody/tr')) == 100
     assert len(json.loads(doc.get_element_by_id("data").text)["rows"]) == n
-    assert len(html) < 200 * n          # compact rows, not one HTML table row per agency
+    assert len(html) < 200 * n  # compact rows, not one HTML table row per agency
 
 
 def test_agency_pages_written_by_workers_equal_the_serial_ones(site, tmp_path, monkeypatch):
@@ -150,7 +181,7 @@ def test_agency_pages_written_by_workers_equal_the_serial_ones(site, tmp_path, m
     latest = (run["runs"] / "latest").resolve()
     summary = json.loads((latest / "run_results.json").read_text(encoding="utf-8"))
     findings = F.read(latest / "findings.parquet")
-    reports = F.read_reports(run["data"], set(findings.report_id))
+    reports = datafolder.read_reports(run["data"], set(findings.report_id))
     links = summary["gx"]["validation_pages"]
     written = {}
     for name, threshold in (("serial", 10**9), ("workers", 1)):
@@ -172,21 +203,24 @@ def test_findings_html_escapes_and_orders_the_findings():
     from nianbao import findings as F
 
     row = collections.namedtuple("Row", "rule_id severity status history message fix suite")
-    items = [row("R9.x", "warn", F.FAILED, F.NEW, "警告", "f", "nowhere"),
-             row("R4.review", "error", F.NOT_ASSESSABLE, F.PERSISTING, "缺少", "f", "s"),
-             row("R1.total", "error", F.FAILED, F.NEW, '<script>alert("x")</script>&', "改 <b>", "s")]
+    items = [
+        row("R9.x", "warn", F.FAILED, F.NEW, "警告", "f", "nowhere"),
+        row("R4.review", "error", F.NOT_ASSESSABLE, F.PERSISTING, "缺少", "f", "s"),
+        row("R1.total", "error", F.FAILED, F.NEW, '<script>alert("x")</script>&', "改 <b>", "s"),
+    ]
     doc = lxml.html.fromstring(f"<div>{report._findings_html(items, {'s': 'validations/s.html'})}</div>")
     assert [d.get("data-rule") for d in doc.xpath("div")] == ["R1.total", "R9.x", "R4.review"]
     first = doc.xpath("div")[0]
     assert not first.xpath(".//script") and '<script>alert("x")</script>&' in first.text_content()
     assert "修改建议:改 <b>" in first.text_content() and not first.xpath(".//span[@class='fix']/b")
     assert first.xpath(".//a/@href") == ["../../validations/s.html"]
-    assert doc.xpath("div")[1].xpath(".//a") == []        # a suite without a GX page: no link
+    assert doc.xpath("div")[1].xpath(".//a") == []  # a suite without a GX page: no link
 
 
 def test_named_rows_are_python_values_with_none_for_missing():
-    frame = pd.DataFrame({"report_id": ["A", "B"], "agency": ["甲", None], "year": [2023.0, float("nan")],
-                          "left_value": [1.5, None]})
+    frame = pd.DataFrame(
+        {"report_id": ["A", "B"], "agency": ["甲", None], "year": [2023.0, float("nan")], "left_value": [1.5, None]}
+    )
     rows = report._named_rows(frame)
     assert [tuple(r) for r in rows] == [("A", "甲", 2023.0, 1.5), ("B", None, None, None)]
     assert rows[0].agency == "甲" and report._named_rows(frame.iloc[:0]) == []
@@ -197,13 +231,38 @@ def test_jurisdiction_chart_breaks_ties_by_name():
     from nianbao import findings as F
 
     provinces = [f"{c}省" for c in "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉戌亥"]
-    frame = F.to_frame(pd.DataFrame({
-        "run_id": "r", "report_id": [f"R{i:016X}" for i in range(len(provinces))], "agency": "局",
-        "region": provinces, "year": 2024, "rule_id": "R1.total", "severity": "error", "status": "failed",
-        "message": "m", "cells": "{}", "left_value": 1.0, "right_value": 2.0, "difference": -1.0,
-        "suite": "applications_2021", "fix": "f", "history": "new"}))
-    summary = {"run_id": "r", "checkpoint": "nightly", "started_at": "", "data_dir": "", "select": [],
-               "previous_run_id": None, "reports_validated": 30, "counts": F.counts(frame, F.empty())}
+    frame = F.to_frame(
+        pd.DataFrame(
+            {
+                "run_id": "r",
+                "report_id": [f"R{i:016X}" for i in range(len(provinces))],
+                "agency": "局",
+                "region": provinces,
+                "year": 2024,
+                "rule_id": "R1.total",
+                "severity": "error",
+                "status": "failed",
+                "message": "m",
+                "cells": "{}",
+                "left_value": 1.0,
+                "right_value": 2.0,
+                "difference": -1.0,
+                "suite": "applications_2021",
+                "fix": "f",
+                "history": "new",
+            }
+        )
+    )
+    summary = {
+        "run_id": "r",
+        "checkpoint": "nightly",
+        "started_at": "",
+        "data_dir": "",
+        "select": [],
+        "previous_run_id": None,
+        "reports_validated": 30,
+        "counts": F.counts(frame, F.empty()),
+    }
 
     def bars(f):
         doc = lxml.html.fromstring(report.landing_page(summary, f, F.empty(), {}, []))
@@ -225,7 +284,7 @@ def test_findings_explained_by_workers_equal_the_serial_ones(site, monkeypatch):
         if F._is_presence(rule_id):
             collected.incomplete.append(F.Failure(suite, rule_id, rid))
     collected.failures.append(F.Failure("applications_2021", "R5.applications", failed.report_id.iloc[0]))
-    reports = F.read_reports(run["data"], set(stored.report_id))
+    reports = datafolder.read_reports(run["data"], set(stored.report_id))
     built = {}
     for name, threshold in (("serial", 10**9), ("workers", 1)):
         monkeypatch.setattr(F, "PARALLEL_FROM", threshold)
@@ -247,9 +306,10 @@ def test_a_dead_worker_leaves_the_same_findings_and_pages(site, tmp_path, monkey
     latest = (run["runs"] / "latest").resolve()
     stored = F.read(latest / "findings.parquet")
     failed = stored[stored.status == F.FAILED]
-    collected = F.Collected(failures=[F.Failure(s, r, i) for s, r, i in zip(failed.suite, failed.rule_id,
-                                                                             failed.report_id)])
-    reports = F.read_reports(run["data"], set(stored.report_id))
+    collected = F.Collected(
+        failures=[F.Failure(s, r, i) for s, r, i in zip(failed.suite, failed.rule_id, failed.report_id)]
+    )
+    reports = datafolder.read_reports(run["data"], set(stored.report_id))
     parent = os.getpid()
 
     def dies_in_a_child(original):
@@ -257,6 +317,7 @@ def test_a_dead_worker_leaves_the_same_findings_and_pages(site, tmp_path, monkey
             if os.getpid() != parent:
                 os._exit(70)
             return original(*args)
+
         return worker
 
     # The functions the workers call inside their task are replaced (the task itself is sent by name).

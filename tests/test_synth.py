@@ -1,4 +1,5 @@
 """The synthetic corpus generator and the hand-written DuckDB lower bound, on real Parquet files."""
+
 from __future__ import annotations
 
 import hashlib
@@ -10,15 +11,22 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from nianbao import lowerbound, rules as RL, schema as S, synth
+from nianbao import lowerbound, synth
+from nianbao import rules as RL
+from nianbao import schema as S
 from nianbao.exitcodes import ExitCode
 
 N = 20_000
 # Which rule family each injection kind is about; the truth may list more (e.g. a +k breaks R1 and R3).
 KIND_FAMILY = {
-    "identity-broken": ("R1", "R2", "R3", "R4"), "negative-count": ("R5",), "blank-cell": ("R9",),
-    "carried-forward-exceeds": ("R7",), "fee-in-yuan": ("R6",), "negative-fee": ("R6",),
-    "rules-at-township": ("R10",), "items-below-zero": ("R8",),
+    "identity-broken": ("R1", "R2", "R3", "R4"),
+    "negative-count": ("R5",),
+    "blank-cell": ("R9",),
+    "carried-forward-exceeds": ("R7",),
+    "fee-in-yuan": ("R6",),
+    "negative-fee": ("R6",),
+    "rules-at-township": ("R10",),
+    "items-below-zero": ("R8",),
 }
 
 
@@ -44,8 +52,10 @@ def test_lowerbound_finds_exactly_the_injected_errors(corpus):
     truth, found = pairs(pq.read_table(out / "_truth" / "truth.parquet")), pairs(lowerbound.failures(out))
     recall = len(truth & found) / len(truth)
     flagged_clean = {r for r, _ in found} - {r for r, _ in truth}
-    print(f"\nlower bound on {N} reports: recall {recall:.6f}, clean reports flagged {len(flagged_clean)}, "
-          f"truth rows {len(truth)}, failures {len(found)}")
+    print(
+        f"\nlower bound on {N} reports: recall {recall:.6f}, clean reports flagged {len(flagged_clean)}, "
+        f"truth rows {len(truth)}, failures {len(found)}"
+    )
     assert summary.injected_reports > N * 0.08
     assert found == truth
 
@@ -54,7 +64,8 @@ def test_lowerbound_finds_exactly_the_injected_errors(corpus):
 def test_violations_table_is_the_injected_truth(corpus, tmp_path, engine):
     """engines.prepare lists, in one query over the rows each suite's asset holds, exactly the injected
     failures; rows_failing counts each expectation's failing rows from it (what GX's count is checked against)."""
-    from nianbao import engines, violations as V
+    from nianbao import engines
+    from nianbao import violations as V
 
     out, _ = corpus
     prepared = engines.prepare(engine, out, work_dir=tmp_path / "work")
@@ -139,8 +150,10 @@ def test_corpus_looks_national(corpus):
     assert zeros > 0.6
     province = pc.filter(apps["new_total"], pc.equal(reports["level"], "province"))
     assert pc.min(province).as_py() > pc.max(pc.filter(apps["new_total"], township)).as_py() / 10
-    assert all(n.endswith(("镇人民政府", "乡人民政府", "街道办事处"))
-               for n in pc.filter(reports["agency"], township).to_pylist())
+    assert all(
+        n.endswith(("镇人民政府", "乡人民政府", "街道办事处"))
+        for n in pc.filter(reports["agency"], township).to_pylist()
+    )
 
 
 def test_same_seed_same_files(tmp_path):
@@ -148,13 +161,18 @@ def test_same_seed_same_files(tmp_path):
     digests = []
     for name in ("a", "b"):
         synth.generate(3_000, tmp_path / name, error_rate=0.2, seed=5, chunk=1_000)
-        digests.append({f.relative_to(tmp_path / name): hashlib.sha256(f.read_bytes()).hexdigest()
-                        for f in sorted((tmp_path / name).rglob("*.parquet"))})
+        digests.append(
+            {
+                f.relative_to(tmp_path / name): hashlib.sha256(f.read_bytes()).hexdigest()
+                for f in sorted((tmp_path / name).rglob("*.parquet"))
+            }
+        )
     assert digests[0] == digests[1]
     assert len(digests[0]) == 4 * 3 + 2
     synth.generate(3_000, tmp_path / "c", error_rate=0.2, seed=6, chunk=1_000)
-    assert (tmp_path / "c" / "applications" / "synth-6-00000.parquet").read_bytes() != \
-        (tmp_path / "a" / "applications" / "synth-5-00000.parquet").read_bytes()
+    assert (tmp_path / "c" / "applications" / "synth-6-00000.parquet").read_bytes() != (
+        tmp_path / "a" / "applications" / "synth-5-00000.parquet"
+    ).read_bytes()
 
 
 def test_regenerating_replaces_the_earlier_corpus(tmp_path):
@@ -163,8 +181,10 @@ def test_regenerating_replaces_the_earlier_corpus(tmp_path):
     keep = tmp_path / "reports" / "ingest-x.parquet"
     keep.write_bytes(b"not ours")
     synth.generate(800, tmp_path, seed=2, chunk=500)
-    assert sorted(f.name for f in (tmp_path / "applications").iterdir()) == ["synth-2-00000.parquet",
-                                                                             "synth-2-00001.parquet"]
+    assert sorted(f.name for f in (tmp_path / "applications").iterdir()) == [
+        "synth-2-00000.parquet",
+        "synth-2-00001.parquet",
+    ]
     assert keep.exists()
 
 
@@ -174,7 +194,7 @@ def test_large_corpora_span_report_years():
     assert list(p.years) == list(range(2019, 2025))
     assert len(p.sample) * len(p.years) >= 1_000_000 and len(set(p.sample.tolist())) == len(p.sample)
     keys = pc.binary_join_element_wise(p.roster.region, p.roster.agency, "|")
-    assert pc.count_distinct(keys).as_py() == len(keys)   # one report per agency and year
+    assert pc.count_distinct(keys).as_py() == len(keys)  # one report per agency and year
 
 
 def test_2020_reports_use_the_2019_format(tmp_path):
@@ -182,9 +202,14 @@ def test_2020_reports_use_the_2019_format(tmp_path):
     assert set(read(tmp_path, "reports")["format_version"].to_pylist()) == {S.FORMAT_2019}
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"n": 0}, "--reports"), ({"error_rate": 1.5}, "--error-rate"), ({"errors_per_report": 4}, "errors per report"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n": 0}, "--reports"),
+        ({"error_rate": 1.5}, "--error-rate"),
+        ({"errors_per_report": 4}, "errors per report"),
+    ],
+)
 def test_bad_arguments_are_named(tmp_path, kwargs, message):
     args = {"n": 10, "error_rate": 0.02, "errors_per_report": 1} | kwargs
     with pytest.raises(ValueError, match=message):
@@ -222,6 +247,7 @@ def test_lowerbound_scopes_rows_like_the_suites(tmp_path):
 
 # --- The lower bound's semantics on hand-made cases (not derived from the generator's evaluator) ---
 
+
 def _set(table: pa.Table, row: int, column: str, value) -> pa.Table:
     """table with one cell replaced."""
     values = table[column].to_pylist()
@@ -240,8 +266,8 @@ def test_lowerbound_semantics_on_hand_made_cases(tmp_path):
     def pick(test, skip=()):
         return next(i for i, r in enumerate(reports) if test(r, apps[i]) and i not in skip)
 
-    v21 = lambda r, a: r["format_version"] == S.FORMAT_2021 and r["format_deviations"] == ""   # noqa: E731
-    single = lambda r, a: r["format_deviations"] == synth.SINGLE_ROW_DEVIATION                 # noqa: E731
+    v21 = lambda r, a: r["format_version"] == S.FORMAT_2021 and r["format_deviations"] == ""
+    single = lambda r, a: r["format_deviations"] == synth.SINGLE_ROW_DEVIATION
     used, expected = set(), set()
 
     def change(test, table, column, value, rules):
@@ -255,10 +281,14 @@ def test_lowerbound_semantics_on_hand_made_cases(tmp_path):
     change(v21, "applications", "other_2_person", None, ["R9.applications"])
     change(single, "applications", "other_person", None, ["R9.applications"])
     change(single, "applications", "other_person", lambda v, a: v + 2, ["R2.person", "R3.other"])
-    change(v21, "applications", "carried_forward_person", lambda v, a: v + a["total_person"] + 1,
-           ["R1.person", "R3.carried_forward", "R7.person"])
-    change(lambda r, a: v21(r, a) and r["level"] == "township", "active_disclosure", "rules_in_force", 1,
-           ["R10.rules"])
+    change(
+        v21,
+        "applications",
+        "carried_forward_person",
+        lambda v, a: v + a["total_person"] + 1,
+        ["R1.person", "R3.carried_forward", "R7.person"],
+    )
+    change(lambda r, a: v21(r, a) and r["level"] == "township", "active_disclosure", "rules_in_force", 1, ["R10.rules"])
     change(lambda r, a: v21(r, a) and r["level"] == "city", "active_disclosure", "rules_in_force", 7, [])
     change(v21, "active_disclosure", "fees_10k_yuan", Decimal("100000"), [])
     change(v21, "active_disclosure", "fees_10k_yuan", Decimal("100000.000001"), ["R6.magnitude"])
@@ -273,6 +303,7 @@ def test_lowerbound_semantics_on_hand_made_cases(tmp_path):
 
 
 # --- The benchmark harness's own parts (the GX side is exercised by tests/test_recall.py) ---
+
 
 def test_measure_reports_each_childs_own_peak_memory():
     """Peak RSS comes from wait4 per child: a big child does not inflate the next small one."""

@@ -8,6 +8,7 @@ not, so the fetch returns [] and every metric fails ("list index out of range").
 persisted connection (StaticPool) for a few dialects; we add duckdb to that list. The fix reaches
 into a private module constant, so it is pinned to the GX version it was written and tested for.
 """
+
 from __future__ import annotations
 
 import great_expectations
@@ -43,7 +44,8 @@ def _require(version: str | None, what: str) -> None:
             f"nianbao_plugins.compat: {what} was verified on great_expectations {FIXED_FOR_GX}, but {version} "
             "is installed; re-run tests/test_engines.py::test_duckdb_fix_is_needed_and_works, "
             "tests/test_suites.py::test_kwargs_fix_returns_what_gx_returns and tests/test_compat.py against the "
-            "new version and update FIXED_FOR_GX, or pin great-expectations==1.24.1")
+            "new version and update FIXED_FOR_GX, or pin great-expectations==1.24.1"
+        )
 
 
 def apply_duckdb_fix(version: str | None = None) -> None:
@@ -51,7 +53,9 @@ def apply_duckdb_fix(version: str | None = None) -> None:
     _require(version, "the DuckDB persisted-connection fix")
     if not duckdb_fix_applied():
         _engine_module._PERSISTED_CONNECTION_DIALECTS = (
-            *_engine_module._PERSISTED_CONNECTION_DIALECTS, _Dialect(DIALECT))
+            *_engine_module._PERSISTED_CONNECTION_DIALECTS,
+            _Dialect(DIALECT),
+        )
 
 
 # --- Expectation kwargs: one configuration per call, not one per key ---------------------------
@@ -61,6 +65,7 @@ def apply_duckdb_fix(version: str | None = None) -> None:
 # key, inside dict comprehensions: about 100 rebuilds per expectation while the metric graph is
 # built (measured: 7.9 s of a 25 s gate under cProfile). These replacements read it once per call;
 # they return the same dicts, and nothing is cached across calls, so nothing can go stale.
+
 
 def _domain_kwargs(self, kwargs=None):
     kwargs = self.configuration.kwargs if kwargs is None else kwargs
@@ -170,4 +175,5 @@ def apply_column_fix(version: str | None = None) -> None:
     _require(version, "the column-name lookup speed-up")
     if not column_fix_applied():
         util._verify_column_names_exist_and_get_normalized_typed_column_names_map = _make_fast_column_map(
-            util._verify_column_names_exist_and_get_normalized_typed_column_names_map)
+            util._verify_column_names_exist_and_get_normalized_typed_column_names_map
+        )

@@ -7,6 +7,7 @@ a throwaway copy of the GX project (NIANBAO_ROOT), so a benchmark never replaces
 latest run or site. Figures are printed, never asserted; a difference between the failures GX
 finds and those of the lower bound is a defect and makes the command fail.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,12 +29,21 @@ from .exitcodes import ExitCode
 from .paths import ROOT
 
 SIZES = (100_000, 1_000_000)
-BAD_NIGHT = {"error_rate": 0.5, "errors_per_report": 3}   # half the reports failing in all three tables
-GATE_DRAFT = ("data/inbox/shenzhou-2021.txt", "--agency", "深州市人民政府办公室", "--region", "河北省衡水市深州市",
-              "--year", "2021", "--level", "county_department")
+BAD_NIGHT = {"error_rate": 0.5, "errors_per_report": 3}  # half the reports failing in all three tables
+GATE_DRAFT = (
+    "data/inbox/shenzhou-2021.txt",
+    "--agency",
+    "深州市人民政府办公室",
+    "--region",
+    "河北省衡水市深州市",
+    "--year",
+    "2021",
+    "--level",
+    "county_department",
+)
 PROJECT_PARTS = ("great_expectations.yml", "expectations", "checkpoints", "validation_definitions", "plugins")
 TIMEOUT_ENV = "NIANBAO_BENCH_TIMEOUT"
-DEFAULT_TIMEOUT = 3600.0   # per measured step, in seconds
+DEFAULT_TIMEOUT = 3600.0  # per measured step, in seconds
 PAIRS_SCHEMA = pa.schema([("report_id", pa.string()), ("rule_id", pa.string())])
 
 
@@ -45,7 +55,7 @@ class BenchError(RuntimeError):
 class Measured:
     seconds: float
     peak_mb: float
-    cpu_seconds: float   # user + system: less sensitive than wall time to other load on the machine
+    cpu_seconds: float  # user + system: less sensitive than wall time to other load on the machine
     code: int
     stdout: str
     stderr: str
@@ -74,24 +84,38 @@ def measure(cmd: list[str], env: dict | None = None, timeout: float | None = Non
         usage, out, err = Path(tmp) / "usage.json", Path(tmp) / "out", Path(tmp) / "err"
         with open(out, "wb") as fo, open(err, "wb") as fe:
             start = time.perf_counter()
-            proc = subprocess.Popen([sys.executable, "-S", "-c", LAUNCHER, str(usage), *cmd], stdout=fo, stderr=fe,
-                                    env=env, cwd=ROOT, start_new_session=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-S", "-c", LAUNCHER, str(usage), *cmd],
+                stdout=fo,
+                stderr=fe,
+                env=env,
+                cwd=ROOT,
+                start_new_session=True,
+            )
             timer = threading.Timer(timeout, os.killpg, (proc.pid, signal.SIGKILL))
             timer.start()
             try:
                 proc.wait()
-            except BaseException:   # interrupted: do not leave the measured run behind
+            except BaseException:  # interrupted: do not leave the measured run behind
                 os.killpg(proc.pid, signal.SIGKILL)
                 raise
             finally:
                 timer.cancel()
             seconds = time.perf_counter() - start
         if not usage.exists():
-            raise BenchError(f"{' '.join(cmd[:4])}: killed after {seconds:.0f} s "
-                             f"(limit {timeout:.0f} s, set {TIMEOUT_ENV} to wait longer)")
+            raise BenchError(
+                f"{' '.join(cmd[:4])}: killed after {seconds:.0f} s "
+                f"(limit {timeout:.0f} s, set {TIMEOUT_ENV} to wait longer)"
+            )
         u = json.loads(usage.read_text())
-        return Measured(seconds, u["maxrss_kb"] / 1024, u["cpu"], u["code"],
-                        out.read_text("utf-8", "replace"), err.read_text("utf-8", "replace"))
+        return Measured(
+            seconds,
+            u["maxrss_kb"] / 1024,
+            u["cpu"],
+            u["code"],
+            out.read_text("utf-8", "replace"),
+            err.read_text("utf-8", "replace"),
+        )
 
 
 def _checked(step: str, m: Measured, ok_codes=(0,)) -> Measured:
@@ -123,10 +147,12 @@ def isolated_project(work: Path) -> dict:
 
 # --- child steps (run as `python -m nianbao.bench child ...`) -----------------------------------
 
+
 def _write_pairs(pairs: set[tuple[str, str]], out: str) -> None:
     rows = sorted(pairs)
-    pq.write_table(pa.table({"report_id": [r for r, _ in rows], "rule_id": [x for _, x in rows]},
-                            schema=PAIRS_SCHEMA), out)
+    pq.write_table(
+        pa.table({"report_id": [r for r, _ in rows], "rule_id": [x for _, x in rows]}, schema=PAIRS_SCHEMA), out
+    )
 
 
 def child_lowerbound(data: str, out: str) -> dict:
@@ -150,11 +176,17 @@ def child_nightly(data: str, out: str) -> dict:
     f = outcome.findings
     failed = f[f["status"] == "failed"] if len(f) else f
     _write_pairs(set(zip(failed["report_id"], failed["rule_id"])) if len(f) else set(), out)
-    return {"seconds": seconds, "failures": int(len(failed)), "exit_code": int(outcome.exit_code),
-            "completed": bool(outcome.summary.get("completed")), "message": outcome.message}
+    return {
+        "seconds": seconds,
+        "failures": len(failed),
+        "exit_code": int(outcome.exit_code),
+        "completed": bool(outcome.summary.get("completed")),
+        "message": outcome.message,
+    }
 
 
 # --- the benchmarks -----------------------------------------------------------------------------
+
 
 def _pairs(path: Path) -> set[tuple[str, str]]:
     t = pq.read_table(path)
@@ -162,8 +194,21 @@ def _pairs(path: Path) -> set[tuple[str, str]]:
 
 
 def _synth(n: int, out: Path, env: dict, seed: int, error_rate: float = 0.02, errors_per_report: int = 1) -> Measured:
-    cmd = _python("-m", "nianbao.cli", "synth", "--reports", str(n), "--out", str(out), "--seed", str(seed),
-                  "--error-rate", str(error_rate), "--errors-per-report", str(errors_per_report))
+    cmd = _python(
+        "-m",
+        "nianbao.cli",
+        "synth",
+        "--reports",
+        str(n),
+        "--out",
+        str(out),
+        "--seed",
+        str(seed),
+        "--error-rate",
+        str(error_rate),
+        "--errors-per-report",
+        str(errors_per_report),
+    )
     return _checked(f"nianbao synth --reports {n}", measure(cmd, env))
 
 
@@ -183,8 +228,19 @@ def bench_synth(sizes, work: Path, env: dict) -> None:
         out = work / f"synth-{n}"
         m = _synth(n, out, env, seed=1)
         size = sum(f.stat().st_size for f in out.rglob("*.parquet")) / 2**20
-        say(_row([f"{n:,}", f"{m.seconds:.1f}", f"{m.cpu_seconds:.1f}", f"{m.peak_mb:.0f}", f"{n / m.seconds:,.0f}",
-                  f"{size:.0f}"], widths))
+        say(
+            _row(
+                [
+                    f"{n:,}",
+                    f"{m.seconds:.1f}",
+                    f"{m.cpu_seconds:.1f}",
+                    f"{m.peak_mb:.0f}",
+                    f"{n / m.seconds:,.0f}",
+                    f"{size:.0f}",
+                ],
+                widths,
+            )
+        )
         shutil.rmtree(out)
 
 
@@ -192,8 +248,21 @@ def bench_nightly(sizes, work: Path, env: dict) -> bool:
     """Per corpus: synth, the lower bound and the full nightly run, and whether their failures agree."""
     corpora = [(f"{n:,}", n, {}) for n in sizes] + [(f"{min(sizes):,} 坏夜", min(sizes), BAD_NIGHT)]
     widths = [14, 8, 8, 6, 8, 6, 6, 8, 10, 8, 6, 7, 5]
-    head = ["corpus", "truth", "synth s", "MB", "lower s", "cpu s", "MB", "query s", "nightly s", "cpu s", "MB",
-            "ratio", "same"]
+    head = [
+        "corpus",
+        "truth",
+        "synth s",
+        "MB",
+        "lower s",
+        "cpu s",
+        "MB",
+        "query s",
+        "nightly s",
+        "cpu s",
+        "MB",
+        "ratio",
+        "same",
+    ]
     say("== nightly vs the single-query lower bound (DuckDB) ==", _row(head, widths))
     agree = True
     for i, (name, n, kind) in enumerate(corpora):
@@ -208,19 +277,39 @@ def bench_nightly(sizes, work: Path, env: dict) -> bool:
         found, gx = _pairs(work / "lb.parquet"), _pairs(work / "gx.parquet")
         same = found == gx
         agree &= same and found == truth
-        say(_row([name, f"{len(truth):,}", f"{s.seconds:.1f}", f"{s.peak_mb:.0f}", f"{lb.seconds:.1f}",
-                  f"{lb.cpu_seconds:.1f}", f"{lb.peak_mb:.0f}", f"{lb.result()['seconds']:.1f}",
-                  f"{nightly.seconds:.1f}", f"{nightly.cpu_seconds:.1f}", f"{nightly.peak_mb:.0f}",
-                  f"{nightly.seconds / lb.seconds:.1f}x", "yes" if same else "NO"], widths))
+        say(
+            _row(
+                [
+                    name,
+                    f"{len(truth):,}",
+                    f"{s.seconds:.1f}",
+                    f"{s.peak_mb:.0f}",
+                    f"{lb.seconds:.1f}",
+                    f"{lb.cpu_seconds:.1f}",
+                    f"{lb.peak_mb:.0f}",
+                    f"{lb.result()['seconds']:.1f}",
+                    f"{nightly.seconds:.1f}",
+                    f"{nightly.cpu_seconds:.1f}",
+                    f"{nightly.peak_mb:.0f}",
+                    f"{nightly.seconds / lb.seconds:.1f}x",
+                    "yes" if same else "NO",
+                ],
+                widths,
+            )
+        )
         if not same or found != truth:
-            say(f"   only GX {len(gx - found)}, only lower bound {len(found - gx)}, "
+            say(
+                f"   only GX {len(gx - found)}, only lower bound {len(found - gx)}, "
                 f"lower bound vs truth: missed {len(truth - found)}, extra {len(found - truth)}; "
-                f"e.g. {sorted(gx ^ found)[:3]}")
+                f"e.g. {sorted(gx ^ found)[:3]}"
+            )
         shutil.rmtree(data)
-    say("s, cpu s and MB: wall time, CPU time and peak RSS of the whole child process (interpreter, imports, "
+    say(
+        "s, cpu s and MB: wall time, CPU time and peak RSS of the whole child process (interpreter, imports, "
         "work); query s: the query alone; ratio: nightly wall / lower-bound wall; same: identical "
         "(report_id, rule_id) failure sets; truth: injected (report_id, rule_id) pairs, which the lower bound "
-        "must equal")
+        "must equal"
+    )
     return agree
 
 
@@ -238,13 +327,15 @@ def bench_gate(env: dict) -> None:
         bares.append(_checked("import great_expectations", measure(_python("-c", "import great_expectations"), env)))
     gate = sorted(gates, key=lambda m: m.seconds)[GATE_REPEATS // 2]
     bare = sorted(bares, key=lambda m: m.seconds)[GATE_REPEATS // 2]
-    say(f"== gate, one report (median of {GATE_REPEATS}, alternated with the bare import) ==",
+    say(
+        f"== gate, one report (median of {GATE_REPEATS}, alternated with the bare import) ==",
         f"nianbao gate {draft}: {gate.seconds:.1f} s (cpu {gate.cpu_seconds:.1f} s), peak {gate.peak_mb:.0f} MB "
         f"(exit {gate.code}); all: {', '.join(f'{m.seconds:.1f}' for m in gates)} s",
         f"python -c 'import great_expectations': {bare.seconds:.1f} s (cpu {bare.cpu_seconds:.1f} s), "
         f"peak {bare.peak_mb:.0f} MB; all: {', '.join(f'{m.seconds:.1f}' for m in bares)} s",
         f"gate beyond the bare GX import: {gate.seconds - bare.seconds:.1f} s; "
-        f"ratio {gate.seconds / bare.seconds:.2f}x (target 1.5x)")
+        f"ratio {gate.seconds / bare.seconds:.2f}x (target 1.5x)",
+    )
 
 
 def _sizes(text: str | None, default) -> tuple[int, ...]:
@@ -272,8 +363,10 @@ def command(args) -> ExitCode:
         return ExitCode.CONFIG_ERROR
     work = Path(tempfile.mkdtemp(prefix="nianbao-bench-", dir=os.environ.get("NIANBAO_BENCH_DIR")))
     agree = True
-    say(f"nianbao bench {args.what}: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start "
-        "(other load inflates wall times; CPU times are steadier)")
+    say(
+        f"nianbao bench {args.what}: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start "
+        "(other load inflates wall times; CPU times are steadier)"
+    )
     try:
         env = isolated_project(work)
         if args.what == "synth":
@@ -304,6 +397,6 @@ def _main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    from .cli import _exit
+    from .exitcodes import exit_now
 
-    _exit(_main(sys.argv[1:]))   # as the CLI exits: no interpreter teardown, for the lower bound and GX alike
+    exit_now(_main(sys.argv[1:]))  # as the CLI exits: no interpreter teardown, for the lower bound and GX alike

@@ -1,22 +1,22 @@
 """Command line: `nianbao <command>`. Only main() exits; every command returns an ExitCode."""
+
 from __future__ import annotations
 
 import argparse
 import importlib
-import os
-import sys
+
+from .exitcodes import exit_now
 
 # command -> (module, function); modules are imported lazily because GX's import alone takes seconds.
 COMMANDS = {
     "parse": ("nianbao.parse", "command"),
     "ingest": ("nianbao.ingest", "command"),
     "synth": ("nianbao.synth", "command"),
-    "suites": ("nianbao.suites", "command"),
-    "run": ("nianbao.run", "command_run"),
-    "gate": ("nianbao.run", "command_gate"),
-    "demo": ("nianbao.run", "command_demo"),
+    "generate": ("nianbao.generate", "command"),
+    "run": ("nianbao.run.commands", "command_run"),
+    "gate": ("nianbao.run.commands", "command_gate"),
+    "demo": ("nianbao.run.commands", "command_demo"),
     "bench": ("nianbao.bench", "command"),
-    "docs": ("nianbao.contract_doc", "command"),
 }
 
 
@@ -39,12 +39,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--region")
     s.add_argument("--year", type=int)
     s.add_argument("--level")
-    s.add_argument("--parse-timeout", type=float, default=None, metavar="SECONDS",
-                   help="seconds one file may take to parse before it is rejected as parser-timeout "
-                        "(default: $NIANBAO_PARSE_TIMEOUT or 300; 0 = no limit)")
-    s.add_argument("--parse-memory", type=float, default=None, metavar="MB",
-                   help="MB one file's parse may allocate before it is rejected as parser-out-of-memory "
-                        "(default: $NIANBAO_PARSE_MEMORY or 4096; 0 = no limit)")
+    s.add_argument(
+        "--parse-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="seconds one file may take to parse before it is rejected as parser-timeout "
+        "(default: $NIANBAO_PARSE_TIMEOUT or 300; 0 = no limit)",
+    )
+    s.add_argument(
+        "--parse-memory",
+        type=float,
+        default=None,
+        metavar="MB",
+        help="MB one file's parse may allocate before it is rejected as parser-out-of-memory "
+        "(default: $NIANBAO_PARSE_MEMORY or 4096; 0 = no limit)",
+    )
 
     s = sub.add_parser("synth", help="generate a synthetic national corpus into the Parquet tables")
     s.add_argument("--reports", type=int, required=True)
@@ -54,8 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--year", type=int, default=2024)
     s.add_argument("--errors-per-report", type=int, default=1, help="tables with an injected error (1-3)")
 
-    s = sub.add_parser("suites", help="write expectations/*.json from the rule catalogue")
-    s.add_argument("--check", action="store_true", help="fail if the files on disk differ")
+    s = sub.add_parser(
+        "generate",
+        help="write every generated file: suites, checkpoints, validation "
+        "definitions, datasources, the rule and data-contract docs",
+    )
+    s.add_argument("--check", action="store_true", help="fail if any file on disk differs")
 
     for name in ("run", "gate", "demo"):
         s = sub.add_parser(name)
@@ -68,18 +82,25 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--year", type=int)
             s.add_argument("--level")
         s.add_argument("--data", default=None, help="data folder (default: data/)")
-        s.add_argument("--select", nargs="*", default=[],
-                       help="rule:R1 severity:error region:江苏省 year:2023 agency:... (dbt-like)")
-        s.add_argument("--engine", default="duckdb", choices=["duckdb", "pandas", "sql", "spark"])
-        s.add_argument("--db-url", default=None, help="SQLAlchemy URL for --engine sql")
+        s.add_argument(
+            "--select",
+            nargs="*",
+            default=[],
+            help="rule:R1 severity:error region:江苏省 year:2023 agency:... (dbt-like)",
+        )
+        s.add_argument(
+            "--engine",
+            default=None,
+            choices=["duckdb", "pandas", "sql", "spark"],
+            help="default: $NIANBAO_ENGINE, else [tool.nianbao] engine in pyproject.toml, else duckdb",
+        )
+        s.add_argument("--db-url", default=None, help="SQLAlchemy URL for --engine sql (default: $NIANBAO_SQL_URL)")
         s.add_argument("--run-name", default=None)
 
     s = sub.add_parser("bench", help="benchmarks (print figures; never assert timings)")
     s.add_argument("what", nargs="?", default="all")
     s.add_argument("--sizes", default=None)
 
-    s = sub.add_parser("docs", help="regenerate docs/data-contract.md and the README rule catalogue")
-    s.add_argument("--check", action="store_true")
     return p
 
 
@@ -87,28 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     module, func = COMMANDS[args.command]
     code = getattr(importlib.import_module(module), func)(args)
-    _exit(int(code))
-
-
-def _exit(code: int) -> None:
-    """Exit without tearing the interpreter down object by object.
-
-    After a nightly run that teardown alone took about 2 s (100,000 reports: GX's and pandas'
-    objects freed one by one). Every file we write is closed by then; stdio and logging are
-    flushed and a Spark session is stopped here, then the process ends with `code`.
-    """
-    import logging
-
-    if "pyspark" in sys.modules:
-        from pyspark.sql import SparkSession
-
-        session = SparkSession.getActiveSession()
-        if session is not None:
-            session.stop()
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    exit_now(int(code))
 
 
 if __name__ == "__main__":

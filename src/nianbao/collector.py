@@ -4,6 +4,7 @@ A bad night builds hundreds of thousands of findings, rows and pages; an ingest 
 in Python lists until it becomes Arrow. None of them form cycles, so refcounting frees them, and each
 collection would only walk them again (measured: a fifth of explaining a bad night's findings).
 """
+
 from __future__ import annotations
 
 import gc

@@ -1,11 +1,12 @@
 """Load the GX file context at the repository root, safely.
 
-GX 1.24 traps handled here (measured, see ../shared/GX-NOTES.md):
+GX 1.24 traps handled here (each measured on GX 1.24.1):
 - relative data paths resolve against the process cwd, so we chdir to the root;
 - GX imports nothing from plugins/: a suite whose custom types are unregistered loads with zero
   expectations and a checkpoint would pass, so we import the plugins first and then verify that
   every suite holds as many expectations as its JSON file.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,4 +57,5 @@ def verify_suites(ctx, directory: Path = EXPECTATIONS_DIR) -> None:
         if loaded != expected:
             raise ConfigurationError(
                 f"suite {name!r} loaded {loaded} of {expected} expectations from {directory / (name + '.json')}: "
-                "a custom expectation type is not registered (is nianbao_plugins importable?)")
+                "a custom expectation type is not registered (is nianbao_plugins importable?)"
+            )

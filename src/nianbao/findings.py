@@ -11,91 +11,76 @@ Status: `failed` (the rule does not hold) or `not_assessable` (an identity with 
 DOMAIN R9: never a pass). History against the previous comparable run: `new`, `persisting`, and
 `resolved` rows in a separate table.
 """
+
 from __future__ import annotations
 
 import functools
 import json
-import multiprocessing as mp
-import operator
-import os
-from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import collector
+from . import collector, forked
 from . import rules as R
-from . import schema as S
 from . import violations as V
+from .kinds import Explanation
+from .kinds import kind as rule_kind
+from .kinds.base import FAILED, NOT_ASSESSABLE
 
-FAILED, NOT_ASSESSABLE = "failed", "not_assessable"
 NEW, PERSISTING, RESOLVED = "new", "persisting", "resolved"
 
-FINDINGS_SCHEMA = pa.schema([
-    pa.field("run_id", pa.string()),
-    pa.field("report_id", pa.string()),
-    pa.field("agency", pa.string()),
-    pa.field("region", pa.string()),
-    pa.field("year", pa.int32()),
-    pa.field("rule_id", pa.string()),
-    pa.field("severity", pa.string()),        # error | warn (the rule's, from the catalogue)
-    pa.field("status", pa.string()),          # failed | not_assessable
-    pa.field("message", pa.string()),         # Chinese: expected against printed
-    pa.field("cells", pa.string()),           # JSON {column: value} of the cells involved
-    pa.field("left_value", pa.float64()),     # identities: sum of the left side as printed
-    pa.field("right_value", pa.float64()),
-    pa.field("difference", pa.float64()),     # left - right
-    pa.field("suite", pa.string()),
-    pa.field("fix", pa.string()),             # Chinese: what to fix
-    pa.field("history", pa.string()),         # new | persisting (| resolved in resolved.parquet)
-])
+FINDINGS_SCHEMA = pa.schema(
+    [
+        pa.field("run_id", pa.string()),
+        pa.field("report_id", pa.string()),
+        pa.field("agency", pa.string()),
+        pa.field("region", pa.string()),
+        pa.field("year", pa.int32()),
+        pa.field("rule_id", pa.string()),
+        pa.field("severity", pa.string()),  # error | warn (the rule's, from the catalogue)
+        pa.field("status", pa.string()),  # failed | not_assessable
+        pa.field("message", pa.string()),  # Chinese: expected against printed
+        pa.field("cells", pa.string()),  # JSON {column: value} of the cells involved
+        pa.field("left_value", pa.float64()),  # identities: sum of the left side as printed
+        pa.field("right_value", pa.float64()),
+        pa.field("difference", pa.float64()),  # left - right
+        pa.field("suite", pa.string()),
+        pa.field("fix", pa.string()),  # Chinese: what to fix
+        pa.field("history", pa.string()),  # new | persisting (| resolved in resolved.parquet)
+    ]
+)
 COLUMNS = FINDINGS_SCHEMA.names
-
-# Column -> Chinese label ("表三·(七)总计·自然人"), across the three statutory tables.
-LABELS: dict[str, str] = {
-    c: label for t in ("active_disclosure", "applications", "review_litigation")
-    for c, label in S.column_labels()[t].items() if c not in ("report_id", "format_version")
-}
 
 
 @dataclass(frozen=True)
 class Failure:
     """GX's verdict: this report broke this rule in this suite."""
+
     suite: str
     rule_id: str
     report_id: str
 
 
 @dataclass
-class Explanation:
-    status: str
-    message: str
-    cells: dict[str, Any]
-    fix: str
-    left: float | None = None
-    right: float | None = None
-
-
-@dataclass
 class Collected:
     """What the checkpoint result says, before values are read back."""
+
     failures: list[Failure] = field(default_factory=list)
     raised: list[dict] = field(default_factory=list)
     problems: list[dict] = field(default_factory=list)
-    expectations: dict[str, dict] = field(default_factory=dict)   # per suite: evaluated, failed, raised, rows
+    expectations: dict[str, dict] = field(default_factory=dict)  # per suite: evaluated, failed, raised, rows
     # Reports with a missing cell (any R9 rule, selected or not): their identities are not assessable.
     incomplete: list[Failure] = field(default_factory=list)
 
 
 def raised(result) -> bool:
-    """An expectation that raised (itself or in a metric) is never a pass (GX-NOTES appendix E)."""
+    """An expectation that raised (itself or in a metric) is never a pass: GX 1.24 records a metric's
+    exception in exception_info and leaves `success` False without saying the rule failed."""
     exc = result.exception_info or {}
     if "raised_exception" in exc:
         return bool(exc["raised_exception"])
@@ -149,41 +134,60 @@ def collect(checkpoint_result, selected: Callable[[str, str], bool], found: pa.T
         for r in vr.results:
             check_id, rule_ids = _check_rules(r.expectation_config)
             severity = _severity(rule_ids[0] if rule_ids else None, r.expectation_config)
-            chosen = [x for x in rule_ids if selected(x, severity)] if rule_ids else (
-                [check_id] if selected(check_id, severity) else [])
+            chosen = (
+                [x for x in rule_ids if selected(x, severity)]
+                if rule_ids
+                else ([check_id] if selected(check_id, severity) else [])
+            )
             result = r.result or {}
             if result.get("element_count") is not None:
                 stats["rows"] = result["element_count"]
             if raised(r):
                 if chosen:
                     stats["raised"] += 1
-                    out.raised.append({"code": "expectation-raised", "suite": suite, "rule_id": check_id,
-                                       "message": _exception_message(r)})
+                    out.raised.append(
+                        {
+                            "code": "expectation-raised",
+                            "suite": suite,
+                            "rule_id": check_id,
+                            "message": _exception_message(r),
+                        }
+                    )
                 continue
             if chosen:
                 stats["evaluated"] += 1
                 stats["failed"] += 0 if r.success else 1
             if not rule_ids:
                 if not r.success and chosen:
-                    out.problems.append({"code": "unknown-expectation", "suite": suite, "rule_id": check_id,
-                                         "message": "an expectation without nianbao rules failed"})
+                    out.problems.append(
+                        {
+                            "code": "unknown-expectation",
+                            "suite": suite,
+                            "rule_id": check_id,
+                            "message": "an expectation without nianbao rules failed",
+                        }
+                    )
                 continue
             judged.update((suite, x) for x in rule_ids)
             count, ids = V.rows_failing(found, suite, rule_ids)
             gx_count, shown = result.get("unexpected_count"), _partial_ids(result)
-            if (not r.success) != (count > 0) or (gx_count is not None and gx_count != count) \
-                    or not set(shown) <= ids:
-                out.problems.append({
-                    "code": "findings-disagree-with-gx", "suite": suite, "rule_id": check_id,
-                    "message": f"GX: success={r.success}, {gx_count} failing rows (shown {shown[:3]}); "
-                               f"findings query: {count} failing rows"})
+            if (not r.success) != (count > 0) or (gx_count is not None and gx_count != count) or not set(shown) <= ids:
+                out.problems.append(
+                    {
+                        "code": "findings-disagree-with-gx",
+                        "suite": suite,
+                        "rule_id": check_id,
+                        "message": f"GX: success={r.success}, {gx_count} failing rows (shown {shown[:3]}); "
+                        f"findings query: {count} failing rows",
+                    }
+                )
     found_pairs = V.pairs(found)
     for suite, report_id, rule_id in zip(*(found_pairs[c].to_pylist() for c in ("suite", "report_id", "rule_id"))):
         if (suite, rule_id) not in judged:
             continue
         failure = Failure(suite, rule_id, report_id)
         if _is_presence(rule_id):
-            out.incomplete.append(failure)       # selected or not: blanks make identities not assessable
+            out.incomplete.append(failure)  # selected or not: blanks make identities not assessable
         if selected(rule_id, R.RULES_BY_ID[rule_id].severity if rule_id in R.RULES_BY_ID else R.ERROR):
             out.failures.append(failure)
     return out
@@ -191,155 +195,44 @@ def collect(checkpoint_result, selected: Callable[[str, str], bool], found: pa.T
 
 def _is_presence(rule_id: str) -> bool:
     rule = R.RULES_BY_ID.get(rule_id)
-    return rule is not None and rule.kind == "present"
+    return rule is not None and rule_kind(rule.kind).marks_missing
 
 
 # --- explanations --------------------------------------------------------------------------------
 
-def number(v: Any) -> float | int | None:
-    """A cell value as a JSON number (Decimal fees become floats, whole floats ints)."""
-    if v is None or (isinstance(v, float) and v != v):
-        return None
-    if isinstance(v, Decimal):
-        v = float(v)
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    return v if isinstance(v, (int, float)) else None
-
-
-def fmt(v: Any) -> str:
-    """A value as an auditor reads it: blank shown as 空白."""
-    if type(v) is int:   # almost every cell: no conversion needed
-        return str(v)
-    n = number(v)
-    if n is None:
-        return "空白"
-    return f"{n:,.6f}".rstrip("0").rstrip(".").replace(",", "") if isinstance(n, float) else str(n)
-
-
-def label(column: str) -> str:
-    return LABELS.get(column, column)
-
-
-def _effective_right(rule: R.Rule, values: dict) -> tuple[str, ...]:
-    """Right operands, the (六) sub-rows replaced by their single row when all of them are blank."""
-    if rule.alt_group and all(values.get(c) is None for c in rule.alt_group):
-        return tuple(c for c in rule.right if c not in rule.alt_group) + (rule.alt_column,)
-    return rule.right
-
-
-def short_labels(columns: Iterable[str]) -> dict[str, str]:
-    """Labels without the parts all the columns share: 表三 R1.person terms differ only by row."""
-    return _short_labels(tuple(dict.fromkeys(columns)))
-
-
-@functools.lru_cache(maxsize=4096)
-def _short_labels(columns: tuple[str, ...]) -> dict[str, str]:
-    parts = {c: label(c).split("·") for c in columns}
-    common = set.intersection(*(set(p) for p in parts.values())) if len(columns) > 1 else set()
-    return {c: "·".join(p for p in parts[c] if p not in common) or label(c) for c in columns}
-
-
-def _terms(cols: Iterable[str], cells: dict, names: dict[str, str]) -> str:
-    return " + ".join(f"{names[c]} {fmt(cells[c])}" for c in cols)
-
-
-_HOLDS = {"==": operator.eq, "<=": operator.le, ">=": operator.ge}
-
-
-def _numbers(values: dict, columns: tuple[str, ...]) -> dict[str, Any]:
-    """number() of each column's value (ints, nearly every cell, as they are; a night explains 300,000)."""
-    return {c: v if type(v) is int else number(v) for c, v in zip(columns, values_of(values, columns))}
-
-
-def explain_identity(rule: R.Rule, values: dict) -> Explanation | None:
-    right = _effective_right(rule, values)
-    operands = (*rule.left, *right)
-    cells = _numbers(values, operands)
-    missing = [c for c in operands if cells[c] is None]
-    if missing:
-        return Explanation(
-            NOT_ASSESSABLE, f"{rule.description}:无法核验,缺少 {'、'.join(label(c) for c in missing)}", cells,
-            "填写缺失的单元格(没有发生的填 0),使该勾稽关系可以核验。")
-    left = sum(cells[c] for c in rule.left)
-    rsum = sum(cells[c] for c in right)
-    if _HOLDS[rule.op](left, rsum):
-        return None
-    names = short_labels(operands)
-    diff = left - rsum
-    if rule.op == ">=" and not right:
-        msg = f"{rule.description}:{_terms(rule.left, cells, names)} = {fmt(left)},小于 0"
-        fix = "核对上一年项目数量与本年增/减,两者之和不能为负。"
-    elif rule.op == "<=":
-        msg = f"{rule.description}:{_terms(rule.left, cells, names)},大于 {_terms(right, cells, names)} = {fmt(rsum)}"
-        fix = "结转下年度继续办理的申请数不能超过本年新收与上年结转之和,请核对这几格。"
-    elif len(rule.left) == 1:
-        name = label(rule.left[0])
-        msg = (f"{rule.description}:应为 {_terms(right, cells, names)} = {fmt(rsum)},"
-               f"印刷为 {fmt(left)}(相差 {fmt(diff)})")
-        fix = f"核对「{name}」和各分项:分项无误时,「{name}」应改为 {fmt(rsum)}。"
-    else:
-        msg = (f"{rule.description}:左边 {_terms(rule.left, cells, names)} = {fmt(left)},"
-               f"右边 {_terms(right, cells, names)} = {fmt(rsum)}(相差 {fmt(diff)})")
-        fix = "核对这几格,使等式两边相等(第一项加第二项之和,等于第三项加第四项之和)。"
-    return Explanation(FAILED, msg, cells, fix, float(left), float(rsum))
-
-
-def explain_cells(rule: R.Rule, values: dict, level: str | None) -> Explanation | None:
-    """Non-identity rules: the offending cells, or None when none offends."""
-    vals = dict(zip(rule.columns, values_of(values, rule.columns)))
-    if rule.kind == "non_negative":
-        # Most cells are non-negative ints: only the others need number() (Decimal, float, NaN).
-        nums = {c: number(v) for c, v in vals.items() if v is not None and not (type(v) is int and v >= 0)}
-        bad = {c: n for c, n in nums.items() if n is not None and (n < 0 or n != int(n))}
-        fix = "统计数是非负整数,请改为实际件数。"
-    elif rule.kind == "present":
-        bad = {c: None for c, v in vals.items() if v is None}
-        for alt in rule.params.get("alternatives", []):
-            if values.get(alt["single"]) is None and any(values.get(g) is None for g in alt["group"]):
-                bad.update({g: None for g in alt["group"] if values.get(g) is None})
-        fix = "每一格都要填写数字:没有发生的填 0,不要留空或填“/”“—”“无”。"
-    elif rule.kind == "fee_range":
-        lo, hi = rule.params.get("min_value"), rule.params.get("max_value")
-        nums = {c: number(v) for c, v in vals.items() if v is not None}
-        bad = {c: n for c, n in nums.items() if n is not None
-               and ((lo is not None and n < lo) or (hi is not None and n > hi))}
-        fix = ("收费金额单位为万元,请确认是否误以“元”填报。" if hi is not None
-               else "收费金额不能为负数,请核对。")
-    elif rule.kind == "zero_for_levels":
-        if level not in rule.params.get("levels", []):
-            return None
-        nums = {c: number(v) for c, v in vals.items() if v is not None}
-        bad = {c: n for c, n in nums.items() if n not in (None, 0)}
-        fix = "本机关无权制定规章,“规章”各项应为 0;如填的是行政规范性文件,请移到“行政规范性文件”一行。"
-    else:
-        return None
-    if not bad:
-        return None
-    shown = "、".join(f"{label(c)}({fmt(v)})" for c, v in list(bad.items())[:6])
-    more = f" 等 {len(bad)} 格" if len(bad) > 6 else ""
-    level_note = f"(本机关层级:{S.LEVELS.get(level, level)})" if rule.kind == "zero_for_levels" else ""
-    return Explanation(FAILED, f"{rule.description}{level_note}:{shown}{more}", bad, fix)
-
 
 def explain(rule: R.Rule, values: dict, level: str | None = None) -> Explanation | None:
-    """Why `values` break `rule`, in Chinese; None when they do not."""
-    if rule.kind == "identity":
-        return explain_identity(rule, values)
-    return explain_cells(rule, values, level)
+    """Why `values` break `rule`, in Chinese; None when they do not (the rule's kind explains)."""
+    return rule_kind(rule.kind).explain(rule, values, level)
 
 
 # --- building the table ----------------------------------------------------------------------------
 
+
 def _row(run_id: str, failure: Failure, meta, rule: R.Rule | None, ex: Explanation) -> tuple:
     """One finding as a tuple in COLUMNS order (a night can have 300,000: no dict per row)."""
     diff = None if ex.left is None or ex.right is None else ex.left - ex.right
-    return (run_id, failure.report_id, meta.get("agency"), meta.get("region"), meta.get("year"), failure.rule_id,
-            rule.severity if rule else R.ERROR, ex.status, ex.message, cells_json(ex.cells),
-            ex.left, ex.right, diff, failure.suite, ex.fix, NEW)
+    return (
+        run_id,
+        failure.report_id,
+        meta.get("agency"),
+        meta.get("region"),
+        meta.get("year"),
+        failure.rule_id,
+        rule.severity if rule else R.ERROR,
+        ex.status,
+        ex.message,
+        cells_json(ex.cells),
+        ex.left,
+        ex.right,
+        diff,
+        failure.suite,
+        ex.fix,
+        NEW,
+    )
 
 
-_JSON = json.JSONEncoder(ensure_ascii=False)   # json.dumps builds an encoder per call when given options
+_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps builds an encoder per call when given options
 
 
 def cells_json(cells: dict[str, Any]) -> str:
@@ -358,12 +251,12 @@ def _frame(rows: list[tuple]) -> pd.DataFrame:
     return _ordered(_table(rows))
 
 
-PARALLEL_FROM = 20_000   # failures; below this, forking workers costs more than it saves
-_BUILD_JOB: tuple = ()   # (run_id, shards, reports, selected) of the current build, read by forked workers
+PARALLEL_FROM = 20_000  # failures; below this, forking workers costs more than it saves
 
 
-def build(run_id: str, collected: Collected, reports: dict[str, dict],
-          selected: Callable[[str, str], bool]) -> tuple[pd.DataFrame, list[dict]]:
+def build(
+    run_id: str, collected: Collected, reports: dict[str, dict], selected: Callable[[str, str], bool]
+) -> tuple[pd.DataFrame, list[dict]]:
     """Findings of GX's failures, plus the identities that a missing cell makes not assessable.
 
     `reports[report_id]` = {"meta": {...agency, region, year, level}, "values": {table: {col: value}}}.
@@ -371,41 +264,33 @@ def build(run_id: str, collected: Collected, reports: dict[str, dict],
     workers (which see the reports without pickling them) each explain the findings of a share of
     the reports and send back an Arrow table. Problems are ordered by report and rule either way.
     """
-    workers = min(os.cpu_count() or 1, 8)
-    if len(collected.failures) >= PARALLEL_FROM and workers > 1 and "fork" in mp.get_all_start_methods():
-        parts = _explain_in_workers(run_id, collected, reports, selected, workers)
+    processes = forked.workers()
+    if len(collected.failures) >= PARALLEL_FROM:
+        shards = _shards(collected, processes * 4)
+        parts = forked.forked_map(_explain_shard, (run_id, shards, reports, selected), range(len(shards)), processes)
         if parts is not None:
-            return (_ordered(pa.concat_tables([t for t, _ in parts])),
-                    _sorted_problems([p for _, problems in parts for p in problems]))
+            return (
+                _ordered(pa.concat_tables([t for t, _ in parts])),
+                _sorted_problems([p for _, problems in parts for p in problems]),
+            )
     rows, problems = _explain_all(run_id, collected.failures, collected.incomplete, reports, selected)
     return _frame(rows), _sorted_problems(problems)
 
 
-def _explain_in_workers(run_id: str, collected: Collected, reports: dict[str, dict], selected,
-                        workers: int) -> list[tuple[pa.Table, list[dict]]] | None:
-    """Each forked worker explains the failures of a share of the reports; None if a worker died
-    (out of memory on a smaller machine, a native crash), and the caller explains them itself."""
-    global _BUILD_JOB
+def _shards(collected: Collected, n: int) -> list[tuple[list, list]]:
+    """The failures and incomplete reports split into n shards, each report's in one shard."""
     shard_of: dict[str, int] = {}
-    n = workers * 4
     shards: list[tuple[list, list]] = [([], []) for _ in range(n)]
     for f in collected.failures:
         shards[shard_of.setdefault(f.report_id, len(shard_of) % n)][0].append(f)
     for f in collected.incomplete:
         shards[shard_of.setdefault(f.report_id, len(shard_of) % n)][1].append(f)
-    _BUILD_JOB = (run_id, shards, reports, selected)
-    try:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-            return list(pool.map(_explain_shard, range(n)))
-    except BrokenProcessPool:
-        return None
-    finally:
-        _BUILD_JOB = ()
+    return shards
 
 
-def _explain_shard(i: int) -> tuple[pa.Table, list[dict]]:
-    """Findings of shard i of _BUILD_JOB (in a forked worker)."""
-    run_id, shards, reports, selected = _BUILD_JOB
+def _explain_shard(job: tuple, i: int) -> tuple[pa.Table, list[dict]]:
+    """Findings of shard i (in a forked worker)."""
+    run_id, shards, reports, selected = job
     with collector.paused():
         rows, problems = _explain_all(run_id, *shards[i], reports, selected)
     return _table(rows), problems
@@ -415,8 +300,13 @@ def _sorted_problems(problems: list[dict]) -> list[dict]:
     return sorted(problems, key=lambda p: (p["report_id"], p["rule_id"]))
 
 
-def _explain_all(run_id: str, failures: list[Failure], incomplete: list[Failure], reports: dict[str, dict],
-                 selected: Callable[[str, str], bool]) -> tuple[list[tuple], list[dict]]:
+def _explain_all(
+    run_id: str,
+    failures: list[Failure],
+    incomplete: list[Failure],
+    reports: dict[str, dict],
+    selected: Callable[[str, str], bool],
+) -> tuple[list[tuple], list[dict]]:
     """Finding rows of the failures, then of the identities the incomplete reports leave not assessable."""
     rows, problems, seen = [], [], set()
     for f in failures:
@@ -425,8 +315,14 @@ def _explain_all(run_id: str, failures: list[Failure], incomplete: list[Failure]
         values = rep["values"].get(rule.table, {}) if rule else {}
         ex = explain(rule, values, rep["meta"].get("level")) if rule else None
         if ex is None or ex.status != FAILED:
-            problems.append({"code": "explanation-mismatch", "rule_id": f.rule_id, "report_id": f.report_id,
-                             "message": "GX failed this rule but the values read back do not break it"})
+            problems.append(
+                {
+                    "code": "explanation-mismatch",
+                    "rule_id": f.rule_id,
+                    "report_id": f.report_id,
+                    "message": "GX failed this rule but the values read back do not break it",
+                }
+            )
             ex = Explanation(FAILED, rule.description if rule else f.rule_id, {}, "请对照规则说明核对相关单元格。")
         rows.append(_row(run_id, f, rep["meta"], rule, ex))
         seen.add((f.report_id, f.rule_id))
@@ -436,15 +332,15 @@ def _explain_all(run_id: str, failures: list[Failure], incomplete: list[Failure]
     return rows, problems
 
 
-_RULE_ORDER = {r.id: i for i, r in enumerate(R.RULES)}   # (RULES.index compares whole Rule dataclasses)
+_RULE_ORDER = {r.id: i for i, r in enumerate(R.RULES)}  # (RULES.index compares whole Rule dataclasses)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _identities_by_column(table: str) -> dict[str, tuple[R.Rule, ...]]:
     """The table's identity rules in which each column is an operand, in catalogue order."""
     out: dict[str, list[R.Rule]] = {}
     for rule in R.RULES:
-        if rule.kind == "identity" and rule.table == table:
+        if rule_kind(rule.kind).needs_every_operand and rule.table == table:
             for column in rule.operands:
                 out.setdefault(column, []).append(rule)
     return {c: tuple(rules) for c, rules in out.items()}
@@ -459,10 +355,13 @@ def _not_assessable(run_id, failure: Failure, rep: dict, table: str, selected, s
     # Only identities with a blank operand can be unverifiable; a table 三 has about 180 cells.
     candidates = {r.id: r for c, v in values.items() if v is None for r in by_column.get(c, ())}
     for rule in sorted(candidates.values(), key=lambda r: _RULE_ORDER[r.id]):
-        if ((version and version not in rule.versions) or (failure.report_id, rule.id) in seen
-                or not selected(rule.id, rule.severity)):
+        if (
+            (version and version not in rule.versions)
+            or (failure.report_id, rule.id) in seen
+            or not selected(rule.id, rule.severity)
+        ):
             continue
-        ex = explain_identity(rule, values)
+        ex = explain(rule, values)
         if ex is not None and ex.status == NOT_ASSESSABLE:
             f = Failure(failure.suite, rule.id, failure.report_id)
             rows.append(_row(run_id, f, rep["meta"], rule, ex))
@@ -485,6 +384,7 @@ def empty() -> pd.DataFrame:
 
 
 # --- history ---------------------------------------------------------------------------------------
+
 
 def mark_history(current: pd.DataFrame, previous: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Mark each finding new or persisting; return with it the previous findings now resolved."""
@@ -520,121 +420,26 @@ def counts(findings: pd.DataFrame, resolved: pd.DataFrame) -> dict:
     """Counts by rule, severity, status and history for run_results.json."""
     by_rule: dict[str, dict] = {}
     for (rule_id, status), n in findings.groupby(["rule_id", "status"]).size().items():
-        entry = by_rule.setdefault(rule_id, {"severity": R.RULES_BY_ID[rule_id].severity
-                                             if rule_id in R.RULES_BY_ID else None, FAILED: 0, NOT_ASSESSABLE: 0})
+        entry = by_rule.setdefault(
+            rule_id,
+            {
+                "severity": R.RULES_BY_ID[rule_id].severity if rule_id in R.RULES_BY_ID else None,
+                FAILED: 0,
+                NOT_ASSESSABLE: 0,
+            },
+        )
         entry[status] = int(n)
     failed = findings[findings.status == FAILED]
     return {
-        "findings": int(len(findings)),
+        "findings": len(findings),
         "failing_reports": int(failed.report_id.nunique()),
         "reports_with_findings": int(findings.report_id.nunique()),
         "by_severity": {s: int((failed.severity == s).sum()) for s in (R.ERROR, R.WARN)},
         "by_status": {s: int((findings.status == s).sum()) for s in (FAILED, NOT_ASSESSABLE)},
         "by_rule": dict(sorted(by_rule.items())),
-        "history": {NEW: int((findings.history == NEW).sum()), PERSISTING: int((findings.history == PERSISTING).sum()),
-                    RESOLVED: int(len(resolved))},
+        "history": {
+            NEW: int((findings.history == NEW).sum()),
+            PERSISTING: int((findings.history == PERSISTING).sum()),
+            RESOLVED: len(resolved),
+        },
     }
-
-
-# --- reading reports back from the data folder ----------------------------------------------------
-
-STATUTORY = ("active_disclosure", "applications", "review_litigation")
-
-
-def table_glob(data_dir: Path, table: str) -> str | None:
-    folder = Path(data_dir) / table
-    return str(folder / "*.parquet") if any(folder.glob("*.parquet")) else None
-
-
-class Row(Mapping):
-    """One table row as a read-only mapping over the tuple DuckDB returned.
-
-    A dict per row cost about 10 KB for table 三's 180 cells; a night with 20,000 failing reports
-    kept 60,000 of them (the tuple and its shared column index: about 1.5 KB).
-    """
-    __slots__ = ("_index", "_values")
-
-    def __init__(self, index: "Columns", values: tuple):
-        self._index, self._values = index, values
-
-    def __getitem__(self, column: str):
-        return self._values[self._index[column]]
-
-    def get(self, column: str, default=None):
-        i = self._index.get(column)
-        return default if i is None else self._values[i]
-
-    def __contains__(self, column) -> bool:
-        return column in self._index
-
-    def __iter__(self):
-        return iter(self._index)
-
-    def __len__(self) -> int:
-        return len(self._index)
-
-    def items(self):
-        """(column, value) pairs in column order (the index was built in the tuple's order)."""
-        return zip(self._index, self._values)
-
-    def values_for(self, columns: tuple[str, ...]) -> list:
-        """The values of `columns` in order (None for a column the row lacks), without a lookup per call."""
-        index = self._index
-        positions = index.positions.get(columns)
-        if positions is None:
-            positions = index.positions[columns] = [index.get(c, -1) for c in columns]
-        values = self._values
-        return [values[i] if i >= 0 else None for i in positions]
-
-
-def values_of(values: Mapping | None, columns: tuple[str, ...]) -> list:
-    """The values of `columns` in order, None where absent, from a Row (positions found once per read)
-    or a plain mapping."""
-    if isinstance(values, Row):
-        return values.values_for(columns)
-    return [(values or {}).get(c) for c in columns]
-
-
-class Columns(dict):
-    """Column name -> tuple position, shared by every Row of one read, with the positions of the
-    column lists asked of its rows (values_for), computed once per read."""
-    __slots__ = ("positions",)
-
-    def __init__(self, names):
-        super().__init__((name, i) for i, name in enumerate(names))
-        self.positions: dict[tuple, list[int]] = {}
-
-
-def read_reports(data_dir: Path, report_ids: Iterable[str], *, with_text: bool = True) -> dict[str, dict]:
-    """Meta, values and printed text of the given reports: {id: {"meta", "values": {table: {col: v}}, "text"}}."""
-    import duckdb
-
-    ids = sorted(set(report_ids))
-    out: dict[str, dict] = {i: {"meta": {}, "values": {}, "text": {}} for i in ids}
-    if not ids:
-        return out
-    con = duckdb.connect()
-    try:
-        con.register("wanted", pa.table({"report_id": pa.array(ids, pa.string())}))
-
-        def rows(table: str, order: str = "") -> list[dict]:
-            glob = table_glob(data_dir, table)
-            if glob is None:
-                return []
-            sql = (f"SELECT t.* FROM read_parquet(?, union_by_name=true) t "
-                   f"SEMI JOIN wanted w ON t.report_id = w.report_id {order}")
-            cur = con.execute(sql, [glob])
-            index = Columns(d[0] for d in cur.description)
-            return [Row(index, row) for row in cur.fetchall()]
-
-        for row in rows("reports", "ORDER BY ingested_at NULLS FIRST"):
-            out[row["report_id"]]["meta"] = row          # the latest ingest wins
-        for table in STATUTORY:
-            for row in rows(table):
-                out[row["report_id"]]["values"][table] = row
-        if with_text:
-            for row in rows("cells"):
-                out[row["report_id"]]["text"].setdefault(row["table"], {})[row["column"]] = row["text"]
-    finally:
-        con.close()
-    return out

@@ -5,34 +5,44 @@ merged by report_id into OUT/<table>/ingest.parquet (the synthetic generator's s
 beside them are never touched); OUT/_ingest/state.parquet remembers what each report was built from
 and OUT/_ingest/changes.parquet logs every addition, replacement and conflict.
 """
+
 from __future__ import annotations
 
 import csv
-import fcntl
 import io
 import multiprocessing
 import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Generator, Iterable, Iterator
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from . import collector
+from . import collector, datafolder
 from . import schema as S
 from .exitcodes import ExitCode
-from .ingest_file import (FileOutcome, Ingested, ManifestError, file_sha256, ingest_job, ingest_one,
-                          parse_timeout, parser_process_start, real_path, rejected_report, to_ingested,
-                          with_identity)
+from .ingest_file import (
+    FileOutcome,
+    Ingested,
+    ManifestError,
+    file_sha256,
+    ingest_job,
+    ingest_one,
+    parse_timeout,
+    parser_process_start,
+    real_path,
+    rejected_report,
+    to_ingested,
+    with_identity,
+)
 from .parse.encoding import InputError, decode
 from .parse.limits import parse_memory
 
@@ -40,35 +50,36 @@ from .parse.limits import parse_memory
 # reads or rejects with a clear reason. Anything else (.json transcriptions, images) is counted as skipped.
 REPORT_SUFFIXES = (".txt", ".text", ".md", ".html", ".htm", ".shtml", ".xhtml", ".pdf", ".docx", ".doc", ".wps")
 FILE_NAME = "ingest.parquet"
-STATE_DIR = "_ingest"
-STATISTICAL_TABLES = ("active_disclosure", "applications", "review_litigation")
+STATE_DIR = datafolder.INGEST_DIR
 STATUS_RANK = {"parsed": 2, "partial": 1, "rejected": 0}
-STATUS_LABELS = {"parsed": "完整解析", "partial": "部分解析", "rejected": "拒收"}
 ACTION_LABELS = {"added": "新增", "replaced": "替换", "unchanged": "未变", "conflict": "重复未导入"}
 # Small batches: the rows still waiting when the last file is parsed are converted after parsing, on one
 # core (measured at 3,000 HTML reports: 2,000 left 0.64 s of conversion to the end, 250 leaves 0.1 s).
 BATCH_REPORTS = 250
-PARALLEL_FROM = 200   # files; below this, starting parser processes costs more than it saves
-CHUNK_FILES = 8       # files a parser process takes at a time
-PROCESS_DIED = ("parser-crash: 解析进程读取此文件时意外退出(内存耗尽或原生代码崩溃);"
-                "已单独重试一次,仍然退出,未导入")
+PARALLEL_FROM = 200  # files; below this, starting parser processes costs more than it saves
+CHUNK_FILES = 8  # files a parser process takes at a time
+PROCESS_DIED = "parser-crash: 解析进程读取此文件时意外退出(内存耗尽或原生代码崩溃);已单独重试一次,仍然退出,未导入"
 
-STATE_SCHEMA = pa.schema([
-    pa.field("report_id", pa.string(), nullable=False),
-    pa.field("source_file", pa.string()),
-    pa.field("source_sha256", pa.string()),
-    pa.field("parse_status", pa.string()),
-    pa.field("rows_sha256", pa.string()),   # digest of the report's rows, ingested_at excluded
-])
-CHANGES_SCHEMA = pa.schema([
-    pa.field("changed_at", pa.timestamp("s", tz="UTC")),
-    pa.field("action", pa.string()),        # added | replaced | unchanged | conflict
-    pa.field("report_id", pa.string()),
-    pa.field("source_file", pa.string()),
-    pa.field("old_sha256", pa.string()),
-    pa.field("new_sha256", pa.string()),
-    pa.field("detail", pa.string()),        # Chinese, for auditors: what was replaced or kept instead
-])
+STATE_SCHEMA = pa.schema(
+    [
+        pa.field("report_id", pa.string(), nullable=False),
+        pa.field("source_file", pa.string()),
+        pa.field("source_sha256", pa.string()),
+        pa.field("parse_status", pa.string()),
+        pa.field("rows_sha256", pa.string()),  # digest of the report's rows, ingested_at excluded
+    ]
+)
+CHANGES_SCHEMA = pa.schema(
+    [
+        pa.field("changed_at", pa.timestamp("s", tz="UTC")),
+        pa.field("action", pa.string()),  # added | replaced | unchanged | conflict
+        pa.field("report_id", pa.string()),
+        pa.field("source_file", pa.string()),
+        pa.field("old_sha256", pa.string()),
+        pa.field("new_sha256", pa.string()),
+        pa.field("detail", pa.string()),  # Chinese, for auditors: what was replaced or kept instead
+    ]
+)
 
 
 # --- Metadata: manifest per file > flags > what the parser found in the title.
@@ -157,12 +168,13 @@ def read_manifest(path: str | Path) -> dict[str, dict[str, Any]]:
 
 # --- Finding the input files.
 
+
 @dataclass
 class Discovery:
     files: list[Path] = field(default_factory=list)
-    keys: list[str] = field(default_factory=list)   # each file's real path (symlinks resolved), in files' order
-    unreadable: list[tuple[Path, str]] = field(default_factory=list)   # (path, reason) of inputs never opened
-    skipped: Counter = field(default_factory=Counter)                  # suffix -> count, inside folders
+    keys: list[str] = field(default_factory=list)  # each file's real path (symlinks resolved), in files' order
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)  # (path, reason) of inputs never opened
+    skipped: Counter = field(default_factory=Counter)  # suffix -> count, inside folders
 
 
 def _walk(folder: Path, found: Discovery, seen_dirs: set[tuple[int, int]]) -> None:
@@ -218,8 +230,9 @@ def discover(paths: Iterable[str | Path]) -> Discovery:
     return found
 
 
-def ingest_all(jobs: list[tuple[Path, dict[str, Any], datetime, float, float]],
-               workers: int | None = None) -> Iterator[Ingested]:
+def ingest_all(
+    jobs: list[tuple[Path, dict[str, Any], datetime, float, float]], workers: int | None = None
+) -> Iterator[Ingested]:
     """ingest_one over every (path, meta, ingested_at, timeout, memory_mb) job, in order; in parser
     processes for large runs.
 
@@ -231,9 +244,9 @@ def ingest_all(jobs: list[tuple[Path, dict[str, Any], datetime, float, float]],
     starts at all, the files are parsed in this process."""
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if len(jobs) >= PARALLEL_FROM else 1
-    done, alone = 0, 0   # alone: after a death, how many files to parse one at a time
+    done, alone = 0, 0  # alone: after a death, how many files to parse one at a time
     while workers > 1 and done < len(jobs):
-        part = jobs[done:done + alone] if alone else jobs[done:]
+        part = jobs[done : done + alone] if alone else jobs[done:]
         n = yield from _parse_in_processes(part, 1 if alone else workers, 1 if alone else CHUNK_FILES)
         if n is None:
             break
@@ -243,7 +256,7 @@ def ingest_all(jobs: list[tuple[Path, dict[str, Any], datetime, float, float]],
         elif alone:
             yield _died_on(jobs[done])
             done, alone = done + 1, 0
-        else:   # the dead process held at most a chunk; the others and the queue a chunk each
+        else:  # the dead process held at most a chunk; the others and the queue a chunk each
             alone = (workers + 2) * CHUNK_FILES
     for job in jobs[done:]:
         yield ingest_one(*job)
@@ -281,6 +294,7 @@ def _died_on(job: tuple[Path, dict[str, Any], datetime, float, float]) -> Ingest
 
 # --- The run: outcomes, conflicts, summary.
 
+
 @dataclass
 class IngestSummary:
     out_dir: Path
@@ -314,7 +328,7 @@ class IngestSummary:
         """The ingest summary for people, in Chinese: counts by outcome and reason, every problem file named."""
         statuses, n = self.by_status(), len(self.outcomes)
         lines = [f"导入完成:共 {n} 个文件,用时 {self.seconds:.1f} 秒,数据目录 {self.out_dir}"]
-        lines += [f"  {STATUS_LABELS[s]}({s}):{statuses.get(s, 0)}" for s in S.PARSE_STATUSES]
+        lines += [f"  {S.PARSE_STATUS_ZH[s]}({s}):{statuses.get(s, 0)}" for s in S.PARSE_STATUSES]
         reasons = self.by_reason()
         if reasons:
             lines.append("按原因(部分解析与拒收):")
@@ -329,16 +343,22 @@ class IngestSummary:
         if problems:
             lines.append("未完整解析的文件:")
             for o in problems:
-                lines.append(f"  [{STATUS_LABELS[o.status]}] {o.path}:{o.reason or '(未说明原因)'}")
+                lines.append(f"  [{S.PARSE_STATUS_ZH[o.status]}] {o.path}:{o.reason or '(未说明原因)'}")
         read = [o for o in self.outcomes if o.status != "rejected"]
-        lacking = {label: sum(1 for o in read if getattr(o, key) is None)
-                   for key, label in (("agency", "机关名称"), ("year", "年度"), ("region", "地区"))}
+        lacking = {
+            label: sum(1 for o in read if getattr(o, key) is None)
+            for key, label in (("agency", "机关名称"), ("year", "年度"), ("region", "地区"))
+        }
         if any(lacking.values()):
-            lines.append("缺少元数据的报告(可用 --agency/--region/--year 或 --manifest 补充):"
-                         + ",".join(f"{label} {k} 份" for label, k in lacking.items() if k))
+            lines.append(
+                "缺少元数据的报告(可用 --agency/--region/--year 或 --manifest 补充):"
+                + ",".join(f"{label} {k} 份" for label, k in lacking.items() if k)
+            )
         if self.skipped:
-            lines.append("目录中跳过的非报告文件(按扩展名):"
-                         + ",".join(f"{suffix} {k} 个" for suffix, k in sorted(self.skipped.items())))
+            lines.append(
+                "目录中跳过的非报告文件(按扩展名):"
+                + ",".join(f"{suffix} {k} 个" for suffix, k in sorted(self.skipped.items()))
+            )
         if self.manifest_unused:
             lines.append(f"清单中有 {len(self.manifest_unused)} 个文件不在本次输入中:")
             lines += [f"  {p}" for p in self.manifest_unused]
@@ -346,6 +366,7 @@ class IngestSummary:
 
 
 # --- Parquet: accumulate new rows in batches, merge with what is on disk, replace atomically.
+
 
 class _Rows:
     """New rows of the run as tuples, converted to Arrow column by column every BATCH_REPORTS reports;
@@ -374,8 +395,11 @@ class _Rows:
                 schema = S.TABLE_SCHEMAS[table]
                 columns = zip(*self.pending[table], strict=True)
                 arrays = [pa.array(column, f.type) for column, f in zip(columns, schema, strict=True)]
-                self.batches[table].append(pa.Table.from_arrays(
-                    [*arrays, pa.array(seqs, pa.int64())], schema=schema.append(pa.field("_seq", pa.int64()))))
+                self.batches[table].append(
+                    pa.Table.from_arrays(
+                        [*arrays, pa.array(seqs, pa.int64())], schema=schema.append(pa.field("_seq", pa.int64()))
+                    )
+                )
         self._clear()
 
     def table(self, name: str, keep: set[int]) -> pa.Table:
@@ -385,59 +409,26 @@ class _Rows:
         if not self.batches[name]:
             return schema.empty_table()
         t = pa.concat_tables(self.batches[name])
-        if len(keep) < self.count:   # (keep holds sequence numbers below count: all kept is the usual case)
+        if len(keep) < self.count:  # (keep holds sequence numbers below count: all kept is the usual case)
             t = t.filter(pc.is_in(t["_seq"], pa.array(sorted(keep), pa.int64())))
         return t.drop_columns(["_seq"]).cast(schema)
-
-
-def _read(path: Path, schema: pa.Schema) -> pa.Table:
-    """A table we wrote earlier, or an empty one; an unreadable file stops the run rather than being overwritten."""
-    if not path.exists():
-        return schema.empty_table()
-    try:
-        return pq.read_table(path, schema=schema)
-    except Exception as e:  # noqa: BLE001
-        raise RuntimeError(f"无法读取已有数据文件 {path}({e});为免丢失数据,本次导入未写入任何文件") from e
-
-
-def _write_all(tables: dict[Path, pa.Table]) -> None:
-    """Write every file to a temporary name first, then move them into place: never a half-written table."""
-    temps = []
-    try:
-        for path, table in tables.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")   # hidden: outside every reader's glob
-            temps.append((tmp, path))
-            pq.write_table(table, tmp)
-    except BaseException:
-        for tmp, _ in temps:
-            tmp.unlink(missing_ok=True)
-        raise
-    for tmp, path in temps:
-        os.replace(tmp, path)
-
-
-@contextmanager
-def _locked(out_dir: Path):
-    """One ingest at a time per data folder: two concurrent merges would lose each other's rows."""
-    lock_dir = out_dir / STATE_DIR
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with open(lock_dir / "lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _state_on_disk(out_dir: Path, reports: pa.Table) -> pa.Table:
     """What each stored report was built from; rebuilt from `reports` (without digests) if the state file is gone."""
     path = out_dir / STATE_DIR / "state.parquet"
     if path.exists():
-        return _read(path, STATE_SCHEMA)
-    return pa.table({"report_id": reports["report_id"], "source_file": reports["source_file"],
-                     "source_sha256": reports["source_sha256"], "parse_status": reports["parse_status"],
-                     "rows_sha256": pa.nulls(reports.num_rows, pa.string())}, schema=STATE_SCHEMA)
+        return datafolder.read_table(path, STATE_SCHEMA)
+    return pa.table(
+        {
+            "report_id": reports["report_id"],
+            "source_file": reports["source_file"],
+            "source_sha256": reports["source_sha256"],
+            "parse_status": reports["parse_status"],
+            "rows_sha256": pa.nulls(reports.num_rows, pa.string()),
+        },
+        schema=STATE_SCHEMA,
+    )
 
 
 def _resolve_conflicts(outcomes: list[FileOutcome]) -> set[int]:
@@ -454,13 +445,14 @@ def _resolve_conflicts(outcomes: list[FileOutcome]) -> set[int]:
         if seq not in keep:
             winner = outcomes[best[outcomes[seq].report_id]]
             outcomes[seq].action = "conflict"
-            outcomes[seq].detail = (f"与 {winner.path} 的报告编号相同(同一机关同一年度,或内容相同);"
-                                    f"保留了该文件({STATUS_LABELS[winner.status]}),本文件未导入")
+            outcomes[seq].detail = (
+                f"与 {winner.path} 的报告编号相同(同一机关同一年度,或内容相同);"
+                f"保留了该文件({S.PARSE_STATUS_ZH[winner.status]}),本文件未导入"
+            )
     return keep
 
 
-def _classify(outcomes: list[FileOutcome], keep: set[int], digests: dict[int, str],
-              state: pa.Table) -> set[str]:
+def _classify(outcomes: list[FileOutcome], keep: set[int], digests: dict[int, str], state: pa.Table) -> set[str]:
     """Set each kept outcome's action against the stored state; return the stored report_ids to drop."""
     by_id = {r["report_id"]: r for r in state.to_pylist()}
     by_file: dict[str, list[dict]] = {}
@@ -473,8 +465,10 @@ def _classify(outcomes: list[FileOutcome], keep: set[int], digests: dict[int, st
         if same and same["source_file"] != o.path and STATUS_RANK[o.status] < STATUS_RANK[same["parse_status"]]:
             # Another file already gave this report in a better state: a worse copy never overwrites it.
             o.action = "conflict"
-            o.detail = (f"已导入的 {same['source_file']} 是同一报告且解析更完整"
-                        f"({STATUS_LABELS[same['parse_status']]}),本文件未导入")
+            o.detail = (
+                f"已导入的 {same['source_file']} 是同一报告且解析更完整"
+                f"({S.PARSE_STATUS_ZH[same['parse_status']]}),本文件未导入"
+            )
             continue
         # Same report (agency+year) from any file, and whatever this same file produced before.
         old = [r for r in [same, *by_file.get(o.path, [])] if r]
@@ -483,9 +477,13 @@ def _classify(outcomes: list[FileOutcome], keep: set[int], digests: dict[int, st
         o.old_sha256 = (same or (old[0] if old else {})).get("source_sha256")
         if not old:
             o.action = "added"
-        elif (len(old) == 1 and same and same["source_file"] == o.path
-              and same["source_sha256"] == o.source_sha256
-              and same["rows_sha256"] in (None, digests[seq])):
+        elif (
+            len(old) == 1
+            and same
+            and same["source_file"] == o.path
+            and same["source_sha256"] == o.source_sha256
+            and same["rows_sha256"] in (None, digests[seq])
+        ):
             o.action = "unchanged"
         else:
             o.action = "replaced"
@@ -503,9 +501,19 @@ def _classify(outcomes: list[FileOutcome], keep: set[int], digests: dict[int, st
 
 def _changes(outcomes: list[FileOutcome], when: datetime) -> pa.Table:
     """This run's lines of the change log."""
-    rows = [{"changed_at": when, "action": o.action, "report_id": o.report_id, "source_file": o.path,
-             "old_sha256": o.old_sha256, "new_sha256": o.source_sha256, "detail": o.detail}
-            for o in outcomes if o.action]
+    rows = [
+        {
+            "changed_at": when,
+            "action": o.action,
+            "report_id": o.report_id,
+            "source_file": o.path,
+            "old_sha256": o.old_sha256,
+            "new_sha256": o.source_sha256,
+            "detail": o.detail,
+        }
+        for o in outcomes
+        if o.action
+    ]
     return pa.Table.from_pylist(rows, schema=CHANGES_SCHEMA)
 
 
@@ -514,17 +522,26 @@ def _preserve_ingested_at(new_reports: pa.Table, old_reports: pa.Table, unchange
     if not unchanged or not old_reports.num_rows:
         return new_reports
     old_at = dict(zip(old_reports["report_id"].to_pylist(), old_reports["ingested_at"].to_pylist()))
-    times = [old_at.get(rid, at) if rid in unchanged else at
-             for rid, at in zip(new_reports["report_id"].to_pylist(), new_reports["ingested_at"].to_pylist())]
+    times = [
+        old_at.get(rid, at) if rid in unchanged else at
+        for rid, at in zip(new_reports["report_id"].to_pylist(), new_reports["ingested_at"].to_pylist())
+    ]
     index = new_reports.schema.get_field_index("ingested_at")
     field_ = new_reports.schema.field(index)
     return new_reports.set_column(index, field_, pa.array(times, field_.type))
 
 
-def ingest(paths: Iterable[str | Path], out_dir: str | Path, *, manifest: str | Path | None = None,
-           meta: dict[str, Any] | None = None, progress: Callable[[int, int, str], None] | None = None,
-           workers: int | None = None, timeout: float | None = None,
-           memory_mb: float | None = None) -> IngestSummary:
+def ingest(
+    paths: Iterable[str | Path],
+    out_dir: str | Path,
+    *,
+    manifest: str | Path | None = None,
+    meta: dict[str, Any] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    workers: int | None = None,
+    timeout: float | None = None,
+    memory_mb: float | None = None,
+) -> IngestSummary:
     """Parse files and folders (recursively) into OUT/<table>/ingest.parquet, merging by report_id.
 
     Metadata precedence, per file: the manifest's row (non-blank cells) > `meta` (the command-line
@@ -545,7 +562,7 @@ def ingest(paths: Iterable[str | Path], out_dir: str | Path, *, manifest: str | 
     per_file = read_manifest(manifest) if manifest else {}
     found = discover(paths)
     summary = IngestSummary(out_dir=out_dir, skipped=found.skipped)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     rows, digests = _Rows(), {}
 
     def record(item: Ingested) -> None:
@@ -554,10 +571,11 @@ def ingest(paths: Iterable[str | Path], out_dir: str | Path, *, manifest: str | 
         digests[seq] = item.digest
         rows.add(seq, item.rows)
 
-    for path, reason in found.unreadable:   # never opened: still one row in `reports`
+    for path, reason in found.unreadable:  # never opened: still one row in `reports`
         record(to_ingested(rejected_report(Path(str(real_path(path))), reason), now))
-    jobs = [(path, {**flags, **per_file.get(key, {})}, now, seconds, memory)
-            for path, key in zip(found.files, found.keys)]
+    jobs = [
+        (path, {**flags, **per_file.get(key, {})}, now, seconds, memory) for path, key in zip(found.files, found.keys)
+    ]
     # The new rows wait here as Python values until they become Arrow (BATCH_REPORTS): hundreds of
     # thousands of objects without reference cycles, which the collector would walk again and again.
     with collector.paused():
@@ -574,13 +592,14 @@ def ingest(paths: Iterable[str | Path], out_dir: str | Path, *, manifest: str | 
     return summary
 
 
-def _merge(out_dir: Path, summary: IngestSummary, rows: _Rows, keep: set[int], digests: dict[int, str],
-           now: datetime) -> None:
+def _merge(
+    out_dir: Path, summary: IngestSummary, rows: _Rows, keep: set[int], digests: dict[int, str], now: datetime
+) -> None:
     """Merge the kept new rows into the tables on disk, then write every file atomically."""
     outcomes = summary.outcomes
-    with _locked(out_dir):
+    with datafolder.locked(out_dir):
         files = {t: out_dir / t / FILE_NAME for t in S.TABLE_SCHEMAS}
-        old = {t: _read(p, S.TABLE_SCHEMAS[t]) for t, p in files.items()}
+        old = {t: datafolder.read_table(p, S.TABLE_SCHEMAS[t]) for t, p in files.items()}
         state_path, changes_path = out_dir / STATE_DIR / "state.parquet", out_dir / STATE_DIR / "changes.parquet"
         state = _state_on_disk(out_dir, old["reports"])
         drop = _classify(outcomes, keep, digests, state)
@@ -596,15 +615,27 @@ def _merge(out_dir: Path, summary: IngestSummary, rows: _Rows, keep: set[int], d
             out[path] = pa.concat_tables([kept_old, new])
         kept_state = state.filter(pc.invert(pc.is_in(state["report_id"], drop_ids)))
         new_state = pa.Table.from_pylist(
-            [{"report_id": outcomes[s].report_id, "source_file": outcomes[s].path,
-              "source_sha256": outcomes[s].source_sha256, "parse_status": outcomes[s].status,
-              "rows_sha256": digests[s]} for s in sorted(keep)], schema=STATE_SCHEMA)
+            [
+                {
+                    "report_id": outcomes[s].report_id,
+                    "source_file": outcomes[s].path,
+                    "source_sha256": outcomes[s].source_sha256,
+                    "parse_status": outcomes[s].status,
+                    "rows_sha256": digests[s],
+                }
+                for s in sorted(keep)
+            ],
+            schema=STATE_SCHEMA,
+        )
         out[state_path] = pa.concat_tables([kept_state, new_state])
-        out[changes_path] = pa.concat_tables([_read(changes_path, CHANGES_SCHEMA), _changes(outcomes, now)])
-        _write_all(out)
+        out[changes_path] = pa.concat_tables(
+            [datafolder.read_table(changes_path, CHANGES_SCHEMA), _changes(outcomes, now)]
+        )
+        datafolder.write_tables(out)
 
 
 # --- The command.
+
 
 def _tty_progress() -> Callable[[int, int, str], None] | None:
     """A one-line progress display on an interactive terminal; None (silent) in logs and CI."""
@@ -632,9 +663,15 @@ def command(args) -> int:
 
     meta = {k: getattr(args, k, None) for k in META_KEYS}
     try:
-        summary = ingest(args.paths, Path(args.out) if args.out else DATA_DIR, manifest=args.manifest,
-                         meta=meta, progress=_tty_progress(), timeout=getattr(args, "parse_timeout", None),
-                         memory_mb=getattr(args, "parse_memory", None))
+        summary = ingest(
+            args.paths,
+            Path(args.out) if args.out else DATA_DIR,
+            manifest=args.manifest,
+            meta=meta,
+            progress=_tty_progress(),
+            timeout=getattr(args, "parse_timeout", None),
+            memory_mb=getattr(args, "parse_memory", None),
+        )
     except ManifestError as e:
         print(f"配置错误:{e}", file=sys.stderr)
         return ExitCode.CONFIG_ERROR

@@ -2,6 +2,7 @@
 parser process of `nianbao ingest` does. Imports neither pyarrow nor pandas (nor does anything it
 imports), so that a parser process starts in a fraction of the time (measured: 0.4 s of CPU less each).
 """
+
 from __future__ import annotations
 
 import gc
@@ -14,7 +15,7 @@ import threading
 import unicodedata
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
@@ -30,7 +31,7 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 INT64_MAX = 2**63 - 1
 FEE_QUANTUM = Decimal(1).scaleb(-S.FEE_SCALE)
 PARSE_TIMEOUT_ENV = "NIANBAO_PARSE_TIMEOUT"
-DEFAULT_PARSE_TIMEOUT = 300.0   # seconds per file: a 50 MB PDF parses well within it, a hung parser does not
+DEFAULT_PARSE_TIMEOUT = 300.0  # seconds per file: a 50 MB PDF parses well within it, a hung parser does not
 # HTML and text reports are read without making reference cycles, so they are read with the collector
 # paused (measured: its passes were 2 % of an HTML page's instructions). PDF and Word files are not:
 # pdfminer's objects hold cycles, and a large PDF read without the collector would hold them all.
@@ -44,15 +45,16 @@ class ManifestError(ValueError):
 @dataclass
 class FileOutcome:
     """What became of one input file: its outcome, its report id and, once merged, what it changed."""
+
     path: str
     status: str
     reason: str = ""
     missing: list[str] = field(default_factory=list)
     report_id: str | None = None
     source_sha256: str | None = None
-    old_sha256: str | None = None   # of the stored version this one replaced
-    action: str = ""          # added | replaced | unchanged | conflict ('' until merged)
-    detail: str = ""          # replaced: what it replaced; conflict: which file was kept
+    old_sha256: str | None = None  # of the stored version this one replaced
+    action: str = ""  # added | replaced | unchanged | conflict ('' until merged)
+    detail: str = ""  # replaced: what it replaced; conflict: which file was kept
     agency: str | None = None
     year: int | None = None
     region: str | None = None
@@ -67,11 +69,12 @@ def real_path(path: Path) -> Path:
     """The real path (symlinks resolved) that identifies a file across runs."""
     try:
         return path.resolve()
-    except (OSError, RuntimeError):   # a symlink loop
+    except (OSError, RuntimeError):  # a symlink loop
         return path.absolute()
 
 
 # --- One file -> one ParsedReport, whatever the file holds.
+
 
 def rejected_report(path: Path, reason: str, sha: str = "") -> ParsedReport:
     return ParsedReport(source_file=str(path), source_sha256=sha, status="rejected", reason=reason)
@@ -92,7 +95,7 @@ def _check_file(path: Path) -> str | None:
         # A FIFO or device would block or never end: never open one.
         return "not-a-file: 不是普通文件"
     if st.st_size > MAX_FILE_BYTES:
-        return (f"file-too-large: {st.st_size / 2**20:.1f} MB,超过 {MAX_FILE_BYTES // 2**20} MB 上限,未读取")
+        return f"file-too-large: {st.st_size / 2**20:.1f} MB,超过 {MAX_FILE_BYTES // 2**20} MB 上限,未读取"
     return None
 
 
@@ -109,7 +112,7 @@ def parse_timeout(value: float | str | None = None) -> float:
 
 def _parse_within(path: Path, meta: dict[str, Any], seconds: float, memory_mb: float | None = None) -> ParsedReport:
     """parse_file, interrupted by SIGALRM after `seconds` (where the platform and thread allow it)."""
-    from .parse import parse_file   # lazy: the parsers import pdfplumber and lxml
+    from .parse import parse_file  # lazy: the parsers import pdfplumber and lxml
 
     if not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
         return parse_file(path, memory_mb=memory_mb, **meta)
@@ -118,7 +121,7 @@ def _parse_within(path: Path, meta: dict[str, Any], seconds: float, memory_mb: f
         raise ParseTimeout()
 
     previous = signal.signal(signal.SIGALRM, expire)
-    try:   # nested, so that the handler is restored even if the alarm goes off while it is being stopped
+    try:  # nested, so that the handler is restored even if the alarm goes off while it is being stopped
         try:
             signal.setitimer(signal.ITIMER_REAL, seconds)
             return parse_file(path, memory_mb=memory_mb, **meta)
@@ -128,8 +131,9 @@ def _parse_within(path: Path, meta: dict[str, Any], seconds: float, memory_mb: f
         signal.signal(signal.SIGALRM, previous)
 
 
-def parse_one(path: Path, meta: dict[str, Any], timeout: float | None = None,
-              memory_mb: float | None = None) -> ParsedReport:
+def parse_one(
+    path: Path, meta: dict[str, Any], timeout: float | None = None, memory_mb: float | None = None
+) -> ParsedReport:
     """Parse one file with metadata overrides applied, within `timeout` seconds (parse_timeout()) and
     `memory_mb` MB (parse_memory()); never raises on bad input (a bad limit is a ValueError)."""
     seconds, memory_mb = parse_timeout(timeout), parse_memory(memory_mb)
@@ -141,9 +145,12 @@ def parse_one(path: Path, meta: dict[str, Any], timeout: float | None = None,
             report = _parse_within(path, meta, seconds, memory_mb)
         except ParseTimeout:
             # A pathological file (a PDF that never ends, a regex that backtracks) must not hang the run.
-            report = rejected_report(path, f"parser-timeout: 解析超过 {seconds:g} 秒仍未完成,已中止"
-                                     f"(时限可用 --parse-timeout 或 {PARSE_TIMEOUT_ENV} 调整)")
-        except Exception as e:  # noqa: BLE001  one bad file must never stop the others
+            report = rejected_report(
+                path,
+                f"parser-timeout: 解析超过 {seconds:g} 秒仍未完成,已中止"
+                f"(时限可用 --parse-timeout 或 {PARSE_TIMEOUT_ENV} 调整)",
+            )
+        except Exception as e:
             report = rejected_report(path, f"parser-crash: {type(e).__name__}: {e}")
         if report.status not in S.PARSE_STATUSES:
             report = rejected_report(path, f"parser-invalid-status: 解析器返回了未知状态 {report.status!r}")
@@ -166,13 +173,19 @@ def with_identity(report: ParsedReport, path: Path, meta: dict[str, Any]) -> Par
 @dataclass(frozen=True)
 class Ingested:
     """One file, parsed and turned into table rows (in a worker process: the main one only merges)."""
+
     outcome: FileOutcome
-    rows: dict[str, list[tuple]]   # table -> the report's rows (report_tuples), for the tables it has rows in
+    rows: dict[str, list[tuple]]  # table -> the report's rows (report_tuples), for the tables it has rows in
     digest: str
 
 
-def ingest_one(path: Path, meta: dict[str, Any], ingested_at: datetime, timeout: float | None = None,
-               memory_mb: float | None = None) -> Ingested:
+def ingest_one(
+    path: Path,
+    meta: dict[str, Any],
+    ingested_at: datetime,
+    timeout: float | None = None,
+    memory_mb: float | None = None,
+) -> Ingested:
     """parse_one, then the report's rows, their digest and its outcome; never raises."""
     with collector.paused() if path.suffix.lower() in CYCLE_FREE_SUFFIXES else nullcontext():
         return to_ingested(parse_one(path, meta, timeout, memory_mb), ingested_at)
@@ -181,11 +194,17 @@ def ingest_one(path: Path, meta: dict[str, Any], ingested_at: datetime, timeout:
 def to_ingested(report: ParsedReport, ingested_at: datetime) -> Ingested:
     rows = report_tuples(report, ingested_at=ingested_at)
     outcome = FileOutcome(
-        path=report.source_file, status=report.status, reason=report.reason, missing=list(report.missing),
-        report_id=rows["reports"][0][0], source_sha256=report.source_sha256 or None,
-        agency=report.agency, year=report.year, region=report.region)
-    return Ingested(outcome, {table: table_rows for table, table_rows in rows.items() if table_rows},
-                    rows_digest(rows))
+        path=report.source_file,
+        status=report.status,
+        reason=report.reason,
+        missing=list(report.missing),
+        report_id=rows["reports"][0][0],
+        source_sha256=report.source_sha256 or None,
+        agency=report.agency,
+        year=report.year,
+        region=report.region,
+    )
+    return Ingested(outcome, {table: table_rows for table, table_rows in rows.items() if table_rows}, rows_digest(rows))
 
 
 def ingest_job(job: tuple[Path, dict[str, Any], datetime, float, float]) -> Ingested:
@@ -195,13 +214,14 @@ def ingest_job(job: tuple[Path, dict[str, Any], datetime, float, float]) -> Inge
 def parser_process_start() -> None:
     """A parser process imports the readers up front, then freezes what the imports made (gc.freeze):
     the collector then only walks what each parse makes (measured: 3 % fewer instructions a page)."""
-    import nianbao.parse.html  # noqa: F401
+    import nianbao.parse.html
     import nianbao.parse.text  # noqa: F401
 
     gc.freeze()
 
 
 # --- One ParsedReport -> rows of the Parquet tables.
+
 
 def report_id(report: ParsedReport) -> str:
     """schema.report_id_for on agency, region, year; unnamed reports fall back to the file hash.
@@ -224,8 +244,11 @@ def _fee_decimal(value: Any, text: str | None) -> Decimal | None:
             printed = Decimal(compact)
         except InvalidOperation:
             printed = None
-    if printed is None or not printed.is_finite() or not math.isclose(float(printed), float(value), rel_tol=1e-12,
-                                                                       abs_tol=1e-9):
+    if (
+        printed is None
+        or not printed.is_finite()
+        or not math.isclose(float(printed), float(value), rel_tol=1e-12, abs_tol=1e-9)
+    ):
         printed = Decimal(repr(float(value))) if isinstance(value, float) else Decimal(int(value))
     # More than 6 decimals of 万元 is below 0.01 元: round to the column's scale; cells keeps the print.
     quantized = printed.quantize(FEE_QUANTUM, rounding=ROUND_HALF_EVEN)
@@ -234,7 +257,7 @@ def _fee_decimal(value: Any, text: str | None) -> Decimal | None:
 
 def _count(value: Any) -> int | None:
     """An int64 count, or None for blank, text, non-integral or out-of-range values."""
-    if type(value) is int:   # the common case first
+    if type(value) is int:  # the common case first
         return value if -INT64_MAX <= value <= INT64_MAX else None
     if not _is_number(value):
         return None
@@ -264,9 +287,11 @@ def statistical_values(report: ParsedReport) -> dict[str, dict[str, Any]]:
     if tables.get("active") or report.active_2019:
         out["active_disclosure"] = active
     if tables.get("applications"):
-        out["applications"] = {column: _items(values, i)
-                               for row, values in tables["applications"].items()
-                               for i, column in enumerate(_application_columns(row))}
+        out["applications"] = {
+            column: _items(values, i)
+            for row, values in tables["applications"].items()
+            for i, column in enumerate(_application_columns(row))
+        }
     if tables.get("review_litigation"):
         review = tables["review_litigation"]
         out["review_litigation"] = {column: _items(review.get(g), i) for g, i, column in _REVIEW_CELLS}
@@ -298,11 +323,23 @@ def report_tuples(report: ParsedReport, *, ingested_at: datetime | None = None) 
     order (a rejected report only has its `reports` row)."""
     rid = report_id(report)
     rows: dict[str, list[tuple]] = {name: [] for name in S.TABLE_COLUMNS}
-    rows["reports"].append((
-        rid, report.agency, report.region, report.level, report.year, report.format_version,
-        ",".join(report.deviations), report.source_file, report.source_sha256 or None, report.status,
-        report.reason, ",".join(report.missing),
-        (ingested_at or datetime.now(timezone.utc)).replace(microsecond=0)))
+    rows["reports"].append(
+        (
+            rid,
+            report.agency,
+            report.region,
+            report.level,
+            report.year,
+            report.format_version,
+            ",".join(report.deviations),
+            report.source_file,
+            report.source_sha256 or None,
+            report.status,
+            report.reason,
+            ",".join(report.missing),
+            (ingested_at or datetime.now(UTC)).replace(microsecond=0),
+        )
+    )
     if report.status == "rejected":
         return rows
     texts = {(c.table, c.column): c.text for c in report.cells}
@@ -314,7 +351,7 @@ def report_tuples(report: ParsedReport, *, ingested_at: datetime | None = None) 
         for column, value in values.items():
             i = index.get(column)
             if i is None:
-                continue   # a key the schema does not know: kept in cells, never in a wrong column
+                continue  # a key the schema does not know: kept in cells, never in a wrong column
             if column in _DECIMAL_COLUMNS:
                 row[i] = _fee_decimal(value, texts.get((table, column))) if _is_number(value) else None
             else:
@@ -329,20 +366,29 @@ def report_tuples(report: ParsedReport, *, ingested_at: datetime | None = None) 
 
 def report_rows(report: ParsedReport, *, ingested_at: datetime | None = None) -> dict[str, list[dict]]:
     """report_tuples as dicts by column name."""
-    return {table: [dict(zip(_COLUMN_NAMES[table], row)) for row in rows]
-            for table, rows in report_tuples(report, ingested_at=ingested_at).items()}
+    return {
+        table: [dict(zip(_COLUMN_NAMES[table], row)) for row in rows]
+        for table, rows in report_tuples(report, ingested_at=ingested_at).items()
+    }
 
 
 def rows_digest(rows: dict[str, list[tuple]]) -> str:
     """SHA-256 of a report's rows (report_tuples) without ingested_at: equal digests mean nothing would change."""
     # marshal (format 2: no back-references, so equal values always give equal bytes) is a fraction of
     # repr's cost; the fee's Decimal, which marshal does not know, goes in as its exact text.
-    values = [(table, [tuple(str(v) if type(v) is Decimal else v for v in row) for row in rows[table]]
-               if table in _DECIMAL_TABLES else rows[table])
-              for table in S.TABLE_COLUMNS if table != "reports"]
-    values += [row[:_INGESTED_AT] + row[_INGESTED_AT + 1:] for row in rows["reports"]]
+    values = [
+        (
+            table,
+            [tuple(str(v) if type(v) is Decimal else v for v in row) for row in rows[table]]
+            if table in _DECIMAL_TABLES
+            else rows[table],
+        )
+        for table in S.TABLE_COLUMNS
+        if table != "reports"
+    ]
+    values += [row[:_INGESTED_AT] + row[_INGESTED_AT + 1 :] for row in rows["reports"]]
     try:
         data = marshal.dumps(values, 2)
-    except ValueError:   # a value of a type marshal does not know (only a hand-built report has one)
+    except ValueError:  # a value of a type marshal does not know (only a hand-built report has one)
         data = repr(values).encode("utf-8")
     return hashlib.sha256(data).hexdigest()

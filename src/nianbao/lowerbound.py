@@ -7,6 +7,7 @@ scoped like the suites' assets: a rule applies to the format versions of the sui
 to check. The benchmark compares the nightly GX run against it, for speed
 and for results.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -56,8 +57,11 @@ def sql(data_dir) -> str:
         selects.append(f"SELECT report_id, unnest({V.failed_rules(rules, _scope)}) AS rule_id\nFROM {source}")
     if not selects:
         selects.append("SELECT NULL::VARCHAR AS report_id, NULL::VARCHAR AS rule_id WHERE false")
-    return (f"WITH levels AS ({levels})\nSELECT DISTINCT report_id, rule_id FROM (\n"
-            + "\nUNION ALL\n".join(selects) + "\n)")
+    return (
+        f"WITH levels AS ({levels})\nSELECT DISTINCT report_id, rule_id FROM (\n"
+        + "\nUNION ALL\n".join(selects)
+        + "\n)"
+    )
 
 
 def failures(data_dir, *, threads: int | None = None) -> pa.Table:

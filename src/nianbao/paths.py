@@ -1,4 +1,5 @@
 """Where things are: the repository root is the GX context root."""
+
 from __future__ import annotations
 
 import os
@@ -14,7 +15,7 @@ def project_root() -> Path:
     for parent in here.parents:
         if (parent / "great_expectations.yml").is_file():
             return parent
-    raise RuntimeError("great_expectations.yml not found above %s; set NIANBAO_ROOT" % here)
+    raise RuntimeError(f"great_expectations.yml not found above {here}; set NIANBAO_ROOT")
 
 
 ROOT = project_root()

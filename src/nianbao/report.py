@@ -13,17 +13,14 @@ with textContent only. Pages load nothing: inline CSS and JS, inline SVG charts,
 Content-Security-Policy that forbids every fetch. The list renders 100 rows a page from the
 embedded data, so 100,000 reports and tens of thousands of failures stay fast.
 """
+
 from __future__ import annotations
 
 import functools
 import html
 import json
-import multiprocessing as mp
-import os
 import re
 from collections import Counter, defaultdict, namedtuple
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pandas as pd
@@ -31,19 +28,29 @@ import pyarrow as pa
 from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
-from . import collector
+from . import collector, forked
 from . import findings as F
 from . import rules as R
 from . import schema as S
+from .cells import fmt, label
+from .datafolder import values_of
+from .kinds import kind as rule_kind
 
 PAGES_DIR = "nianbao"
 SEVERITY_ZH = {R.ERROR: "错误", R.WARN: "警告"}
 STATUS_ZH = {F.FAILED: "未通过", F.NOT_ASSESSABLE: "无法核验"}
 HISTORY_ZH = {F.NEW: "新增", F.PERSISTING: "持续", F.RESOLVED: "已整改"}
-SUITE_ZH = {"applications_2021": "表三", "applications_2019": "表三(2019)", "active_disclosure_2021": "表二",
-            "active_disclosure_2019": "表二(2019)", "review_litigation": "表四"}
-CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; "
-       "base-uri 'none'; form-action 'none'")
+SUITE_ZH = {
+    "applications_2021": "表三",
+    "applications_2019": "表三(2019)",
+    "active_disclosure_2021": "表二",
+    "active_disclosure_2019": "表二(2019)",
+    "review_litigation": "表四",
+}
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; "
+    "base-uri 'none'; form-action 'none'"
+)
 
 _ENV = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 _JURISDICTION = re.compile(r"^(.+?(?:省|自治区|特别行政区)|(?:北京|天津|上海|重庆)市|新疆生产建设兵团)")
@@ -59,7 +66,7 @@ def jurisdiction(region: str | None) -> str:
     return _jurisdiction(text(region))
 
 
-@functools.lru_cache(maxsize=65536)   # a night has a few thousand regions and hundreds of thousands of rows
+@functools.lru_cache(maxsize=65536)  # a night has a few thousand regions and hundreds of thousands of rows
 def _jurisdiction(region: str) -> str:
     if not region:
         return "(未注明地区)"
@@ -100,9 +107,15 @@ _BASE = """<!DOCTYPE html>
 <body><header><h1>{{ title }}</h1>{% block nav %}{% endblock %}</header><main>{% block main %}{% endblock %}</main></body></html>
 """
 
-LANDING = _ENV.from_string(_BASE.replace("{% block nav %}{% endblock %}", """
+LANDING = _ENV.from_string(
+    _BASE.replace(
+        "{% block nav %}{% endblock %}",
+        """
 <div class="small"><a href="../index.html">GX 数据文档索引</a> · 检查点 {{ s.checkpoint }} · 运行 {{ s.run_id }}</div>
-""").replace("{% block main %}{% endblock %}", """
+""",
+    ).replace(
+        "{% block main %}{% endblock %}",
+        """
 <section id="summary"><h2>本次检查</h2>
 <span class="kpi">检查报告<b id="kpi-reports">{{ s.reports_validated }}</b></span>
 <span class="kpi">未通过的单位<b id="kpi-failing">{{ c.failing_reports }}</b></span>
@@ -139,7 +152,9 @@ LANDING = _ENV.from_string(_BASE.replace("{% block nav %}{% endblock %}", """
 </section>
 <script type="application/json" id="data">{{ data }}</script>
 <script>{{ script }}</script>
-"""))
+""",
+    )
+)
 
 SCRIPT = Markup(r"""
 (function(){
@@ -187,16 +202,24 @@ apply();
 })();
 """)
 
-AGENCY = _ENV.from_string(_BASE.replace("{% block nav %}{% endblock %}", """
+AGENCY = _ENV.from_string(
+    _BASE.replace(
+        "{% block nav %}{% endblock %}",
+        """
 <div class="small"><a href="../index.html">返回未通过单位清单</a> · <a href="../../index.html">GX 数据文档索引</a></div>
-""").replace("{% block main %}{% endblock %}", """
+""",
+    ).replace(
+        "{% block main %}{% endblock %}",
+        """
 <section id="meta"><h2>报告信息</h2><table>
 {% for k, v in meta %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table></section>
 <section id="findings"><h2>未通过的规则({{ count }} 项)</h2>
 {{ findings_html }}{{ resolved_html }}</section>
 {{ tables_html }}
 <p class="small">表中红框为未通过规则涉及的单元格,黄色为缺失或无法核验的单元格;数字为报告原文。</p>
-"""))
+""",
+    )
+)
 
 
 # The three statutory tables of an agency page. Rendered once per layout with a slot in each cell,
@@ -215,12 +238,15 @@ def _format_template(rendered: str, *, named: bool) -> tuple[str, list[str]]:
     """Jinja output with \\x01slot\\x02 markers as a str.format template (literal braces doubled, each
     slot a field: named, or positional) and the slot names in order."""
     pieces = _SLOT.split(rendered)
-    template = "".join(p.replace("{", "{{").replace("}", "}}") if i % 2 == 0 else "{" + p + "}" if named else "{}"
-                       for i, p in enumerate(pieces))
+    template = "".join(
+        p.replace("{", "{{").replace("}", "}}") if i % 2 == 0 else "{" + p + "}" if named else "{}"
+        for i, p in enumerate(pieces)
+    )
     return template, pieces[1::2]
 
 
 # --- charts -----------------------------------------------------------------------------------------
+
 
 def bar_chart(items: list[tuple[str, int, str]], *, width: int = 460) -> Markup:
     """Horizontal bars as inline SVG; each item (label, value, filter 'select-id:value') filters the list."""
@@ -232,10 +258,12 @@ def bar_chart(items: list[tuple[str, int, str]], *, width: int = 460) -> Markup:
     for i, (lab, value, flt) in enumerate(items):
         y, w = i * row + 4, max(1, int((width - left - 50) * value / top))
         parts.append(
-            Markup('<g><text x="{x}" y="{ty}" text-anchor="end">{lab}</text>'
-                   '<rect class="bar" x="{left}" y="{y}" width="{w}" height="14" data-filter="{flt}">'
-                   '<title>{lab}:{v}</title></rect><text x="{tx}" y="{ty}">{v}</text></g>').format(
-                x=left - 6, ty=y + 12, lab=lab, left=left, y=y, w=w, flt=flt, v=value, tx=left + w + 4))
+            Markup(
+                '<g><text x="{x}" y="{ty}" text-anchor="end">{lab}</text>'
+                '<rect class="bar" x="{left}" y="{y}" width="{w}" height="14" data-filter="{flt}">'
+                '<title>{lab}:{v}</title></rect><text x="{tx}" y="{ty}">{v}</text></g>'
+            ).format(x=left - 6, ty=y + 12, lab=lab, left=left, y=y, w=w, flt=flt, v=value, tx=left + w + 4)
+        )
     parts.append("</svg>")
     return Markup("").join(Markup(p) if isinstance(p, str) else p for p in parts)
 
@@ -257,7 +285,7 @@ def _pylist(column: pd.Series) -> list:
     Arrow strings costs a microsecond per value)."""
     try:
         return pa.array(column).to_pylist()
-    except (pa.ArrowInvalid, pa.ArrowTypeError):   # mixed object columns: pandas' own conversion
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed object columns: pandas' own conversion
         return column.astype(object).where(column.notna(), None).tolist()
 
 
@@ -274,11 +302,22 @@ def _agency_rows(findings: pd.DataFrame, resolved: pd.DataFrame, jurs: list[str]
     for rid, agency, region, year, rule, severity, status, history, suite in _records(findings):
         row = acc.get(rid)
         if row is None:
-            row = acc[rid] = [rid, agency or "", region or "", None if year is None else int(year),
-                              jidx[jurisdiction(region)], 0, 0, 0, set(), 1, set()]
+            row = acc[rid] = [
+                rid,
+                agency or "",
+                region or "",
+                None if year is None else int(year),
+                jidx[jurisdiction(region)],
+                0,
+                0,
+                0,
+                set(),
+                1,
+                set(),
+            ]
         if status == F.FAILED:
             row[5 if severity == R.ERROR else 6] += 1
-            row[8].add(rule)            # the rules broken; not-assessable ones are counted in row[7]
+            row[8].add(rule)  # the rules broken; not-assessable ones are counted in row[7]
         else:
             row[7] += 1
         if history == F.NEW:
@@ -288,16 +327,31 @@ def _agency_rows(findings: pd.DataFrame, resolved: pd.DataFrame, jurs: list[str]
     for rid, agency, region, year, rule, *_ in _records(resolved):
         if rid in acc and acc[rid][9] != 2:
             continue
-        row = acc.setdefault(rid, [rid, agency or "", region or "", None if year is None else int(year),
-                                   jidx[jurisdiction(region)], 0, 0, 0, set(), 2, set()])
+        row = acc.setdefault(
+            rid,
+            [
+                rid,
+                agency or "",
+                region or "",
+                None if year is None else int(year),
+                jidx[jurisdiction(region)],
+                0,
+                0,
+                0,
+                set(),
+                2,
+                set(),
+            ],
+        )
         row[8].add(rule)
     rows = [[*r[:8], " ".join(sorted(r[8])), r[9], sorted(r[10])] for r in acc.values()]
     rows.sort(key=lambda r: (r[9] == 2, -r[5], -r[6], -r[7], r[2], r[1]))
     return rows
 
 
-def landing_page(summary: dict, findings: pd.DataFrame, resolved: pd.DataFrame, gx_links: dict[str, str],
-                 problems: list[dict]) -> str:
+def landing_page(
+    summary: dict, findings: pd.DataFrame, resolved: pd.DataFrame, gx_links: dict[str, str], problems: list[dict]
+) -> str:
     """The auditors' landing page (relative links assume it sits in nianbao/)."""
     regions = pd.concat([findings.region, resolved.region]).fillna("").unique()
     jurs = sorted({jurisdiction(r) for r in regions})
@@ -311,21 +365,36 @@ def landing_page(summary: dict, findings: pd.DataFrame, resolved: pd.DataFrame, 
         by_jur[jurisdiction(region)] += int(n)
     for rule_id, n in failed.rule_id.value_counts().items():
         by_rule[rule_id.split(".", 1)[0]] += int(n)
-    top_jurs = sorted(by_jur.items(), key=lambda kv: (-kv[1], kv[0]))[:20]   # ties by name: stable pages
+    top_jurs = sorted(by_jur.items(), key=lambda kv: (-kv[1], kv[0]))[:20]  # ties by name: stable pages
     chart_jur = bar_chart([(j, n, f"f-jur:{jurs.index(j)}") for j, n in top_jurs])
-    chart_rule = bar_chart([(f"{fam} {_family_zh(fam)}", n, f"f-rule:{fam}")
-                            for fam, n in sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0]))])
+    chart_rule = bar_chart(
+        [
+            (f"{fam} {_family_zh(fam)}", n, f"f-rule:{fam}")
+            for fam, n in sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
+    )
     broken = sorted(failed.rule_id.unique())
     families = sorted({r.split(".", 1)[0] for r in broken}, key=_family_key)
     rule_options = [x for fam in families for x in [fam, *(r for r in broken if r.split(".", 1)[0] == fam)]]
     years = sorted({int(y) for y in findings.year.dropna()}) if len(findings) else []
     return LANDING.render(
-        title="政府信息公开工作年度报告 数据质量检查:未通过检查的单位", csp=CSP, style=STYLE,
+        title="政府信息公开工作年度报告 数据质量检查:未通过检查的单位",
+        csp=CSP,
+        style=STYLE,
         s={**summary, "select_text": " ".join(summary.get("select") or []) or "全部"},
-        c=summary["counts"], problems=problems, gx_links=[(g[0], g[1]) for g in gx],
-        chart_jur=chart_jur, chart_rule=chart_rule, jurs=jurs, rule_options=rule_options, years=years,
-        first=[r for r in rows if r[9] != 2][:100], hist=["新增", "持续", "已整改"],
-        data=json_script({"rows": rows, "gx": gx}), script=SCRIPT)
+        c=summary["counts"],
+        problems=problems,
+        gx_links=[(g[0], g[1]) for g in gx],
+        chart_jur=chart_jur,
+        chart_rule=chart_rule,
+        jurs=jurs,
+        rule_options=rule_options,
+        years=years,
+        first=[r for r in rows if r[9] != 2][:100],
+        hist=["新增", "持续", "已整改"],
+        data=json_script({"rows": rows, "gx": gx}),
+        script=SCRIPT,
+    )
 
 
 def _family_key(fam: str) -> tuple:
@@ -333,13 +402,12 @@ def _family_key(fam: str) -> tuple:
     return (int(digits) if digits else 999, fam)
 
 
-
-
 def _family_zh(fam: str) -> str:
     return R.FAMILY_ZH.get(fam, "")
 
 
 # --- agency page ------------------------------------------------------------------------------------
+
 
 def _slot(table: str, column: str) -> dict:
     """A cell of the layout: its text and class are slots the page fills in (table and column named)."""
@@ -356,45 +424,81 @@ def _active_blocks(version: str) -> list[dict]:
         if col not in b["cols"]:
             b["cols"].append(col)
         b["rows"].setdefault(row, []).append(_slot("active_disclosure", column))
-    return [{"head": [[(name, 1 + len(b["cols"]), 1)], [("信息内容", 1, 1), *[(c, 1, 1) for c in b["cols"]]]],
-             "rows": [{"label": r, "cells": cells} for r, cells in b["rows"].items()]}
-            for name, b in blocks.items()]
+    return [
+        {
+            "head": [[(name, 1 + len(b["cols"]), 1)], [("信息内容", 1, 1), *[(c, 1, 1) for c in b["cols"]]]],
+            "rows": [{"label": r, "cells": cells} for r, cells in b["rows"].items()],
+        }
+        for name, b in blocks.items()
+    ]
 
 
 def _application_rows(rep: dict) -> tuple[str, ...]:
     """Row keys of table 三 as the report prints (六): three sub-rows, or one."""
     values = rep["values"].get("applications", {})
-    single = all(values.get(S.app_col(r, "total")) is None for r in S.OTHER_SUB_ROWS) and \
-        values.get(S.app_col("other", "total")) is not None
+    single = (
+        all(values.get(S.app_col(r, "total")) is None for r in S.OTHER_SUB_ROWS)
+        and values.get(S.app_col("other", "total")) is not None
+    )
     return S.APPLICATION_ROW_KEYS_SINGLE if single else S.APPLICATION_ROW_KEYS_SUBROWS
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _layout(version: str, app_rows: tuple[str, ...], present: tuple[bool, bool, bool]) -> tuple:
     """The tables' HTML as a str.format template with two {} per cell (class, text), and the cells'
     columns grouped by table in page order."""
     has_active, has_apps, has_review = present
-    active = {"id": "t2", "title": S.TABLE_TITLES["active_disclosure"], "rows": has_active,
-              "blocks": _active_blocks(version) if has_active else []}
+    active = {
+        "id": "t2",
+        "title": S.TABLE_TITLES["active_disclosure"],
+        "rows": has_active,
+        "blocks": _active_blocks(version) if has_active else [],
+    }
     rows = {r.key: r.label for r in (*S.APPLICATION_ROWS, S.OTHER_SINGLE_ROW)}
     apps = {"id": "t3", "title": S.TABLE_TITLES["applications"], "rows": has_apps, "blocks": []}
     if has_apps:
         parts = [lab.split("·")[-1] for _, lab in S.APPLICANT_COLUMNS[1:-1]]
-        head = [[("", 1, 3), ("申请人情况", len(S.APPLICANT_COLUMNS), 1)],
-                [(S.APPLICANT_COLUMNS[0][1], 1, 2), ("法人或其他组织", len(parts), 1), (S.APPLICANT_COLUMNS[-1][1], 1, 2)],
-                [(p, 1, 1) for p in parts]]
-        apps["blocks"] = [{"head": head, "rows": [
-            {"label": rows[r], "cells": [_slot("applications", S.app_col(r, c)) for c, _ in S.APPLICANT_COLUMNS]}
-            for r in app_rows]}]
+        head = [
+            [("", 1, 3), ("申请人情况", len(S.APPLICANT_COLUMNS), 1)],
+            [(S.APPLICANT_COLUMNS[0][1], 1, 2), ("法人或其他组织", len(parts), 1), (S.APPLICANT_COLUMNS[-1][1], 1, 2)],
+            [(p, 1, 1) for p in parts],
+        ]
+        apps["blocks"] = [
+            {
+                "head": head,
+                "rows": [
+                    {
+                        "label": rows[r],
+                        "cells": [_slot("applications", S.app_col(r, c)) for c, _ in S.APPLICANT_COLUMNS],
+                    }
+                    for r in app_rows
+                ],
+            }
+        ]
     review = {"id": "t4", "title": S.TABLE_TITLES["review_litigation"], "rows": has_review, "blocks": []}
     if has_review:
         n = len(S.REVIEW_OUTCOMES)
         (_, first), *litigation = S.REVIEW_GROUPS
-        head = [[("", 1, 3), (first, n, 2), ("行政诉讼", n * len(litigation), 1)],
-                [(g.split("·")[-1], n, 1) for _, g in litigation],
-                [(o, 1, 1) for _ in S.REVIEW_GROUPS for _, o in S.REVIEW_OUTCOMES]]
-        review["blocks"] = [{"head": head, "rows": [{"label": "件数", "cells": [
-            _slot("review_litigation", f"{g}_{o}") for g, _ in S.REVIEW_GROUPS for o, _ in S.REVIEW_OUTCOMES]}]}]
+        head = [
+            [("", 1, 3), (first, n, 2), ("行政诉讼", n * len(litigation), 1)],
+            [(g.split("·")[-1], n, 1) for _, g in litigation],
+            [(o, 1, 1) for _ in S.REVIEW_GROUPS for _, o in S.REVIEW_OUTCOMES],
+        ]
+        review["blocks"] = [
+            {
+                "head": head,
+                "rows": [
+                    {
+                        "label": "件数",
+                        "cells": [
+                            _slot("review_litigation", f"{g}_{o}")
+                            for g, _ in S.REVIEW_GROUPS
+                            for o, _ in S.REVIEW_OUTCOMES
+                        ],
+                    }
+                ],
+            }
+        ]
     template, names = _format_template(TABLES.render(tables=[active, apps, review]), named=False)
     slots = [(p[0], *p[1:].split(":", 1)) for p in names]
     # Each cell is a class slot then a text slot; cells of one table are contiguous.
@@ -409,7 +513,7 @@ def _cell_text(value) -> str:
     """A stored value as the page shows it when the printed text is unknown (ints need no escaping)."""
     if value is None:
         return ""
-    return str(value) if type(value) is int else html.escape(F.fmt(value))
+    return str(value) if type(value) is int else html.escape(fmt(value))
 
 
 def _tables_html(rep: dict, marks: dict) -> Markup:
@@ -424,7 +528,7 @@ def _tables_html(rep: dict, marks: dict) -> Markup:
     args: list[str] = []
     for table, columns in groups:
         row = rep["values"].get(table)
-        values = F.values_of(row, columns)
+        values = values_of(row, columns)
         texts = [str(v) if type(v) is int else _cell_text(v) for v in values]
         printed = rep["text"].get(table)
         if printed:
@@ -448,17 +552,19 @@ def _marks(items: list) -> dict[str, tuple[list[str], str]]:
         rule = R.RULES_BY_ID.get(f.rule_id)
         for column, value in json.loads(f.cells or "{}").items():
             c = "missing" if value is None else cls
-            if rule is not None and rule.kind == "present":
+            if rule is not None and rule_kind(rule.kind).marks_missing:
                 c = "missing"
             rules, old = marks.get(column, ([], ""))
-            marks[column] = (rules + [f.rule_id], "bad" if "bad" in (old, c) else c)
+            marks[column] = ([*rules, f.rule_id], "bad" if "bad" in (old, c) else c)
     return marks
 
 
 # One finding of an agency page, filled by str.format: Jinja per finding was a third of a page's time.
-_FINDING = ('<div class="finding {severity} {status}" data-rule="{rule_id}">\n<span class="tag {history}">{history_zh}'
-            '</span><span class="sev-{severity}">{severity_zh}</span>\n<b>{rule_id}</b> {status_zh}:{message}<br>'
-            '<span class="fix">修改建议:{fix}</span>\n{gx}</div>')
+_FINDING = (
+    '<div class="finding {severity} {status}" data-rule="{rule_id}">\n<span class="tag {history}">{history_zh}'
+    '</span><span class="sev-{severity}">{severity_zh}</span>\n<b>{rule_id}</b> {status_zh}:{message}<br>'
+    '<span class="fix">修改建议:{fix}</span>\n{gx}</div>'
+)
 _GX_LINK = ' <a class="small" href="{}">GX 验证结果</a>'
 
 
@@ -470,13 +576,19 @@ def _esc(value) -> str:
     return s.replace("<", "&lt;").replace(">", "&gt;").replace("'", "&#39;").replace('"', "&#34;")
 
 
-@functools.lru_cache(maxsize=4096)   # a few hundred combinations recur on every page of a night
+@functools.lru_cache(maxsize=4096)  # a few hundred combinations recur on every page of a night
 def _finding_codes(severity: str, status: str, rule_id: str, history: str, gx_link: str | None) -> dict[str, str]:
     """The escaped fields of a finding that are codes and their Chinese names, not free text."""
-    return {"severity": _esc(severity), "status": _esc(status), "rule_id": _esc(rule_id), "history": _esc(history),
-            "history_zh": _esc(HISTORY_ZH.get(history, history)),
-            "severity_zh": _esc(SEVERITY_ZH.get(severity, severity)), "status_zh": _esc(STATUS_ZH.get(status, status)),
-            "gx": _GX_LINK.format(_esc("../../" + gx_link)) if gx_link else ""}
+    return {
+        "severity": _esc(severity),
+        "status": _esc(status),
+        "rule_id": _esc(rule_id),
+        "history": _esc(history),
+        "history_zh": _esc(HISTORY_ZH.get(history, history)),
+        "severity_zh": _esc(SEVERITY_ZH.get(severity, severity)),
+        "status_zh": _esc(STATUS_ZH.get(status, status)),
+        "gx": _GX_LINK.format(_esc("../../" + gx_link)) if gx_link else "",
+    }
 
 
 def _findings_html(items: list, gx_links: dict[str, str]) -> Markup:
@@ -484,31 +596,43 @@ def _findings_html(items: list, gx_links: dict[str, str]) -> Markup:
     order = {R.ERROR: 0, R.WARN: 1}
     parts = []
     for f in sorted(items, key=lambda f: (f.status != F.FAILED, order.get(f.severity, 2), f.rule_id)):
-        parts.append(_FINDING.format(
-            **_finding_codes(f.severity, f.status, f.rule_id, f.history, gx_links.get(f.suite)),
-            message=_esc(f.message), fix=_esc(f.fix)))
+        parts.append(
+            _FINDING.format(
+                **_finding_codes(f.severity, f.status, f.rule_id, f.history, gx_links.get(f.suite)),
+                message=_esc(f.message),
+                fix=_esc(f.fix),
+            )
+        )
     return Markup("".join(parts))
 
 
 _META_LABELS = ("机关", "地区", "行政层级", "报告年度", "报告编号", "格式版本", "格式偏差", "来源文件", "解析结果")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _agency_shell() -> str:
     """AGENCY rendered once with a slot for every per-page value, as a str.format template: Jinja per
     page was a third of a bad night's 50,000 pages. Values are escaped as Jinja would (_esc)."""
     slots = {name: Markup(f"\x01{name}\x02") for name in ("title", "count", "findings", "resolved", "tables")}
-    html = AGENCY.render(title=slots["title"], csp=CSP, style=STYLE, count=slots["count"],
-                         meta=[(k, Markup(f"\x01m{i}\x02")) for i, k in enumerate(_META_LABELS)],
-                         findings_html=slots["findings"], resolved_html=slots["resolved"], tables_html=slots["tables"])
+    html = AGENCY.render(
+        title=slots["title"],
+        csp=CSP,
+        style=STYLE,
+        count=slots["count"],
+        meta=[(k, Markup(f"\x01m{i}\x02")) for i, k in enumerate(_META_LABELS)],
+        findings_html=slots["findings"],
+        resolved_html=slots["resolved"],
+        tables_html=slots["tables"],
+    )
     return _format_template(html, named=True)[0]
 
 
 def _resolved_html(resolved: list) -> str:
     if not resolved:
         return ""
-    items = "".join(f'<li><span class="tag resolved">已整改</span>{_esc(f.rule_id)} {_esc(f.message)}</li>'
-                    for f in resolved)
+    items = "".join(
+        f'<li><span class="tag resolved">已整改</span>{_esc(f.rule_id)} {_esc(f.message)}</li>' for f in resolved
+    )
     return f"<h2>上次运行以来已整改</h2><ul>{items}</ul>"
 
 
@@ -516,27 +640,38 @@ def agency_page(rid: str, items: list, resolved: list, rep: dict, gx_links: dict
     """One agency's page (items: its findings as row tuples): findings explained, tables redrawn."""
     meta = rep["meta"] or {"report_id": rid}
     first = items[0]
-    values = (text(meta.get("agency") or first.agency), text(meta.get("region") or first.region),
-              S.LEVELS.get(meta.get("level"), meta.get("level") or ""), meta.get("year"), rid,
-              meta.get("format_version"), meta.get("format_deviations"), meta.get("source_file"),
-              meta.get("parse_status"))
+    values = (
+        text(meta.get("agency") or first.agency),
+        text(meta.get("region") or first.region),
+        S.LEVELS.get(meta.get("level"), meta.get("level") or ""),
+        meta.get("year"),
+        rid,
+        meta.get("format_version"),
+        meta.get("format_deviations"),
+        meta.get("source_file"),
+        meta.get("parse_status"),
+    )
     title = f"{text(meta.get('agency') or first.agency) or rid} {text(meta.get('year'))} 年度报告:检查结果"
     return _agency_shell().format(
-        title=_esc(title), count=len(items), findings=_findings_html(items, gx_links),
-        resolved=_resolved_html(resolved), tables=_tables_html(rep, _marks(items)),
-        **{f"m{i}": _esc(v) for i, v in enumerate(values)})
+        title=_esc(title),
+        count=len(items),
+        findings=_findings_html(items, gx_links),
+        resolved=_resolved_html(resolved),
+        tables=_tables_html(rep, _marks(items)),
+        **{f"m{i}": _esc(v) for i, v in enumerate(values)},
+    )
 
 
 # --- the site ---------------------------------------------------------------------------------------
 
-PARALLEL_FROM = 2000     # agency pages; below this, starting worker processes costs more than it saves
-_AGENCY_JOBS: list = []  # the pages of the current write_pages call, read by forked workers
+PARALLEL_FROM = 2000  # agency pages; below this, starting worker processes costs more than it saves
 
 
-def _write_agency_pages(start: int, stop: int) -> int:
-    """Render and write _AGENCY_JOBS[start:stop] (in a forked worker, or in this process)."""
+def _write_agency_pages(jobs: list, span: tuple[int, int]) -> int:
+    """Render and write jobs[start:stop] (in a forked worker, or in this process)."""
+    start, stop = span
     with collector.paused():
-        for path, rid, items, resolved, rep, gx_links in _AGENCY_JOBS[start:stop]:
+        for path, rid, items, resolved, rep, gx_links in jobs[start:stop]:
             path.write_text(agency_page(rid, items, resolved, rep, gx_links), encoding="utf-8")
     return stop - start
 
@@ -545,33 +680,33 @@ def _write_all_agency_pages(jobs: list) -> None:
     """Write every agency page, on every core when there are many.
 
     A bad night has tens of thousands of failing reports, each with its own page, and rendering is
-    pure Python: forked workers (which see the jobs without pickling them) split the list.
+    pure Python: forked workers (which see the jobs without pickling them) split the list. When a
+    worker dies (out of memory on a smaller machine, a native crash), this process writes every page
+    again; a page written twice is the same page.
     """
-    global _AGENCY_JOBS
-    workers = min(os.cpu_count() or 1, 8)
-    _AGENCY_JOBS = jobs
-    try:
-        if len(jobs) < PARALLEL_FROM or workers < 2 or "fork" not in mp.get_all_start_methods():
-            _write_agency_pages(0, len(jobs))
-            return
-        step = -(-len(jobs) // (workers * 4))
-        try:
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-                written = sum(pool.map(_write_agency_pages, range(0, len(jobs), step),
-                                       [min(i + step, len(jobs)) for i in range(0, len(jobs), step)]))
-        except BrokenProcessPool:
-            # A worker died (out of memory on a smaller machine, a native crash): this process writes
-            # every page again; a page written twice is the same page.
-            written = _write_agency_pages(0, len(jobs))
-        if written != len(jobs):
-            raise RuntimeError(f"wrote {written} of {len(jobs)} agency pages")
-    finally:
-        _AGENCY_JOBS = []
+    processes = forked.workers()
+    written = None
+    if len(jobs) >= PARALLEL_FROM:
+        step = -(-len(jobs) // (processes * 4))
+        spans = [(i, min(i + step, len(jobs))) for i in range(0, len(jobs), step)]
+        done = forked.forked_map(_write_agency_pages, jobs, spans, processes)
+        written = None if done is None else sum(done)
+    if written is None:
+        written = _write_agency_pages(jobs, (0, len(jobs)))
+    if written != len(jobs):
+        raise RuntimeError(f"wrote {written} of {len(jobs)} agency pages")
 
 
-def write_pages(site_dir: Path, summary: dict, findings: pd.DataFrame, resolved: pd.DataFrame,
-                reports: dict[str, dict], gx_links: dict[str, str], problems: list[dict],
-                before_landing=lambda: None) -> Path:
+def write_pages(
+    site_dir: Path,
+    summary: dict,
+    findings: pd.DataFrame,
+    resolved: pd.DataFrame,
+    reports: dict[str, dict],
+    gx_links: dict[str, str],
+    problems: list[dict],
+    before_landing=lambda: None,
+) -> Path:
     """Write one page per agency with findings, then the landing page, under site_dir/nianbao/."""
     out = Path(site_dir) / PAGES_DIR
     (out / "agencies").mkdir(parents=True, exist_ok=True)
@@ -582,10 +717,13 @@ def write_pages(site_dir: Path, summary: dict, findings: pd.DataFrame, resolved:
     for f in _named_rows(resolved):
         resolved_by[f.report_id].append(f)
     empty = {"meta": {}, "values": {}, "text": {}}
-    _write_all_agency_pages([
-        (out / "agencies" / f"{rid}.html", rid, items, resolved_by.get(rid, []), reports.get(rid, empty), gx_links)
-        for rid, items in by_report.items()
-        if S.REPORT_ID_PATTERN.match(rid)])      # never a path from unvalidated text
+    _write_all_agency_pages(
+        [
+            (out / "agencies" / f"{rid}.html", rid, items, resolved_by.get(rid, []), reports.get(rid, empty), gx_links)
+            for rid, items in by_report.items()
+            if S.REPORT_ID_PATTERN.match(rid)
+        ]
+    )  # never a path from unvalidated text
     before_landing()
     landing = out / "index.html"
     landing.write_text(landing_page(summary, findings, resolved, gx_links, problems), encoding="utf-8")
@@ -594,34 +732,40 @@ def write_pages(site_dir: Path, summary: dict, findings: pd.DataFrame, resolved:
 
 # --- the gate's verdict -----------------------------------------------------------------------------
 
-VERDICT = {0: "通过:所有规则均已满足,可以发布。", 1: "通过(有警告):没有错误级问题,可以发布,但请核对下列警告。",
-           2: "不通过:存在错误级问题,请修改后再发布。", 3: "无法检查:报告无法读取或解析,请按下列原因处理。",
-           4: "无法检查:检查配置或运行出错,请联系维护人员。"}
+VERDICT = {
+    0: "通过:所有规则均已满足,可以发布。",
+    1: "通过(有警告):没有错误级问题,可以发布,但请核对下列警告。",
+    2: "不通过:存在错误级问题,请修改后再发布。",
+    3: "无法检查:报告无法读取或解析,请按下列原因处理。",
+    4: "无法检查:检查配置或运行出错,请联系维护人员。",
+}
 
 
 def gate_text(outcome, *, source: str, report_meta: dict | None = None, notes: list[str] = ()) -> str:
     """The gate's verdict in Chinese: each failing rule, the cells, expected against printed, the fix."""
     meta = report_meta or {}
     head = f"发布前检查:{source}"
-    who = " ".join(str(x) for x in (meta.get("agency"), meta.get("region"), meta.get("year") and f"{meta['year']} 年度")
-                   if x)
+    who = " ".join(
+        str(x) for x in (meta.get("agency"), meta.get("region"), meta.get("year") and f"{meta['year']} 年度") if x
+    )
     lines = [head] + ([f"报告:{who}"] if who else [])
     lines.append(f"结论:{VERDICT[int(outcome.exit_code)]}(退出码 {int(outcome.exit_code)})")
     lines += [f"注意:{n}" for n in notes]
     order = {F.FAILED: 0, F.NOT_ASSESSABLE: 1, R.ERROR: 0, R.WARN: 1}
-    items = sorted(outcome.findings.itertuples(), key=lambda f: (order.get(f.status, 2), order.get(f.severity, 2), f.rule_id))
+    items = sorted(
+        outcome.findings.itertuples(), key=lambda f: (order.get(f.status, 2), order.get(f.severity, 2), f.rule_id)
+    )
     for i, f in enumerate(items, 1):
-        lines.append(f"{i}. [{f.rule_id}] {SEVERITY_ZH.get(f.severity, f.severity)}·{STATUS_ZH.get(f.status, f.status)}"
-                     f" {f.message}")
+        lines.append(
+            f"{i}. [{f.rule_id}] {SEVERITY_ZH.get(f.severity, f.severity)}·{STATUS_ZH.get(f.status, f.status)}"
+            f" {f.message}"
+        )
         cells = json.loads(f.cells or "{}")
         if cells:
-            lines.append("   涉及单元格:" + ";".join(f"{F.label(c)} = {F.fmt(v)}" for c, v in cells.items()))
+            lines.append("   涉及单元格:" + ";".join(f"{label(c)} = {fmt(v)}" for c, v in cells.items()))
         rule = R.RULES_BY_ID.get(f.rule_id)
         if pd.notna(f.left_value) and pd.notna(f.right_value) and rule is not None:
-            if len(rule.left) == 1 and rule.op == "==":
-                lines.append(f"   应为 {F.fmt(f.right_value)}(各分项之和),印刷为 {F.fmt(f.left_value)},相差 {F.fmt(f.difference)}")
-            else:
-                lines.append(f"   左边合计 {F.fmt(f.left_value)},右边合计 {F.fmt(f.right_value)},相差 {F.fmt(f.difference)}")
+            lines.append("   " + rule_kind(rule.kind).sides(rule, f.left_value, f.right_value, f.difference))
         lines.append(f"   修改建议:{f.fix}")
     for r in outcome.summary.get("raised", []):
         lines.append(f"检查出错:{r.get('rule_id')} {r.get('message')}")

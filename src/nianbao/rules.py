@@ -1,16 +1,16 @@
 """The rule catalogue: every check of the format as data (id, severity, basis, operands).
 
-The expectation suites in expectations/ are generated from this catalogue (`nianbao suites`), a test
+The expectation suites in expectations/ are generated from this catalogue (`nianbao generate`), a test
 fails when the files on disk differ, and the README's rule catalogue is generated from the suites.
 A rule id is the DOMAIN.md id plus the row, column or table it covers (e.g. `R1.total`, `R3.granted`).
 """
+
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
 
 from . import schema as S
+from .kinds import kind as rule_kind
 
 ERROR, WARN = "error", "warn"
 GX_SEVERITY = {ERROR: "critical", WARN: "warning"}
@@ -34,20 +34,20 @@ GROUP_LABEL = dict(S.REVIEW_GROUPS)
 @dataclass(frozen=True)
 class Rule:
     id: str
-    table: str              # active_disclosure | applications | review_litigation
+    table: str  # active_disclosure | applications | review_litigation
     versions: tuple[str, ...]
-    severity: str           # error | warn
-    kind: str               # identity | non_negative | present | fee_range | zero_for_levels
-    description: str        # Chinese, for auditors
+    severity: str  # error | warn
+    kind: str  # a rule kind of nianbao.kinds: identity, non_negative, present, fee_range, ...
+    description: str  # Chinese, for auditors
     basis: str
     left: tuple[str, ...] = ()
     right: tuple[str, ...] = ()
-    op: str = "=="          # identity: sum(left) <op> sum(right); op in ==, <=, >=
+    op: str = "=="  # identity: sum(left) <op> sum(right); op in ==, <=, >=
     # When every column of alt_group (a subset of right) is missing, alt_column stands in for their
     # sum: (六)其他处理 printed as one row instead of three sub-rows.
     alt_group: tuple[str, ...] = ()
     alt_column: str | None = None
-    columns: tuple[str, ...] = ()   # non_negative / present / fee_range / zero_for_levels
+    columns: tuple[str, ...] = ()  # non_negative / present / fee_range / zero_for_levels
     params: dict = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -77,69 +77,134 @@ def _application_rules() -> list[Rule]:
     rules: list[Rule] = []
     cols = [c for c, _ in S.APPLICANT_COLUMNS]
     for c in cols:
-        rules.append(Rule(
-            id=f"R1.{c}", table="applications", versions=BOTH, severity=ERROR, kind="identity",
-            description=f"表三「{APPLICANT_LABEL[c]}」列:本年新收 + 上年结转 = 办理结果总计 + 结转下年度继续办理",
-            basis=BASIS_NOTE,
-            left=(_app("new", c), _app("carried_over", c)), right=(_app("total", c), _app("carried_forward", c)),
-        ))
+        rules.append(
+            Rule(
+                id=f"R1.{c}",
+                table="applications",
+                versions=BOTH,
+                severity=ERROR,
+                kind="identity",
+                description=f"表三「{APPLICANT_LABEL[c]}」列:本年新收 + 上年结转 = 办理结果总计 + 结转下年度继续办理",
+                basis=BASIS_NOTE,
+                left=(_app("new", c), _app("carried_over", c)),
+                right=(_app("total", c), _app("carried_forward", c)),
+            )
+        )
     for c in cols:
-        rules.append(Rule(
-            id=f"R2.{c}", table="applications", versions=BOTH, severity=ERROR, kind="identity",
-            description=f"表三「{APPLICANT_LABEL[c]}」列:(七)总计 = (一)至(六)各项办理结果之和(含各子项)",
-            basis=BASIS_TABLE,
-            left=(_app("total", c),), right=tuple(_app(r, c) for r in S.RESULT_ROWS_SUBROWS),
-            **_other_alt(c),
-        ))
+        rules.append(
+            Rule(
+                id=f"R2.{c}",
+                table="applications",
+                versions=BOTH,
+                severity=ERROR,
+                kind="identity",
+                description=f"表三「{APPLICANT_LABEL[c]}」列:(七)总计 = (一)至(六)各项办理结果之和(含各子项)",
+                basis=BASIS_TABLE,
+                left=(_app("total", c),),
+                right=tuple(_app(r, c) for r in S.RESULT_ROWS_SUBROWS),
+                **_other_alt(c),
+            )
+        )
     for r in (*S.APPLICATION_ROW_KEYS_SUBROWS, S.OTHER_SINGLE_ROW.key):
-        rules.append(Rule(
-            id=f"R3.{r}", table="applications", versions=BOTH, severity=ERROR, kind="identity",
-            description=f"表三「{ROW_LABEL[r]}」行:总计 = 自然人与五类法人或其他组织之和",
-            basis=BASIS_TABLE,
-            left=(_app(r, "total"),), right=tuple(_app(r, p) for p in S.APPLICANT_PARTS),
-        ))
-    rules.append(Rule(
-        id="R5.applications", table="applications", versions=BOTH, severity=ERROR, kind="non_negative",
-        description="表三每一格都是非负整数", basis=BASIS_COUNT, columns=S.APPLICATION_COLUMNS,
-    ))
+        rules.append(
+            Rule(
+                id=f"R3.{r}",
+                table="applications",
+                versions=BOTH,
+                severity=ERROR,
+                kind="identity",
+                description=f"表三「{ROW_LABEL[r]}」行:总计 = 自然人与五类法人或其他组织之和",
+                basis=BASIS_TABLE,
+                left=(_app(r, "total"),),
+                right=tuple(_app(r, p) for p in S.APPLICANT_PARTS),
+            )
+        )
+    rules.append(
+        Rule(
+            id="R5.applications",
+            table="applications",
+            versions=BOTH,
+            severity=ERROR,
+            kind="non_negative",
+            description="表三每一格都是非负整数",
+            basis=BASIS_COUNT,
+            columns=S.APPLICATION_COLUMNS,
+        )
+    )
     for c in cols:
-        rules.append(Rule(
-            id=f"R7.{c}", table="applications", versions=BOTH, severity=ERROR, kind="identity",
-            description=f"表三「{APPLICANT_LABEL[c]}」列:结转下年度继续办理 ≤ 本年新收 + 上年结转",
-            basis="I:结转数不能超过可办理的申请数",
-            left=(_app("carried_forward", c),), right=(_app("new", c), _app("carried_over", c)), op="<=",
-        ))
+        rules.append(
+            Rule(
+                id=f"R7.{c}",
+                table="applications",
+                versions=BOTH,
+                severity=ERROR,
+                kind="identity",
+                description=f"表三「{APPLICANT_LABEL[c]}」列:结转下年度继续办理 ≤ 本年新收 + 上年结转",
+                basis="I:结转数不能超过可办理的申请数",
+                left=(_app("carried_forward", c),),
+                right=(_app("new", c), _app("carried_over", c)),
+                op="<=",
+            )
+        )
     six = {a: tuple(_app(r, a) for r in S.OTHER_SUB_ROWS) for a, _ in S.APPLICANT_COLUMNS}
     in_six = {c for g in six.values() for c in g} | {_app("other", a) for a in six}
-    rules.append(Rule(
-        id="R9.applications", table="applications", versions=BOTH, severity=WARN, kind="present",
-        description="表三每一格都有数字:空白、“/”、“—”、“无”视为缺失,相关勾稽关系无法核验",
-        basis=BASIS_PRESENT,
-        columns=tuple(c for c in S.APPLICATION_COLUMNS if c not in in_six),
-        # (六)其他处理 is present when its three sub-rows are, or when it is printed as one row.
-        params={"alternatives": [{"group": list(g), "single": _app("other", a)} for a, g in six.items()]},
-    ))
+    rules.append(
+        Rule(
+            id="R9.applications",
+            table="applications",
+            versions=BOTH,
+            severity=WARN,
+            kind="present",
+            description="表三每一格都有数字:空白、“/”、“—”、“无”视为缺失,相关勾稽关系无法核验",
+            basis=BASIS_PRESENT,
+            columns=tuple(c for c in S.APPLICATION_COLUMNS if c not in in_six),
+            # (六)其他处理 is present when its three sub-rows are, or when it is printed as one row.
+            params={"alternatives": [{"group": list(g), "single": _app("other", a)} for a, g in six.items()]},
+        )
+    )
     return rules
 
 
 def _review_rules() -> list[Rule]:
     rules = []
     for g, glabel in S.REVIEW_GROUPS:
-        rules.append(Rule(
-            id=f"R4.{g}", table="review_litigation", versions=BOTH, severity=ERROR, kind="identity",
-            description=f"表四「{glabel}」:结果维持 + 结果纠正 + 其他结果 + 尚未审结 = 总计",
-            basis=BASIS_TABLE,
-            left=(f"{g}_total",), right=tuple(f"{g}_{o}" for o, _ in S.REVIEW_OUTCOMES[:-1]),
-        ))
-    rules.append(Rule(
-        id="R5.review_litigation", table="review_litigation", versions=BOTH, severity=ERROR, kind="non_negative",
-        description="表四每一格都是非负整数", basis=BASIS_COUNT, columns=S.REVIEW_COLUMNS,
-    ))
-    rules.append(Rule(
-        id="R9.review_litigation", table="review_litigation", versions=BOTH, severity=WARN, kind="present",
-        description="表四每一格都有数字:空白、“/”、“—”、“无”视为缺失,相关勾稽关系无法核验",
-        basis=BASIS_PRESENT, columns=S.REVIEW_COLUMNS,
-    ))
+        rules.append(
+            Rule(
+                id=f"R4.{g}",
+                table="review_litigation",
+                versions=BOTH,
+                severity=ERROR,
+                kind="identity",
+                description=f"表四「{glabel}」:结果维持 + 结果纠正 + 其他结果 + 尚未审结 = 总计",
+                basis=BASIS_TABLE,
+                left=(f"{g}_total",),
+                right=tuple(f"{g}_{o}" for o, _ in S.REVIEW_OUTCOMES[:-1]),
+            )
+        )
+    rules.append(
+        Rule(
+            id="R5.review_litigation",
+            table="review_litigation",
+            versions=BOTH,
+            severity=ERROR,
+            kind="non_negative",
+            description="表四每一格都是非负整数",
+            basis=BASIS_COUNT,
+            columns=S.REVIEW_COLUMNS,
+        )
+    )
+    rules.append(
+        Rule(
+            id="R9.review_litigation",
+            table="review_litigation",
+            versions=BOTH,
+            severity=WARN,
+            kind="present",
+            description="表四每一格都有数字:空白、“/”、“—”、“无”视为缺失,相关勾稽关系无法核验",
+            basis=BASIS_PRESENT,
+            columns=S.REVIEW_COLUMNS,
+        )
+    )
     return rules
 
 
@@ -150,44 +215,113 @@ def _active_rules() -> list[Rule]:
     counts19 = tuple(c for c in v19 if c not in S.DECIMAL_COLUMNS and c not in S.ACTIVE_2019_SIGNED)
     levels = "、".join(S.LEVELS[x] for x in S.LEVELS_WITHOUT_RULE_MAKING)
     rules = [
-        Rule(id="R5.active_disclosure", table="active_disclosure", versions=(S.FORMAT_2021,), severity=ERROR,
-             kind="non_negative", description="表二各项件数都是非负整数", basis=BASIS_COUNT, columns=counts21),
-        Rule(id="R5.active_disclosure_2019", table="active_disclosure", versions=(S.FORMAT_2019,), severity=ERROR,
-             kind="non_negative", description="表二(2019 格式)各项数量都是非负整数(“本年增/减”除外)",
-             basis=BASIS_COUNT, columns=counts19),
-        Rule(id="R6.non_negative", table="active_disclosure", versions=(S.FORMAT_2021,), severity=WARN,
-             kind="fee_range", description="表二行政事业性收费金额(万元)不能为负数", basis=BASIS_UNIT,
-             columns=("fees_10k_yuan",), params={"min_value": 0}),
-        Rule(id="R6.magnitude", table="active_disclosure", versions=(S.FORMAT_2021,), severity=WARN,
-             kind="fee_range",
-             description=f"表二行政事业性收费金额超过 {FEE_MAGNITUDE_LIMIT_10K_YUAN} 万元,疑似以“元”填报而非“万元”",
-             basis=BASIS_UNIT, columns=("fees_10k_yuan",), params={"max_value": FEE_MAGNITUDE_LIMIT_10K_YUAN}),
-        Rule(id="R9.active_disclosure", table="active_disclosure", versions=(S.FORMAT_2021,), severity=WARN,
-             kind="present", description="表二每一格都有数字:空白、“/”、“—”、“无”视为缺失",
-             basis=BASIS_PRESENT, columns=v21),
-        Rule(id="R9.active_disclosure_2019", table="active_disclosure", versions=(S.FORMAT_2019,), severity=WARN,
-             kind="present", description="表二(2019 格式)每一格都有数字:空白、“/”、“—”、“无”视为缺失",
-             basis=BASIS_PRESENT, columns=v19),
-        Rule(id="R10.rules", table="active_disclosure", versions=(S.FORMAT_2021,), severity=WARN,
-             kind="zero_for_levels",
-             description=f"{levels}无权制定规章,表二“规章”各项应为 0",
-             basis=BASIS_LEVEL, columns=("rules_issued", "rules_repealed", "rules_in_force"),
-             params={"level_column": "level", "levels": list(S.LEVELS_WITHOUT_RULE_MAKING)}),
-        Rule(id="R10.rules_2019", table="active_disclosure", versions=(S.FORMAT_2019,), severity=WARN,
-             kind="zero_for_levels",
-             description=f"{levels}无权制定规章,表二(2019 格式)“规章”各项应为 0",
-             basis=BASIS_LEVEL, columns=("v2019_rules_made", "v2019_rules_published", "v2019_rules_published_total"),
-             params={"level_column": "level", "levels": list(S.LEVELS_WITHOUT_RULE_MAKING)}),
+        Rule(
+            id="R5.active_disclosure",
+            table="active_disclosure",
+            versions=(S.FORMAT_2021,),
+            severity=ERROR,
+            kind="non_negative",
+            description="表二各项件数都是非负整数",
+            basis=BASIS_COUNT,
+            columns=counts21,
+        ),
+        Rule(
+            id="R5.active_disclosure_2019",
+            table="active_disclosure",
+            versions=(S.FORMAT_2019,),
+            severity=ERROR,
+            kind="non_negative",
+            description="表二(2019 格式)各项数量都是非负整数(“本年增/减”除外)",
+            basis=BASIS_COUNT,
+            columns=counts19,
+        ),
+        Rule(
+            id="R6.non_negative",
+            table="active_disclosure",
+            versions=(S.FORMAT_2021,),
+            severity=WARN,
+            kind="fee_range",
+            description="表二行政事业性收费金额(万元)不能为负数",
+            basis=BASIS_UNIT,
+            columns=("fees_10k_yuan",),
+            params={"min_value": 0},
+        ),
+        Rule(
+            id="R6.magnitude",
+            table="active_disclosure",
+            versions=(S.FORMAT_2021,),
+            severity=WARN,
+            kind="fee_range",
+            description=f"表二行政事业性收费金额超过 {FEE_MAGNITUDE_LIMIT_10K_YUAN} 万元,疑似以“元”填报而非“万元”",
+            basis=BASIS_UNIT,
+            columns=("fees_10k_yuan",),
+            params={"max_value": FEE_MAGNITUDE_LIMIT_10K_YUAN},
+        ),
+        Rule(
+            id="R9.active_disclosure",
+            table="active_disclosure",
+            versions=(S.FORMAT_2021,),
+            severity=WARN,
+            kind="present",
+            description="表二每一格都有数字:空白、“/”、“—”、“无”视为缺失",
+            basis=BASIS_PRESENT,
+            columns=v21,
+        ),
+        Rule(
+            id="R9.active_disclosure_2019",
+            table="active_disclosure",
+            versions=(S.FORMAT_2019,),
+            severity=WARN,
+            kind="present",
+            description="表二(2019 格式)每一格都有数字:空白、“/”、“—”、“无”视为缺失",
+            basis=BASIS_PRESENT,
+            columns=v19,
+        ),
+        Rule(
+            id="R10.rules",
+            table="active_disclosure",
+            versions=(S.FORMAT_2021,),
+            severity=WARN,
+            kind="zero_for_levels",
+            description=f"{levels}无权制定规章,表二“规章”各项应为 0",
+            basis=BASIS_LEVEL,
+            columns=("rules_issued", "rules_repealed", "rules_in_force"),
+            params={"level_column": "level", "levels": list(S.LEVELS_WITHOUT_RULE_MAKING)},
+        ),
+        Rule(
+            id="R10.rules_2019",
+            table="active_disclosure",
+            versions=(S.FORMAT_2019,),
+            severity=WARN,
+            kind="zero_for_levels",
+            description=f"{levels}无权制定规章,表二(2019 格式)“规章”各项应为 0",
+            basis=BASIS_LEVEL,
+            columns=("v2019_rules_made", "v2019_rules_published", "v2019_rules_published_total"),
+            params={"level_column": "level", "levels": list(S.LEVELS_WITHOUT_RULE_MAKING)},
+        ),
     ]
-    item_label = {"licensing": "行政许可", "other_services": "其他对外管理服务事项", "punishment": "行政处罚",
-                  "enforcement": "行政强制", "fees": "行政事业性收费"}
+    item_label = {
+        "licensing": "行政许可",
+        "other_services": "其他对外管理服务事项",
+        "punishment": "行政处罚",
+        "enforcement": "行政强制",
+        "fees": "行政事业性收费",
+    }
     for item, label in item_label.items():
-        rules.append(Rule(
-            id=f"R8.{item}", table="active_disclosure", versions=(S.FORMAT_2019,), severity=WARN, kind="identity",
-            description=f"表二(2019 格式)「{label}」:上一年项目数量 + 本年增/减 ≥ 0",
-            basis="I:项目数量不能为负",
-            left=(f"v2019_{item}_prev_items", f"v2019_{item}_change"), right=(), op=">=",
-        ))
+        rules.append(
+            Rule(
+                id=f"R8.{item}",
+                table="active_disclosure",
+                versions=(S.FORMAT_2019,),
+                severity=WARN,
+                kind="identity",
+                description=f"表二(2019 格式)「{label}」:上一年项目数量 + 本年增/减 ≥ 0",
+                basis="I:项目数量不能为负",
+                left=(f"v2019_{item}_prev_items", f"v2019_{item}_change"),
+                right=(),
+                op=">=",
+            )
+        )
     return rules
 
 
@@ -196,6 +330,8 @@ def _build() -> tuple[Rule, ...]:
     rules += _review_rules() + _active_rules()
     ids = [r.id for r in rules]
     assert len(ids) == len(set(ids)), "rule ids must be unique"
+    for rule in rules:
+        rule_kind(rule.kind)  # every kind is registered
     return tuple(rules)
 
 
@@ -218,9 +354,18 @@ def rules_for_suite(suite: str) -> list[Rule]:
 
 
 # Chinese names of the rule families (DOMAIN.md R1–R10), for GX's pages and the auditors' charts.
-FAMILY_ZH = {"R1": "申请数量平衡", "R2": "办理结果合计", "R3": "申请人合计", "R4": "复议诉讼合计", "R5": "非负整数",
-             "R6": "收费金额", "R7": "结转不超过可办理数", "R8": "项目数量不为负", "R9": "单元格缺失",
-             "R10": "无权制定规章"}
+FAMILY_ZH = {
+    "R1": "申请数量平衡",
+    "R2": "办理结果合计",
+    "R3": "申请人合计",
+    "R4": "复议诉讼合计",
+    "R5": "非负整数",
+    "R6": "收费金额",
+    "R7": "结转不超过可办理数",
+    "R8": "项目数量不为负",
+    "R9": "单元格缺失",
+    "R10": "无权制定规章",
+}
 
 
 @dataclass(frozen=True)
@@ -232,7 +377,8 @@ class Check:
     rule a failing report broke comes from the findings query (nianbao.violations), checked against
     GX's count of failing rows for the expectation.
     """
-    id: str                  # the family (R3) for identities, the rule id otherwise
+
+    id: str  # the family (R3) for identities, the rule id otherwise
     rules: tuple[Rule, ...]
 
     @property
@@ -254,34 +400,8 @@ def checks_for_suite(suite: str) -> list[Check]:
     """The suite's expectations: one per identity family, one per other rule."""
     groups: dict[str, list[Rule]] = {}
     for rule in rules_for_suite(suite):
-        groups.setdefault(rule.family if rule.kind == "identity" else rule.id, []).append(rule)
+        groups.setdefault(rule.family if rule_kind(rule.kind).grouped else rule.id, []).append(rule)
     for key, rules in groups.items():
         # One expectation carries one severity: a family mixing them would need splitting.
         assert len({r.severity for r in rules}) == 1, f"{suite}: family {key} mixes severities"
     return [Check(key, tuple(rules)) for key, rules in groups.items()]
-
-
-def _blank(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def identity_sides(rule: Rule, row: Mapping[str, Any]) -> tuple[Any, Any] | None:
-    """(sum of left, sum of right) of an identity for one row; None when an operand is blank.
-
-    Mirrors the GX condition (alt_column stands in for alt_group when all of it is blank), so a
-    finding can show both sides and their difference from the cells GX returns.
-    """
-    right = [c for c in rule.right if c not in rule.alt_group]
-    operands = [row.get(c) for c in (*rule.left, *right)]
-    if rule.alt_group:
-        group = [row.get(c) for c in rule.alt_group]
-        operands += [row.get(rule.alt_column)] if all(_blank(v) for v in group) else group
-    if any(_blank(v) for v in operands):
-        return None
-    left = sum(operands[:len(rule.left)])
-    return left, sum(operands[len(rule.left):])
-
-
-def identities_of(column: str) -> list[Rule]:
-    """Identity rules (R1–R4, R7, R8) in which `column` is an operand."""
-    return [r for r in RULES if r.kind == "identity" and column in (*r.left, *r.right, r.alt_column)]

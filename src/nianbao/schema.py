@@ -1,9 +1,10 @@
 """The form schema: every statutory cell of the report, its column name and its printed label.
 
 This module is the single source of truth for the Parquet data contract (docs/data-contract.md is
-generated from it) and for the JSON shape of `nianbao parse --json` (the one used by
-../shared/corpus/real/*.json).
+generated from it) and for the JSON shape of `nianbao parse --json` (the shape transcribed reports
+are kept in).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,6 +30,10 @@ LEVELS = {
 LEVELS_WITHOUT_RULE_MAKING = ("county", "county_department", "township")
 
 PARSE_STATUSES = ("parsed", "partial", "rejected")
+PARSE_STATUS_ZH = {"parsed": "完整解析", "partial": "部分解析", "rejected": "拒收"}
+
+# The three statutory tables (表二, 表三, 表四), in the order the report prints them.
+STATUTORY_TABLES = ("active_disclosure", "applications", "review_litigation")
 
 REPORT_ID_PATTERN = re.compile(r"^R[0-9A-F]{16}$")
 
@@ -44,10 +49,11 @@ def report_id_for(agency: str | None, region: str | None, year: int | None, fall
 
 # --- Table 三: 25 rows x 7 columns, plus the single (六)其他处理 row of 2019 and of deviating 2021 reports.
 
+
 @dataclass(frozen=True)
-class Row:
-    key: str        # JSON key and column prefix
-    label: str      # label as printed in the national format
+class ApplicationRow:
+    key: str  # JSON key and column prefix
+    label: str  # label as printed in the national format
 
 
 APPLICANT_COLUMNS = (  # (column suffix, printed label)
@@ -62,34 +68,34 @@ APPLICANT_COLUMNS = (  # (column suffix, printed label)
 APPLICANT_PARTS = tuple(c for c, _ in APPLICANT_COLUMNS[:-1])
 
 APPLICATION_ROWS = (
-    Row("new", "一、本年新收政府信息公开申请数量"),
-    Row("carried_over", "二、上年结转政府信息公开申请数量"),
-    Row("granted", "三、本年度办理结果·(一)予以公开"),
-    Row("partly_granted", "三、本年度办理结果·(二)部分公开(区分处理的,只计这一情形,不计其他情形)"),
-    Row("withheld_1", "(三)不予公开·1.属于国家秘密"),
-    Row("withheld_2", "(三)不予公开·2.其他法律行政法规禁止公开"),
-    Row("withheld_3", "(三)不予公开·3.危及“三安全一稳定”"),
-    Row("withheld_4", "(三)不予公开·4.保护第三方合法权益"),
-    Row("withheld_5", "(三)不予公开·5.属于三类内部事务信息"),
-    Row("withheld_6", "(三)不予公开·6.属于四类过程性信息"),
-    Row("withheld_7", "(三)不予公开·7.属于行政执法案卷"),
-    Row("withheld_8", "(三)不予公开·8.属于行政查询事项"),
-    Row("unable_1", "(四)无法提供·1.本机关不掌握相关政府信息"),
-    Row("unable_2", "(四)无法提供·2.没有现成信息需要另行制作"),
-    Row("unable_3", "(四)无法提供·3.补正后申请内容仍不明确"),
-    Row("not_processed_1", "(五)不予处理·1.信访举报投诉类申请"),
-    Row("not_processed_2", "(五)不予处理·2.重复申请"),
-    Row("not_processed_3", "(五)不予处理·3.要求提供公开出版物"),
-    Row("not_processed_4", "(五)不予处理·4.无正当理由大量反复申请"),
-    Row("not_processed_5", "(五)不予处理·5.要求行政机关确认或重新出具已获取信息"),
-    Row("other_1", "(六)其他处理·1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请"),
-    Row("other_2", "(六)其他处理·2.申请人逾期未按收费通知要求缴纳费用、行政机关不再处理其政府信息公开申请"),
-    Row("other_3", "(六)其他处理·3.其他"),
-    Row("total", "(七)总计"),
-    Row("carried_forward", "四、结转下年度继续办理"),
+    ApplicationRow("new", "一、本年新收政府信息公开申请数量"),
+    ApplicationRow("carried_over", "二、上年结转政府信息公开申请数量"),
+    ApplicationRow("granted", "三、本年度办理结果·(一)予以公开"),
+    ApplicationRow("partly_granted", "三、本年度办理结果·(二)部分公开(区分处理的,只计这一情形,不计其他情形)"),
+    ApplicationRow("withheld_1", "(三)不予公开·1.属于国家秘密"),
+    ApplicationRow("withheld_2", "(三)不予公开·2.其他法律行政法规禁止公开"),
+    ApplicationRow("withheld_3", "(三)不予公开·3.危及“三安全一稳定”"),
+    ApplicationRow("withheld_4", "(三)不予公开·4.保护第三方合法权益"),
+    ApplicationRow("withheld_5", "(三)不予公开·5.属于三类内部事务信息"),
+    ApplicationRow("withheld_6", "(三)不予公开·6.属于四类过程性信息"),
+    ApplicationRow("withheld_7", "(三)不予公开·7.属于行政执法案卷"),
+    ApplicationRow("withheld_8", "(三)不予公开·8.属于行政查询事项"),
+    ApplicationRow("unable_1", "(四)无法提供·1.本机关不掌握相关政府信息"),
+    ApplicationRow("unable_2", "(四)无法提供·2.没有现成信息需要另行制作"),
+    ApplicationRow("unable_3", "(四)无法提供·3.补正后申请内容仍不明确"),
+    ApplicationRow("not_processed_1", "(五)不予处理·1.信访举报投诉类申请"),
+    ApplicationRow("not_processed_2", "(五)不予处理·2.重复申请"),
+    ApplicationRow("not_processed_3", "(五)不予处理·3.要求提供公开出版物"),
+    ApplicationRow("not_processed_4", "(五)不予处理·4.无正当理由大量反复申请"),
+    ApplicationRow("not_processed_5", "(五)不予处理·5.要求行政机关确认或重新出具已获取信息"),
+    ApplicationRow("other_1", "(六)其他处理·1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请"),
+    ApplicationRow("other_2", "(六)其他处理·2.申请人逾期未按收费通知要求缴纳费用、行政机关不再处理其政府信息公开申请"),
+    ApplicationRow("other_3", "(六)其他处理·3.其他"),
+    ApplicationRow("total", "(七)总计"),
+    ApplicationRow("carried_forward", "四、结转下年度继续办理"),
 )
 # (六)其他处理 printed as one row: the 2019 format, and a deviation in some 2021 reports.
-OTHER_SINGLE_ROW = Row("other", "(六)其他处理(单行,2019 格式)")
+OTHER_SINGLE_ROW = ApplicationRow("other", "(六)其他处理(单行,2019 格式)")
 OTHER_SUB_ROWS = ("other_1", "other_2", "other_3")
 
 # JSON key order of `tables.applications` for each layout of (六).
@@ -97,7 +103,7 @@ APPLICATION_ROW_KEYS_SUBROWS = tuple(r.key for r in APPLICATION_ROWS)
 APPLICATION_ROW_KEYS_SINGLE = tuple(
     ["other" if k == "other_1" else k for k in APPLICATION_ROW_KEYS_SUBROWS if k not in ("other_2", "other_3")]
 )
-RESULT_ROWS_SUBROWS = APPLICATION_ROW_KEYS_SUBROWS[2:-2]   # (一)…(六) with sub-rows, summed into (七)总计
+RESULT_ROWS_SUBROWS = APPLICATION_ROW_KEYS_SUBROWS[2:-2]  # (一)…(六) with sub-rows, summed into (七)总计
 RESULT_ROWS_SINGLE = APPLICATION_ROW_KEYS_SINGLE[2:-2]
 
 
@@ -150,7 +156,12 @@ ACTIVE_2019 = (
     ("licensing", 0, "v2019_licensing_prev_items", "(2019)第二十条第(五)项·行政许可·上一年项目数量"),
     ("licensing", 1, "v2019_licensing_change", "(2019)第二十条第(五)项·行政许可·本年增/减"),
     ("licensing", 2, "v2019_licensing_decisions", "(2019)第二十条第(五)项·行政许可·处理决定数量"),
-    ("other_services", 0, "v2019_other_services_prev_items", "(2019)第二十条第(五)项·其他对外管理服务事项·上一年项目数量"),
+    (
+        "other_services",
+        0,
+        "v2019_other_services_prev_items",
+        "(2019)第二十条第(五)项·其他对外管理服务事项·上一年项目数量",
+    ),
     ("other_services", 1, "v2019_other_services_change", "(2019)第二十条第(五)项·其他对外管理服务事项·本年增/减"),
     ("other_services", 2, "v2019_other_services_decisions", "(2019)第二十条第(五)项·其他对外管理服务事项·处理决定数量"),
     ("punishment", 0, "v2019_punishment_prev_items", "(2019)第二十条第(六)项·行政处罚·上一年项目数量"),
@@ -176,7 +187,7 @@ ACTIVE_COLUMNS = tuple(c for _, _, c, _ in ACTIVE_2021) + tuple(c for _, _, c, _
 # every table is self-describing and can be split into per-version assets without a join.
 
 STRING, INT32, INT64, BOOL, FEE, TIMESTAMP = "string", "int32", "int64", "bool", "fee", "timestamp"
-FEE_PRECISION, FEE_SCALE = 20, 6   # decimal128(20, 6): 万元 to 0.01 元
+FEE_PRECISION, FEE_SCALE = 20, 6  # decimal128(20, 6): 万元 to 0.01 元
 
 KEY_COLUMNS = (("report_id", STRING), ("format_version", STRING))
 
@@ -188,13 +199,13 @@ TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("level", STRING),
         ("year", INT32),
         ("format_version", STRING),
-        ("format_deviations", STRING),   # comma-separated kebab-case codes, '' when none
+        ("format_deviations", STRING),  # comma-separated kebab-case codes, '' when none
         ("source_file", STRING),
         ("source_sha256", STRING),
-        ("parse_status", STRING),        # parsed | partial | rejected
-        ("parse_reason", STRING),        # kebab-case code + detail; '' when parsed
-        ("missing", STRING),             # what a partial parse lacks
-        ("ingested_at", TIMESTAMP),      # ms, UTC
+        ("parse_status", STRING),  # parsed | partial | rejected
+        ("parse_reason", STRING),  # kebab-case code + detail; '' when parsed
+        ("missing", STRING),  # what a partial parse lacks
+        ("ingested_at", TIMESTAMP),  # ms, UTC
     ),
     "active_disclosure": KEY_COLUMNS + tuple((c, FEE if c in DECIMAL_COLUMNS else INT64) for c in ACTIVE_COLUMNS),
     "applications": KEY_COLUMNS + tuple((c, INT64) for c in APPLICATION_COLUMNS),
@@ -202,16 +213,20 @@ TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     # Side table: every statutory cell as printed, with where it came from.
     "cells": (
         ("report_id", STRING),
-        ("table", STRING),      # active_disclosure | applications | review_litigation
-        ("column", STRING),     # column name in that table
-        ("text", STRING),       # exactly as printed ('' = blank)
-        ("numeric", BOOL),      # False: printed text is not a number ('/', '—', '无', ...)
-        ("source", STRING),     # 'line 37' | 'table 2 row 5 col 3' | 'page 2 line 14'
+        ("table", STRING),  # active_disclosure | applications | review_litigation
+        ("column", STRING),  # column name in that table
+        ("text", STRING),  # exactly as printed ('' = blank)
+        ("numeric", BOOL),  # False: printed text is not a number ('/', '—', '无', ...)
+        ("source", STRING),  # 'line 37' | 'table 2 row 5 col 3' | 'page 2 line 14'
     ),
 }
-_ARROW_SCHEMA_NAMES = {"reports": "REPORTS_SCHEMA", "active_disclosure": "ACTIVE_SCHEMA",
-                       "applications": "APPLICATIONS_SCHEMA", "review_litigation": "REVIEW_SCHEMA",
-                       "cells": "CELLS_SCHEMA"}
+_ARROW_SCHEMA_NAMES = {
+    "reports": "REPORTS_SCHEMA",
+    "active_disclosure": "ACTIVE_SCHEMA",
+    "applications": "APPLICATIONS_SCHEMA",
+    "review_litigation": "REVIEW_SCHEMA",
+    "cells": "CELLS_SCHEMA",
+}
 
 
 def __getattr__(name: str):
@@ -220,12 +235,23 @@ def __getattr__(name: str):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import pyarrow as pa
 
-    types = {STRING: pa.string(), INT32: pa.int32(), INT64: pa.int64(), BOOL: pa.bool_(),
-             FEE: pa.decimal128(FEE_PRECISION, FEE_SCALE), TIMESTAMP: pa.timestamp("ms", tz="UTC")}
-    schemas = {table: pa.schema([pa.field(c, types[kind], nullable=c != "report_id") for c, kind in columns])
-               for table, columns in TABLE_COLUMNS.items()}
-    globals().update(TABLE_SCHEMAS=schemas, FEE_TYPE=types[FEE],
-                     **{_ARROW_SCHEMA_NAMES[table]: schema for table, schema in schemas.items()})
+    types = {
+        STRING: pa.string(),
+        INT32: pa.int32(),
+        INT64: pa.int64(),
+        BOOL: pa.bool_(),
+        FEE: pa.decimal128(FEE_PRECISION, FEE_SCALE),
+        TIMESTAMP: pa.timestamp("ms", tz="UTC"),
+    }
+    schemas = {
+        table: pa.schema([pa.field(c, types[kind], nullable=c != "report_id") for c, kind in columns])
+        for table, columns in TABLE_COLUMNS.items()
+    }
+    globals().update(
+        TABLE_SCHEMAS=schemas,
+        FEE_TYPE=types[FEE],
+        **{_ARROW_SCHEMA_NAMES[table]: schema for table, schema in schemas.items()},
+    )
     return globals()[name]
 
 
@@ -271,8 +297,13 @@ def column_labels() -> dict[str, dict[str, str]]:
         "source": "原文位置(行号或表格单元格位置)",
     }
     reports = {k: v for k, v in REPORT_COLUMN_LABELS.items() if "@" not in k}
-    return {"reports": reports, "active_disclosure": active, "applications": app,
-            "review_litigation": review, "cells": cells}
+    return {
+        "reports": reports,
+        "active_disclosure": active,
+        "applications": app,
+        "review_litigation": review,
+        "cells": cells,
+    }
 
 
 TABLE_TITLES = {

@@ -1,18 +1,18 @@
-"""The GX expectation suites, generated from the rule catalogue (`nianbao suites [--check]`).
+"""The GX expectation suites, generated from the rule catalogue (`nianbao generate [--check]`).
 
 expectations/<suite>.json are the source of truth an auditor or a GX user reads. They are generated
 deterministically: ids are uuid5 of the suite and rule id, so regenerating does not churn the files.
 The rule catalogue page is generated back FROM the files on disk, so it says what the suites say.
 """
+
 from __future__ import annotations
 
 import json
-import sys
 import uuid
 from pathlib import Path
 
 from . import rules as R
-from .exitcodes import ExitCode
+from .kinds import kind as rule_kind
 from .paths import EXPECTATIONS_DIR, ROOT
 
 CATALOGUE_PATH = ROOT / "docs" / "rule-catalogue.md"
@@ -35,9 +35,15 @@ def suite_notes(suite: str) -> str:
 
 def check_meta(check: R.Check) -> dict:
     """meta of one expectation: its check id, severity and every rule it verifies (what findings read)."""
-    return {"check_id": check.id, "description": check.description, "nianbao_severity": check.severity,
-            "rules": [{"rule_id": r.id, "description": r.description, "basis": r.basis, "columns": list(r.operands)}
-                      for r in check.rules]}
+    return {
+        "check_id": check.id,
+        "description": check.description,
+        "nianbao_severity": check.severity,
+        "rules": [
+            {"rule_id": r.id, "description": r.description, "basis": r.basis, "columns": list(r.operands)}
+            for r in check.rules
+        ],
+    }
 
 
 def check_note(check: R.Check) -> str:
@@ -49,42 +55,10 @@ def check_note(check: R.Check) -> str:
     return "\n".join(lines)
 
 
-def _identity(rule: R.Rule) -> dict:
-    out = {"rule_id": rule.id, "left": list(rule.left), "right": list(rule.right), "op": rule.op}
-    if rule.alt_group:
-        out.update(alt_group=list(rule.alt_group), alt_column=rule.alt_column)
-    return out
-
-
 def expectation_for(check: R.Check):
-    """The GX expectation of one check (a custom class from plugins/, or a GX built-in)."""
-    import great_expectations.expectations as gxe
-    import nianbao_plugins as P
-
-    rule = check.rules[0]
+    """The GX expectation of one check, built by its rules' kind (nianbao.kinds)."""
     common = {"severity": R.GX_SEVERITY[check.severity], "meta": check_meta(check), "notes": check_note(check)}
-    if rule.kind == "identity":
-        columns = list(dict.fromkeys(c for r in check.rules for c in r.operands))
-        return P.ExpectRowIdentities(column_list=columns, identities=[_identity(r) for r in check.rules],
-                                     ignore_row_if="never", **common)
-    (rule,) = check.rules
-    if rule.kind == "non_negative":
-        return P.ExpectCountsToBeNonNegativeIntegers(column_list=list(rule.columns), ignore_row_if="never",
-                                                     **common)
-    if rule.kind == "present":
-        return P.ExpectCellsToBePresent(
-            column_list=list(rule.operands), required=list(rule.columns),
-            alternatives=rule.params.get("alternatives", []), ignore_row_if="never", **common)
-    if rule.kind == "fee_range":
-        (column,) = rule.columns
-        bounds = {k: rule.params[k] for k in ("min_value", "max_value") if k in rule.params}
-        return gxe.ExpectColumnValuesToBeBetween(column=column, **bounds, **common)
-    if rule.kind == "zero_for_levels":
-        level = rule.params["level_column"]
-        return P.ExpectZeroForLevels(
-            column_list=[*rule.columns, level], columns=list(rule.columns), level_column=level,
-            levels=list(rule.params["levels"]), ignore_row_if="never", **common)
-    raise ValueError(f"rule {rule.id}: unknown kind {rule.kind!r}")
+    return rule_kind(check.kind).expectation(check, common)
 
 
 def render_suite(suite: str) -> str:
@@ -92,8 +66,12 @@ def render_suite(suite: str) -> str:
     from great_expectations.core import ExpectationSuite
     from great_expectations.core.expectation_suite import ExpectationSuiteSchema
 
-    gx_suite = ExpectationSuite(name=suite, id=_uuid("suite", suite), notes=suite_notes(suite),
-                                expectations=[expectation_for(c) for c in R.checks_for_suite(suite)])
+    gx_suite = ExpectationSuite(
+        name=suite,
+        id=_uuid("suite", suite),
+        notes=suite_notes(suite),
+        expectations=[expectation_for(c) for c in R.checks_for_suite(suite)],
+    )
     for exp in gx_suite.expectations:
         exp.id = _uuid("suite", suite, exp.meta["check_id"])
     doc = ExpectationSuiteSchema().dump(gx_suite)
@@ -117,14 +95,24 @@ def catalogue_rows(directory: Path | None = None) -> list[dict]:
         for exp in doc["expectations"]:
             meta = exp["meta"]
             for rule in meta["rules"]:
-                row = rows.setdefault(rule["rule_id"], {
-                    "rule_id": rule["rule_id"], "severity": meta["nianbao_severity"], "gx_severity": exp["severity"],
-                    "table": table, "versions": [], "description": rule["description"], "basis": rule["basis"],
-                    "expectation_type": exp["type"], "check_id": meta["check_id"]})
+                row = rows.setdefault(
+                    rule["rule_id"],
+                    {
+                        "rule_id": rule["rule_id"],
+                        "severity": meta["nianbao_severity"],
+                        "gx_severity": exp["severity"],
+                        "table": table,
+                        "versions": [],
+                        "description": rule["description"],
+                        "basis": rule["basis"],
+                        "expectation_type": exp["type"],
+                        "check_id": meta["check_id"],
+                    },
+                )
                 row["versions"].append(version or ALL_VERSIONS)
 
     def order(row):
-        family, _, rest = row["rule_id"].partition(".")
+        family, _, _rest = row["rule_id"].partition(".")
         return int(family[1:]), list(rows).index(row["rule_id"])
 
     return sorted(rows.values(), key=order)
@@ -135,44 +123,28 @@ def catalogue_markdown(directory: Path | None = None) -> str:
     out = ["| 规则编号 | 严重程度 | 表 | 格式版本 | 说明 | 依据 |", "|---|---|---|---|---|---|"]
     for r in catalogue_rows(directory):
         versions = "、".join(sorted(set(r["versions"]), reverse=True))
-        out.append(f"| `{r['rule_id']}` | {SEVERITY_LABEL[r['severity']]} | {r['table']} | {versions} "
-                   f"| {r['description']} | {r['basis']} |")
+        out.append(
+            f"| `{r['rule_id']}` | {SEVERITY_LABEL[r['severity']]} | {r['table']} | {versions} "
+            f"| {r['description']} | {r['basis']} |"
+        )
     return "\n".join(out) + "\n"
 
 
 def catalogue_page(directory: Path | None = None) -> str:
     """docs/rule-catalogue.md: a short preface and the catalogue table."""
     rows = catalogue_rows(directory)
-    head = ("# 规则目录 Rule catalogue\n\n"
-            "Generated by `nianbao suites` from the expectation suites in `expectations/`; "
-            "`tests/test_suites.py` fails when this page or a suite file differs from what the rule "
-            "catalogue (`src/nianbao/rules.py`) generates. Do not edit by hand.\n\n"
-            f"{len(rows)} rules. Severity `error` blocks publication (GX severity `critical`); `warn` is "
-            "reported only (GX `warning`). An identity with a blank operand is not assessable: it is "
-            "neither passed nor failed, and R9 reports the blank cells.\n\n")
+    head = (
+        "# 规则目录 Rule catalogue\n\n"
+        "Generated by `nianbao generate` from the expectation suites in `expectations/`; "
+        "`tests/test_suites.py` fails when this page or a suite file differs from what the rule "
+        "catalogue (`src/nianbao/rules.py`) generates. Do not edit by hand.\n\n"
+        f"{len(rows)} rules. Severity `error` blocks publication (GX severity `critical`); `warn` is "
+        "reported only (GX `warning`). An identity with a blank operand is not assessable: it is "
+        "neither passed nor failed, and R9 reports the blank cells.\n\n"
+    )
     return head + catalogue_markdown(directory)
 
 
-def command(args) -> int:
-    """`nianbao suites [--check]`: write (or compare) expectations/*.json and docs/rule-catalogue.md."""
-    expected = expected_suites()
-    if args.check:
-        stale = [name for name, text in expected.items() if _read(EXPECTATIONS_DIR / name) != text]
-        extra = sorted(p.name for p in EXPECTATIONS_DIR.glob("*.json") if p.name not in expected)
-        if not stale and not extra and _read(CATALOGUE_PATH) != catalogue_page():
-            stale.append(str(CATALOGUE_PATH.relative_to(ROOT)))
-        for name in stale:
-            print(f"out of date: {name} (run `nianbao suites`)", file=sys.stderr)
-        for name in extra:
-            print(f"not generated from the rule catalogue: expectations/{name}", file=sys.stderr)
-        return ExitCode.CONFIG_ERROR if stale or extra else ExitCode.OK
-    EXPECTATIONS_DIR.mkdir(exist_ok=True)
-    for name, text in expected.items():
-        (EXPECTATIONS_DIR / name).write_text(text, encoding="utf-8")
-    CATALOGUE_PATH.write_text(catalogue_page(), encoding="utf-8")
-    print(f"wrote {len(expected)} suites to {EXPECTATIONS_DIR} and {CATALOGUE_PATH}")
-    return ExitCode.OK
-
-
-def _read(path: Path) -> str | None:
-    return path.read_text(encoding="utf-8") if path.exists() else None
+def suite_id(suite: str) -> str:
+    """The id of a suite, as its file holds it."""
+    return _uuid("suite", suite)

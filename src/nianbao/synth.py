@@ -6,13 +6,13 @@ per table, so injections never interact and the truth is derived per table by ev
 that table's injection can touch on the modified rows. Generation is vectorised per chunk (numpy,
 pyarrow), one part file per table and chunk, so memory is bounded by the chunk size.
 """
+
 from __future__ import annotations
 
 import math
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -25,17 +25,19 @@ from . import rules as RL
 from . import schema as S
 from .exitcodes import ExitCode
 
-STATUTORY = ("active_disclosure", "applications", "review_litigation")
-TRUTH_SCHEMA = pa.schema([
-    pa.field("report_id", pa.string(), nullable=False),
-    pa.field("rule_id", pa.string(), nullable=False),
-    pa.field("injected", pa.string(), nullable=False),
-    pa.field("cell", pa.string(), nullable=False),
-])
-FIRST_FORMAT_YEAR = 2019        # 国办公开办函〔2019〕60号 applies from report year 2019
+STATUTORY = S.STATUTORY_TABLES
+TRUTH_SCHEMA = pa.schema(
+    [
+        pa.field("report_id", pa.string(), nullable=False),
+        pa.field("rule_id", pa.string(), nullable=False),
+        pa.field("injected", pa.string(), nullable=False),
+        pa.field("cell", pa.string(), nullable=False),
+    ]
+)
+FIRST_FORMAT_YEAR = 2019  # 国办公开办函〔2019〕60号 applies from report year 2019
 FIRST_2021_FORMAT_YEAR = 2021
 MAX_REPORTS_PER_YEAR = 170_000  # the national count is 115k-160k a year; beyond, the corpus spans years
-MICRO = 1_000_000               # fees are held as integer millionths of 万元 (the decimal's scale)
+MICRO = 1_000_000  # fees are held as integer millionths of 万元 (the decimal's scale)
 YUAN_PER_10K = 10_000
 SINGLE_ROW_DEVIATION = "other-single-row"
 
@@ -45,43 +47,142 @@ LEVEL_KEYS = tuple(S.LEVELS)
 LV = {k: i for i, k in enumerate(LEVEL_KEYS)}
 
 PROVINCES = (
-    "北京市", "天津市", "河北省", "山西省", "内蒙古自治区", "辽宁省", "吉林省", "黑龙江省", "上海市", "江苏省",
-    "浙江省", "安徽省", "福建省", "江西省", "山东省", "河南省", "湖北省", "湖南省", "广东省", "广西壮族自治区",
-    "海南省", "重庆市", "四川省", "贵州省", "云南省", "西藏自治区", "陕西省", "甘肃省", "青海省",
-    "宁夏回族自治区", "新疆维吾尔自治区",
+    "北京市",
+    "天津市",
+    "河北省",
+    "山西省",
+    "内蒙古自治区",
+    "辽宁省",
+    "吉林省",
+    "黑龙江省",
+    "上海市",
+    "江苏省",
+    "浙江省",
+    "安徽省",
+    "福建省",
+    "江西省",
+    "山东省",
+    "河南省",
+    "湖北省",
+    "湖南省",
+    "广东省",
+    "广西壮族自治区",
+    "海南省",
+    "重庆市",
+    "四川省",
+    "贵州省",
+    "云南省",
+    "西藏自治区",
+    "陕西省",
+    "甘肃省",
+    "青海省",
+    "宁夏回族自治区",
+    "新疆维吾尔自治区",
 )
 MUNICIPALITIES = ("北京市", "天津市", "上海市", "重庆市")
 CENTRAL_REGION = "中央国家机关"
 CENTRAL_DEPARTMENTS = (
-    "国家发展和改革委员会", "教育部", "科学技术部", "工业和信息化部", "国家民族事务委员会", "公安部", "民政部",
-    "司法部", "财政部", "人力资源和社会保障部", "自然资源部", "生态环境部", "住房和城乡建设部", "交通运输部",
-    "水利部", "农业农村部", "商务部", "文化和旅游部", "国家卫生健康委员会", "退役军人事务部", "应急管理部",
-    "中国人民银行", "审计署", "国务院国有资产监督管理委员会", "海关总署", "国家税务总局",
-    "国家市场监督管理总局", "国家金融监督管理总局", "中国证券监督管理委员会", "国家广播电视总局",
-    "国家体育总局", "国家统计局", "国家国际发展合作署", "国家医疗保障局", "国家机关事务管理局", "国家信访局",
-    "国家粮食和物资储备局", "国家能源局", "国家国防科技工业局", "国家烟草专卖局", "国家移民管理局",
-    "国家林业和草原局", "国家铁路局", "中国民用航空局", "国家邮政局", "国家文物局", "国家中医药管理局",
-    "国家疾病预防控制局", "国家矿山安全监察局", "国家外汇管理局", "国家药品监督管理局", "国家知识产权局",
-    "国家新闻出版署", "国家数据局",
+    "国家发展和改革委员会",
+    "教育部",
+    "科学技术部",
+    "工业和信息化部",
+    "国家民族事务委员会",
+    "公安部",
+    "民政部",
+    "司法部",
+    "财政部",
+    "人力资源和社会保障部",
+    "自然资源部",
+    "生态环境部",
+    "住房和城乡建设部",
+    "交通运输部",
+    "水利部",
+    "农业农村部",
+    "商务部",
+    "文化和旅游部",
+    "国家卫生健康委员会",
+    "退役军人事务部",
+    "应急管理部",
+    "中国人民银行",
+    "审计署",
+    "国务院国有资产监督管理委员会",
+    "海关总署",
+    "国家税务总局",
+    "国家市场监督管理总局",
+    "国家金融监督管理总局",
+    "中国证券监督管理委员会",
+    "国家广播电视总局",
+    "国家体育总局",
+    "国家统计局",
+    "国家国际发展合作署",
+    "国家医疗保障局",
+    "国家机关事务管理局",
+    "国家信访局",
+    "国家粮食和物资储备局",
+    "国家能源局",
+    "国家国防科技工业局",
+    "国家烟草专卖局",
+    "国家移民管理局",
+    "国家林业和草原局",
+    "国家铁路局",
+    "中国民用航空局",
+    "国家邮政局",
+    "国家文物局",
+    "国家中医药管理局",
+    "国家疾病预防控制局",
+    "国家矿山安全监察局",
+    "国家外汇管理局",
+    "国家药品监督管理局",
+    "国家知识产权局",
+    "国家新闻出版署",
+    "国家数据局",
 )
 # (province form, city/county form), most common first: a unit with k departments has the first k.
 DEPARTMENTS = (
-    ("人民政府办公厅", "人民政府办公室"), ("发展和改革委员会", "发展和改革局"), ("教育厅", "教育局"),
-    ("公安厅", "公安局"), ("民政厅", "民政局"), ("司法厅", "司法局"), ("财政厅", "财政局"),
-    ("人力资源和社会保障厅", "人力资源和社会保障局"), ("自然资源厅", "自然资源局"), ("生态环境厅", "生态环境局"),
-    ("住房和城乡建设厅", "住房和城乡建设局"), ("交通运输厅", "交通运输局"), ("水利厅", "水利局"),
-    ("农业农村厅", "农业农村局"), ("商务厅", "商务局"), ("文化和旅游厅", "文化广电和旅游局"),
-    ("卫生健康委员会", "卫生健康局"), ("退役军人事务厅", "退役军人事务局"), ("应急管理厅", "应急管理局"),
-    ("审计厅", "审计局"), ("市场监督管理局", "市场监督管理局"), ("统计局", "统计局"), ("医疗保障局", "医疗保障局"),
-    ("林业局", "林业局"), ("信访局", "信访局"), ("科学技术厅", "科学技术局"), ("工业和信息化厅", "工业和信息化局"),
-    ("民族宗教事务委员会", "民族宗教事务局"), ("体育局", "体育局"), ("粮食和物资储备局", "粮食和物资储备局"),
-    ("国有资产监督管理委员会", "国有资产监督管理局"), ("机关事务管理局", "机关事务服务中心"),
-    ("人民防空办公室", "人民防空办公室"), ("乡村振兴局", "乡村振兴局"), ("地方金融监督管理局", "金融工作局"),
-    ("数据局", "数据资源管理局"), ("政务服务管理办公室", "行政审批局"), ("城市管理局", "城市管理局"),
+    ("人民政府办公厅", "人民政府办公室"),
+    ("发展和改革委员会", "发展和改革局"),
+    ("教育厅", "教育局"),
+    ("公安厅", "公安局"),
+    ("民政厅", "民政局"),
+    ("司法厅", "司法局"),
+    ("财政厅", "财政局"),
+    ("人力资源和社会保障厅", "人力资源和社会保障局"),
+    ("自然资源厅", "自然资源局"),
+    ("生态环境厅", "生态环境局"),
+    ("住房和城乡建设厅", "住房和城乡建设局"),
+    ("交通运输厅", "交通运输局"),
+    ("水利厅", "水利局"),
+    ("农业农村厅", "农业农村局"),
+    ("商务厅", "商务局"),
+    ("文化和旅游厅", "文化广电和旅游局"),
+    ("卫生健康委员会", "卫生健康局"),
+    ("退役军人事务厅", "退役军人事务局"),
+    ("应急管理厅", "应急管理局"),
+    ("审计厅", "审计局"),
+    ("市场监督管理局", "市场监督管理局"),
+    ("统计局", "统计局"),
+    ("医疗保障局", "医疗保障局"),
+    ("林业局", "林业局"),
+    ("信访局", "信访局"),
+    ("科学技术厅", "科学技术局"),
+    ("工业和信息化厅", "工业和信息化局"),
+    ("民族宗教事务委员会", "民族宗教事务局"),
+    ("体育局", "体育局"),
+    ("粮食和物资储备局", "粮食和物资储备局"),
+    ("国有资产监督管理委员会", "国有资产监督管理局"),
+    ("机关事务管理局", "机关事务服务中心"),
+    ("人民防空办公室", "人民防空办公室"),
+    ("乡村振兴局", "乡村振兴局"),
+    ("地方金融监督管理局", "金融工作局"),
+    ("数据局", "数据资源管理局"),
+    ("政务服务管理办公室", "行政审批局"),
+    ("城市管理局", "城市管理局"),
 )
-PLACE_CHARS = "安宁平阳山江河湖海城丰泰兴昌德华清远新南北东西金石林溪源川台云水峰桥庄集沟坪岭塘阜顺和乐永长宜嘉荣富广武文白青黄临"
+PLACE_CHARS = (
+    "安宁平阳山江河湖海城丰泰兴昌德华清远新南北东西金石林溪源川台云水峰桥庄集沟坪岭塘阜顺和乐永长宜嘉荣富广武文白青黄临"
+)
 PLACE_NAMES = tuple(a + b for a in PLACE_CHARS for b in PLACE_CHARS if a != b)
-NAME_STRIDE = 7   # coprime with len(PLACE_NAMES): siblings get distinct names
+NAME_STRIDE = 7  # coprime with len(PLACE_NAMES): siblings get distinct names
 
 
 @dataclass
@@ -92,7 +193,7 @@ class Roster:
     region: pa.Array
     level: np.ndarray
 
-    def take(self, idx: np.ndarray) -> "Roster":
+    def take(self, idx: np.ndarray) -> Roster:
         """The agencies at positions idx."""
         return Roster(self.agency.take(pa.array(idx)), self.region.take(pa.array(idx)), self.level[idx])
 
@@ -116,12 +217,13 @@ def _child_names(rng, counts: np.ndarray) -> tuple[np.ndarray, pa.Array]:
     return parent, pa.array(PLACE_NAMES).take(pa.array((base[parent] + rank * NAME_STRIDE) % len(PLACE_NAMES)))
 
 
-def _departments(rng, owner_short: pa.Array, region: pa.Array, low: int, form: int,
-                 municipal: np.ndarray | None = None) -> tuple[pa.Array, pa.Array]:
+def _departments(
+    rng, owner_short: pa.Array, region: pa.Array, low: int, form: int, municipal: np.ndarray | None = None
+) -> tuple[pa.Array, pa.Array]:
     """Departments of each government: the first k of DEPARTMENTS, k drawn in [low, len]."""
     parent, rank = _positions(rng.integers(low, len(DEPARTMENTS) + 1, len(owner_short)))
     forms = np.full(len(parent), form)
-    if municipal is not None:   # municipalities name their departments like cities do
+    if municipal is not None:  # municipalities name their departments like cities do
         forms = np.where(municipal[parent], 1, forms)
     names = pa.array([d for pair in DEPARTMENTS for d in pair]).take(pa.array(rank * 2 + forms))
     idx = pa.array(parent)
@@ -132,9 +234,10 @@ def build_roster(rng, scale: int = 1) -> Roster:
     """A national roster of about 140k x scale agencies with the real level mix."""
     prov = pa.array(PROVINCES)
     municipal = np.isin(np.array(PROVINCES), MUNICIPALITIES)
-    blocks = [(pa.array(CENTRAL_DEPARTMENTS), pa.array([CENTRAL_REGION] * len(CENTRAL_DEPARTMENTS)),
-               "central_department"),
-              (_join(prov, "人民政府"), prov, "province")]
+    blocks = [
+        (pa.array(CENTRAL_DEPARTMENTS), pa.array([CENTRAL_REGION] * len(CENTRAL_DEPARTMENTS)), "central_department"),
+        (_join(prov, "人民政府"), prov, "province"),
+    ]
     agency, region = _departments(rng, prov, prov, 30, 0, municipal)
     blocks.append((agency, region, "province_department"))
 
@@ -150,7 +253,7 @@ def build_roster(rng, scale: int = 1) -> Roster:
 
     per_city = np.where(virtual, rng.integers(10, 17, len(virtual)), rng.integers(4, 13, len(virtual))) * scale
     county_city, county_names = _child_names(rng, per_city)
-    suffix = np.where(virtual[county_city], "区", rng.choice(["区", "县", "市"], len(county_city), p=[.35, .5, .15]))
+    suffix = np.where(virtual[county_city], "区", rng.choice(["区", "县", "市"], len(county_city), p=[0.35, 0.5, 0.15]))
     county_short = _join(county_names, pa.array(suffix))
     county_region = _join(city_region.take(pa.array(county_city)), county_short)
     blocks.append((_join(county_short, "人民政府"), county_region, "county"))
@@ -158,15 +261,19 @@ def build_roster(rng, scale: int = 1) -> Roster:
     blocks.append((agency, region, "county_department"))
 
     town_county, town_names = _child_names(rng, rng.integers(6, 22, len(county_city)))
-    kind = rng.choice(["镇人民政府", "乡人民政府", "街道办事处"], len(town_county), p=[.55, .2, .25])
+    kind = rng.choice(["镇人民政府", "乡人民政府", "街道办事处"], len(town_county), p=[0.55, 0.2, 0.25])
     idx = pa.array(town_county)
     blocks.append((_join(county_short.take(idx), town_names, pa.array(kind)), county_region.take(idx), "township"))
 
-    return Roster(pa.concat_arrays([b[0] for b in blocks]), pa.concat_arrays([b[1] for b in blocks]),
-                  np.concatenate([np.full(len(b[0]), LV[b[2]], dtype=np.int8) for b in blocks]))
+    return Roster(
+        pa.concat_arrays([b[0] for b in blocks]),
+        pa.concat_arrays([b[1] for b in blocks]),
+        np.concatenate([np.full(len(b[0]), LV[b[2]], dtype=np.int8) for b in blocks]),
+    )
 
 
 # --- What they report: plausible distributions by level ---------------------------------------
+
 
 def _by_level(**values: float) -> np.ndarray:
     return np.array([values[k] for k in LEVEL_KEYS], dtype=float)
@@ -174,42 +281,177 @@ def _by_level(**values: float) -> np.ndarray:
 
 # Most small units receive nothing; large governments have heavy tails (lognormal).
 P = {
-    "app_p": _by_level(central_department=.98, province=1, province_department=.85, city=1, city_department=.6,
-                       county=.97, county_department=.4, township=.2),
-    "app_median": _by_level(central_department=150, province=600, province_department=25, city=150,
-                            city_department=6, county=25, county_department=3, township=1.5),
-    "app_sigma": _by_level(central_department=1.4, province=.8, province_department=1.2, city=.9,
-                           city_department=1.1, county=1, county_department=.9, township=.7),
-    "review": _by_level(central_department=40, province=25, province_department=3, city=12, city_department=1,
-                        county=4, county_department=.25, township=.05),
-    "rules": _by_level(central_department=3, province=5, province_department=0, city=2, city_department=0,
-                       county=0, county_department=0, township=0),
-    "normative": _by_level(central_department=6, province=25, province_department=8, city=15, city_department=4,
-                           county=8, county_department=1.5, township=.6),
-    "lic_p": _by_level(central_department=.7, province=.3, province_department=.7, city=.4, city_department=.55,
-                       county=.5, county_department=.45, township=.3),
-    "lic_median": _by_level(central_department=3000, province=200, province_department=2000, city=100,
-                            city_department=600, county=150, county_department=150, township=20),
-    "pun_p": _by_level(central_department=.4, province=.1, province_department=.6, city=.2, city_department=.5,
-                       county=.3, county_department=.4, township=.35),
-    "pun_median": _by_level(central_department=50, province=20, province_department=300, city=30,
-                            city_department=200, county=50, county_department=60, township=10),
-    "fee_p": _by_level(central_department=.3, province=.2, province_department=.4, city=.3, city_department=.35,
-                       county=.4, county_department=.25, township=.1),
-    "fee_median": _by_level(central_department=2000, province=500, province_department=800, city=300,
-                            city_department=100, county=150, county_department=30, township=5),
-    "items": _by_level(central_department=60, province=30, province_department=80, city=40, city_department=30,
-                       county=40, county_department=15, township=5),
+    "app_p": _by_level(
+        central_department=0.98,
+        province=1,
+        province_department=0.85,
+        city=1,
+        city_department=0.6,
+        county=0.97,
+        county_department=0.4,
+        township=0.2,
+    ),
+    "app_median": _by_level(
+        central_department=150,
+        province=600,
+        province_department=25,
+        city=150,
+        city_department=6,
+        county=25,
+        county_department=3,
+        township=1.5,
+    ),
+    "app_sigma": _by_level(
+        central_department=1.4,
+        province=0.8,
+        province_department=1.2,
+        city=0.9,
+        city_department=1.1,
+        county=1,
+        county_department=0.9,
+        township=0.7,
+    ),
+    "review": _by_level(
+        central_department=40,
+        province=25,
+        province_department=3,
+        city=12,
+        city_department=1,
+        county=4,
+        county_department=0.25,
+        township=0.05,
+    ),
+    "rules": _by_level(
+        central_department=3,
+        province=5,
+        province_department=0,
+        city=2,
+        city_department=0,
+        county=0,
+        county_department=0,
+        township=0,
+    ),
+    "normative": _by_level(
+        central_department=6,
+        province=25,
+        province_department=8,
+        city=15,
+        city_department=4,
+        county=8,
+        county_department=1.5,
+        township=0.6,
+    ),
+    "lic_p": _by_level(
+        central_department=0.7,
+        province=0.3,
+        province_department=0.7,
+        city=0.4,
+        city_department=0.55,
+        county=0.5,
+        county_department=0.45,
+        township=0.3,
+    ),
+    "lic_median": _by_level(
+        central_department=3000,
+        province=200,
+        province_department=2000,
+        city=100,
+        city_department=600,
+        county=150,
+        county_department=150,
+        township=20,
+    ),
+    "pun_p": _by_level(
+        central_department=0.4,
+        province=0.1,
+        province_department=0.6,
+        city=0.2,
+        city_department=0.5,
+        county=0.3,
+        county_department=0.4,
+        township=0.35,
+    ),
+    "pun_median": _by_level(
+        central_department=50,
+        province=20,
+        province_department=300,
+        city=30,
+        city_department=200,
+        county=50,
+        county_department=60,
+        township=10,
+    ),
+    "fee_p": _by_level(
+        central_department=0.3,
+        province=0.2,
+        province_department=0.4,
+        city=0.3,
+        city_department=0.35,
+        county=0.4,
+        county_department=0.25,
+        township=0.1,
+    ),
+    "fee_median": _by_level(
+        central_department=2000,
+        province=500,
+        province_department=800,
+        city=300,
+        city_department=100,
+        county=150,
+        county_department=30,
+        township=5,
+    ),
+    "items": _by_level(
+        central_department=60,
+        province=30,
+        province_department=80,
+        city=40,
+        city_department=30,
+        county=40,
+        county_department=15,
+        township=5,
+    ),
     # Late adopters printing the 2019 tables in 2021+ reports are commoner in small units.
-    "late_2019": _by_level(central_department=.01, province=0, province_department=.02, city=.01,
-                           city_department=.03, county=.03, county_department=.05, township=.08),
+    "late_2019": _by_level(
+        central_department=0.01,
+        province=0,
+        province_department=0.02,
+        city=0.01,
+        city_department=0.03,
+        county=0.03,
+        county_department=0.05,
+        township=0.08,
+    ),
 }
-SINGLE_ROW_SHARE = 0.08   # 2021-format reports printing (六)其他处理 as one row
-APPLICANT_SHARES = np.array([.86, .09, .004, .006, .02, .02])
-RESULT_SHARES = np.array([.38, .07, .004, .006, .004, .012, .01, .012, .004, .01, .21, .05, .02, .05, .03, .004,
-                          .006, .01, .012, .006, .08])
+SINGLE_ROW_SHARE = 0.08  # 2021-format reports printing (六)其他处理 as one row
+APPLICANT_SHARES = np.array([0.86, 0.09, 0.004, 0.006, 0.02, 0.02])
+RESULT_SHARES = np.array(
+    [
+        0.38,
+        0.07,
+        0.004,
+        0.006,
+        0.004,
+        0.012,
+        0.01,
+        0.012,
+        0.004,
+        0.01,
+        0.21,
+        0.05,
+        0.02,
+        0.05,
+        0.03,
+        0.004,
+        0.006,
+        0.01,
+        0.012,
+        0.006,
+        0.08,
+    ]
+)
 RESULT_SHARES = RESULT_SHARES / RESULT_SHARES.sum()
-REVIEW_SHARES = np.array([.55, .12, .23, .10])
+REVIEW_SHARES = np.array([0.55, 0.12, 0.23, 0.10])
 REVIEW_GROUP_FACTORS = (1.0, 0.7, 0.25)
 FEE_CLEAN_CAP = 90_000  # 万元, safely under RL.FEE_MAGNITUDE_LIMIT_10K_YUAN
 
@@ -219,7 +461,7 @@ class Block:
     """One statutory table of one chunk: column-major int64 values and a null mask."""
 
     columns: tuple[str, ...]
-    data: np.ndarray   # (len(columns), rows); fees in millionths of 万元
+    data: np.ndarray  # (len(columns), rows); fees in millionths of 万元
     null: np.ndarray
 
     def __post_init__(self):
@@ -251,14 +493,14 @@ def _applications(rng, lv: np.ndarray, single: np.ndarray) -> Block:
     new = rng.multinomial(np.minimum(n, 500_000).astype(np.int64), APPLICANT_SHARES)
     carried = rng.binomial(new, 0.04)
     forward = rng.binomial(new + carried, 0.05)
-    results = rng.multinomial(new + carried - forward, RESULT_SHARES)                     # (m, 6, 21)
+    results = rng.multinomial(new + carried - forward, RESULT_SHARES)  # (m, 6, 21)
     rows = len(S.APPLICATION_ROW_KEYS_SUBROWS)
-    cells = np.empty((rows + 1, len(S.APPLICANT_COLUMNS), m), dtype=np.int64)   # rows x applicants x reports
+    cells = np.empty((rows + 1, len(S.APPLICANT_COLUMNS), m), dtype=np.int64)  # rows x applicants x reports
     cells[0, :-1], cells[1, :-1] = new.T, carried.T
-    cells[2:rows - 2, :-1] = results.transpose(2, 1, 0)
-    cells[rows - 2, :-1] = cells[2:rows - 2, :-1].sum(axis=0)
+    cells[2 : rows - 2, :-1] = results.transpose(2, 1, 0)
+    cells[rows - 2, :-1] = cells[2 : rows - 2, :-1].sum(axis=0)
     cells[rows - 1, :-1] = forward.T
-    cells[rows, :-1] = cells[rows - 5:rows - 2, :-1].sum(axis=0)   # (六) as one row: its three sub-rows
+    cells[rows, :-1] = cells[rows - 5 : rows - 2, :-1].sum(axis=0)  # (六) as one row: its three sub-rows
     cells[:, -1] = cells[:, :-1].sum(axis=1)
     data = cells.reshape(-1, m)
     cols = S.APPLICATION_COLUMNS
@@ -284,14 +526,14 @@ def _review(rng, lv: np.ndarray) -> Block:
 
 def _active(rng, lv: np.ndarray, v2019: np.ndarray) -> Block:
     """Table 二 in both layouts; the columns of the other format version are null."""
-    m = len(lv)
+    len(lv)
     rules, norm, items = P["rules"][lv], P["normative"][lv], P["items"][lv]
     col: dict[str, np.ndarray] = {}
     col["rules_issued"] = rng.poisson(rules)
     col["rules_repealed"] = rng.poisson(rules / 3)
     col["rules_in_force"] = col["rules_issued"] + rng.poisson(rules * 20)
     col["normative_issued"] = rng.poisson(norm)
-    col["normative_repealed"] = rng.poisson(norm * .4)
+    col["normative_repealed"] = rng.poisson(norm * 0.4)
     col["normative_in_force"] = col["normative_issued"] + rng.poisson(norm * 6)
     col["licensing_decisions"] = _heavy(rng, P["lic_p"][lv], P["lic_median"][lv])
     col["punishment_decisions"] = _heavy(rng, P["pun_p"][lv], P["pun_median"][lv])
@@ -300,13 +542,18 @@ def _active(rng, lv: np.ndarray, v2019: np.ndarray) -> Block:
     for kind, lam in (("rules", rules), ("normative", norm)):
         made = rng.poisson(lam)
         col[f"v2019_{kind}_made"] = made
-        col[f"v2019_{kind}_published"] = rng.binomial(made, .9)
+        col[f"v2019_{kind}_published"] = rng.binomial(made, 0.9)
         col[f"v2019_{kind}_published_total"] = col[f"v2019_{kind}_published"] + rng.poisson(lam * 15)
-    for item, factor in (("licensing", 1), ("other_services", .5), ("punishment", 3), ("enforcement", .6),
-                         ("fees", .15)):
+    for item, factor in (
+        ("licensing", 1),
+        ("other_services", 0.5),
+        ("punishment", 3),
+        ("enforcement", 0.6),
+        ("fees", 0.15),
+    ):
         prev = rng.poisson(items * factor)
         col[f"v2019_{item}_prev_items"] = prev
-        col[f"v2019_{item}_change"] = rng.poisson(prev) - prev   # signed; prev + change >= 0 (R8)
+        col[f"v2019_{item}_change"] = rng.poisson(prev) - prev  # signed; prev + change >= 0 (R8)
     col["v2019_licensing_decisions"] = _heavy(rng, P["lic_p"][lv], P["lic_median"][lv])
     col["v2019_other_services_decisions"] = _heavy(rng, P["lic_p"][lv] / 2, P["lic_median"][lv] / 4)
     col["v2019_punishment_decisions"] = _heavy(rng, P["pun_p"][lv], P["pun_median"][lv])
@@ -325,15 +572,23 @@ def _active(rng, lv: np.ndarray, v2019: np.ndarray) -> Block:
 KINDS = {
     "applications": ("identity-broken", "negative-count", "blank-cell", "carried-forward-exceeds"),
     "review_litigation": ("identity-broken", "negative-count", "blank-cell"),
-    "active_disclosure": ("negative-count", "blank-cell", "fee-in-yuan", "negative-fee", "rules-at-township",
-                          "items-below-zero"),
+    "active_disclosure": (
+        "negative-count",
+        "blank-cell",
+        "fee-in-yuan",
+        "negative-fee",
+        "rules-at-township",
+        "items-below-zero",
+    ),
 }
 COUNTS_2021 = RL.RULES_BY_ID["R5.active_disclosure"].columns
 COUNTS_2019 = RL.RULES_BY_ID["R5.active_disclosure_2019"].columns
 CELLS_2021 = tuple(c for _, _, c, _ in S.ACTIVE_2021)
 CELLS_2019 = tuple(c for _, _, c, _ in S.ACTIVE_2019)
-RULE_CELLS = {S.FORMAT_2021: RL.RULES_BY_ID["R10.rules"].columns,
-              S.FORMAT_2019: RL.RULES_BY_ID["R10.rules_2019"].columns}
+RULE_CELLS = {
+    S.FORMAT_2021: RL.RULES_BY_ID["R10.rules"].columns,
+    S.FORMAT_2019: RL.RULES_BY_ID["R10.rules_2019"].columns,
+}
 ITEMS_2019 = ("licensing", "other_services", "punishment", "enforcement", "fees")
 APP_PRESENT = {
     False: tuple(S.app_col(r, a) for r in S.APPLICATION_ROW_KEYS_SUBROWS for a, _ in S.APPLICANT_COLUMNS),
@@ -401,15 +656,15 @@ def _modify(rng, block: Block, kind: str, rows: np.ndarray, cells: np.ndarray) -
         v = -k
     elif kind == "rules-at-township":
         v = k
-    elif kind == "carried-forward-exceeds":   # F beyond N + B: more than the column's total T
+    elif kind == "carried-forward-exceeds":  # F beyond N + B: more than the column's total T
         total = block.data[[block.index[c.replace("carried_forward", "total", 1)] for c in cells], rows]
         v = v + total + k
-    elif kind == "fee-in-yuan":              # typed in 元, from a fee large enough for the slip to show
+    elif kind == "fee-in-yuan":  # typed in 元, from a fee large enough for the slip to show
         shows = RL.FEE_MAGNITUDE_LIMIT_10K_YUAN * MICRO // YUAN_PER_10K
         v = np.where(v > shows, v, _micro(rng.uniform(shows / MICRO + 0.01, 5000, len(rows)))) * YUAN_PER_10K
     elif kind == "negative-fee":
         v = -_micro(rng.uniform(0.01, 500, len(rows)))
-    elif kind == "items-below-zero":         # 本年增/减 removing more items than existed
+    elif kind == "items-below-zero":  # 本年增/减 removing more items than existed
         prev = block.data[[block.index[c.replace("_change", "_prev_items")] for c in cells], rows]
         v = -(prev + k)
     block.data[j, rows] = v
@@ -417,8 +672,10 @@ def _modify(rng, block: Block, kind: str, rows: np.ndarray, cells: np.ndarray) -
 
 # --- Ground truth: the rules an injection breaks -----------------------------------------------
 
+
 def violated(rule: RL.Rule, block: Block, rows: np.ndarray, level: np.ndarray) -> np.ndarray:
     """Where `rule` fails on block[rows] (format version aside): nulls never fail, they are R9's."""
+
     def val(c: str) -> np.ndarray:
         return block.values(c, rows)
 
@@ -431,7 +688,7 @@ def violated(rule: RL.Rule, block: Block, rows: np.ndarray, level: np.ndarray) -
             rhs = rhs + np.where(np.all(np.isnan(group), axis=0), val(rule.alt_column), sum(group))
         holds = {"==": lhs == rhs, "<=": lhs <= rhs, ">=": lhs >= rhs}[rule.op]
         return ~holds & ~np.isnan(lhs) & ~np.isnan(rhs)
-    if rule.kind == "non_negative":   # int64 columns: integral by type
+    if rule.kind == "non_negative":  # int64 columns: integral by type
         return np.any([val(c) < 0 for c in rule.columns], axis=0)
     if rule.kind == "present":
         bad = [np.isnan(val(c)) for c in rule.columns]
@@ -449,16 +706,32 @@ def violated(rule: RL.Rule, block: Block, rows: np.ndarray, level: np.ndarray) -
     raise ValueError(f"rule {rule.id}: unknown kind {rule.kind!r}")
 
 
-def _truth(table: str, block: Block, rows: np.ndarray, kinds: np.ndarray, cells: np.ndarray,
-           versions: np.ndarray, level: np.ndarray, ids: np.ndarray) -> pa.Table:
+def _truth(
+    table: str,
+    block: Block,
+    rows: np.ndarray,
+    kinds: np.ndarray,
+    cells: np.ndarray,
+    versions: np.ndarray,
+    level: np.ndarray,
+    ids: np.ndarray,
+) -> pa.Table:
     """Every (report, rule) the injections into `table` at `rows` break; each injection breaks one at least."""
     parts, hit = [], np.zeros(len(rows), dtype=bool)
     for rule in (r for r in RL.RULES if r.table == table):
         bad = np.isin(versions[rows], rule.versions) & violated(rule, block, rows, level[rows])
         hit |= bad
         if bad.any():
-            parts.append(pa.table({"report_id": ids[rows[bad]], "rule_id": np.full(bad.sum(), rule.id, dtype=object),
-                                   "injected": kinds[bad], "cell": cells[bad]}))
+            parts.append(
+                pa.table(
+                    {
+                        "report_id": ids[rows[bad]],
+                        "rule_id": np.full(bad.sum(), rule.id, dtype=object),
+                        "injected": kinds[bad],
+                        "cell": cells[bad],
+                    }
+                )
+            )
     if not hit.all():
         i = int(np.flatnonzero(~hit)[0])
         raise RuntimeError(f"synth: injection {kinds[i]} into {table}.{cells[i]} of {ids[rows[i]]} breaks no rule")
@@ -467,9 +740,10 @@ def _truth(table: str, block: Block, rows: np.ndarray, kinds: np.ndarray, cells:
 
 # --- One chunk ---------------------------------------------------------------------------------
 
+
 def _report_ids(agency: pa.Array, region: pa.Array, year: np.ndarray) -> np.ndarray:
     """schema.report_id_for for every row, computed by DuckDB's sha256 (same key, same digest)."""
-    t = pa.table({"a": agency, "r": pc.fill_null(region, ""), "y": pa.array(year)})   # noqa: F841 (read by SQL)
+    t = pa.table({"a": agency, "r": pc.fill_null(region, ""), "y": pa.array(year)})  # noqa: F841 (read by SQL)
     con = duckdb.connect()
     out = con.sql("SELECT 'R' || upper(substr(sha256(r || '|' || a || '|' || CAST(y AS VARCHAR)), 1, 16)) FROM t")
     return out.to_arrow_table().column(0).to_numpy(zero_copy_only=False).astype(object)
@@ -488,8 +762,11 @@ def _to_arrow(block: Block, ids: np.ndarray, versions: np.ndarray, schema: pa.Sc
     arrays = [pa.array(ids, pa.string()), pa.array(versions, pa.string())]
     for f in list(schema)[2:]:
         j = block.index[f.name]
-        arrays.append(_decimal(block.data[j], block.null[j]) if f.type == S.FEE_TYPE
-                      else pa.array(block.data[j], mask=block.null[j]))
+        arrays.append(
+            _decimal(block.data[j], block.null[j])
+            if f.type == S.FEE_TYPE
+            else pa.array(block.data[j], mask=block.null[j])
+        )
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
@@ -497,19 +774,25 @@ def _reports(ids, roster: Roster, year, versions, single) -> pa.Table:
     """The reports table of a chunk: every synthetic report parsed whole."""
     n = len(ids)
     v21 = versions == S.FORMAT_2021
-    at = (year + 1).astype(str).astype(object) + "-04-01T00:00:00"   # deterministic: after the 3月31日 deadline
-    return pa.table({
-        "report_id": pa.array(ids, pa.string()), "agency": roster.agency, "region": roster.region,
-        "level": pa.array(np.asarray(LEVEL_KEYS, dtype=object)[roster.level], pa.string()),
-        "year": pa.array(year, pa.int32()), "format_version": pa.array(versions, pa.string()),
-        "format_deviations": pa.array(np.where(v21 & single, SINGLE_ROW_DEVIATION, ""), pa.string()),
-        "source_file": pa.array(np.full(n, "synthetic", dtype=object), pa.string()),
-        "source_sha256": pa.nulls(n, pa.string()),   # no source file exists
-        "parse_status": pa.array(np.full(n, "parsed", dtype=object), pa.string()),
-        "parse_reason": pa.array(np.full(n, "", dtype=object), pa.string()),
-        "missing": pa.array(np.full(n, "", dtype=object), pa.string()),
-        "ingested_at": pa.array(at.astype("datetime64[s]")).cast(pa.timestamp("ms", tz="UTC")),
-    }, schema=S.REPORTS_SCHEMA)
+    at = (year + 1).astype(str).astype(object) + "-04-01T00:00:00"  # deterministic: after the 3月31日 deadline
+    return pa.table(
+        {
+            "report_id": pa.array(ids, pa.string()),
+            "agency": roster.agency,
+            "region": roster.region,
+            "level": pa.array(np.asarray(LEVEL_KEYS, dtype=object)[roster.level], pa.string()),
+            "year": pa.array(year, pa.int32()),
+            "format_version": pa.array(versions, pa.string()),
+            "format_deviations": pa.array(np.where(v21 & single, SINGLE_ROW_DEVIATION, ""), pa.string()),
+            "source_file": pa.array(np.full(n, "synthetic", dtype=object), pa.string()),
+            "source_sha256": pa.nulls(n, pa.string()),  # no source file exists
+            "parse_status": pa.array(np.full(n, "parsed", dtype=object), pa.string()),
+            "parse_reason": pa.array(np.full(n, "", dtype=object), pa.string()),
+            "missing": pa.array(np.full(n, "", dtype=object), pa.string()),
+            "ingested_at": pa.array(at.astype("datetime64[s]")).cast(pa.timestamp("ms", tz="UTC")),
+        },
+        schema=S.REPORTS_SCHEMA,
+    )
 
 
 @dataclass
@@ -517,7 +800,7 @@ class Plan:
     """What to generate: which agency and year each report index is."""
 
     roster: Roster
-    sample: np.ndarray      # roster positions of one year's agencies
+    sample: np.ndarray  # roster positions of one year's agencies
     years: np.ndarray
 
     def at(self, i: np.ndarray) -> tuple[Roster, np.ndarray]:
@@ -540,8 +823,9 @@ def plan(n: int, seed: int, year: int) -> Plan:
     return Plan(roster, rng.permutation(len(roster.level))[:per_year], np.arange(year - n_years + 1, year + 1))
 
 
-def _chunk(p: Plan, seed: int, k: int, start: int, stop: int, error_rate: float,
-           errors_per_report: int) -> tuple[dict[str, pa.Table], pa.Table, dict[str, int]]:
+def _chunk(
+    p: Plan, seed: int, k: int, start: int, stop: int, error_rate: float, errors_per_report: int
+) -> tuple[dict[str, pa.Table], pa.Table, dict[str, int]]:
     """Tables, truth and injection counts of reports start..stop-1."""
     rng = np.random.default_rng([seed, 1, k])
     agencies, year = p.at(np.arange(start, stop))
@@ -549,8 +833,11 @@ def _chunk(p: Plan, seed: int, k: int, start: int, stop: int, error_rate: float,
     v2019 = (year < FIRST_2021_FORMAT_YEAR) | (rng.random(n) < P["late_2019"][lv])
     single = v2019 | (rng.random(n) < SINGLE_ROW_SHARE)
     versions = np.where(v2019, S.FORMAT_2019, S.FORMAT_2021).astype(object)
-    blocks = {"active_disclosure": _active(rng, lv, v2019), "applications": _applications(rng, lv, single),
-              "review_litigation": _review(rng, lv)}
+    blocks = {
+        "active_disclosure": _active(rng, lv, v2019),
+        "applications": _applications(rng, lv, single),
+        "review_litigation": _review(rng, lv),
+    }
     ids = _report_ids(agencies.agency, agencies.region, year)
 
     injected = np.flatnonzero(rng.random(n) < error_rate)
@@ -578,6 +865,7 @@ def _chunk(p: Plan, seed: int, k: int, start: int, stop: int, error_rate: float,
 
 
 # --- The corpus --------------------------------------------------------------------------------
+
 
 @dataclass
 class SynthSummary:
@@ -613,8 +901,16 @@ def _check_arguments(n: int, out: Path, error_rate: float, errors_per_report: in
         raise ValueError(f"--out {out} exists and is not a folder")
 
 
-def generate(n: int, out_dir, *, error_rate: float = 0.02, seed: int = 0, year: int = 2024,
-             chunk: int = 100_000, errors_per_report: int = 1) -> SynthSummary:
+def generate(
+    n: int,
+    out_dir,
+    *,
+    error_rate: float = 0.02,
+    seed: int = 0,
+    year: int = 2024,
+    chunk: int = 100_000,
+    errors_per_report: int = 1,
+) -> SynthSummary:
     """Write n synthetic reports into out_dir/<table>/synth-<seed>-<k>.parquet and the truth."""
     started = time.perf_counter()
     out = Path(out_dir)
@@ -637,19 +933,35 @@ def generate(n: int, out_dir, *, error_rate: float = 0.02, seed: int = 0, year: 
     truth_table = pa.concat_tables(truth)
     pq.write_table(truth_table, out / "_truth" / "truth.parquet")
     injected = counts.pop("_reports", 0)
-    return SynthSummary(out, n, [int(y) for y in p.years], injected, truth_table.num_rows, counts, files + 2,
-                        time.perf_counter() - started)
+    return SynthSummary(
+        out,
+        n,
+        [int(y) for y in p.years],
+        injected,
+        truth_table.num_rows,
+        counts,
+        files + 2,
+        time.perf_counter() - started,
+    )
 
 
 def command(args) -> ExitCode:
     """`nianbao synth --reports N --out DIR [--error-rate R] [--seed S] [--year Y]`."""
     try:
-        s = generate(args.reports, args.out, error_rate=args.error_rate, seed=args.seed, year=args.year,
-                     errors_per_report=args.errors_per_report)
+        s = generate(
+            args.reports,
+            args.out,
+            error_rate=args.error_rate,
+            seed=args.seed,
+            year=args.year,
+            errors_per_report=args.errors_per_report,
+        )
     except (ValueError, OSError) as exc:
         print(f"nianbao synth: {exc}", file=sys.stderr)
         return ExitCode.CONFIG_ERROR
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(s.injections.items()))
-    print(f"已生成 {s.reports} 份合成报告(年度 {s.years[0]}–{s.years[-1]})于 {s.out_dir},"
-          f"其中 {s.injected_reports} 份注入错误({kinds}),真值 {s.truth_rows} 行,用时 {s.seconds:.1f} 秒")
+    print(
+        f"已生成 {s.reports} 份合成报告(年度 {s.years[0]}–{s.years[-1]})于 {s.out_dir},"
+        f"其中 {s.injected_reports} 份注入错误({kinds}),真值 {s.truth_rows} 行,用时 {s.seconds:.1f} 秒"
+    )
     return ExitCode.OK

@@ -6,6 +6,7 @@ encoding-undetected, no-tables-found, no-text-layer, tables-are-images, text-und
 values-unplaced, cells-run-together, unknown-format, table-too-large, parser-out-of-memory, parser-crash,
 parser-timeout).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,6 +17,7 @@ import zipfile
 from io import BytesIO
 from pathlib import Path
 
+from .. import schema as S
 from ..exitcodes import ExitCode
 from ..model import ParsedReport
 from .core import TextCell, parse_lines
@@ -27,14 +29,14 @@ TEXT_SUFFIXES = {".txt", ".md", ".text", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm", ".shtml", ".xhtml"}
 HTML_PAGE = re.compile(rb"<html[\s>]|<!doctype html", re.I)
 HTML_TABLE = re.compile(rb"<table[\s>][\s\S]*?<t[rd][\s>]", re.I)
-WORD_STREAM = "WordDocument".encode("utf-16-le")   # the stream's name in a compound file's directory
-ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")   # a .docx/.xlsx with a password is a compound file
+WORD_STREAM = "WordDocument".encode("utf-16-le")  # the stream's name in a compound file's directory
+ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")  # a .docx/.xlsx with a password is a compound file
 IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
 # Reader codes -> the report-level reason codes.
 CODE_MAP = {"undecodable-text": "encoding-undetected", "not-html": "unreadable-file", "not-a-docx": "unreadable-file"}
-STATUS_LABELS = {"parsed": "完整解析", "partial": "部分解析", "rejected": "拒收"}
 
-__all__ = ["TextCell", "file_sha256", "parse_file", "parse_lines", "command"]
+
+__all__ = ["TextCell", "command", "file_sha256", "parse_file", "parse_lines"]
 
 
 def _rejected(path: str, sha256: str, code: str, detail: str) -> ParsedReport:
@@ -66,7 +68,7 @@ def sniff(data: bytes, suffix: str) -> str:
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         if ENCRYPTED_PACKAGE in data:
             return "unknown:加密的 Office 文件(设有打开密码),无法读取,请提供未加密的文件"
-        if WORD_STREAM in data or suffix in (".doc", ".wps", ".dot"):   # a damaged .doc: its reader says what is wrong
+        if WORD_STREAM in data or suffix in (".doc", ".wps", ".dot"):  # a damaged .doc: its reader says what is wrong
             return "doc"
         return "unknown:Excel、PowerPoint 等 OLE 复合文档(不是 Word 文件),请另存为 .docx 或 PDF"
     if data.startswith(b"{\\rtf"):
@@ -77,7 +79,7 @@ def sniff(data: bytes, suffix: str) -> str:
         return "unknown:扩展名为 .pdf 但内容不是 PDF"
     if suffix in HTML_SUFFIXES:
         return "html"
-    if HTML_PAGE.search(data[:4096]) or HTML_TABLE.search(data):   # and OCR markdown whose tables are HTML
+    if HTML_PAGE.search(data[:4096]) or HTML_TABLE.search(data):  # and OCR markdown whose tables are HTML
         return "html"
     return "text"
 
@@ -87,22 +89,29 @@ def _read(path: str, data: bytes, sha: str, kind: str) -> ParsedReport:
     try:
         if kind == "text":
             from .text import read_lines
+
             text = decode_text(data, path)
             if not text.strip():
                 return _rejected(path, sha, "empty-file", "文件只有空白字符")
             return parse_lines(read_lines(text), source_file=path, sha256=sha, text=text)
         if kind == "pdf":
             from .pdf import read_pdf
+
             pdf = read_pdf(data, path)
             if not pdf.chars:
                 code = "tables-are-images" if pdf.has_images else "no-text-layer"
                 return _rejected(path, sha, code, "PDF 没有文字层(扫描件或图片),无法读取表格")
-            if pdf.undecoded * 2 > pdf.chars:   # the text is there, but as glyph numbers, not characters
-                return _rejected(path, sha, "text-undecodable",
-                                 f"PDF 的文字无法解码:{pdf.chars} 个字符中有 {pdf.undecoded} 个的字体没有 Unicode 映射"
-                                 f"(缺少 ToUnicode),表格无法读取;请提供 Word、网页或重新导出的 PDF")
-            return parse_lines(pdf.lines, source_file=path, sha256=sha, text=pdf.text, has_images=pdf.has_images,
-                               cut_off=pdf.cut_off)
+            if pdf.undecoded * 2 > pdf.chars:  # the text is there, but as glyph numbers, not characters
+                return _rejected(
+                    path,
+                    sha,
+                    "text-undecodable",
+                    f"PDF 的文字无法解码:{pdf.chars} 个字符中有 {pdf.undecoded} 个的字体没有 Unicode 映射"
+                    f"(缺少 ToUnicode),表格无法读取;请提供 Word、网页或重新导出的 PDF",
+                )
+            return parse_lines(
+                pdf.lines, source_file=path, sha256=sha, text=pdf.text, has_images=pdf.has_images, cut_off=pdf.cut_off
+            )
         # HTML and Word readers are imported lazily: lxml is slow to import and not needed for text.
         if kind == "html":
             from .html import read_page
@@ -113,14 +122,20 @@ def _read(path: str, data: bytes, sha: str, kind: str) -> ParsedReport:
         page = read_page(data, path)
         # OCR markdown with HTML tables: its title lines are plain text lines, not HTML paragraphs.
         text = decode_text(data, path) if Path(path).suffix.lower() in TEXT_SUFFIXES else page.text()
-        return parse_lines(page.lines, source_file=path, sha256=sha, text=text,
-                           has_images=page.has_table_images())
+        return parse_lines(page.lines, source_file=path, sha256=sha, text=text, has_images=page.has_table_images())
     except InputError as e:
         return _rejected(path, sha, CODE_MAP.get(e.code, e.code), e.detail)
 
 
-def parse_file(path: str | Path, *, agency: str | None = None, region: str | None = None,
-               year: int | None = None, level: str | None = None, memory_mb: float | None = None) -> ParsedReport:
+def parse_file(
+    path: str | Path,
+    *,
+    agency: str | None = None,
+    region: str | None = None,
+    year: int | None = None,
+    level: str | None = None,
+    memory_mb: float | None = None,
+) -> ParsedReport:
     """Parse one report file; never raises on bad input. Keyword metadata overrides what the text says.
 
     The readers may allocate `memory_mb` MB (parse_memory(): $NIANBAO_PARSE_MEMORY or the default; a
@@ -133,8 +148,9 @@ def parse_file(path: str | Path, *, agency: str | None = None, region: str | Non
             return _rejected(name, "", "unreadable-file", "文件不存在或不是普通文件")
         size = p.stat().st_size
         if size > MAX_BYTES:
-            return _rejected(name, file_sha256(p), "file-too-large",
-                             f"{size / 2**20:.1f} MB,超过 {MAX_BYTES // 2**20} MB 上限")
+            return _rejected(
+                name, file_sha256(p), "file-too-large", f"{size / 2**20:.1f} MB,超过 {MAX_BYTES // 2**20} MB 上限"
+            )
         data = p.read_bytes()
     except OSError as e:
         return _rejected(name, "", "unreadable-file", f"无法读取文件({e.strerror or e})")
@@ -151,10 +167,15 @@ def parse_file(path: str | Path, *, agency: str | None = None, region: str | Non
             with capped(budget):
                 report = _read(name, data, sha, kind)
     except MemoryError:
-        report = _rejected(name, sha, "parser-out-of-memory", f"解析此文件所需内存超过 {budget:g} MB 上限,已中止"
-                           f"(如压缩炸弹:几 MB 的文件解压成数 GB;上限可用 --parse-memory 或 "
-                           f"NIANBAO_PARSE_MEMORY 调整)")
-    except Exception as e:  # noqa: BLE001  a reader's bug on one file is that file's rejection, not a crash
+        report = _rejected(
+            name,
+            sha,
+            "parser-out-of-memory",
+            f"解析此文件所需内存超过 {budget:g} MB 上限,已中止"
+            f"(如压缩炸弹:几 MB 的文件解压成数 GB;上限可用 --parse-memory 或 "
+            f"NIANBAO_PARSE_MEMORY 调整)",
+        )
+    except Exception as e:
         report = _rejected(name, sha, "parser-crash", f"{type(e).__name__}: {e}")
     report.agency = agency or report.agency
     report.region = region or report.region
@@ -165,11 +186,12 @@ def parse_file(path: str | Path, *, agency: str | None = None, region: str | Non
 
 def _summary(report: ParsedReport) -> str:
     """A short Chinese summary of one parse."""
-    rows = [f"文件: {report.source_file}", f"结果: {STATUS_LABELS[report.status]} ({report.status})"]
+    rows = [f"文件: {report.source_file}", f"结果: {S.PARSE_STATUS_ZH[report.status]} ({report.status})"]
     if report.reason:
         rows.append(f"原因: {report.reason}")
-    rows.append(f"机关: {report.agency or '(未写明)'}  年度: {report.year or '(未写明)'}  "
-                f"地区: {report.region or '(未写明)'}")
+    rows.append(
+        f"机关: {report.agency or '(未写明)'}  年度: {report.year or '(未写明)'}  地区: {report.region or '(未写明)'}"
+    )
     if report.status != "rejected":
         rows.append(f"格式版本: {report.format_version or '(无法判定)'}  读取单元格: {len(report.cells)} 个")
     if report.deviations:

@@ -15,14 +15,16 @@ row takes (a number line no label took, a lone number after a row that has its v
 did not come as label then values (text a PDF gave in reading order, a number wrapped in a narrow
 column): their whole table is left out (values-unplaced), as which number is whose cannot be told.
 """
+
 from __future__ import annotations
 
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 from .. import schema as S
 from ..model import Cell, ParsedReport, Value
@@ -30,22 +32,22 @@ from . import labels as L
 from .metadata import read_metadata
 
 
-@dataclass(slots=True)   # not frozen: a frozen dataclass is built 2.5x slower, and a page makes hundreds
+@dataclass(slots=True)  # not frozen: a frozen dataclass is built 2.5x slower, and a page makes hundreds
 class TextCell:
-    text: str       # as printed (stripped of surrounding whitespace only)
-    source: str     # provenance, e.g. 'line 37', 'table 2 row 5 col 3', 'page 2 line 14'
+    text: str  # as printed (stripped of surrounding whitespace only)
+    source: str  # provenance, e.g. 'line 37', 'table 2 row 5 col 3', 'page 2 line 14'
 
 
 VALUE, LABEL, JUNK, TEXT = "value", "label", "junk", "text"
 NUMBER = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
-WITH_UNIT = re.compile(r"^[+-]?\d[\d.,]*\s*(?:件|个|项|条|次|人|份|家|万元|元|万)$")   # '3件': a value, kept as text
+WITH_UNIT = re.compile(r"^[+-]?\d[\d.,]*\s*(?:件|个|项|条|次|人|份|家|万元|元|万)$")  # '3件': a value, kept as text
 VALUE_WORDS = frozenset({"无", "暂无", "空", "不适用"})
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _DIGIT = re.compile(r"\d")
 APPLICANTS = len(S.APPLICANT_COLUMNS)
 REVIEW_WIDTH = len(S.REVIEW_GROUPS) * len(S.REVIEW_OUTCOMES)
-LONE_NUMBER = re.compile(r"^\s*\d{1,3}\s*$")   # a number alone on its line that may be a page number
-SECTION_TABLES = {"2": "active", "3": "applications", "4": "review"}   # heading number -> its table
+LONE_NUMBER = re.compile(r"^\s*\d{1,3}\s*$")  # a number alone on its line that may be a page number
+SECTION_TABLES = {"2": "active", "3": "applications", "4": "review"}  # heading number -> its table
 TABLE_NAMES = {"active": "active_disclosure", "applications": "applications", "review": "review_litigation"}
 JSON_TABLE = {"active": "active", "applications": "applications", "review": "review_litigation"}
 
@@ -53,6 +55,7 @@ JSON_TABLE = {"active": "active", "applications": "applications", "review": "rev
 @dataclass(slots=True)
 class Tok:
     """One classified cell: kind value | label | junk | text."""
+
     kind: str
     cell: TextCell
     row: int
@@ -71,7 +74,7 @@ def classify(text: str) -> tuple[str, L.Label | None]:
         return LABEL, lab
     if t in VALUE_WORDS or (len(t) <= 12 and not _CJK.search(t)):
         return VALUE, None
-    if len(L.normalize(t)) <= 1:   # one character of a label printed vertically (三 / 、 / 本 ...)
+    if len(L.normalize(t)) <= 1:  # one character of a label printed vertically (三 / 、 / 本 ...)
         return JUNK, None
     return TEXT, None
 
@@ -111,9 +114,12 @@ def _is_plain_number(text: str) -> bool:
 
 def _tokens(lines: list[list[TextCell]]) -> list[Tok]:
     """Every printed cell classified, with its row number."""
-    return [Tok(kind, cell, r, lab, blank)
-            for r, row in enumerate(lines) for cell in row
-            for kind, lab, blank in (_PLAIN_NUMBER if _is_plain_number(cell.text) else _token_kind(cell.text),)]
+    return [
+        Tok(kind, cell, r, lab, blank)
+        for r, row in enumerate(lines)
+        for cell in row
+        for kind, lab, blank in (_PLAIN_NUMBER if _is_plain_number(cell.text) else _token_kind(cell.text),)
+    ]
 
 
 def _align(vals: list[Tok], k: int) -> list[Tok] | None:
@@ -131,8 +137,9 @@ def _align(vals: list[Tok], k: int) -> list[Tok] | None:
 @dataclass
 class _Orphan:
     """A PDF number line waiting for the label printed below it."""
+
     vals: list[Tok]
-    ambiguous: bool   # right after a numbered label we could not match: it may be that label's line
+    ambiguous: bool  # right after a numbered label we could not match: it may be that label's line
 
 
 class _Assembler:
@@ -150,8 +157,7 @@ class _Assembler:
             else:
                 pure[t.row] = False
         self.version, self.version_conflict = self._decide_version()
-        self.sub_rows_printed = any(t.label and t.label.kind == "row" and t.label.key in S.OTHER_SUB_ROWS
-                                    for t in toks)
+        self.sub_rows_printed = any(t.label and t.label.kind == "row" and t.label.key in S.OTHER_SUB_ROWS for t in toks)
         self.found: dict[str, dict[str, list[Tok]]] = {"active": {}, "applications": {}, "review": {}}
         self.problems: dict[str, str] = {}
         self.labels_seen: set[str] = set()
@@ -159,15 +165,14 @@ class _Assembler:
         self.run_together: list[str] = []
         self.review_mode = False
         self.orphan: _Orphan | None = None
-        self.region: str | None = None                 # the table whose section or rows are being read
-        self.strays: dict[str, list[str]] = {}         # table -> sources of numbers no row took
-        self.strayed: dict[str, list[str]] = {}        # tables left unread for them (JSON names)
-        self.lone: list[tuple[int, str | None, str]] = []   # lone numbers no row took: (value, table, source)
+        self.region: str | None = None  # the table whose section or rows are being read
+        self.strays: dict[str, list[str]] = {}  # table -> sources of numbers no row took
+        self.strayed: dict[str, list[str]] = {}  # tables left unread for them (JSON names)
+        self.lone: list[tuple[int, str | None, str]] = []  # lone numbers no row took: (value, table, source)
 
     def _decide_version(self) -> tuple[str | None, bool]:
         """Format of table 二 from the headers, blocks and rows only one format prints."""
-        seen = {t.label.version for t in self.toks
-                if t.label and t.label.table == "active" and t.label.version}
+        seen = {t.label.version for t in self.toks if t.label and t.label.table == "active" and t.label.version}
         if len(seen) == 1:
             return seen.pop(), False
         return None, len(seen) > 1
@@ -212,7 +217,7 @@ class _Assembler:
         printed = [v for v in vals if not v.blank]
         if len(printed) == 1 and LONE_NUMBER.match(printed[0].cell.text):
             self.lone.append((int(printed[0].cell.text.strip()), self.region, printed[0].cell.source))
-        if self.region and any(_DIGIT.search(v.cell.text) for v in vals):   # not '、' of a vertical label
+        if self.region and any(_DIGIT.search(v.cell.text) for v in vals):  # not '、' of a vertical label
             self.strays.setdefault(self.region, []).append(vals[0].cell.source)
 
     def _check_run_together(self, t: Tok) -> None:
@@ -225,7 +230,7 @@ class _Assembler:
         waiting for its label."""
         if self.review_mode:
             got, j = self._forward(i, [], None)
-            if any(not v.blank for v in got):   # blank rows before the headers are not the data
+            if any(not v.blank for v in got):  # blank rows before the headers are not the data
                 self.review_mode = False
                 self.labels_seen.add("review")
                 self._store_review(got)
@@ -241,7 +246,7 @@ class _Assembler:
 
     def _after_unknown_label(self, i: int) -> bool:
         """Whether the text just before row i looks like a numbered label we could not match."""
-        for j in range(i - 1, -1, -1):   # by index: a slice of the tokens before every number line is quadratic
+        for j in range(i - 1, -1, -1):  # by index: a slice of the tokens before every number line is quadratic
             t = self.toks[j]
             if t.kind == JUNK:
                 continue
@@ -288,12 +293,12 @@ class _Assembler:
 
     def _forward(self, j: int, got: list[Tok], width: int | None) -> tuple[list[Tok], int]:
         """Append the values of the following value-only rows until `width` values (None: all) are collected."""
-        got = list(got)   # extended in place below (a new list per row is quadratic in table 四's rows)
+        got = list(got)  # extended in place below (a new list per row is quadratic in table 四's rows)
         while (width is None or len(got) < width) and j < len(self.toks):
             row = self.toks[j].row
             if not self.pure[row]:
                 break
-            got.extend(t for t in self.toks[j:self.row_end[row]] if t.kind == VALUE)
+            got.extend(t for t in self.toks[j : self.row_end[row]] if t.kind == VALUE)
             j = self.row_end[row]
         return got, j
 
@@ -304,7 +309,7 @@ class _Assembler:
         text = L.normalize(label.cell.text)
         while j < len(self.toks):
             row, first = self.toks[j].row, self.toks[j]
-            rest = self.toks[j + 1:self.row_end[row]]
+            rest = self.toks[j + 1 : self.row_end[row]]
             if first.kind != TEXT or any(t.kind != VALUE for t in rest):
                 break
             piece = L.normalize(first.cell.text)
@@ -336,15 +341,18 @@ class _Assembler:
         short = len(vals) < REVIEW_WIDTH
         aligned = vals if short else _align(vals, REVIEW_WIDTH)
         per_row = Counter(v.row for v in aligned or vals).values()
-        if aligned is None or not (all(n % width == 0 for n in per_row) or not short and set(per_row) == {1}):
-            found = (f"找到 {len(vals)} 个数值,应为 {REVIEW_WIDTH} 个" if aligned is None or short else
-                     f"{REVIEW_WIDTH} 个数值分在 {len(per_row)} 行(各 {'、'.join(map(str, per_row))} 个),"
-                     f"不成整组,对应无法确定")
+        if aligned is None or not (all(n % width == 0 for n in per_row) or (not short and set(per_row) == {1})):
+            found = (
+                f"找到 {len(vals)} 个数值,应为 {REVIEW_WIDTH} 个"
+                if aligned is None or short
+                else f"{REVIEW_WIDTH} 个数值分在 {len(per_row)} 行(各 {'、'.join(map(str, per_row))} 个),"
+                f"不成整组,对应无法确定"
+            )
             self.problems["review_litigation"] = f"{vals[0].cell.source}: {found}"
             return
         vals = aligned
         for g, (group, _) in enumerate(S.REVIEW_GROUPS):
-            part = vals[g * width:(g + 1) * width]
+            part = vals[g * width : (g + 1) * width]
             if len(part) == width:
                 self.found["review"][group] = part
 
@@ -366,8 +374,8 @@ def _page_numbers(lone: list[tuple[int, str | None, str]]) -> set[str]:
     """Sources of the longest run of lone numbers that go up by one in document order (page numbers a
     text kept without its page breaks), when it has two numbers at least. One pass: a file of number
     lines is linear, not quadratic."""
-    ends: dict[int, tuple[int, int]] = {}   # value -> (length, index) of the longest run ending in it so far
-    before: list[int | None] = []           # per lone number: the one before it in its run
+    ends: dict[int, tuple[int, int]] = {}  # value -> (length, index) of the longest run ending in it so far
+    before: list[int | None] = []  # per lone number: the one before it in its run
     for i, (value, _, _) in enumerate(lone):
         previous = ends.get(value - 1)
         before.append(previous[1] if previous else None)
@@ -417,17 +425,30 @@ def _tables(asm: _Assembler) -> tuple[dict[str, Any], dict[str, Any] | None, lis
         for key in _active_keys(asm.version):
             if key in asm.found["active"]:
                 jkey = _json_active_key(asm.version, key)
-                vals = [cell("active", column[(jkey, i if width[key] > 1 else None)], t)
-                        for i, t in enumerate(asm.found["active"][key])]
+                vals = [
+                    cell("active", column[(jkey, i if width[key] > 1 else None)], t)
+                    for i, t in enumerate(asm.found["active"][key])
+                ]
                 active[jkey] = vals if width[key] > 1 else vals[0]
-    apps = {k: [cell("applications", S.app_col(k, c), t) for t, (c, _) in zip(asm.found["applications"][k],
-                                                                            S.APPLICANT_COLUMNS)]
-            for k in _app_keys(asm) if k in asm.found["applications"]}
+    apps = {
+        k: [
+            cell("applications", S.app_col(k, c), t)
+            for t, (c, _) in zip(asm.found["applications"][k], S.APPLICANT_COLUMNS)
+        ]
+        for k in _app_keys(asm)
+        if k in asm.found["applications"]
+    }
     outcomes = [o for o, _ in S.REVIEW_OUTCOMES]
-    review = {g: [cell("review", f"{g}_{o}", t) for t, o in zip(asm.found["review"][g], outcomes)]
-              for g, _ in S.REVIEW_GROUPS if g in asm.found["review"]}
-    tables = {"active": active if asm.version == S.FORMAT_2021 else None,
-              "applications": apps or None, "review_litigation": review or None}
+    review = {
+        g: [cell("review", f"{g}_{o}", t) for t, o in zip(asm.found["review"][g], outcomes)]
+        for g, _ in S.REVIEW_GROUPS
+        if g in asm.found["review"]
+    }
+    tables = {
+        "active": active if asm.version == S.FORMAT_2021 else None,
+        "applications": apps or None,
+        "review_litigation": review or None,
+    }
     return tables, (active if asm.version == S.FORMAT_2019 else None), cells
 
 
@@ -438,13 +459,19 @@ def _missing(asm: _Assembler, tables: dict[str, Any], active_2019: dict | None) 
     if not active:
         out.append("active")
     else:
-        out += [f"active.{_json_active_key(asm.version, k)}" for k in _active_keys(asm.version)
-                if _json_active_key(asm.version, k) not in active]
+        out += [
+            f"active.{_json_active_key(asm.version, k)}"
+            for k in _active_keys(asm.version)
+            if _json_active_key(asm.version, k) not in active
+        ]
     apps = tables["applications"]
     out += ["applications"] if not apps else [f"applications.{k}" for k in _app_keys(asm) if k not in apps]
     review = tables["review_litigation"]
-    out += ["review_litigation"] if not review else [f"review_litigation.{g}" for g, _ in S.REVIEW_GROUPS
-                                                     if g not in review]
+    out += (
+        ["review_litigation"]
+        if not review
+        else [f"review_litigation.{g}" for g, _ in S.REVIEW_GROUPS if g not in review]
+    )
     return out
 
 
@@ -456,15 +483,19 @@ def _places(sources: Sequence[str]) -> str:
 def _unread_reason(asm: _Assembler, cut_off: Sequence[str]) -> str:
     """Why cells were left unread on purpose: numbers no row took, else cells cut off at a page's edge."""
     if asm.strayed:
-        return ("values-unplaced: 表格中有数值不在任何一行的标签之后,行与数值的对应无法确定,该表未读取 ("
-                + "; ".join(f"{t}: {_places(s)}" for t, s in asm.strayed.items()) + ")")
+        return (
+            "values-unplaced: 表格中有数值不在任何一行的标签之后,行与数值的对应无法确定,该表未读取 ("
+            + "; ".join(f"{t}: {_places(s)}" for t, s in asm.strayed.items())
+            + ")"
+        )
     if cut_off:
         return f"tables-cut-off: 表格超出页面边缘,部分单元格没有完整印在页面上,其所在行未读取 ({_places(cut_off)})"
     return ""
 
 
-def _outcome(asm: _Assembler, missing: list[str], found_any: bool, has_images: bool,
-             cut_off: Sequence[str]) -> tuple[str, str]:
+def _outcome(
+    asm: _Assembler, missing: list[str], found_any: bool, has_images: bool, cut_off: Sequence[str]
+) -> tuple[str, str]:
     """(status, reason) of the whole report."""
     if asm.run_together and missing:
         where = ", ".join(asm.run_together[:3])
@@ -487,8 +518,9 @@ def _outcome(asm: _Assembler, missing: list[str], found_any: bool, has_images: b
         return "rejected", f"no-tables-found: {seen}"
     if not missing:
         return "parsed", ""
-    problems = "; ".join(f"{k}: {asm.problems[k]}" for k in dict.fromkeys((*missing, "review_litigation"))
-                         if k in asm.problems)
+    problems = "; ".join(
+        f"{k}: {asm.problems[k]}" for k in dict.fromkeys((*missing, "review_litigation")) if k in asm.problems
+    )
     shown = ", ".join(missing[:5]) + (f" 等共 {len(missing)} 项" if len(missing) > 5 else "")
     detail = f"缺少 {shown}" + (f" ({problems})" if problems else "")
     if has_images and any("." not in m for m in missing):
@@ -498,8 +530,15 @@ def _outcome(asm: _Assembler, missing: list[str], found_any: bool, has_images: b
     return "partial", f"tables-incomplete: {detail}"
 
 
-def parse_lines(lines: list[list[TextCell]], *, source_file: str, sha256: str, text: str,
-                has_images: bool = False, cut_off: Sequence[str] = ()) -> ParsedReport:
+def parse_lines(
+    lines: list[list[TextCell]],
+    *,
+    source_file: str,
+    sha256: str,
+    text: str,
+    has_images: bool = False,
+    cut_off: Sequence[str] = (),
+) -> ParsedReport:
     """Assemble a ParsedReport from rows of printed cells; `text` is the plain text, for metadata;
     `cut_off`, the sources of cells that run over a PDF page's edge (their rows are not read)."""
     asm = _Assembler(_tokens(lines))
@@ -512,7 +551,18 @@ def parse_lines(lines: list[list[TextCell]], *, source_file: str, sha256: str, t
     meta = read_metadata(text)
     version = asm.version or (S.FORMAT_2021 if asm.sub_rows_printed else None)
     deviations = ["other-single-row"] if version == S.FORMAT_2021 and "other" in (tables["applications"] or {}) else []
-    return ParsedReport(source_file=source_file, source_sha256=sha256, status=status, reason=reason,
-                        missing=missing if status == "partial" else [], agency=meta.agency,
-                        region=meta.region, year=meta.year, format_version=version if found_any else None,
-                        deviations=deviations, tables=tables, active_2019=active_2019, cells=cells)
+    return ParsedReport(
+        source_file=source_file,
+        source_sha256=sha256,
+        status=status,
+        reason=reason,
+        missing=missing if status == "partial" else [],
+        agency=meta.agency,
+        region=meta.region,
+        year=meta.year,
+        format_version=version if found_any else None,
+        deviations=deviations,
+        tables=tables,
+        active_2019=active_2019,
+        cells=cells,
+    )

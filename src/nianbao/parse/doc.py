@@ -13,6 +13,7 @@ row's cells) and 'paragraph N'. What is read:
 - pictures (\\x01, \\x08) for 'tables are images'.
 Not read: Word 6/95 files and encrypted files (each a clear rejection).
 """
+
 from __future__ import annotations
 
 import struct
@@ -24,24 +25,38 @@ from .encoding import InputError
 from .html import Page, clean
 
 WORD_MAGIC = 0xA5EC
-WORD_97 = 0xC0     # the first nFib of the format read here (Word 97 writes 0xC1, later versions more)
+WORD_97 = 0xC0  # the first nFib of the format read here (Word 97 writes 0xC1, later versions more)
 FKP_SIZE = 512
 # Paragraph sprms ([MS-DOC] 2.6.2) and the one table sprm that lists a row's cells.
 SPRM_IN_TABLE, SPRM_TTP, SPRM_ITAP = 0x2416, 0x2417, 0x6649
 SPRM_INNER_CELL, SPRM_INNER_TTP = 0x244B, 0x244C
 SPRM_DEF_TABLE, SPRM_VERT_MERGE = 0xD608, 0xD62B
-SPRM_HUGE_PAPX = 0x6646    # the paragraph's properties are too large for its FKP page: in the Data stream
-SPRM_DELETED, SPRM_HIDDEN = 0x0800, 0x083C   # character sprms: a tracked deletion, hidden text
-SHOWN_OFF = (0x00, 0x80)   # a toggle operand that leaves the text shown (off, or as its style: not hidden)
-_OPERAND_SIZE = {0: 1, 1: 1, 2: 2, 3: 4, 4: 2, 5: 2, 7: 3}   # by spra; 6 is variable
+SPRM_HUGE_PAPX = 0x6646  # the paragraph's properties are too large for its FKP page: in the Data stream
+SPRM_DELETED, SPRM_HIDDEN = 0x0800, 0x083C  # character sprms: a tracked deletion, hidden text
+SHOWN_OFF = (0x00, 0x80)  # a toggle operand that leaves the text shown (off, or as its style: not hidden)
+_OPERAND_SIZE = {0: 1, 1: 1, 2: 2, 3: 4, 4: 2, 5: 2, 7: 3}  # by spra; 6 is variable
 # TC80 flags of sprmTDefTable: a cell merged into the one before it, or into the one above.
 TC_MERGED, TC_VERT_MERGE, TC_VERT_RESTART = 0x0002, 0x0020, 0x0040
 CELL_MARK, PARAGRAPH_MARK = "\x07", "\r"
 FIELD_BEGIN, FIELD_SEPARATOR, FIELD_END = "\x13", "\x14", "\x15"
-PICTURES = "\x01\x08"      # an inline picture or object; a drawn (floating) object's anchor
+PICTURES = "\x01\x08"  # an inline picture or object; a drawn (floating) object's anchor
 # Other marks Word keeps in the text: shown as their meaning, or not at all.
-_SHOWN = str.maketrans({"\x00": None, "\x0b": "\n", "\x0c": "\n", "\x0e": "\n", "\x1e": "-", "\x1f": None, "\xa0": " ",
-                        "\x02": None, "\x03": None, "\x04": None, "\x05": None, "\x06": None})
+_SHOWN = str.maketrans(
+    {
+        "\x00": None,
+        "\x0b": "\n",
+        "\x0c": "\n",
+        "\x0e": "\n",
+        "\x1e": "-",
+        "\x1f": None,
+        "\xa0": " ",
+        "\x02": None,
+        "\x03": None,
+        "\x04": None,
+        "\x05": None,
+        "\x06": None,
+    }
+)
 
 
 def read_page(data: bytes, path: str) -> Page:
@@ -50,11 +65,13 @@ def read_page(data: bytes, path: str) -> Page:
 
     try:
         ole = olefile.OleFileIO(BytesIO(data))
-    except Exception as e:  # noqa: BLE001  olefile raises many types on damaged compound files
+    except Exception as e:
         raise InputError("unreadable-file", path, f"Word 97-2003 文件结构损坏({type(e).__name__}: {e})") from None
     with ole:
         if not ole.exists("WordDocument"):
-            raise InputError("unreadable-file", path, "复合文档中找不到 WordDocument 流(文件不完整或已损坏,或不是 Word 文件)")
+            raise InputError(
+                "unreadable-file", path, "复合文档中找不到 WordDocument 流(文件不完整或已损坏,或不是 Word 文件)"
+            )
         try:
             word = ole.openstream("WordDocument").read()
             fib = _Fib(word, path)
@@ -63,7 +80,7 @@ def read_page(data: bytes, path: str) -> Page:
                 raise InputError("unreadable-file", path, f"Word 文件缺少 {table_name} 流")
             table = ole.openstream(table_name).read()
             data_stream = ole.openstream("Data").read() if ole.exists("Data") else b""
-        except (OSError, struct.error, ValueError) as e:   # olefile's damaged-sector errors
+        except (OSError, struct.error, ValueError) as e:  # olefile's damaged-sector errors
             raise InputError("unreadable-file", path, f"Word 97-2003 文件无法读取({type(e).__name__}: {e})") from None
     try:
         pieces = _pieces(table, fib, path)
@@ -84,16 +101,16 @@ class _Fib:
         flags = struct.unpack_from("<H", word, 0x0A)[0]
         if ident != WORD_MAGIC:
             raise InputError("unreadable-file", path, "WordDocument 流的标识不对,不是 Word 97-2003 文件")
-        if n_fib < WORD_97:   # Word 6.0 and 95 (nFib 101-105): another FIB, no Unicode text
+        if n_fib < WORD_97:  # Word 6.0 and 95 (nFib 101-105): another FIB, no Unicode text
             raise InputError("unreadable-file", path, "Word 6.0/95 格式的文件过旧,请另存为 .docx 或 PDF")
         if flags & 0x0100:
             raise InputError("unreadable-file", path, "Word 文件已加密(设有打开密码),无法读取")
         self.which_table = bool(flags & 0x0200)
         csw = struct.unpack_from("<H", word, 32)[0]
-        lw = 34 + 2 * csw                     # cslw, then fibRgLw
+        lw = 34 + 2 * csw  # cslw, then fibRgLw
         cslw = struct.unpack_from("<H", word, lw)[0]
         self.ccp_text = struct.unpack_from("<i", word, lw + 2 + 12)[0]
-        fc_lcb = lw + 2 + 4 * cslw + 2        # after cbRgFcLcb
+        fc_lcb = lw + 2 + 4 * cslw + 2  # after cbRgFcLcb
         self.fc_clx, self.lcb_clx = struct.unpack_from("<II", word, fc_lcb + 33 * 8)
         self.fc_papx, self.lcb_papx = struct.unpack_from("<II", word, fc_lcb + 13 * 8)
         self.fc_chpx, self.lcb_chpx = struct.unpack_from("<II", word, fc_lcb + 12 * 8)
@@ -102,10 +119,11 @@ class _Fib:
 @dataclass(frozen=True)
 class _Piece:
     """A run of the text stored together: CPs [cp, cp_end) at byte `fc` of WordDocument."""
+
     cp: int
     cp_end: int
     fc: int
-    compressed: bool   # one byte a character (cp1252) instead of two (UTF-16)
+    compressed: bool  # one byte a character (cp1252) instead of two (UTF-16)
 
     @property
     def fc_end(self) -> int:
@@ -139,8 +157,10 @@ def _text(word: bytes, pieces: list[_Piece], ccp_text: int) -> str:
         if p.cp >= ccp_text:
             break
         end = min(p.cp_end, ccp_text)
-        raw = word[p.fc:p.fc + (end - p.cp) * (1 if p.compressed else 2)]
-        parts.append(raw.decode("cp1252", errors="replace") if p.compressed else raw.decode("utf-16-le", errors="replace"))
+        raw = word[p.fc : p.fc + (end - p.cp) * (1 if p.compressed else 2)]
+        parts.append(
+            raw.decode("cp1252", errors="replace") if p.compressed else raw.decode("utf-16-le", errors="replace")
+        )
     return "".join(parts)
 
 
@@ -150,7 +170,7 @@ def _fkp_pages(word: bytes, table: bytes, fc: int, lcb: int):
         return
     n = (lcb - 4) // 8
     for pn in struct.unpack_from(f"<{n}I", table, fc + 4 * (n + 1)):
-        page = word[(pn & 0x3FFFFF) * FKP_SIZE:][:FKP_SIZE]
+        page = word[(pn & 0x3FFFFF) * FKP_SIZE :][:FKP_SIZE]
         if len(page) == FKP_SIZE:
             yield page, page[FKP_SIZE - 1]
 
@@ -164,9 +184,11 @@ def _unshown(word: bytes, table: bytes, fib: _Fib, pieces: list[_Piece]) -> list
             offset = page[4 * (crun + 1) + i] * 2
             if not offset:
                 continue
-            grpprl = page[offset + 1:offset + 1 + page[offset]]
-            if any(sprm in (SPRM_DELETED, SPRM_HIDDEN) and operand and operand[0] not in SHOWN_OFF
-                   for sprm, operand in _sprms(grpprl)):
+            grpprl = page[offset + 1 : offset + 1 + page[offset]]
+            if any(
+                sprm in (SPRM_DELETED, SPRM_HIDDEN) and operand and operand[0] not in SHOWN_OFF
+                for sprm, operand in _sprms(grpprl)
+            ):
                 out += _cp_ranges(fcs[i], fcs[i + 1], pieces)
     return out
 
@@ -198,10 +220,11 @@ def _without_unshown(text: str, ranges: list[tuple[int, int]]) -> str:
 @dataclass
 class _Para:
     """The properties of one paragraph that decide where it goes."""
+
     in_table: bool = False
-    row_end: bool = False          # the paragraph is a row's end mark (TTP)
-    depth: int = 0                 # table nesting depth (1: a table in the body)
-    continued: list[bool] = field(default_factory=list)   # per cell of a row end: merged into the one before/above
+    row_end: bool = False  # the paragraph is a row's end mark (TTP)
+    depth: int = 0  # table nesting depth (1: a table in the body)
+    continued: list[bool] = field(default_factory=list)  # per cell of a row end: merged into the one before/above
 
 
 def _paragraph_properties(word: bytes, table: bytes, data: bytes, fib: _Fib, pieces: list[_Piece]) -> dict[int, _Para]:
@@ -212,7 +235,7 @@ def _paragraph_properties(word: bytes, table: bytes, data: bytes, fib: _Fib, pie
         for i in range(crun):
             offset = page[4 * (crun + 1) + 13 * i] * 2
             para = _papx(page, offset, data) if offset else _Para()
-            for cp, _ in _cp_ranges(fcs[i + 1] - 1, fcs[i + 1], pieces)[:1]:   # its last character's CP
+            for cp, _ in _cp_ranges(fcs[i + 1] - 1, fcs[i + 1], pieces)[:1]:  # its last character's CP
                 out[cp] = para
     return out
 
@@ -222,15 +245,15 @@ def _papx(page: bytes, offset: int, data: bytes) -> _Para:
     a row's end with its many cells)."""
     cb = page[offset]
     if cb:
-        grpprl = page[offset + 1:offset + 2 * cb]          # 2*cb - 1 bytes
+        grpprl = page[offset + 1 : offset + 2 * cb]  # 2*cb - 1 bytes
     else:
-        grpprl = page[offset + 2:offset + 2 + 2 * page[offset + 1]]
-    sprms = list(_sprms(grpprl[2:]))                        # after the style index
+        grpprl = page[offset + 2 : offset + 2 + 2 * page[offset + 1]]
+    sprms = list(_sprms(grpprl[2:]))  # after the style index
     huge = next((operand for sprm, operand in sprms if sprm == SPRM_HUGE_PAPX and len(operand) == 4), None)
     if huge is not None:
         at = struct.unpack("<I", huge)[0]
         size = struct.unpack_from("<H", data, at)[0] if at + 2 <= len(data) else 0
-        sprms += _sprms(data[at + 2:at + 2 + size])
+        sprms += _sprms(data[at + 2 : at + 2 + size])
     para = _Para()
     for sprm, operand in sprms:
         if sprm == SPRM_IN_TABLE:
@@ -243,7 +266,7 @@ def _papx(page: bytes, offset: int, data: bytes) -> _Para:
         elif sprm == SPRM_DEF_TABLE:
             para.continued = _continued_cells(operand)
         elif sprm == SPRM_VERT_MERGE and len(operand) >= 2 and operand[0] < len(para.continued):
-            para.continued[operand[0]] = operand[1] == 1   # 1: merged with the cell above
+            para.continued[operand[0]] = operand[1] == 1  # 1: merged with the cell above
     return para
 
 
@@ -253,7 +276,7 @@ def _sprms(grpprl: bytes):
     while pos + 2 <= len(grpprl):
         sprm = struct.unpack_from("<H", grpprl, pos)[0]
         pos += 2
-        if sprm == SPRM_DEF_TABLE:   # the one operand whose size takes two bytes (and counts one more)
+        if sprm == SPRM_DEF_TABLE:  # the one operand whose size takes two bytes (and counts one more)
             size = struct.unpack_from("<H", grpprl, pos)[0] - 1 if pos + 2 <= len(grpprl) else 0
             pos += 2
         elif sprm >> 13 == 6:
@@ -261,7 +284,7 @@ def _sprms(grpprl: bytes):
             pos += 1
         else:
             size = _OPERAND_SIZE[sprm >> 13]
-        yield sprm, grpprl[pos:pos + size]
+        yield sprm, grpprl[pos : pos + size]
         pos += size
 
 
@@ -304,12 +327,12 @@ class _Tables:
     """Rows of the table being read: cells close at a cell mark, rows at a row end (TTP) paragraph."""
 
     def __init__(self):
-        self.rows: list[tuple[list[str], list[bool]]] = []   # each row's cells, and which continue a merge
+        self.rows: list[tuple[list[str], list[bool]]] = []  # each row's cells, and which continue a merge
         self.row: list[str] = []
         self.cell: list[str] = []
 
     def add(self, page: Page, body: str, para: _Para, ends_cell: bool) -> None:
-        if para.depth > 1:   # a table in a cell: its text goes into the outer cell
+        if para.depth > 1:  # a table in a cell: its text goes into the outer cell
             if body.strip():
                 self.cell.append(_shown(body, page, in_table=True))
             return
@@ -324,13 +347,14 @@ class _Tables:
 
     def close(self, page: Page) -> None:
         """End the table being read (a paragraph outside it follows, or the document ends)."""
-        if self.row or self.cell:   # a row without its end mark: keep what it holds
+        if self.row or self.cell:  # a row without its end mark: keep what it holds
             self.rows.append((self.row + (["\n".join(self.cell)] if self.cell else []), []))
         rows, self.rows, self.row, self.cell = self.rows, [], [], []
         if not rows:
             return
-        if not any(sum(1 for k in range(len(cells)) if not (k < len(cont) and cont[k])) >= 2
-                   for cells, cont in rows):   # a one-column layout table: its cells are paragraphs
+        if not any(
+            sum(1 for k in range(len(cells)) if not (k < len(cont) and cont[k])) >= 2 for cells, cont in rows
+        ):  # a one-column layout table: its cells are paragraphs
             for cells, _ in rows:
                 for text in cells:
                     for line in text.split("\n"):
@@ -339,8 +363,11 @@ class _Tables:
         page.tables += 1
         t = page.tables
         for r, (cells, cont) in enumerate(rows, start=1):
-            line = [TextCell(clean(text), f"table {t} row {r} col {k}")
-                    for k, text in enumerate(cells, start=1) if not (k - 1 < len(cont) and cont[k - 1])]
+            line = [
+                TextCell(clean(text), f"table {t} row {r} col {k}")
+                for k, text in enumerate(cells, start=1)
+                if not (k - 1 < len(cont) and cont[k - 1])
+            ]
             if line:
                 page.lines.append(line)
 
@@ -348,7 +375,7 @@ class _Tables:
 def _shown(body: str, page: Page, in_table: bool) -> str:
     """A paragraph's text as shown: field results without their codes, pictures noted, marks replaced."""
     if FIELD_BEGIN in body:
-        out, stack = [], []    # per open field: whether its result has begun
+        out, stack = [], []  # per open field: whether its result has begun
         for ch in body:
             if ch == FIELD_BEGIN:
                 stack.append(False)

@@ -5,6 +5,7 @@ blank cell is TextCell(''); sources are 'table T row R col C' and 'paragraph N'.
 numbers ("一、" of an auto-numbered heading, "1." of a table label) are rendered, because Word keeps
 them out of the text. The OOXML is read with lxml directly: python-docx hides merged cells.
 """
+
 from __future__ import annotations
 
 import posixpath
@@ -19,13 +20,42 @@ from nianbao.parse.encoding import InputError
 from nianbao.parse.html import Page, clean
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_MAX_PART = 200 * 1024 * 1024   # a report's XML is a few MB; more is a zip bomb, not a report
+_MAX_PART = 200 * 1024 * 1024  # a report's XML is a few MB; more is a zip bomb, not a report
 # Wrappers whose content Word shows in place (content controls, custom XML, smart tags).
-_WRAPPERS = {"sdt", "sdtContent", "customXml", "smartTag", "ins", "moveTo", "hyperlink", "fldSimple",
-             "AlternateContent", "Choice", "r", "dir", "bdo"}
+_WRAPPERS = {
+    "sdt",
+    "sdtContent",
+    "customXml",
+    "smartTag",
+    "ins",
+    "moveTo",
+    "hyperlink",
+    "fldSimple",
+    "AlternateContent",
+    "Choice",
+    "r",
+    "dir",
+    "bdo",
+}
 # Never shown (deleted/moved-away revisions, fallbacks duplicating the Choice, field codes, properties).
-_SKIP = {"del", "moveFrom", "Fallback", "instrText", "delText", "pPr", "rPr", "tcPr", "trPr", "tblPr",
-         "sectPr", "txbxContent", "bookmarkStart", "bookmarkEnd", "proofErr", "commentReference"}
+_SKIP = {
+    "del",
+    "moveFrom",
+    "Fallback",
+    "instrText",
+    "delText",
+    "pPr",
+    "rPr",
+    "tcPr",
+    "trPr",
+    "tblPr",
+    "sectPr",
+    "txbxContent",
+    "bookmarkStart",
+    "bookmarkEnd",
+    "proofErr",
+    "commentReference",
+}
 _IMAGE = {"drawing", "pict", "object"}
 
 
@@ -106,8 +136,15 @@ def _xml(zf: zipfile.ZipFile, name: str | None, path: str):
     parser = ET.XMLParser(resolve_entities=False, no_network=True, remove_comments=True)
     try:
         return ET.fromstring(zf.read(name), parser)
-    except (ET.XMLSyntaxError, zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError,
-            NotImplementedError) as e:   # corrupt, encrypted or unsupported compression
+    except (
+        ET.XMLSyntaxError,
+        zipfile.BadZipFile,
+        zlib.error,
+        OSError,
+        EOFError,
+        RuntimeError,
+        NotImplementedError,
+    ) as e:  # corrupt, encrypted or unsupported compression
         raise InputError("not-a-docx", path, f"{name} 无法读取:{e}") from None
 
 
@@ -130,14 +167,15 @@ def _rels(zf: zipfile.ZipFile, main: str, path: str) -> dict[str, str]:
     for rel in root if root is not None else ():
         target = _attr(rel, "Target") or ""
         out[(_attr(rel, "Type") or "").rsplit("/", 1)[-1]] = (
-            target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target)))
+            target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
+        )
     return out
 
 
 class _Reader:
     """Walks the body in document order, filling a Page."""
 
-    def __init__(self, page: Page, numbering: "_Numbering"):
+    def __init__(self, page: Page, numbering: _Numbering):
         self.page, self.numbering = page, numbering
 
     def block(self, el) -> None:
@@ -249,7 +287,7 @@ class _Numbering:
     """Renders Word's automatic list labels (numbering.xml, with numbering inherited from styles)."""
 
     def __init__(self, numbering, styles):
-        self.levels: dict[str, dict[int, tuple[int, str, str]]] = {}   # numId -> ilvl -> (start, fmt, text)
+        self.levels: dict[str, dict[int, tuple[int, str, str]]] = {}  # numId -> ilvl -> (start, fmt, text)
         self.counters: dict[str, dict[int, int]] = {}
         self.style_num: dict[str, tuple[str | None, str | None, str | None]] = {}  # numId, ilvl, basedOn
         if numbering is not None:
@@ -259,8 +297,10 @@ class _Numbering:
                 if _local(st) == "style":
                     num_pr = _child(_child(st, "pPr"), "numPr")
                     self.style_num[_attr(st, "styleId") or ""] = (
-                        _attr(_child(num_pr, "numId"), "val"), _attr(_child(num_pr, "ilvl"), "val"),
-                        _attr(_child(st, "basedOn"), "val"))
+                        _attr(_child(num_pr, "numId"), "val"),
+                        _attr(_child(num_pr, "ilvl"), "val"),
+                        _attr(_child(st, "basedOn"), "val"),
+                    )
 
     def _load_numbering(self, root) -> None:
         """numId -> its levels, with start overrides applied."""
@@ -268,10 +308,14 @@ class _Numbering:
         for el in root:
             if _local(el) == "abstractNum":
                 abstract[_attr(el, "abstractNumId")] = {
-                    _int(_attr(lvl, "ilvl"), 0): (_int(_attr(_child(lvl, "start"), "val"), 1),
-                                                  _attr(_child(lvl, "numFmt"), "val") or "decimal",
-                                                  _attr(_child(lvl, "lvlText"), "val") or "")
-                    for lvl in el if _local(lvl) == "lvl"}
+                    _int(_attr(lvl, "ilvl"), 0): (
+                        _int(_attr(_child(lvl, "start"), "val"), 1),
+                        _attr(_child(lvl, "numFmt"), "val") or "decimal",
+                        _attr(_child(lvl, "lvlText"), "val") or "",
+                    )
+                    for lvl in el
+                    if _local(lvl) == "lvl"
+                }
         for el in root:
             if _local(el) == "num":
                 levels = dict(abstract.get(_attr(_child(el, "abstractNumId"), "val"), {}))
@@ -289,7 +333,7 @@ class _Numbering:
         num_id = _attr(_child(num_pr, "numId"), "val")
         ilvl = _attr(_child(num_pr, "ilvl"), "val")
         style = _attr(_child(ppr, "pStyle"), "val")
-        for _ in range(10):   # basedOn chains are short; the bound guards against cycles
+        for _ in range(10):  # basedOn chains are short; the bound guards against cycles
             if (num_id is not None and ilvl is not None) or style not in self.style_num:
                 break
             s_num, s_ilvl, style = self.style_num[style]
@@ -333,8 +377,21 @@ def _chinese(n: int, digits: str = _CN_DIGITS, ten: str = "十") -> str:
 def _roman(n: int) -> str:
     """Upper-case Roman numerals."""
     out = ""
-    for value, sym in ((1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"),
-                       (50, "L"), (40, "XL"), (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")):
+    for value, sym in (
+        (1000, "M"),
+        (900, "CM"),
+        (500, "D"),
+        (400, "CD"),
+        (100, "C"),
+        (90, "XC"),
+        (50, "L"),
+        (40, "XL"),
+        (10, "X"),
+        (9, "IX"),
+        (5, "V"),
+        (4, "IV"),
+        (1, "I"),
+    ):
         count, n = divmod(n, value)
         out += sym * count
     return out

@@ -7,11 +7,13 @@ column wide) are read as paragraphs. `read_page` returns a Page: `lines` for the
 `parse_lines`, `text()` for metadata, `has_table_images()` for the 'tables-are-images' outcome.
 The Word reader (docx.py) fills the same Page.
 """
+
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import lxml.etree as ET
 
@@ -25,11 +27,55 @@ _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _SECTION = re.compile(r"^\s*([一二三四五六七八])\s*[、.．，,]")
 _TABLE_SECTIONS = "二三四"
 
-_SKIP = ("script", "style", "noscript", "template", "head", "title", "iframe", "object", "embed", "svg",
-         "select", "textarea", "button")
-_BLOCK = ("p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt", "dd", "section",
-          "article", "header", "footer", "nav", "aside", "main", "blockquote", "pre", "address", "figure",
-          "figcaption", "form", "fieldset", "center", "hr", "br", "body")
+_SKIP = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "head",
+    "title",
+    "iframe",
+    "object",
+    "embed",
+    "svg",
+    "select",
+    "textarea",
+    "button",
+)
+_BLOCK = (
+    "p",
+    "div",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "ul",
+    "ol",
+    "dl",
+    "dt",
+    "dd",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "nav",
+    "aside",
+    "main",
+    "blockquote",
+    "pre",
+    "address",
+    "figure",
+    "figcaption",
+    "form",
+    "fieldset",
+    "center",
+    "hr",
+    "br",
+    "body",
+)
 _BLOCK_TAGS = frozenset(_BLOCK)
 # Table structure is a block boundary only in layout tables (and in data tables with cells inside cells):
 # data tables are read cell by cell.
@@ -37,8 +83,16 @@ _TABLE_PARTS = ("table", "caption", "thead", "tbody", "tfoot", "tr", "td", "th")
 _ROW_PARENTS = frozenset(("table", "thead", "tbody", "tfoot"))
 # Hidden elements are looked for only when the source spells a hiding declaration the usual way: an
 # XPath over every style attribute costs as much as parsing the page, and most pages hide nothing.
-_HIDING = ("display:none", "display: none", "DISPLAY:NONE", "DISPLAY: NONE", "visibility:hidden",
-           "visibility: hidden", "VISIBILITY:HIDDEN", "VISIBILITY: HIDDEN")
+_HIDING = (
+    "display:none",
+    "display: none",
+    "DISPLAY:NONE",
+    "DISPLAY: NONE",
+    "visibility:hidden",
+    "visibility: hidden",
+    "VISIBILITY:HIDDEN",
+    "VISIBILITY: HIDDEN",
+)
 # The source is scanned for the four property names only (each scan of a large page costs), then
 # each hit is checked against the full spellings.
 _HIDING_PROPS = tuple(dict.fromkeys(h.split(":")[0] + ":" for h in _HIDING))
@@ -65,14 +119,14 @@ def clean(text: str) -> str:
     &nbsp; padding) inside labels freely ("商业\n企业", "本年度办 理结果"), so whitespace between two
     wide characters goes. Elsewhere it becomes one space: "1\n2" -> "1 2", never the guessed "12".
     """
-    parts = text.split()   # str.split(): the Unicode whitespace a browser collapses, &nbsp; and U+3000 too
-    if len(parts) == 1 and parts[0].isprintable():   # the common case: one word, no format characters
+    parts = text.split()  # str.split(): the Unicode whitespace a browser collapses, &nbsp; and U+3000 too
+    if len(parts) == 1 and parts[0].isprintable():  # the common case: one word, no format characters
         return parts[0]
     parts = _INVISIBLE.sub("", " ".join(parts)).split()
     if len(parts) < 2:
         return parts[0] if parts else ""
     out = [parts[0]]
-    for prev, part in zip(parts, parts[1:]):
+    for prev, part in itertools.pairwise(parts):
         if not (_IS_WIDE(prev[-1]) and _IS_WIDE(part[0])):
             out.append(" ")
         out.append(part)
@@ -86,7 +140,7 @@ class Page:
     lines: list[list[TextCell]] = field(default_factory=list)
     paragraphs: list[str] = field(default_factory=list)
     title: str = ""
-    images_at: list[int] = field(default_factory=list)   # len(lines) when an image outside tables was met
+    images_at: list[int] = field(default_factory=list)  # len(lines) when an image outside tables was met
     images_in_data_tables: bool = False
     tables: int = 0
 
@@ -143,7 +197,7 @@ def read_page(data: bytes, path: str) -> Page:
     # lxml refuses str input that still carries an XML encoding declaration.
     declaration = _XML_DECLARATION.match(text)
     if declaration:
-        text = text[declaration.end():]
+        text = text[declaration.end() :]
     # UTF-8 bytes are given to lxml as they are (1.5 M fewer instructions a page than a str, which it
     # converts first).
     as_bytes = encoding == "utf-8" and not marked and not declaration
@@ -161,12 +215,13 @@ def read_page(data: bytes, path: str) -> Page:
 def _read_source(source: str | bytes, text: str, path: str, controls_to_spaces: bool = False) -> Page:
     """Parse the page (`source`: its UTF-8 bytes or its decoded `text`) and read it into a Page."""
     # One parser per call: lxml parsers must not be shared between threads.
-    parser = ET.HTMLParser(remove_comments=True, remove_pis=True, no_network=True,
-                           encoding="utf-8" if isinstance(source, bytes) else None)
+    parser = ET.HTMLParser(
+        remove_comments=True, remove_pis=True, no_network=True, encoding="utf-8" if isinstance(source, bytes) else None
+    )
     root = ET.fromstring(source, parser) if text.strip() else None
     if root is None:
         raise InputError("not-html", path, "无法解析为 HTML")
-    if controls_to_spaces:   # those of character references too, which only the parse reveals
+    if controls_to_spaces:  # those of character references too, which only the parse reveals
         for el in root.iter():
             if el.text and _CONTROL.search(el.text):
                 el.text = _CONTROL.sub(" ", el.text)
@@ -210,7 +265,7 @@ def _drop_unseen(root, hiding_tags: set[str], hidden_attr: bool) -> None:
     """Drop what a browser does not show."""
     ET.strip_elements(root, *_SKIP, with_tail=False)
     hidden = []
-    if hiding_tags:   # (root.iter() without tags would visit every node)
+    if hiding_tags:  # (root.iter() without tags would visit every node)
         hidden = [el for el in root.iter(*hiding_tags) if any(h in (el.get("style") or "") for h in _HIDING)]
     if hidden_attr:
         hidden += root.xpath("descendant-or-self::*[@hidden]")
@@ -277,7 +332,7 @@ def _read_flow(flow: str, tables: list[list[list[TextCell]]], page: Page) -> Non
     """Split the marked page text into paragraphs, table rows and image positions."""
     in_table = False
     for segment in flow.split(_SEP):
-        if in_table:   # a data table's own text: its rows are already read
+        if in_table:  # a data table's own text: its rows are already read
             in_table = not segment.startswith(_TABLE_END)
             segment = segment[1:] if not in_table else ""
         if not segment or segment.isspace():
@@ -327,8 +382,9 @@ def _data_tables(tables: list) -> dict:
 def _nested(table, rows: list) -> bool:
     """Whether rows or cells of a data table sit inside its cells (broken markup: lxml keeps a <tr> inside a
     <font>, a <td> inside a <div>)."""
-    return (any(tr.getparent().tag not in _ROW_PARENTS for tr, _ in rows)
-            or sum(1 for _ in table.iter("td", "th")) != sum(len(cells) for _, cells in rows))
+    return any(tr.getparent().tag not in _ROW_PARENTS for tr, _ in rows) or sum(
+        1 for _ in table.iter("td", "th")
+    ) != sum(len(cells) for _, cells in rows)
 
 
 def _read_table(table, rows: list, number: int, page: Page, path: str) -> list[list[TextCell]]:
@@ -338,7 +394,7 @@ def _read_table(table, rows: list, number: int, page: Page, path: str) -> list[l
     # none: its columns are passed over at once).
     covered: dict[int, set[int]] = {}
     spanned = 0
-    for r, (tr, cells) in enumerate(rows, start=1):
+    for r, (_tr, cells) in enumerate(rows, start=1):
         line, c, where = [], 1, f"table {number} row {r} col "
         taken = covered.pop(r, None)
         for td in cells:
@@ -353,8 +409,12 @@ def _read_table(table, rows: list, number: int, page: Page, path: str) -> list[l
                 down = rest if rowspan.strip() == "0" else min(_span(rowspan, 65534), rest)
                 spanned += (down - 1) * across
                 if spanned > MAX_SPANNED:
-                    raise InputError("table-too-large", path, f"表格 {number} 的合并单元格 (rowspan/colspan) 覆盖超过 "
-                                     f"{MAX_SPANNED:,} 个单元格位置,不是可读取的报告表格")
+                    raise InputError(
+                        "table-too-large",
+                        path,
+                        f"表格 {number} 的合并单元格 (rowspan/colspan) 覆盖超过 "
+                        f"{MAX_SPANNED:,} 个单元格位置,不是可读取的报告表格",
+                    )
                 for below in range(r + 1, r + down):
                     covered.setdefault(below, set()).update(range(c, c + across))
             line.append(TextCell(_cell_text(td, page), where + str(c)))

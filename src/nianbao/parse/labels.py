@@ -4,6 +4,7 @@ Labels come from schema.py (one source of truth) plus the variants seen in real 
 exact after normalisation (NFKC, traditional -> simplified for the label characters, ruby pinyin and
 spaces removed), then by prefix (labels cut by a line or page break), then fuzzy for typos.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -11,16 +12,16 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from .. import schema as S
 
 
 @dataclass(frozen=True)
 class Label:
-    kind: str          # heading | block | row | group | header
-    table: str         # active | applications | review | '' (headings, shared headers)
-    key: str           # row/group key, section number ('2'..'6'), block numeral, or header text
+    kind: str  # heading | block | row | group | header
+    table: str  # active | applications | review | '' (headings, shared headers)
+    key: str  # row/group key, section number ('2'..'6'), block numeral, or header text
     version: str = ""  # '2019' | '2021' when only that format prints this label
 
 
@@ -35,7 +36,7 @@ _T2S_PAIRS = (  # traditional, simplified
 _T2S = str.maketrans(_T2S_PAIRS[0::2], _T2S_PAIRS[1::2])
 # Ruby pinyin injected by some mirror sites after characters: 主動(dòng)公開.
 _RUBY = re.compile(r"\([a-zA-Z\u00c0-\u024f\u0300-\u036f]+\)")
-_DROP = re.compile(r"[\s\u200b-\u200d\ufeff“”‘’\"'「」『』#*]+")   # '#', '*': markdown headings, bold
+_DROP = re.compile(r"[\s\u200b-\u200d\ufeff“”‘’\"'「」『』#*]+")  # '#', '*': markdown headings, bold
 _ITEM_NUMBER = re.compile(r"^(\d{1,2})[、,]")
 ITEM_PREFIX = re.compile(r"^(?:\(([一二三四五六七八九十])\)|([一二三四五六七八九十])[、.]|(\d{1,2})\.)")
 _BLOCK = re.compile(r"^第二十条第?\(([一二三四五六七八九十])\)项$")
@@ -83,13 +84,25 @@ def _build() -> dict[str, Label]:
             stem = row.key.rsplit("_", 1)[0] if row.key[-1].isdigit() else "results"
             add(group, Label("group", "applications", stem))
     add("(五)不予以处理", Label("group", "applications", "not_processed"))
-    for text in ("申请人情况", "信息内容", *(p for _, lab in S.APPLICANT_COLUMNS for p in lab.split("·")),
-                 "(本列数据的勾稽关系为:第一项加第二项之和,等于第三项加第四项之和)"):
+    for text in (
+        "申请人情况",
+        "信息内容",
+        *(p for _, lab in S.APPLICANT_COLUMNS for p in lab.split("·")),
+        "(本列数据的勾稽关系为:第一项加第二项之和,等于第三项加第四项之和)",
+    ):
         add(text, Label("header", "applications" if text != "信息内容" else "active", text))
     # Table 二: rows and column headers of both formats.
-    rows = {"规章": "rules", "行政规范性文件": "normative_docs", "规范性文件": "normative_docs",
-            "行政许可": "licensing", "其他对外管理服务事项": "other_services", "行政处罚": "punishment",
-            "行政强制": "enforcement", "行政事业性收费": "fees", "政府集中采购": "procurement"}
+    rows = {
+        "规章": "rules",
+        "行政规范性文件": "normative_docs",
+        "规范性文件": "normative_docs",
+        "行政许可": "licensing",
+        "其他对外管理服务事项": "other_services",
+        "行政处罚": "punishment",
+        "行政强制": "enforcement",
+        "行政事业性收费": "fees",
+        "政府集中采购": "procurement",
+    }
     only_2019 = {"other_services", "procurement"}
     for text, key in rows.items():
         add(text, Label("row", "active", key, "2019" if key in only_2019 else ""))
@@ -106,8 +119,11 @@ def _build() -> dict[str, Label]:
 
 VOCAB = _build()
 # Row/group labels whose body alone is too short to be told from a column header (3.其他, (七)总计).
-_NEEDS_PREFIX = {k for k, v in VOCAB.items() if v.kind in ("row", "group") and len(ITEM_PREFIX.sub("", k)) <= 2
-                 and ITEM_PREFIX.match(k)}
+_NEEDS_PREFIX = {
+    k
+    for k, v in VOCAB.items()
+    if v.kind in ("row", "group") and len(ITEM_PREFIX.sub("", k)) <= 2 and ITEM_PREFIX.match(k)
+}
 _BODIES: dict[str, list[tuple[str, Label]]] = {}
 for _k, _v in VOCAB.items():
     if _v.kind in ("row", "group") and _k not in _NEEDS_PREFIX:
@@ -136,9 +152,9 @@ def _by_prefix(s: str) -> Label | None:
     body = ITEM_PREFIX.sub("", s)
     cands = []
     for key, lab in VOCAB.items():
-        if len(s) >= MIN_PREFIX and key.startswith(s) and key != s:
-            cands.append(lab)
-        elif s.startswith(key) and s[len(key):].startswith("(") and len(s) - len(key) <= 20 and len(key) >= 2:
+        if (len(s) >= MIN_PREFIX and key.startswith(s) and key != s) or (
+            s.startswith(key) and s[len(key) :].startswith("(") and len(s) - len(key) <= 20 and len(key) >= 2
+        ):
             cands.append(lab)
     if not cands and len(body) >= MIN_PREFIX and body != s:
         cands = [lab for b, labs in _BODIES.items() if b.startswith(body) for _, lab in labs]
@@ -192,7 +208,7 @@ def match(text: str) -> Label | None:
         if any(w in m.group(2) for w in HEADING_WORDS[number]):
             return Label("heading", "", number)
     body = ITEM_PREFIX.sub("", s)
-    if body != s and body in _BODIES:   # exact body under another numbering style
+    if body != s and body in _BODIES:  # exact body under another numbering style
         return _unique([lab for _, lab in _BODIES[body]])
     if not _CJK.search(s):
         return None
@@ -209,7 +225,7 @@ def is_group_fragment(text: str) -> bool:
     return len(text) >= 2 and any(text in form for form in _GROUP_FORMS)
 
 
-@lru_cache(maxsize=None)
+@cache
 def widths(version: str) -> dict[str, int]:
     """Number of printed values per table-二 row key in one format version."""
     spec = S.ACTIVE_2021 if version == S.FORMAT_2021 else S.ACTIVE_2019
@@ -222,6 +238,15 @@ def widths(version: str) -> dict[str, int]:
 
 # Run-together cells: a statutory label immediately followed by digits that run into the next word
 # ("规章000行政规范性文件6233440"); prose numbers are followed by a measure word (件, 条 ...).
-_RUN_LABELS = sorted({ITEM_PREFIX.sub("", k) for k, v in VOCAB.items() if v.kind in ("row", "header")
-                      and len(ITEM_PREFIX.sub("", k)) >= 2}, key=len, reverse=True)
-RUN_TOGETHER = re.compile("(?:" + "|".join(map(re.escape, _RUN_LABELS)) + r")\d[\d.]*(?![\d件条个项次人万元%份家年月日天号期篇])")
+_RUN_LABELS = sorted(
+    {
+        ITEM_PREFIX.sub("", k)
+        for k, v in VOCAB.items()
+        if v.kind in ("row", "header") and len(ITEM_PREFIX.sub("", k)) >= 2
+    },
+    key=len,
+    reverse=True,
+)
+RUN_TOGETHER = re.compile(
+    "(?:" + "|".join(map(re.escape, _RUN_LABELS)) + r")\d[\d.]*(?![\d件条个项次人万元%份家年月日天号期篇])"
+)

@@ -9,16 +9,17 @@ parse and restored after it: it is process-wide, so parse_file must not run besi
 other threads of the same process (nianbao parses in one thread per process). Where the platform has
 no RLIMIT_AS, no cap.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 try:
     import resource
-except ImportError:   # not on this platform: no cap
-    resource = None   # type: ignore[assignment]
+except ImportError:  # not on this platform: no cap
+    resource = None  # type: ignore[assignment]
 
 PARSE_MEMORY_ENV = "NIANBAO_PARSE_MEMORY"
 # MB a parse may add to the process. Measured whole processes: a corpus PDF 45 MB, a 46 MB HTML page
@@ -66,7 +67,7 @@ def capped(mb: float) -> Iterator[None]:
     cap = size + int(mb * 2**20)
     if hard != resource.RLIM_INFINITY:
         cap = min(cap, hard)
-    if soft != resource.RLIM_INFINITY and soft <= cap:   # a tighter cap set outside: it stays
+    if soft != resource.RLIM_INFINITY and soft <= cap:  # a tighter cap set outside: it stays
         yield
         return
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))

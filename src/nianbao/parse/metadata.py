@@ -1,4 +1,5 @@
 """Agency, year and region from a report's title and opening paragraphs; None when not printed."""
+
 from __future__ import annotations
 
 import re
@@ -6,9 +7,9 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-TITLE_LINES = 60          # title search window (HTML text starts with navigation)
+TITLE_LINES = 60  # title search window (HTML text starts with navigation)
 MAX_TITLE = 80
-TITLE_WRAP = 3           # a title may wrap onto this many lines
+TITLE_WRAP = 3  # a title may wrap onto this many lines
 _SPACE = re.compile(r"\s+")
 _YEAR = r"(?P<year>(?:19|20)\d{2})"
 _TITLES = (
@@ -21,8 +22,10 @@ _TITLE_START = re.compile(rf"{_YEAR}年|政府信息公开")
 _PERIOD = re.compile(rf"统计期限.{{0,8}}?{_YEAR}年1月1日")
 _NOT_AGENCY = re.compile(r"[。,，;；:：!！?？《》\d]")
 # Administrative divisions at the start of an agency name: 省/自治区, 市/州/地区/盟, 区/县/旗/市.
-_DIVISION = re.compile(r"^(?P<p>[\u4e00-\u9fff]{2,7}?(?:省|自治区))?(?P<c>[\u4e00-\u9fff]{2,9}?(?:市|自治州|地区|盟))?"
-                       r"(?P<d>[\u4e00-\u9fff]{1,9}?(?:自治县|区|县|旗|市))?")
+_DIVISION = re.compile(
+    r"^(?P<p>[\u4e00-\u9fff]{2,7}?(?:省|自治区))?(?P<c>[\u4e00-\u9fff]{2,9}?(?:市|自治州|地区|盟))?"
+    r"(?P<d>[\u4e00-\u9fff]{1,9}?(?:自治县|区|县|旗|市))?"
+)
 MUNICIPALITIES = ("北京市", "天津市", "上海市", "重庆市")
 
 
@@ -33,7 +36,7 @@ class Metadata:
     region: str | None
 
 
-@lru_cache(maxsize=1 << 12)   # navigation and footer lines recur on every page of a site
+@lru_cache(maxsize=1 << 12)  # navigation and footer lines recur on every page of a site
 def _clean(line: str) -> str:
     """A title line without spaces or markdown marks."""
     return _SPACE.sub("", unicodedata.normalize("NFKC", line)).strip("#*|")
@@ -64,7 +67,7 @@ def _title_match(lines: list[str], n: int) -> re.Match | None:
     # Only a line that holds the title's start can wrap: the agency line above a title (or a navigation
     # line above that) is not joined to it, so the title alone still names the agency line above.
     # A joined title must name a plausible agency: '发布时间:2023年5月6日' above a title is no wrapped start.
-    for i, part in enumerate(lines[n:n + (TITLE_WRAP if _TITLE_START.search(lines[n]) else 1)]):
+    for i, part in enumerate(lines[n : n + (TITLE_WRAP if _TITLE_START.search(lines[n]) else 1)]):
         title += part
         if len(title) > MAX_TITLE:
             return None
@@ -79,11 +82,11 @@ def read_metadata(text: str) -> Metadata:
     lines: list[str] = []
     for raw in text.splitlines():
         if raw.strip():
-            lines.append(_clean(raw[:MAX_TITLE * 2]))
+            lines.append(_clean(raw[: MAX_TITLE * 2]))
             if len(lines) == TITLE_LINES:
                 break
     agency = year = None
-    for n, line in enumerate(lines):
+    for n in range(len(lines)):
         m = _title_match(lines, n)
         if not m:
             continue

@@ -6,6 +6,7 @@ one cell per line, markdown rows, one cell per paragraph. They print every value
 holds it, so `parse_file(render(...))` must give the JSON tables back. Used by the round-trip tests,
 the ingest benchmark and anyone who needs realistic report files.
 """
+
 from __future__ import annotations
 
 import html as _html
@@ -19,25 +20,25 @@ from .. import schema as S
 
 # Text layouts, each named after corpus/real files it reproduces.
 LAYOUTS = (
-    "pipe",               # 000, 005, 011: 'a | b | c |', a blank filler row closes each table
-    "pipe-filler",        # 013: 'a | b |' plus colspan fillers ' |||' up to the table width
-    "cell-per-line",      # 007, 015: 'a |' per line, filler lines '|||' after short rows
+    "pipe",  # 000, 005, 011: 'a | b | c |', a blank filler row closes each table
+    "pipe-filler",  # 013: 'a | b |' plus colspan fillers ' |||' up to the table width
+    "cell-per-line",  # 007, 015: 'a |' per line, filler lines '|||' after short rows
     "cell-per-line-bar",  # 029: a bare '|' line before each row, fillers on the last cell's line
-    "markdown",           # 009: '| a | b | ' plus fillers
-    "paragraph",          # 019, 025, 027: one cell per blank-line-separated paragraph
-    "tab",                # no corpus file: a table pasted from a browser or Word, cells between tabs
+    "markdown",  # 009: '| a | b | ' plus fillers
+    "paragraph",  # 019, 025, 027: one cell per blank-line-separated paragraph
+    "tab",  # no corpus file: a table pasted from a browser or Word, cells between tabs
 )
 NON_NUMERIC_TEXTS = ("/", "—", "无")
 
 
 @dataclass(frozen=True)
 class GridCell:
-    text: str           # '\n' a line break inside a paragraph of the cell, '\n\n' a second paragraph
+    text: str  # '\n' a line break inside a paragraph of the cell, '\n\n' a second paragraph
     colspan: int = 1
     rowspan: int = 1
 
 
-Grid = list[list[GridCell]]   # a merged cell appears once, in the first row it covers
+Grid = list[list[GridCell]]  # a merged cell appears once, in the first row it covers
 
 
 def value_text(value: Any) -> str:
@@ -57,9 +58,10 @@ def _values(values: list[Any]) -> list[GridCell]:
 
 # --- The statutory tables as grids.
 
+
 def _active_2021_grid(active: dict[str, Any]) -> Grid:
     """Table 二 of the 2021 format."""
-    one_col = lambda label, key: [GridCell(label), GridCell(value_text(active[key]), colspan=3)]  # noqa: E731
+    one_col = lambda label, key: [GridCell(label), GridCell(value_text(active[key]), colspan=3)]
     return [
         [GridCell("第二十条第(一)项", colspan=4)],
         [GridCell("信息内容"), GridCell("本年制发件数"), GridCell("本年废止件数"), GridCell("现行有效件数")],
@@ -81,8 +83,11 @@ def _active_2021_grid(active: dict[str, Any]) -> Grid:
 def _active_2019_grid(active: dict[str, Any]) -> Grid:
     """Table 二 of the 2019 (试行) format."""
     items = [GridCell("信息内容"), GridCell("上一年项目数量"), GridCell("本年增/减"), GridCell("处理决定数量")]
-    two = lambda label, key: [GridCell(label), GridCell(value_text(active[key][0])),  # noqa: E731
-                              GridCell(value_text(active[key][1]), colspan=2)]
+    two = lambda label, key: [
+        GridCell(label),
+        GridCell(value_text(active[key][0])),
+        GridCell(value_text(active[key][1]), colspan=2),
+    ]
     return [
         [GridCell("第二十条第(一)项", colspan=4)],
         [GridCell("信息内容"), GridCell("本年新\n制作数量"), GridCell("本年新\n公开数量"), GridCell("对外公开总数量")],
@@ -120,8 +125,10 @@ def _applications_grid(apps: dict[str, list[Any]]) -> Grid:
         if len(labels) == 2 and not labels[0].startswith("三、"):
             groups[labels[0]] = groups.get(labels[0], 0) + 1
     grid: Grid = [
-        [GridCell("(本列数据的勾稽关系为:第一项加第二项之和,等于第三项加第四项之和)", colspan=3, rowspan=3),
-         GridCell("申请人情况", colspan=7)],
+        [
+            GridCell("(本列数据的勾稽关系为:第一项加第二项之和,等于第三项加第四项之和)", colspan=3, rowspan=3),
+            GridCell("申请人情况", colspan=7),
+        ],
         [GridCell("自然人", rowspan=2), GridCell("法人或其他组织", colspan=5), GridCell("总计", rowspan=2)],
         [GridCell(t) for t in _APPLICANT_HEADERS],
     ]
@@ -131,8 +138,9 @@ def _applications_grid(apps: dict[str, list[Any]]) -> Grid:
         if key in ("new", "carried_over", "carried_forward"):
             grid.append([GridCell(labels[0], colspan=3), *values])
         elif key == "granted":
-            grid.append([GridCell("三、本年度办理结果", rowspan=len(results) + 1),
-                         GridCell(labels[1], colspan=2), *values])
+            grid.append(
+                [GridCell("三、本年度办理结果", rowspan=len(results) + 1), GridCell(labels[1], colspan=2), *values]
+            )
         elif len(labels) == 1 or key == "partly_granted":
             grid.append([GridCell(labels[-1], colspan=2), *values])
         elif labels[0] in seen_groups:
@@ -148,8 +156,11 @@ def _review_grid(review: dict[str, list[Any]]) -> Grid:
     outcomes = [label for _, label in S.REVIEW_OUTCOMES]
     return [
         [GridCell("行政复议", colspan=5), GridCell("行政诉讼", colspan=10)],
-        [*(GridCell(o, rowspan=2) for o in outcomes),
-         GridCell("未经复议直接起诉", colspan=5), GridCell("复议后起诉", colspan=5)],
+        [
+            *(GridCell(o, rowspan=2) for o in outcomes),
+            GridCell("未经复议直接起诉", colspan=5),
+            GridCell("复议后起诉", colspan=5),
+        ],
         [GridCell(o) for o in outcomes * 2],
         [GridCell(value_text(v)) for g, _ in S.REVIEW_GROUPS for v in review[g]],
     ]
@@ -157,7 +168,7 @@ def _review_grid(review: dict[str, list[Any]]) -> Grid:
 
 def grid_width(grid: Grid) -> int:
     """Number of grid columns, counting cells merged down from rows above."""
-    carried: list[int] = []   # rows still covered, per column
+    carried: list[int] = []  # rows still covered, per column
     width = 0
     for row in grid:
         col = 0
@@ -190,6 +201,7 @@ def report_grids(report: dict[str, Any]) -> list[tuple[str, Grid]]:
 
 # --- The prose around the tables.
 
+
 def _opening(report: dict[str, Any]) -> list[str]:
     year = report.get("year")
     return [
@@ -213,6 +225,7 @@ def _title(report: dict[str, Any]) -> list[str]:
 
 
 # --- Text layouts.
+
 
 def _cell(text: str, layout: str) -> str:
     """One cell's text with its in-cell line breaks, as the layout flattens them (000 '商业 企业', 009 '商业企业')."""
@@ -244,11 +257,11 @@ def _row_lines(row: list[GridCell], width: int, layout: str) -> list[str]:
         return [f"{t} |" for t in texts] + ([fill] if fill else [])
     if layout == "cell-per-line-bar":
         lines = ["|"] + [f"{t} |" for t in texts]
-        return lines[:-1] + [lines[-1] + (" " + fill if fill else "")]
+        return [*lines[:-1], lines[-1] + (" " + fill if fill else "")]
     if layout == "paragraph":
         # A blank cell is a paragraph holding one space (019 prints a lone ' ' paragraph).
         return [t if t else " " for t in texts]
-    if layout == "tab":   # a merged cell once, as a browser copies it; a blank cell between two tabs
+    if layout == "tab":  # a merged cell once, as a browser copies it; a blank cell between two tabs
         return ["\t".join(texts)]
     raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
 
@@ -257,9 +270,9 @@ def _table_lines(grid: Grid, layout: str) -> list[str]:
     width = grid_width(grid)
     lines = [line for row in grid for line in _row_lines(row, width, layout)]
     if layout == "pipe":
-        lines.append(" ".join(["|"] * width))   # 000 closes every table with an empty row
+        lines.append(" ".join(["|"] * width))  # 000 closes every table with an empty row
     elif layout == "paragraph":
-        lines.append(" ")                        # 019: an empty paragraph between tables
+        lines.append(" ")  # 019: an empty paragraph between tables
     return lines
 
 
@@ -281,8 +294,10 @@ def render_text(report: dict[str, Any], layout: str) -> str:
 _FULLWIDTH = str.maketrans({"(": "（", ")": "）", ":": "：", ",": "，", ";": "；"})
 _SPAN = '<span style="font-family: 微软雅黑;">{}</span>'
 _P = '<p style="text-align: justify; line-height: 2; font-family: 微软雅黑;" align="">{}</p>'
-_TABLE = ('<table style="BORDER-COLLAPSE:collapse" cellspacing="0" cellpadding="2" '
-          'bordercolor="#000000" border="1">\n  <tbody>\n{}\n  </tbody>\n</table>')
+_TABLE = (
+    '<table style="BORDER-COLLAPSE:collapse" cellspacing="0" cellpadding="2" '
+    'bordercolor="#000000" border="1">\n  <tbody>\n{}\n  </tbody>\n</table>'
+)
 
 
 def _html_paragraph(text: str) -> str:
@@ -316,15 +331,20 @@ def render_html(report: dict[str, Any]) -> str:
         body.append(_html_paragraph(heading))
         body.append(_html_table(grid))
     body += [_html_paragraph(t) for t in _CLOSING]
-    return ("<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>{title}</title>\n</head>\n<body>\n<div class=\"article-content\" id=\"zoomcon\">\n"
-            + "\n".join(body) + "\n</div>\n</body>\n</html>\n")
+    return (
+        '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
+        f'<title>{title}</title>\n</head>\n<body>\n<div class="article-content" id="zoomcon">\n'
+        + "\n".join(body)
+        + "\n</div>\n</body>\n</html>\n"
+    )
 
 
 # --- Random valid reports (benchmarks, synthetic files, and the seed of the hypothesis strategies).
 
-def _random_value(rng: random.Random, blank_rate: float, text_rate: float, *, signed: bool = False,
-                  decimal: bool = False) -> Any:
+
+def _random_value(
+    rng: random.Random, blank_rate: float, text_rate: float, *, signed: bool = False, decimal: bool = False
+) -> Any:
     """A cell value: mostly zeros and small counts, some large numbers, blanks and '/' at the given rates."""
     roll = rng.random()
     if roll < blank_rate:
@@ -337,27 +357,45 @@ def _random_value(rng: random.Random, blank_rate: float, text_rate: float, *, si
     return -n if signed and rng.random() < 0.2 else n
 
 
-def random_report(rng: random.Random, version: str = S.FORMAT_2021, *, other_single_row: bool = False,
-                  agency: str = "某县人民政府办公室", year: int = 2023, blank_rate: float = 0.03,
-                  text_rate: float = 0.03) -> dict[str, Any]:
+def random_report(
+    rng: random.Random,
+    version: str = S.FORMAT_2021,
+    *,
+    other_single_row: bool = False,
+    agency: str = "某县人民政府办公室",
+    year: int = 2023,
+    blank_rate: float = 0.03,
+    text_rate: float = 0.03,
+) -> dict[str, Any]:
     """A random valid report in the corpus JSON shape; `other_single_row` prints (六) as one row."""
-    v = lambda **kw: _random_value(rng, blank_rate, text_rate, **kw)  # noqa: E731
+    v = lambda **kw: _random_value(rng, blank_rate, text_rate, **kw)
     single = other_single_row or version == S.FORMAT_2019
     keys = S.APPLICATION_ROW_KEYS_SINGLE if single else S.APPLICATION_ROW_KEYS_SUBROWS
     apps = {k: [v() for _ in S.APPLICANT_COLUMNS] for k in keys}
     review = {g: [v() for _ in S.REVIEW_OUTCOMES] for g, _ in S.REVIEW_GROUPS}
-    report: dict[str, Any] = {"agency": agency, "year": year, "region": None, "format_version": version,
-                              "tables": {"active": None, "applications": apps, "review_litigation": review}}
+    report: dict[str, Any] = {
+        "agency": agency,
+        "year": year,
+        "region": None,
+        "format_version": version,
+        "tables": {"active": None, "applications": apps, "review_litigation": review},
+    }
     if version == S.FORMAT_2019:
         report["active_2019_format"] = {
-            "rules": [v(), v(), v()], "normative_docs": [v(), v(), v()],
+            "rules": [v(), v(), v()],
+            "normative_docs": [v(), v(), v()],
             **{k: [v(), v(signed=True), v()] for k in ("licensing", "other_services", "punishment", "enforcement")},
-            "fees": [v(), v(signed=True)], "procurement": [v(), v(decimal=True)],
+            "fees": [v(), v(signed=True)],
+            "procurement": [v(), v(decimal=True)],
         }
     else:
         report["tables"]["active"] = {
-            "rules": [v(), v(), v()], "normative_docs": [v(), v(), v()], "licensing": v(),
-            "punishment": v(), "enforcement": v(), "fees_10k_yuan": v(decimal=True),
+            "rules": [v(), v(), v()],
+            "normative_docs": [v(), v(), v()],
+            "licensing": v(),
+            "punishment": v(),
+            "enforcement": v(),
+            "fees_10k_yuan": v(decimal=True),
         }
     return report
 

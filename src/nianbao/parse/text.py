@@ -7,6 +7,7 @@ Word), one cell per blank-line paragraph (chosen per document), and space-separa
 from PDFs ('规章 0 0 0', a vertical label character glued in front of a label: '三 2.其他法律...').
 Numbers and labels are told apart later, in core.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,22 +18,22 @@ from functools import lru_cache
 from . import labels as L
 from .core import NUMBER, VALUE_WORDS, WITH_UNIT, TextCell
 
-BARE_PAGE_NUMBER = re.compile(r"^\s*\d{1,4}\s*$")   # a page number without marks: only where a page ends
+BARE_PAGE_NUMBER = re.compile(r"^\s*\d{1,4}\s*$")  # a page number without marks: only where a page ends
 PAGE_NUMBER = re.compile(r"^\s*(?:[-—–]\s*\d{1,4}\s*[-—–]|第\s*\d{1,4}\s*页(?:\s*[,，]?\s*共\s*\d{1,4}\s*页)?)\s*$")
 MARKDOWN_RULE = re.compile(r"^:?-{3,}:?$")
-FILLER = re.compile(r"^\s*\|{2,}\s*$")   # colspan fillers '||', '|||' on a line of their own hold no cell
-TRAILING_FILL = re.compile(r"\|\s*\|{2,}\s*$")   # '... | 0 | |||': the cell ends at the first bar
+FILLER = re.compile(r"^\s*\|{2,}\s*$")  # colspan fillers '||', '|||' on a line of their own hold no cell
+TRAILING_FILL = re.compile(r"\|\s*\|{2,}\s*$")  # '... | 0 | |||': the cell ends at the first bar
 SYMBOL = re.compile(r"^[/／\\\-—–_~～?？*×]+$")
 # Column bars other than '|': the full-width bar a Chinese input method types, box-drawing verticals.
 BARS = "｜│┃║￨"
-_TO_PIPE = str.maketrans({c: "|" for c in BARS})
+_TO_PIPE = str.maketrans(dict.fromkeys(BARS, "|"))
 # A rule between rows of a drawn table ('├────┼────┤', '+-----+-----+', '═════'): no cell, no text.
-_RULE_MARKS = "+─━═┌┐└┘├┤┬┴┼╔╗╚╝╠╣╦╩╬"   # one of these in a line of rule characters makes it a rule
+_RULE_MARKS = "+─━═┌┐└┘├┤┬┴┼╔╗╚╝╠╣╦╩╬"  # one of these in a line of rule characters makes it a rule
 RULE_CHARS = re.compile(f"[{_RULE_MARKS}]")
 RULE_LINE = re.compile(rf"^\s*(?=.*[{_RULE_MARKS}])[-{_RULE_MARKS}=:┄┅┈┉╒╓╕╖╘╙╛╜╞╟╡╢╤╥╧╨╪╫\s|]{{3,}}$")
-PARAGRAPH_SHARE = 0.6     # share of non-empty lines followed by an empty line in a paragraph layout
+PARAGRAPH_SHARE = 0.6  # share of non-empty lines followed by an empty line in a paragraph layout
 PARAGRAPH_MIN_LINES = 10
-MAX_SPLIT_WORDS = 6       # longer runs are prose, not a label with a group label in front
+MAX_SPLIT_WORDS = 6  # longer runs are prose, not a label with a group label in front
 
 
 def is_paragraph_layout(raw: list[str]) -> bool:
@@ -51,14 +52,14 @@ def _units(raw: list[str]) -> list[tuple[int, str]]:
         return [(i + 1, x) for i, x in enumerate(raw) if x.strip()]
     out, start, buf = [], 0, []
     padded = ["", *raw, ""]
-    for i, x in enumerate(raw + [""]):
+    for i, x in enumerate([*raw, ""]):
         if x.strip():
             if not buf:
                 start = i + 1
             buf.append(x.strip())
             continue
         if buf and len(buf) > 1 and any(all(map(_is_value_token, line.split())) for line in buf):
-            out += [(start + k, line) for k, line in enumerate(buf)]   # lines of numbers: rows, not one cell
+            out += [(start + k, line) for k, line in enumerate(buf)]  # lines of numbers: rows, not one cell
             buf = []
         elif buf:
             out.append((start, _joined(buf)))
@@ -73,7 +74,11 @@ def _joined(lines: list[str]) -> str:
     numbers (or Latin words) on either side of a line break stay apart ('917806' / '54' is not 91780654)."""
     out = lines[0]
     for line in lines[1:]:
-        out += " " + line if out[-1:].isascii() and out[-1:].isalnum() and line[:1].isascii() and line[:1].isalnum() else line
+        out += (
+            " " + line
+            if out[-1:].isascii() and out[-1:].isalnum() and line[:1].isascii() and line[:1].isalnum()
+            else line
+        )
     return out
 
 
@@ -133,7 +138,7 @@ def _flush(run: list[str], cells: list[str]) -> None:
     text = " ".join(run)
     if 1 < len(run) <= MAX_SPLIT_WORDS and not L.match(text):
         for k in range(1, len(run)):
-            if not L.ITEM_PREFIX.match(L.normalize(run[k])):   # a row label starts with its number
+            if not L.ITEM_PREFIX.match(L.normalize(run[k])):  # a row label starts with its number
                 continue
             lab = L.match(" ".join(run[k:]))
             if lab and lab.kind in ("row", "group"):
@@ -156,7 +161,7 @@ def _without_page_breaks(text: str) -> str:
     of a page's table is no page number. Line numbers stay those an editor shows, but where a form feed
     stands between text on one line."""
     lines = text.split("\n")
-    candidates = []   # (page, number, line index)
+    candidates = []  # (page, number, line index)
     page = 1
     for i, line in enumerate(lines):
         if "\f" not in line:
@@ -177,8 +182,9 @@ def _without_page_breaks(text: str) -> str:
                 if number - on_page == offset:
                     lines[j] = ""
     # A form feed between text on one line breaks it; at either end of a line (pdftotext) it is no line.
-    return "\n".join("\n".join(part for part in line.split("\f") if part.strip()) if "\f" in line else line
-                     for line in lines)
+    return "\n".join(
+        "\n".join(part for part in line.split("\f") if part.strip()) if "\f" in line else line for line in lines
+    )
 
 
 def read_lines(text: str) -> list[list[TextCell]]:
@@ -203,7 +209,7 @@ def read_lines(text: str) -> list[list[TextCell]]:
                 continue
         elif PAGE_NUMBER.match(unit):
             continue
-        elif "\t" in unit.lstrip():   # tabs only in front of the text are indentation
+        elif "\t" in unit.lstrip():  # tabs only in front of the text are indentation
             cells = tab_cells(unit)
         else:
             cells = space_cells(unit) or [""]
