@@ -64,6 +64,7 @@ VOLATILE_KEYS = (
     ("started_at",),  # wall clock, to the second
     ("finished_at",),  # wall clock, to the second
     ("gx", "run_time"),  # wall clock, to the microsecond (GX's RunIdentifier)
+    ("snapshot",),  # the data folder snapshot's id: a wall clock and a random tail (absent in older code)
 )
 
 # Literal tokens, read per side from what its runs recorded (run_results.json) and replaced longest first
@@ -297,10 +298,16 @@ def run_command(side: Side, scenario: str, index: int, args: list[str], logs: Pa
     return CommandResult(args, out.returncode, out.stdout)
 
 
+# A reader holds the data folder's readers lock (shared) while it reads: an empty lock file, not data.
+READERS_LOCK = "_ingest/readers.lock"
+
+
 def folder_state(folder: Path) -> list[tuple[str, int, int]]:
     """(path, size, mtime) of every file under folder: to show that a run left shared data alone."""
     return sorted(
-        (str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()
+        (str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file() and p.relative_to(folder).as_posix() != READERS_LOCK
     )
 
 

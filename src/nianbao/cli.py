@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 
-from .exitcodes import exit_now
+from .exitcodes import exit_code, exit_now
 
 # command -> (module, function); modules are imported lazily because GX's import alone takes seconds.
 COMMANDS = {
@@ -20,25 +21,56 @@ COMMANDS = {
 }
 
 
+class UsageError(Exception):
+    """The command line is wrong; main() exits with ExitCode.USAGE."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that hands a usage error to main() instead of exiting with its own 2 (our ERRORS)."""
+
+    def error(self, message: str):
+        """Print the usage and the error to stderr, as argparse does, then leave the exit to main()."""
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: 用法错误:{message}", file=sys.stderr)
+        raise UsageError(message)
+
+
+def report_meta(key: str):
+    """An argparse type for --year, --level or --region, checked as ingest checks a report's metadata:
+    a bad value on the command line is a usage error in every command."""
+
+    def check(text: str):
+        from .ingest import ManifestError, clean_meta  # only when the option is given: ingest imports pyarrow
+
+        try:
+            return clean_meta({key: text}).get(key)
+        except ManifestError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    check.__name__ = key  # argparse names the type in its message
+    return check
+
+
+def add_report_meta(parser: argparse.ArgumentParser, *keys: str) -> None:
+    """The options --agency, --region, --year, --level that set a report's metadata."""
+    for key in keys:
+        parser.add_argument(f"--{key}", type=None if key == "agency" else report_meta(key))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="nianbao", description="政府信息公开工作年度报告 数据质量检查")
+    p = Parser(prog="nianbao", description="政府信息公开工作年度报告 数据质量检查")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("parse", help="parse one report file and print it")
     s.add_argument("file")
     s.add_argument("--json", action="store_true", help="print the corpus JSON shape")
-    s.add_argument("--agency")
-    s.add_argument("--region")
-    s.add_argument("--year", type=int)
+    add_report_meta(s, "agency", "region", "year")
 
     s = sub.add_parser("ingest", help="parse report files (or folders, recursively) into the Parquet tables")
     s.add_argument("paths", nargs="+")
     s.add_argument("--out", default=None, help="data folder (default: data/)")
     s.add_argument("--manifest", help="CSV with columns file, agency, region, year (and optionally level)")
-    s.add_argument("--agency")
-    s.add_argument("--region")
-    s.add_argument("--year", type=int)
-    s.add_argument("--level")
+    add_report_meta(s, "agency", "region", "year", "level")
     s.add_argument(
         "--parse-timeout",
         type=float,
@@ -77,10 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("checkpoint", nargs="?", default="nightly")
         if name == "gate":
             s.add_argument("file", help="draft report (any input kind ingest reads)")
-            s.add_argument("--agency")
-            s.add_argument("--region")
-            s.add_argument("--year", type=int)
-            s.add_argument("--level")
+            add_report_meta(s, "agency", "region", "year", "level")
         s.add_argument("--data", default=None, help="data folder (default: data/)")
         s.add_argument(
             "--select",
@@ -105,9 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    module, func = COMMANDS[args.command]
-    code = getattr(importlib.import_module(module), func)(args)
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError:
+        code = exit_code(failed_severities=set(), usage_error=True)
+    else:
+        module, func = COMMANDS[args.command]
+        code = getattr(importlib.import_module(module), func)(args)
     exit_now(int(code))
 
 

@@ -1,17 +1,29 @@
 """The data folder: DATA/<table>/*.parquet, one folder per table. This module owns the table names,
-finding a table's files, reading reports back, and writing tables without leaving a half-written file.
+finding a table's files, reading reports back, and writing tables as atomic snapshots.
 
 Tables: `reports` (one row per report), the three statutory tables (nianbao.schema.STATUTORY_TABLES)
-and `cells` (every statutory cell as printed). Readers glob `*.parquet`, so hidden temporary files
-(`.name.tmp`) are never read; ingest keeps its state under DATA/_ingest/.
+and `cells` (every statutory cell as printed).
+
+Snapshots. Files are never changed once written. Ingest writes its tables as new files
+(`<table>/ingest-<snapshot>.parquet`, its state and change log under `_ingest/`) and then commits them
+all at once by replacing one small file, `_ingest/snapshot.json`, that names them (os.replace: a
+reader sees the old snapshot or the new one, never a mix; a killed ingest leaves the old one). Other
+writers' files (`synth-*.parquet`) are read as they are. A reader opens a Snapshot once, holding the
+folder's readers lock (shared), and reads only the files it lists from start to end, whatever ingests
+commit meanwhile; files no snapshot names any more are deleted by the next ingest when no reader holds
+the lock. A folder without `snapshot.json` (made by synth, or by an earlier ingest) is read as it lies.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import schema as S
@@ -20,18 +32,179 @@ REPORTS = "reports"
 CELLS = "cells"
 TABLES = (REPORTS, *S.STATUTORY_TABLES, CELLS)
 INGEST_DIR = "_ingest"
+POINTER = "snapshot.json"  # in INGEST_DIR: the committed snapshot
+READERS_LOCK = "readers.lock"  # in INGEST_DIR: held shared by readers, exclusively by the cleanup
+INGEST_PREFIX = "ingest"  # ingest's own files: <table>/ingest-<snapshot>.parquet
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent view of a data folder: the files of every table, as committed at one moment."""
+
+    data_dir: Path
+    id: str
+    tables: dict[str, tuple[Path, ...]]
+    listed: dict[str, str]  # ingest's own files of the snapshot: table or "state"/"changes" -> name
+
+    def files(self, table: str) -> list[Path]:
+        """The Parquet files of one table in this snapshot, sorted."""
+        return list(self.tables.get(table, ()))
+
+    def source(self, table: str) -> str | None:
+        """DuckDB's read_parquet over the table's files, or None when the table has none."""
+        files = self.files(table)
+        if not files:
+            return None
+        names = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+        return f"read_parquet([{names}], union_by_name = true)"
+
+    def ingest_file(self, name: str) -> Path | None:
+        """Ingest's own file of a table (or its "state", "changes") in this snapshot; None before any ingest."""
+        listed = self.listed.get(name)
+        return None if listed is None else self.data_dir / listed
+
+
+def pointer_path(data_dir: Path) -> Path:
+    """Where the committed snapshot is named."""
+    return Path(data_dir) / INGEST_DIR / POINTER
+
+
+def open_snapshot(data_dir: Path) -> Snapshot:
+    """The data folder's current snapshot (its files listed once, now)."""
+    data_dir = Path(data_dir)
+    pointer = pointer_path(data_dir)
+    doc = json.loads(pointer.read_text(encoding="utf-8")) if pointer.is_file() else None
+    listed = dict(doc["files"]) if doc else {}
+    tables = {}
+    for table in TABLES:
+        folder = data_dir / table
+        found = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+        if doc is not None:  # ingest's files count only when the snapshot names them
+            own = listed.get(table)
+            found = [f for f in found if not f.name.startswith(INGEST_PREFIX) or f"{table}/{f.name}" == own]
+        tables[table] = tuple(found)
+    return Snapshot(data_dir, doc["id"] if doc else _unversioned_id(tables), tables, listed)
+
+
+def _unversioned_id(tables: dict[str, tuple[Path, ...]]) -> str:
+    """A folder without a committed snapshot: an id from its files' names, sizes and times."""
+    digest = hashlib.sha256()
+    for table, files in sorted(tables.items()):
+        for f in files:
+            st = f.stat()
+            digest.update(f"{table}/{f.name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return "files-" + digest.hexdigest()[:16]
+
+
+def as_snapshot(data: Path | Snapshot) -> Snapshot:
+    """A snapshot, opened now when given a folder."""
+    return data if isinstance(data, Snapshot) else open_snapshot(data)
+
+
+@contextmanager
+def reading(data_dir: Path):
+    """The current snapshot, kept from deletion while the block runs (the readers lock, shared)."""
+    lock_dir = Path(data_dir) / INGEST_DIR
+    if not Path(data_dir).is_dir():
+        yield open_snapshot(data_dir)
+        return
+    try:
+        lock_dir.mkdir(exist_ok=True)
+        fh = open(lock_dir / READERS_LOCK, "a")  # noqa: SIM115  held for the block
+    except OSError:  # a read-only data folder: nobody can clean it up under us
+        yield open_snapshot(data_dir)
+        return
+    with fh:
+        fcntl.flock(fh, fcntl.LOCK_SH)  # before the pointer is read: a cleanup then waits for us
+        yield open_snapshot(data_dir)
 
 
 def table_files(data_dir: Path, table: str) -> list[Path]:
-    """The Parquet files of one table, sorted."""
-    folder = Path(data_dir) / table
-    return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    """The Parquet files of one table in the folder's current snapshot, sorted."""
+    return open_snapshot(data_dir).files(table)
 
 
-def table_glob(data_dir: Path, table: str) -> str | None:
-    """A glob over the table's files for DuckDB's read_parquet, or None when the table has none."""
-    folder = Path(data_dir) / table
-    return str(folder / "*.parquet") if any(folder.glob("*.parquet")) else None
+def new_snapshot_id(now: datetime | None = None) -> str:
+    """Sortable, unique snapshot id: UTC time to the microsecond and a random tail."""
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%S%fZ}-{os.urandom(3).hex()}"
+
+
+def commit(
+    data_dir: Path,
+    tables: dict[str, object],
+    parent: Snapshot,
+    step: Callable[[str], None] = lambda name: None,
+) -> Snapshot:
+    """Write ingest's tables (table, "state" or "changes" -> Arrow table) as one new snapshot.
+
+    Every file is new, written and flushed to disk before the pointer is replaced: a kill at any step
+    leaves `parent`, and the files it wrote are unnamed, deleted by a later cleanup. `step(name)` is
+    called after each file operation (tests kill the process there).
+    """
+    import pyarrow.parquet as pq
+
+    data_dir = Path(data_dir)
+    snap = new_snapshot_id()
+    listed = {}
+    for name, table in tables.items():
+        rel = f"{name}/{INGEST_PREFIX}-{snap}.parquet" if name in TABLES else f"{INGEST_DIR}/{name}-{snap}.parquet"
+        path = data_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, path)
+        _fsync(path)
+        listed[name] = rel
+        step(f"write-{name}")
+    doc = {
+        "id": snap,
+        "parent": parent.id,
+        "committed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "files": listed,
+    }
+    pointer = pointer_path(data_dir)
+    tmp = pointer.with_name(f".{POINTER}.{snap}.tmp")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    _fsync(tmp)
+    step("write-pointer")
+    os.replace(tmp, pointer)  # the commit
+    _fsync(pointer.parent)
+    step("commit")
+    return open_snapshot(data_dir)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file (or a folder's entries) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def clean_up(data_dir: Path, current: Snapshot) -> int:
+    """Delete ingest's files the current snapshot does not name, when no reader holds an older one.
+
+    Returns how many files went; 0 when a reader is active (the next ingest tries again).
+    """
+    data_dir = Path(data_dir)
+    lock_dir = data_dir / INGEST_DIR
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / READERS_LOCK, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return 0
+        named = {data_dir / rel for rel in current.listed.values()}
+        stale = [f for table in TABLES for f in (data_dir / table).glob(f"{INGEST_PREFIX}*.parquet")]
+        stale += list(lock_dir.glob("state*.parquet")) + list(lock_dir.glob("changes*.parquet"))
+        stale += list(lock_dir.glob(f".{POINTER}.*.tmp"))
+        stale += [f for table in TABLES for f in (data_dir / table).glob(".*.tmp")]
+        removed = 0
+        for f in stale:
+            if f not in named:
+                f.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
 
 def read_table(path: Path, schema):
@@ -89,23 +262,24 @@ def write_report(rows: dict[str, list[dict]], out: Path, stem: str = "gate") -> 
     return out
 
 
-def unsafe_row(data_dir: Path) -> tuple[str, str] | None:
+def unsafe_row(data: Path | Snapshot) -> tuple[str, str] | None:
     """(file, report id) of a row whose id is not R+16 hex digits, or whose level is unknown; None if none."""
     import duckdb
 
+    snapshot = as_snapshot(data)
     con = duckdb.connect()
     try:
         levels = ", ".join("'" + lv + "'" for lv in S.LEVELS)
         for table in (REPORTS, *S.STATUTORY_TABLES):
-            glob = table_glob(data_dir, table)
-            if glob is None:
+            files = [str(f) for f in snapshot.files(table)]
+            if not files:
                 continue
             level_test = f"OR (level IS NOT NULL AND level NOT IN ({levels}))" if table == REPORTS else ""
             bad = con.execute(
                 f"SELECT filename, report_id FROM read_parquet(?, filename=true, union_by_name=true) "
                 f"WHERE report_id IS NULL OR NOT regexp_full_match(report_id, '{S.REPORT_ID_PATTERN.pattern[1:-1]}') "
                 f"{level_test} LIMIT 1",
-                [glob],
+                [files],
             ).fetchone()
             if bad:
                 return bad[0], bad[1]
@@ -114,14 +288,18 @@ def unsafe_row(data_dir: Path) -> tuple[str, str] | None:
         con.close()
 
 
-def count_reports(data_dir: Path) -> int:
+def count_reports(data: Path | Snapshot) -> int:
     """Number of distinct report ids in `reports`."""
     import duckdb
+
+    files = [str(f) for f in as_snapshot(data).files(REPORTS)]
+    if not files:
+        return 0
 
     con = duckdb.connect()
     try:
         return con.execute(
-            "SELECT count(DISTINCT report_id) FROM read_parquet(?)", [table_glob(data_dir, REPORTS)]
+            "SELECT count(DISTINCT report_id) FROM read_parquet(?, union_by_name=true)", [files]
         ).fetchone()[0]
     finally:
         con.close()
@@ -191,10 +369,12 @@ def values_of(values: Mapping | None, columns: tuple[str, ...]) -> list:
     return [(values or {}).get(c) for c in columns]
 
 
-def read_reports(data_dir: Path, report_ids: Iterable[str], *, with_text: bool = True) -> dict[str, dict]:
+def read_reports(data: Path | Snapshot, report_ids: Iterable[str], *, with_text: bool = True) -> dict[str, dict]:
     """Meta, values and printed text of the given reports: {id: {"meta", "values": {table: {col: v}}, "text"}}."""
     import duckdb
     import pyarrow as pa
+
+    snapshot = as_snapshot(data)
 
     ids = sorted(set(report_ids))
     out: dict[str, dict] = {i: {"meta": {}, "values": {}, "text": {}} for i in ids}
@@ -205,14 +385,14 @@ def read_reports(data_dir: Path, report_ids: Iterable[str], *, with_text: bool =
         con.register("wanted", pa.table({"report_id": pa.array(ids, pa.string())}))
 
         def rows(table: str, order: str = "") -> list[TupleRow]:
-            glob = table_glob(data_dir, table)
-            if glob is None:
+            files = [str(f) for f in snapshot.files(table)]
+            if not files:
                 return []
             sql = (
                 f"SELECT t.* FROM read_parquet(?, union_by_name=true) t "
                 f"SEMI JOIN wanted w ON t.report_id = w.report_id {order}"
             )
-            cur = con.execute(sql, [glob])
+            cur = con.execute(sql, [files])
             index = Columns(d[0] for d in cur.description)
             return [TupleRow(index, row) for row in cur.fetchall()]
 

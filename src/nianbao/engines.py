@@ -44,6 +44,7 @@ BATCH_DEFINITION = "all"
 DUCKDB_MEMORY_LIMIT = os.environ.get("NIANBAO_DUCKDB_MEMORY", "640MB")
 REPORT_COLUMNS = ("agency", "region", "year", "level")
 WHERE_KEYS = ("region", "year", "agency", "report_ids")
+SELECTION_TABLE = "selection"  # <prefix>selection: the selection's values, one row per (key, value)
 # GX counts the failing rows of each expectation and lists up to 20 of their report ids (its pages
 # show them); the complete list comes from nianbao.violations, checked against GX's count. Only
 # report_id goes to GX as index column, because GX's pages do not escape free text like agency names.
@@ -153,34 +154,51 @@ def datasources_config() -> dict:
 
 
 def _like(value: str, prefix: bool) -> str:
-    """A LIKE pattern literal for a prefix or a substring match of `value` (escape: backslash)."""
+    """A LIKE pattern for a prefix or a substring match of `value` (escape: backslash); a bound value, never SQL."""
     escaped = str(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return violations.literal(escaped + "%" if prefix else "%" + escaped + "%")
+    return escaped + "%" if prefix else "%" + escaped + "%"
 
 
 def _as_list(value) -> list:
     return list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
 
 
-def where_sql(where: dict | None) -> list[str]:
-    """SQL conditions for a selection: region prefix, year, agency substring, report ids."""
+def selection_rows(where: dict | None) -> list[tuple[str, str]]:
+    """The rows (key, value) of the selection table: LIKE patterns of regions and agencies, years, report ids.
+
+    ValueError for an unknown key, a year that is not a number or a value that is not a report id."""
     where = dict(where or {})
     unknown = sorted(set(where) - set(WHERE_KEYS))
     if unknown:
         raise ValueError(f"unknown selection key(s) {unknown}; known: {list(WHERE_KEYS)}")
-    conds = []
-    if where.get("region"):
-        conds.append(" OR ".join(f"r.region LIKE {_like(v, True)} ESCAPE '\\'" for v in _as_list(where["region"])))
+    rows = [("region", _like(v, True)) for v in _as_list(where.get("region") or [])]
+    rows += [("year", str(int(y))) for y in _as_list(where.get("year") or [])]
+    rows += [("agency", _like(v, False)) for v in _as_list(where.get("agency") or [])]
+    ids = _as_list(where["report_ids"]) if where.get("report_ids") is not None else []
+    bad = [i for i in ids if not S.REPORT_ID_PATTERN.match(str(i))]
+    if bad:
+        raise ValueError(f"not report ids: {bad[:5]}")
+    return rows + [("report_id", str(i)) for i in ids]
+
+
+def where_sql(where: dict | None, prefix: str = "nb_") -> list[str]:
+    """SQL conditions for a selection: region prefix, year, agency substring, report ids.
+
+    The values are read from the table <prefix>selection (selection_rows, loaded with bound parameters),
+    never written into the SQL: an agency may be named `平潭 :x`, and SQLAlchemy's text() takes `:x` in
+    the text of a view for a bind parameter, while a view cannot take bind parameters on PostgreSQL."""
+    where = dict(where or {})
+    selection_rows(where)  # reject a bad selection
+    values = f"{prefix}{SELECTION_TABLE} AS s"
+    conds = [
+        f"EXISTS (SELECT 1 FROM {values} WHERE s.key = '{key}' AND r.{key} LIKE s.value ESCAPE '\\')"
+        for key in ("region", "agency")
+        if where.get(key)
+    ]
     if where.get("year"):
-        conds.append("r.year IN (" + ", ".join(str(int(y)) for y in _as_list(where["year"])) + ")")
-    if where.get("agency"):
-        conds.append(" OR ".join(f"r.agency LIKE {_like(v, False)} ESCAPE '\\'" for v in _as_list(where["agency"])))
+        conds.append(f"r.year IN (SELECT CAST(s.value AS INTEGER) FROM {values} WHERE s.key = 'year')")
     if where.get("report_ids") is not None:
-        ids = _as_list(where["report_ids"])
-        bad = [i for i in ids if not S.REPORT_ID_PATTERN.match(str(i))]
-        if bad:
-            raise ValueError(f"not report ids: {bad[:5]}")
-        conds.append("t.report_id IN (" + (", ".join(violations.literal(i) for i in ids) or "NULL") + ")")
+        conds.append(f"t.report_id IN (SELECT s.value FROM {values} WHERE s.key = 'report_id')")
     return [f"({c})" for c in conds]
 
 
@@ -199,7 +217,7 @@ def suite_sql(suite: str, where: dict | None = None, prefix: str = "nb_") -> str
     """
     table, version = R.SUITES[suite]
     report_cols = _report_columns(suite)
-    conds = ([f"t.format_version = {violations.literal(version)}"] if version else []) + where_sql(where)
+    conds = ([f"t.format_version = {violations.literal(version)}"] if version else []) + where_sql(where, prefix)
     # Decimal amounts go to GX as DOUBLE: GX 1.24.1 serialises every Decimal in a result through
     # convert_decimal_to_float, which calls inspect.stack() per value (measured: 75 % of a 20k run).
     cols = ", ".join(
@@ -233,17 +251,16 @@ def _check_columns(files: list[Path], required: list[str]) -> None:
             )
 
 
-def _source_views(con, data_dir: Path, work_dir: Path) -> None:
-    """Views nb_<table> over the Parquet files of the data folder, checked against the schema."""
+def _source_views(con, snapshot: datafolder.Snapshot, work_dir: Path) -> None:
+    """Views nb_<table> over the Parquet files of one snapshot of the data folder, checked against the schema."""
+    data_dir = snapshot.data_dir
     for table in (datafolder.REPORTS, *S.STATUTORY_TABLES):
-        folder = data_dir / table
-        if table == datafolder.REPORTS and not folder.is_dir():
+        if table == datafolder.REPORTS and not (data_dir / table).is_dir():
             raise DataFolderError(f"{data_dir}: no reports/ folder; not a nianbao data folder")
-        files = datafolder.table_files(data_dir, table)
+        files = snapshot.files(table)
         _check_columns(files, _table_columns(table))
-        if files:
-            source = f"read_parquet({violations.literal(str(folder / '*.parquet'))}, union_by_name = true)"
-        else:
+        source = snapshot.source(table)
+        if source is None:
             empty = work_dir / "empty" / f"{table}.parquet"
             empty.parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(S.TABLE_SCHEMAS[table].empty_table(), empty)
@@ -253,6 +270,20 @@ def _source_views(con, data_dir: Path, work_dir: Path) -> None:
     dup = con.execute("SELECT report_id, count(*) FROM nb_reports GROUP BY 1 HAVING count(*) > 1 LIMIT 3").fetchall()
     if dup:
         raise DataFolderError(f"{data_dir / 'reports'}: report_id not unique, e.g. {dup[0][0]} ({dup[0][1]} rows)")
+
+
+def _load_selection(con, where: dict | None) -> None:
+    """The table nb_selection in a DuckDB database: the selection's values, inserted as bound parameters."""
+    con.execute(f"CREATE OR REPLACE TABLE nb_{SELECTION_TABLE} (key VARCHAR, value VARCHAR)")
+    rows = selection_rows(where)
+    if rows:
+        con.executemany(f"INSERT INTO nb_{SELECTION_TABLE} VALUES (?, ?)", rows)
+
+
+def _count_reports(con, sources: dict[str, str]) -> int:
+    """Reports with rows in the suites' assets (`sources`: suite -> table or SELECT): what GX will validate."""
+    union = " UNION ALL ".join(f"SELECT report_id FROM {source} AS a" for source in sources.values())
+    return con.execute(f"SELECT count(DISTINCT report_id) FROM ({union})").fetchone()[0]
 
 
 # --- Engines -----------------------------------------------------------------------------------
@@ -285,9 +316,9 @@ def _duckdb_engine_config() -> dict:
     }
 
 
-def _build_duckdb(name: str, data_dir: Path, where: dict | None, work_dir: Path):
+def _build_duckdb(name: str, snapshot: datafolder.Snapshot, where: dict | None, work_dir: Path):
     """An in-memory DuckDB database `name` with one table per suite, read once from the Parquet files;
-    the open connection (the database lives while one is open) and the violations.
+    the open connection (the database lives while one is open), the violations and the reports validated.
 
     Tables, not views over read_parquet: GX sends a few queries per expectation, and a view over
     a folder of many small Parquet files re-reads every file's metadata each time (measured: 0.7 s
@@ -299,26 +330,31 @@ def _build_duckdb(name: str, data_dir: Path, where: dict | None, work_dir: Path)
         con.execute("SET preserve_insertion_order = false")
         con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
         con.execute(f"SET temp_directory = {violations.literal(str(work_dir / 'spill'))}")
-        _source_views(con, data_dir, work_dir)
+        _source_views(con, snapshot, work_dir)
+        _load_selection(con, where)
         for suite in R.SUITES:
             con.execute(f"CREATE OR REPLACE TABLE {suite} AS {suite_sql(suite, where)}")
-        return con, violations.compute(con, {suite: suite for suite in R.SUITES})
+        tables = {suite: suite for suite in R.SUITES}
+        return con, violations.compute(con, tables), _count_reports(con, tables)
     except BaseException:
         con.close()
         raise
 
 
-def _materialise(folder: Path, data_dir: Path, where: dict | None, work_dir: Path) -> pa.Table:
-    """One Parquet file per suite in `folder`, for the file-based engines; their violations."""
+def _materialise(
+    folder: Path, snapshot: datafolder.Snapshot, where: dict | None, work_dir: Path
+) -> tuple[pa.Table, int]:
+    """One Parquet file per suite in `folder`, for the file-based engines; their violations and reports."""
     folder.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     try:
-        _source_views(con, data_dir, work_dir)
+        _source_views(con, snapshot, work_dir)
+        _load_selection(con, where)
         for suite in R.SUITES:
             target = folder / f"{suite}.parquet"
             con.execute(f"COPY ({suite_sql(suite, where)}) TO {violations.literal(str(target))} (FORMAT parquet)")
         files = {s: f"read_parquet({violations.literal(str(folder / f'{s}.parquet'))})" for s in R.SUITES}
-        return violations.compute(con, files)
+        return violations.compute(con, files), _count_reports(con, files)
     finally:
         con.close()
 
@@ -344,16 +380,19 @@ def _rows(table: pa.Table, sqlite: bool, chunk: int = 5000):
         yield rows
 
 
-def _load_sql(db_url: str, data_dir: Path, where: dict | None, work_dir: Path) -> pa.Table:
-    """Load the tables into the database at db_url, create one view per suite; the rows' violations."""
+def _load_sql(db_url: str, snapshot: datafolder.Snapshot, where: dict | None, work_dir: Path) -> tuple[pa.Table, int]:
+    """Load the tables into the database at db_url, create one view per suite; the rows' violations and
+    the reports validated."""
     con = duckdb.connect()
     engine = sa.create_engine(db_url)
     sqlite = engine.dialect.name == "sqlite"
     try:
-        _source_views(con, data_dir, work_dir)
+        _source_views(con, snapshot, work_dir)
+        _load_selection(con, where)
         with engine.begin() as conn:
             for suite in R.SUITES:
                 conn.execute(sa.text(f"DROP VIEW IF EXISTS {suite}"))
+            _create_selection(conn, where)
             for table in (datafolder.REPORTS, *S.STATUTORY_TABLES):
                 data = con.sql(f"SELECT * FROM nb_{table}").to_arrow_table()
                 conn.execute(sa.text(f"DROP TABLE IF EXISTS nb_{table}"))
@@ -363,12 +402,27 @@ def _load_sql(db_url: str, data_dir: Path, where: dict | None, work_dir: Path) -
                 target.create(conn)
                 for rows in _rows(data, sqlite):
                     conn.execute(target.insert(), rows)
+            # The views' text holds no value of the selection (they read nb_selection): nothing in it for
+            # text() to take for a bind parameter, nothing for PostgreSQL to refuse in a view.
             for suite in R.SUITES:
                 conn.execute(sa.text(f"CREATE VIEW {suite} AS {suite_sql(suite, where)}"))
-        return violations.compute(con, {suite: f"({suite_sql(suite, where)})" for suite in R.SUITES})
+        assets = {suite: f"({suite_sql(suite, where)})" for suite in R.SUITES}
+        return violations.compute(con, assets), _count_reports(con, assets)
     finally:
         con.close()
         engine.dispose()
+
+
+def _create_selection(conn, where: dict | None) -> None:
+    """The table nb_selection in the SQL database (the views read it), its rows inserted as bound parameters."""
+    conn.execute(sa.text(f"DROP TABLE IF EXISTS nb_{SELECTION_TABLE}"))
+    target = sa.Table(
+        f"nb_{SELECTION_TABLE}", sa.MetaData(), sa.Column("key", sa.Text()), sa.Column("value", sa.Text())
+    )
+    target.create(conn)
+    rows = selection_rows(where)
+    if rows:
+        conn.execute(target.insert(), [{"key": k, "value": v} for k, v in rows])
 
 
 def _point_file_datasource(ctx, engine: str, folder: Path) -> None:
@@ -402,6 +456,7 @@ class Prepared:
     violations: pa.Table
     folder: Path | None = None  # pandas / Spark: the materialised Parquet files
     keepalive: object = None  # DuckDB: a connection that keeps the in-memory database alive
+    reports: int | None = None  # reports with rows in the suites' assets: what GX will validate
 
     def close(self) -> None:
         """Release the in-memory database (once GX is done with it)."""
@@ -418,25 +473,28 @@ def prepare(
     (DuckDB works outside the GIL)."""
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; known: {list(ENGINES)}")
-    data_dir = Path(data_dir).resolve()
-    if not data_dir.is_dir():
-        raise DataFolderError(f"{data_dir}: data folder does not exist")
+    if not isinstance(data_dir, datafolder.Snapshot):
+        data_dir = Path(data_dir).resolve()
+    snapshot = datafolder.as_snapshot(data_dir)  # every file read below is this snapshot's
+    if not snapshot.data_dir.is_dir():
+        raise DataFolderError(f"{snapshot.data_dir}: data folder does not exist")
     work_dir = Path(work_dir).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
-    where_sql(where)  # reject a bad selection before any work
+    selection_rows(where)  # reject a bad selection before any work
     if engine == "duckdb":
         name = f"nianbao_{uuid.uuid4().hex[:12]}"
-        con, found = _build_duckdb(name, data_dir, where, work_dir)
+        con, found, reports = _build_duckdb(name, snapshot, where, work_dir)
         os.environ[ENV_DUCKDB] = f"duckdb:///:memory:{name}"
-        return Prepared(engine, found, keepalive=con)
+        return Prepared(engine, found, keepalive=con, reports=reports)
     if engine == "sql":
         if not db_url:
             raise ValueError("engine 'sql' needs db_url (a SQLAlchemy URL, e.g. sqlite:////tmp/nianbao.db)")
-        found = _load_sql(db_url, data_dir, where, work_dir)
+        found, reports = _load_sql(db_url, snapshot, where, work_dir)
         os.environ[ENV_SQL] = db_url
-        return Prepared(engine, found)
+        return Prepared(engine, found, reports=reports)
     folder = work_dir / engine
-    return Prepared(engine, _materialise(folder, data_dir, where, work_dir), folder)
+    found, reports = _materialise(folder, snapshot, where, work_dir)
+    return Prepared(engine, found, folder, reports=reports)
 
 
 def bind(ctx, prepared: Prepared) -> Attached:

@@ -11,12 +11,22 @@ class ExitCode(IntEnum):
     ERRORS = 2  # an error-severity rule failed, or an expectation raised: publication blocked
     INPUT_UNREADABLE = 3  # an input could not be read or parsed into the three tables
     CONFIG_ERROR = 4  # configuration or runtime error (missing suite, dropped expectations, crash)
+    # The command line itself is wrong (unknown option or choice, --year abc, --level bogus): sysexits'
+    # EX_USAGE, because argparse's own 2 would read as ERRORS, a blocked publication.
+    USAGE = 64
 
 
 def exit_code(
-    *, failed_severities: set[str], raised: bool = False, input_rejected: bool = False, config_error: bool = False
+    *,
+    failed_severities: set[str],
+    raised: bool = False,
+    input_rejected: bool = False,
+    config_error: bool = False,
+    usage_error: bool = False,
 ) -> ExitCode:
     """The exit code for one run: the worst outcome wins; an expectation that raised is never a pass."""
+    if usage_error:
+        return ExitCode.USAGE
     if config_error:
         return ExitCode.CONFIG_ERROR
     if input_rejected:

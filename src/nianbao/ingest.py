@@ -1,9 +1,10 @@
 """`nianbao ingest`: report files and folders -> the Parquet tables, idempotently, one outcome per file.
 
 Every input file ends as parsed, partial or rejected, with a row in `reports` either way. Rows are
-merged by report_id into OUT/<table>/ingest.parquet (the synthetic generator's synth-*.parquet files
-beside them are never touched); OUT/_ingest/state.parquet remembers what each report was built from
-and OUT/_ingest/changes.parquet logs every addition, replacement and conflict.
+merged by report_id into ingest's own table files (the synthetic generator's synth-*.parquet files
+beside them are never touched), with a state that remembers what each report was built from and a
+change log of every addition, replacement and conflict; all of them are committed together as one
+snapshot of the data folder (nianbao.datafolder), or not at all.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import pyarrow.compute as pc
 from . import collector, datafolder
 from . import schema as S
 from .exitcodes import ExitCode
+from .faults import crash_point
 from .ingest_file import (
     FileOutcome,
     Ingested,
@@ -40,6 +42,7 @@ from .ingest_file import (
     parser_process_start,
     real_path,
     rejected_report,
+    shown_path,
     to_ingested,
     with_identity,
 )
@@ -49,7 +52,7 @@ from .parse.limits import parse_memory
 # Inside folders only these are read (explicitly named files always are): report formats the parser
 # reads or rejects with a clear reason. Anything else (.json transcriptions, images) is counted as skipped.
 REPORT_SUFFIXES = (".txt", ".text", ".md", ".html", ".htm", ".shtml", ".xhtml", ".pdf", ".docx", ".doc", ".wps")
-FILE_NAME = "ingest.parquet"
+LEGACY_FILE_NAME = "ingest.parquet"  # where ingest kept a table before snapshots
 STATE_DIR = datafolder.INGEST_DIR
 STATUS_RANK = {"parsed": 2, "partial": 1, "rejected": 0}
 ACTION_LABELS = {"added": "新增", "replaced": "替换", "unchanged": "未变", "conflict": "重复未导入"}
@@ -224,7 +227,8 @@ def discover(paths: Iterable[str | Path]) -> Discovery:
             found.unreadable.append((path, "not-found: 文件或目录不存在"))
     unique: dict[str, Path] = {}
     for path in found.files:
-        unique.setdefault(str(real_path(path)), path)
+        # A dangling link is no real file: keyed by its own name, two links to one missing file are two inputs.
+        unique.setdefault(str(real_path(path) if path.exists() else shown_path(path)), path)
     found.keys = sorted(unique)
     found.files = [unique[k] for k in found.keys]
     return found
@@ -269,7 +273,9 @@ def _parse_in_processes(jobs: list, workers: int, chunksize: int) -> Generator[I
     # spawn, not fork: forking after pyarrow has started its thread pools can deadlock the child.
     context = multiprocessing.get_context("spawn")
     try:
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=parser_process_start) as pool:
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=parser_process_start, initargs=(os.getpid(),)
+        ) as pool:
             # Answered as soon as a process runs (before any file, which takes longer): a death after
             # that is a file's doing. Not waited for, so that every process starts at once.
             ping = pool.submit(os.getpid)
@@ -295,6 +301,20 @@ def _died_on(job: tuple[Path, dict[str, Any], datetime, float, float]) -> Ingest
 # --- The run: outcomes, conflicts, summary.
 
 
+# Characters that would break a summary line, or disguise one, where a file name (or text read from a file)
+# holds them: controls (a newline would forge a line of its own), line and paragraph separators, and the
+# bidirectional overrides that reorder what a line shows. Escaped as repr writes them; Chinese stays.
+_NAMED_ESCAPES = {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
+_BIDI = (0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+_UNPRINTED = (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, *_BIDI)
+_LINE_ESCAPES = {c: _NAMED_ESCAPES.get(c, f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _UNPRINTED}
+
+
+def _one_line(text: str) -> str:
+    """`text` as one printed line: its control characters escaped ('\\n', '\\x1b', '\\u2028')."""
+    return text.translate(_LINE_ESCAPES)
+
+
 @dataclass
 class IngestSummary:
     out_dir: Path
@@ -302,6 +322,7 @@ class IngestSummary:
     skipped: Counter = field(default_factory=Counter)
     manifest_unused: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    snapshot: str = ""  # the data folder snapshot this ingest committed
 
     def by_status(self) -> Counter:
         return Counter(o.status for o in self.outcomes)
@@ -362,7 +383,8 @@ class IngestSummary:
         if self.manifest_unused:
             lines.append(f"清单中有 {len(self.manifest_unused)} 个文件不在本次输入中:")
             lines += [f"  {p}" for p in self.manifest_unused]
-        return "\n".join(lines)
+        # Each entry is one line: file names, reasons and details are escaped, so none can forge another.
+        return "\n".join(map(_one_line, lines))
 
 
 # --- Parquet: accumulate new rows in batches, merge with what is on disk, replace atomically.
@@ -414,9 +436,27 @@ class _Rows:
         return t.drop_columns(["_seq"]).cast(schema)
 
 
-def _state_on_disk(out_dir: Path, reports: pa.Table) -> pa.Table:
+def _stored(snapshot: datafolder.Snapshot, name: str) -> Path:
+    """Ingest's own file of a table (or "state", "changes") in the snapshot; before the first snapshot,
+    where an earlier ingest kept it (a missing file reads as an empty table)."""
+    found = snapshot.ingest_file(name)
+    if found is not None:
+        return found
+    if name in datafolder.TABLES:
+        return snapshot.data_dir / name / LEGACY_FILE_NAME
+    return snapshot.data_dir / STATE_DIR / f"{name}.parquet"
+
+
+def stored_table(data_dir: Path, name: str) -> pa.Table:
+    """Ingest's rows of a table (or its "state", "changes") in the folder's current snapshot."""
+    snapshot = datafolder.open_snapshot(data_dir)
+    schema = {"state": STATE_SCHEMA, "changes": CHANGES_SCHEMA}.get(name) or S.TABLE_SCHEMAS[name]
+    return datafolder.read_table(_stored(snapshot, name), schema)
+
+
+def _state_on_disk(snapshot: datafolder.Snapshot, reports: pa.Table) -> pa.Table:
     """What each stored report was built from; rebuilt from `reports` (without digests) if the state file is gone."""
-    path = out_dir / STATE_DIR / "state.parquet"
+    path = _stored(snapshot, "state")
     if path.exists():
         return datafolder.read_table(path, STATE_SCHEMA)
     return pa.table(
@@ -542,7 +582,7 @@ def ingest(
     timeout: float | None = None,
     memory_mb: float | None = None,
 ) -> IngestSummary:
-    """Parse files and folders (recursively) into OUT/<table>/ingest.parquet, merging by report_id.
+    """Parse files and folders (recursively) into the data folder OUT, merging by report_id, in one commit.
 
     Metadata precedence, per file: the manifest's row (non-blank cells) > `meta` (the command-line
     flags) > what the parser read from the title and opening paragraphs. Manifest file paths are
@@ -595,24 +635,23 @@ def ingest(
 def _merge(
     out_dir: Path, summary: IngestSummary, rows: _Rows, keep: set[int], digests: dict[int, str], now: datetime
 ) -> None:
-    """Merge the kept new rows into the tables on disk, then write every file atomically."""
+    """Merge the kept new rows into the current snapshot's tables and commit them as one new snapshot."""
     outcomes = summary.outcomes
     with datafolder.locked(out_dir):
-        files = {t: out_dir / t / FILE_NAME for t in S.TABLE_SCHEMAS}
-        old = {t: datafolder.read_table(p, S.TABLE_SCHEMAS[t]) for t, p in files.items()}
-        state_path, changes_path = out_dir / STATE_DIR / "state.parquet", out_dir / STATE_DIR / "changes.parquet"
-        state = _state_on_disk(out_dir, old["reports"])
+        current = datafolder.open_snapshot(out_dir)
+        old = {t: datafolder.read_table(_stored(current, t), S.TABLE_SCHEMAS[t]) for t in S.TABLE_SCHEMAS}
+        state = _state_on_disk(current, old["reports"])
         drop = _classify(outcomes, keep, digests, state)
         keep = {s for s in keep if outcomes[s].action != "conflict"}
         unchanged = {outcomes[s].report_id for s in keep if outcomes[s].action == "unchanged"}
         drop_ids = pa.array(sorted(drop), pa.string())
-        out: dict[Path, pa.Table] = {}
-        for table, path in files.items():
+        out: dict[str, pa.Table] = {}
+        for table in S.TABLE_SCHEMAS:
             kept_old = old[table].filter(pc.invert(pc.is_in(old[table]["report_id"], drop_ids)))
             new = rows.table(table, keep)
             if table == "reports":
                 new = _preserve_ingested_at(new, old["reports"], unchanged)
-            out[path] = pa.concat_tables([kept_old, new])
+            out[table] = pa.concat_tables([kept_old, new])
         kept_state = state.filter(pc.invert(pc.is_in(state["report_id"], drop_ids)))
         new_state = pa.Table.from_pylist(
             [
@@ -627,11 +666,12 @@ def _merge(
             ],
             schema=STATE_SCHEMA,
         )
-        out[state_path] = pa.concat_tables([kept_state, new_state])
-        out[changes_path] = pa.concat_tables(
-            [datafolder.read_table(changes_path, CHANGES_SCHEMA), _changes(outcomes, now)]
-        )
-        datafolder.write_tables(out)
+        out["state"] = pa.concat_tables([kept_state, new_state])
+        old_changes = datafolder.read_table(_stored(current, "changes"), CHANGES_SCHEMA)
+        out["changes"] = pa.concat_tables([old_changes, _changes(outcomes, now)])
+        committed = datafolder.commit(out_dir, out, current, step=lambda name: crash_point(f"ingest-{name}"))
+        summary.snapshot = committed.id
+        datafolder.clean_up(out_dir, committed)
 
 
 # --- The command.

@@ -1,11 +1,11 @@
 """The hand-written lower bound: every rule of rules.RULES compiled into ONE DuckDB query.
 
-It reads DATA/<table>/*.parquet once per statutory table and returns every (report_id, rule_id)
-failure, with the rule predicates of nianbao.violations (the semantics of the GX suites). Rows are
-scoped like the suites' assets: a rule applies to the format versions of the suites that hold it
-(table 四: every row), level comes from `reports`, and a statutory table without files has nothing
-to check. The benchmark compares the nightly GX run against it, for speed
-and for results.
+It reads each table's Parquet files (one snapshot of the data folder) once per statutory table and
+returns every (report_id, rule_id) failure, with the rule predicates of nianbao.violations (the
+semantics of the GX suites). Rows are scoped like the suites' assets: a rule applies to the format
+versions of the suites that hold it (table 四: every row), level comes from `reports`, and a
+statutory table without files has nothing to check. The benchmark compares the nightly GX run
+against it, for speed and for results.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from . import datafolder
 from . import rules as RL
 from . import violations as V
 
@@ -31,24 +32,22 @@ def _scope(rule: RL.Rule) -> str:
     return f"format_version IN ({', '.join(V.literal(v) for v in versions)}) AND " if versions is not None else ""
 
 
-def _source(data_dir: Path, table: str) -> str | None:
+def _source(snapshot: datafolder.Snapshot, table: str) -> str | None:
     """read_parquet over the table's files; None for a statutory table without files (nothing to check)."""
-    folder = data_dir / table
-    if not any(folder.glob("*.parquet")):
-        if table == "reports":
-            raise FileNotFoundError(f"{folder}: no Parquet files; not a nianbao data folder")
-        return None
-    return f"read_parquet({V.literal(str(folder / '*.parquet'))}, union_by_name = true)"
+    source = snapshot.source(table)
+    if source is None and table == "reports":
+        raise FileNotFoundError(f"{snapshot.data_dir / table}: no Parquet files; not a nianbao data folder")
+    return source
 
 
 def sql(data_dir) -> str:
     """The single query: one SELECT per statutory table, each row's failed rule ids unnested."""
-    data_dir = Path(data_dir).resolve()
+    snapshot = datafolder.open_snapshot(Path(data_dir).resolve())
     tables = dict.fromkeys(r.table for r in RL.RULES)
     selects = []
-    levels = f"SELECT DISTINCT report_id, level FROM {_source(data_dir, 'reports')}"
+    levels = f"SELECT DISTINCT report_id, level FROM {_source(snapshot, 'reports')}"
     for table in tables:
-        source = _source(data_dir, table)
+        source = _source(snapshot, table)
         if source is None:
             continue
         rules = [r for r in RL.RULES if r.table == table]

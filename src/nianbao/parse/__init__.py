@@ -3,8 +3,8 @@
 Every input ends parsed, partial or rejected; bad input never raises (reason codes in model.py's
 ParsedReport.reason: empty-file, binary-file, unreadable-file, file-too-large, unknown-file-kind,
 encoding-undetected, no-tables-found, no-text-layer, tables-are-images, text-undecodable, tables-cut-off,
-values-unplaced, cells-run-together, unknown-format, table-too-large, parser-out-of-memory, parser-crash,
-parser-timeout).
+values-unplaced, cells-run-together, unknown-format, table-too-large, document-too-deep, parser-out-of-memory,
+parser-crash, parser-timeout).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ..exitcodes import ExitCode
 from ..model import ParsedReport
 from .core import TextCell, parse_lines
 from .encoding import InputError, decode_text
-from .limits import capped, parse_memory
+from .limits import PARSE_MEMORY_ENV, capped, parse_memory
 
 MAX_BYTES = 50 * 1024 * 1024
 TEXT_SUFFIXES = {".txt", ".md", ".text", ".markdown"}
@@ -91,7 +91,7 @@ def _read(path: str, data: bytes, sha: str, kind: str) -> ParsedReport:
             from .text import read_lines
 
             text = decode_text(data, path)
-            if not text.strip():
+            if not text or text.isspace():  # (not text.strip(): a copy of the whole text)
                 return _rejected(path, sha, "empty-file", "文件只有空白字符")
             return parse_lines(read_lines(text), source_file=path, sha256=sha, text=text)
         if kind == "pdf":
@@ -155,8 +155,9 @@ def parse_file(
     except OSError as e:
         return _rejected(name, "", "unreadable-file", f"无法读取文件({e.strerror or e})")
     sha = hashlib.sha256(data).hexdigest()
-    if not data.strip():
+    if not data or data.isspace():
         return _rejected(name, sha, "empty-file", "文件为空" if not data else "文件只有空白字符")
+    kind = ""
     try:
         kind = sniff(data, p.suffix.lower())
         if kind == "image":
@@ -167,14 +168,7 @@ def parse_file(
             with capped(budget):
                 report = _read(name, data, sha, kind)
     except MemoryError:
-        report = _rejected(
-            name,
-            sha,
-            "parser-out-of-memory",
-            f"解析此文件所需内存超过 {budget:g} MB 上限,已中止"
-            f"(如压缩炸弹:几 MB 的文件解压成数 GB;上限可用 --parse-memory 或 "
-            f"NIANBAO_PARSE_MEMORY 调整)",
-        )
+        report = _rejected(name, sha, "parser-out-of-memory", _out_of_memory(kind, data, budget))
     except Exception as e:
         report = _rejected(name, sha, "parser-crash", f"{type(e).__name__}: {e}")
     report.agency = agency or report.agency
@@ -182,6 +176,20 @@ def parse_file(
     report.year = year or report.year
     report.level = level or report.level
     return report
+
+
+def _out_of_memory(kind: str, data: bytes, budget: float) -> str:
+    """Why a parse ran out of memory, naming what was large: a text or page by its size and lines, a
+    compressed format (PDF, Word) by its size and what its content may have inflated to."""
+    size = f"{len(data) / 2**20:.1f} MB"
+    if kind in ("text", "html"):
+        lines = data.count(b"\n") + 1
+        what = f"{'文本' if kind == 'text' else '网页'}文件 {size},{lines:,} 行"
+    else:
+        what = f"文件 {size},其压缩内容解压后可能远大于此(如压缩炸弹:几 MB 的文件解压成数 GB)"
+    return (
+        f"解析此文件所需内存超过 {budget:g} MB 上限,已中止({what};上限可用 --parse-memory 或 {PARSE_MEMORY_ENV} 调整)"
+    )
 
 
 def _summary(report: ParsedReport) -> str:

@@ -26,6 +26,11 @@ GB_ALIASES = {"gb2312", "gbk", "x-gbk", "gb_2312-80", "cp936", "euc-cn", "gb1803
 BINARY_SAMPLE = 8192
 BINARY_CONTROL_SHARE = 0.01
 CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 11, 12, 13, 27))  # not tab, newlines, ESC
+_CONTROL_CHARS = frozenset(CONTROL_BYTES.decode("ascii"))
+# BOM-less UTF-16: NULs in at least this share of one byte position (the high bytes of ASCII characters),
+# and this many times as many as in the other (the low bytes of U+xx00 characters such as 一).
+UTF16_NUL_SHARE = 0.02
+UTF16_NUL_RATIO = 4
 _DECLARED = re.compile(
     rb"""(?:<meta[^>]{0,200}?charset\s*=\s*["']?|<\?xml[^>]{0,100}?encoding\s*=\s*["'])"""
     rb"""([A-Za-z0-9_.:-]{2,40})""",
@@ -77,12 +82,39 @@ class InputError(ValueError):
 
 
 def looks_binary(data: bytes) -> bool:
-    """NUL bytes or many control characters at the start (BOM-less UTF-16 included)."""
+    """NUL bytes or many control characters at the start (BOM-less UTF-16 too: see utf16_without_bom)."""
     head = data[:BINARY_SAMPLE]
     if b"\x00" in head:
         return True
     control = len(head) - len(head.translate(None, CONTROL_BYTES))
     return control > BINARY_CONTROL_SHARE * len(head)
+
+
+def _nul_share(half: bytes) -> float:
+    """Share of NUL bytes in every other byte of a sample."""
+    return half.count(0) / max(len(half), 1)
+
+
+def utf16_without_bom(data: bytes) -> tuple[str, str] | None:
+    """(text, encoding) of UTF-16 text without a BOM (Windows' 'Unicode' text), else None.
+
+    In UTF-16LE every ASCII character (digits, spaces, line breaks: a report has many) is its byte and a
+    NUL after it, so NULs stand at odd positions; a CJK character rarely has a NUL byte (一 is 00 4E),
+    so the other positions hold few. The whole file must then decode strictly, to Chinese text without
+    control characters: binary data (numbers stored as 16-bit integers) has NULs in the same places."""
+    head = data[: BINARY_SAMPLE - BINARY_SAMPLE % 2]
+    if len(data) % 2 or b"\x00" not in head:
+        return None
+    even, odd = _nul_share(head[0::2]), _nul_share(head[1::2])
+    if max(even, odd) < UTF16_NUL_SHARE or min(even, odd) * UTF16_NUL_RATIO > max(even, odd):
+        return None
+    enc = "utf-16-le" if odd > even else "utf-16-be"
+    text = _try(data, enc)
+    if text is None or not _CJK.search(text[:BINARY_SAMPLE]):
+        return None
+    sample = text[:BINARY_SAMPLE]
+    control = sum(1 for c in sample if c in _CONTROL_CHARS)
+    return (text, enc) if control <= BINARY_CONTROL_SHARE * len(sample) else None
 
 
 def declared_charset(data: bytes) -> str | None:
@@ -110,6 +142,9 @@ def detect(data: bytes, declared: str | None = None) -> tuple[str, str] | None:
         if data.startswith(bom):
             text = _try(data, enc)
             return (text, enc) if text is not None else None
+    found = utf16_without_bom(data)  # before UTF-8, which reads the NULs of ASCII characters as NULs
+    if found:
+        return found
     text = _try(data, "utf-8")
     if text is not None:
         return text, "utf-8"
@@ -148,5 +183,8 @@ def decode(data: bytes, path: str, declared: str | None = None) -> str:
 def decode_text(data: bytes, path: str) -> str:
     """A plain-text report: binary data is refused before any decoding is tried."""
     if looks_binary(data) and not any(data.startswith(b) for b, _ in BOMS):
-        raise InputError("binary-file", path, "文件含有二进制数据(NUL 或控制字符),不是文本报告")
+        found = utf16_without_bom(data)
+        if found is None:
+            raise InputError("binary-file", path, "文件含有二进制数据(NUL 或控制字符),不是文本报告")
+        return unify_ideographs(found[0])
     return unify_ideographs(decode(data, path))

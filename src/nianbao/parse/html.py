@@ -103,6 +103,11 @@ _SEP, _TABLE_MARK, _TABLE_END, _IMAGE_MARK = "\ufdd0", "\ufdd1", "\ufdd2", "\ufd
 _MARKS = re.compile("[\ufdd0-\ufdd3]")
 _TAG_NAME = re.compile(r"<([A-Za-z][\w:-]*)")
 _XML_DECLARATION = re.compile(r"\s*<\?xml[^>]*>")
+# libxml2's message when a page nests deeper than it reads ('Excessive depth in document: 2048, ...').
+_TOO_DEEP = re.compile(r"depth[^:\d]*:?\s*(\d+)", re.I)
+# Inline formatting tags: no block boundary, so a page reads the same without them.
+_INLINE = ("span", "font", "b", "i", "u", "strong", "em", "small", "big", "s", "strike", "sub", "sup", "o:p")
+_ATTRIBUTES = r"""(?:"[^"]*"|'[^']*'|[^'">])*"""
 # What lxml refuses to write into a tree (XML 1.0's excluded controls, the noncharacters U+FFFE and U+FFFF),
 # and DEL: a page holding any of them is read again with each one a space.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
@@ -214,11 +219,7 @@ def read_page(data: bytes, path: str) -> Page:
 
 def _read_source(source: str | bytes, text: str, path: str, controls_to_spaces: bool = False) -> Page:
     """Parse the page (`source`: its UTF-8 bytes or its decoded `text`) and read it into a Page."""
-    # One parser per call: lxml parsers must not be shared between threads.
-    parser = ET.HTMLParser(
-        remove_comments=True, remove_pis=True, no_network=True, encoding="utf-8" if isinstance(source, bytes) else None
-    )
-    root = ET.fromstring(source, parser) if text.strip() else None
+    root = _tree(source, text, path) if text.strip() else None
     if root is None:
         raise InputError("not-html", path, "无法解析为 HTML")
     if controls_to_spaces:  # those of character references too, which only the parse reveals
@@ -240,6 +241,51 @@ def _read_source(source: str | bytes, text: str, path: str, controls_to_spaces: 
     body = root.find("body")
     _read_flow(_text_of(root if body is None else body), tables, page)
     return page
+
+
+def _parsed(source: str | bytes) -> tuple[ET._Element | None, int]:
+    """The page's tree, and the depth at which libxml2 stopped reading it (0: read to the end)."""
+    # One parser per call: lxml parsers must not be shared between threads. huge_tree: Word and CMS
+    # output nests unclosed <span>/<font> hundreds deep, past libxml2's default limit of 256 levels.
+    parser = ET.HTMLParser(
+        remove_comments=True,
+        remove_pis=True,
+        no_network=True,
+        huge_tree=True,
+        encoding="utf-8" if isinstance(source, bytes) else None,
+    )
+    root = ET.fromstring(source, parser)
+    # Past the limit libxml2 stops with a recoverable error and keeps the tree read so far: the rest of
+    # the page, its tables with it, would be silently missing.
+    too_deep = (_TOO_DEEP.search(e.message) for e in parser.error_log if e.type == ET.ErrorTypes.ERR_RESOURCE_LIMIT)
+    depth = next((int(m.group(1)) for m in too_deep if m), 0)
+    return root, depth
+
+
+def _tree(source: str | bytes, text: str, path: str) -> ET._Element | None:
+    """The page's tree. A page nested deeper than libxml2 reads is read again without its inline formatting
+    tags, which make no block (its text reads the same); still too deep, it is rejected as document-too-deep."""
+    root, depth = _parsed(source)
+    if depth:
+        page = source if isinstance(source, str) else text
+        # A tag whose style or attribute may hide text keeps its place: without it, hidden text would show.
+        hiding = _hiding_tags(page)
+        names = [n for n in _INLINE if n not in hiding and not _hidden_by_attribute(n, page)]
+        flat = re.sub(rf"</?(?:{'|'.join(names)})\b{_ATTRIBUTES}>", "", page, flags=re.I) if names else page
+        if flat != page:
+            root, depth = _parsed(flat)
+    if depth:
+        raise InputError(
+            "document-too-deep",
+            path,
+            f"网页元素嵌套超过 {depth} 层(HTML 解析器的上限),之后的内容(包括表格)无法读取",
+        )
+    return root
+
+
+def _hidden_by_attribute(name: str, page: str) -> bool:
+    """Whether some <`name`> tag of the page carries the `hidden` attribute."""
+    return re.search(rf"<{name}\b{_ATTRIBUTES}\shidden\b", page, re.I) is not None
 
 
 def _text_of(el, with_tail: bool = True) -> str:

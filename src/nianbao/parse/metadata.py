@@ -10,6 +10,7 @@ from functools import lru_cache
 TITLE_LINES = 60  # title search window (HTML text starts with navigation)
 MAX_TITLE = 80
 TITLE_WRAP = 3  # a title may wrap onto this many lines
+OPENING_CHARS = 1 << 14  # the text first split into lines; a fourfold longer part until the window is filled
 _SPACE = re.compile(r"\s+")
 _YEAR = r"(?P<year>(?:19|20)\d{2})"
 _TITLES = (
@@ -77,10 +78,24 @@ def _title_match(lines: list[str], n: int) -> re.Match | None:
     return None
 
 
+def _opening_lines(text: str) -> list[str]:
+    """The lines of the text's first part, enough for TITLE_LINES non-empty ones (or all of a short text):
+    splitting a large file whole would make an object of every line, to read the first sixty."""
+    size = OPENING_CHARS
+    while True:
+        lines = text[:size].splitlines()
+        if size >= len(text):
+            return lines
+        lines.pop()  # may be cut short
+        if sum(1 for x in lines if x.strip()) >= TITLE_LINES:
+            return lines
+        size *= 4
+
+
 def read_metadata(text: str) -> Metadata:
     """Agency and year from the title (agency on the title line or the line above), region from the agency."""
     lines: list[str] = []
-    for raw in text.splitlines():
+    for raw in _opening_lines(text):
         if raw.strip():
             lines.append(_clean(raw[: MAX_TITLE * 2]))
             if len(lines) == TITLE_LINES:

@@ -10,6 +10,7 @@ Numbers and labels are told apart later, in core.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections import Counter
@@ -34,15 +35,24 @@ RULE_LINE = re.compile(rf"^\s*(?=.*[{_RULE_MARKS}])[-{_RULE_MARKS}=:┄┅┈┉
 PARAGRAPH_SHARE = 0.6  # share of non-empty lines followed by an empty line in a paragraph layout
 PARAGRAPH_MIN_LINES = 10
 MAX_SPLIT_WORDS = 6  # longer runs are prose, not a label with a group label in front
+# Lines of numbers (and blank lines) in a row: a statutory table prints 15 values at most on lines of
+# their own (table 四), so a run of more lines is no table's, but appended data or a dump. Only the first
+# and last NUMBER_RUN_KEPT non-blank lines of such a run are read (what a label or table 四 before
+# it takes, the line a label after it takes, the numbers no row takes); the lines between are read as
+# empty lines, so that a file of millions of number lines takes memory for a few hundred.
+MAX_NUMBER_RUN = 1000
+NUMBER_RUN_KEPT = 100
+NUMBER_RUN = re.compile(r"^(?:[ \t\d.,+-]*\r?\n)++", re.M)  # possessive: one match per run, no backtracking
 
 
 def is_paragraph_layout(raw: list[str]) -> bool:
     """One cell per paragraph: most non-empty lines are followed by an empty line."""
-    filled = [i for i, x in enumerate(raw) if x.strip()]
-    if len(filled) < PARAGRAPH_MIN_LINES:
-        return False
-    followed = sum(1 for i in filled if i + 1 >= len(raw) or not raw[i + 1].strip())
-    return followed >= PARAGRAPH_SHARE * len(filled)
+    filled = followed = 0  # counted, not listed: a list of line numbers costs more than the lines
+    for x, after in zip(raw, itertools.chain(itertools.islice(raw, 1, None), ("",))):
+        if x.strip():
+            filled += 1
+            followed += not after.strip()
+    return filled >= PARAGRAPH_MIN_LINES and followed >= PARAGRAPH_SHARE * filled
 
 
 def _units(raw: list[str]) -> list[tuple[int, str]]:
@@ -51,8 +61,7 @@ def _units(raw: list[str]) -> list[tuple[int, str]]:
     if not is_paragraph_layout(raw):
         return [(i + 1, x) for i, x in enumerate(raw) if x.strip()]
     out, start, buf = [], 0, []
-    padded = ["", *raw, ""]
-    for i, x in enumerate([*raw, ""]):
+    for i, x in enumerate(itertools.chain(raw, ("",))):
         if x.strip():
             if not buf:
                 start = i + 1
@@ -64,7 +73,7 @@ def _units(raw: list[str]) -> list[tuple[int, str]]:
         elif buf:
             out.append((start, _joined(buf)))
             buf = []
-        if x and not padded[i] and not padded[i + 2]:
+        if x and (i == 0 or not raw[i - 1]) and (i + 1 >= len(raw) or not raw[i + 1]):
             out.append((i + 1, ""))
     return out
 
@@ -187,8 +196,45 @@ def _without_page_breaks(text: str) -> str:
     )
 
 
+def _past_numbers(text: str, pos: int, end: int, n: int) -> int:
+    """The position after the first `n` non-blank lines from `pos` (at most `end`)."""
+    while n and pos < end:
+        stop = text.index("\n", pos, end) + 1
+        n -= not text[pos:stop].isspace()
+        pos = stop
+    return pos
+
+
+def _before_numbers(text: str, start: int, pos: int, n: int) -> int:
+    """The position where the last `n` non-blank lines before `pos` (at least `start`) begin."""
+    while n and pos > start:
+        begin = text.rfind("\n", start, pos - 1) + 1 or start
+        n -= not text[begin:pos].isspace()
+        pos = begin
+    return pos
+
+
+def fold_number_runs(text: str) -> str:
+    """The text with the middle of each run of more than MAX_NUMBER_RUN lines of numbers as empty lines
+    (line numbers stay); the text itself when it has none."""
+    if text.count("\n") <= MAX_NUMBER_RUN:  # every report: not even scanned
+        return text
+    pieces, done = [], 0
+    for m in NUMBER_RUN.finditer(text):
+        start, end = m.span()
+        if text.count("\n", start, end) <= MAX_NUMBER_RUN:
+            continue
+        head = _past_numbers(text, start, end, NUMBER_RUN_KEPT)
+        tail = _before_numbers(text, head, end, NUMBER_RUN_KEPT)
+        if head < tail:
+            pieces += [text[done:head], "\n" * text.count("\n", head, tail)]
+            done = tail
+    return "".join([*pieces, text[done:]]) if pieces else text
+
+
 def read_lines(text: str) -> list[list[TextCell]]:
     """Rows of printed cells of a text report, with the source line of each cell."""
+    text = fold_number_runs(text)
     if any(bar in text for bar in BARS):
         text = text.translate(_TO_PIPE)
     if "\f" in text:

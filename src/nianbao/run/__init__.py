@@ -12,6 +12,7 @@ Exit codes (nianbao.exitcodes.ExitCode, from the one pure function exit_code()):
                       table, a data folder without reports, ids or levels that fail their format check
   4 CONFIG_ERROR      configuration or runtime error: unknown checkpoint, bad --select, a suite that lost
                       expectations, GX crashing, the findings query and GX disagreeing on failing rows
+ 64 USAGE             a command line that cannot be parsed, or a bad value given on it (as sysexits' EX_USAGE)
 GX marks a checkpoint unsuccessful when only warnings failed, so the code is computed from the rules'
 severities and from expectations that raised, never from GX's `success`.
 """

@@ -37,9 +37,9 @@ from .. import findings as F
 from .. import rules as R
 from .. import schema as S
 from ..exitcodes import ExitCode, exit_code
+from ..faults import crash_point
 from . import history, site
 from .errors import EXIT_ZH, RunError
-from .faults import crash_point
 from .outputs import Outputs, peak_mb, write_outputs
 from .selection import Selection, parse_selection
 
@@ -65,6 +65,7 @@ class RunPlan:
 
     checkpoint: str
     data_dir: Path
+    snapshot: datafolder.Snapshot  # the one view of the data folder the whole run reads
     data_key: str
     engine: str
     db_url: str | None
@@ -95,21 +96,28 @@ def run_lock():
         except BlockingIOError:
             print("另一个 nianbao 运行正在进行,等待其结束……", file=sys.stderr)
             fcntl.flock(fh, fcntl.LOCK_EX)
+        remove_stale_runs()
         yield
 
 
-def check_data(data_dir: Path) -> int:
-    """Number of reports in data_dir; RunError(INPUT_UNREADABLE) when ids or levels would be unsafe."""
-    if not datafolder.table_glob(data_dir, datafolder.REPORTS):
-        raise RunError(ExitCode.INPUT_UNREADABLE, f"数据目录 {data_dir} 中没有报告清单(reports/*.parquet)")
-    bad = datafolder.unsafe_row(data_dir)
+def remove_stale_runs() -> None:
+    """Remove the RUN.partial folders of killed runs; the caller holds the run lock, so none is being written."""
+    for stale in paths.RUNS_DIR.glob("*.partial"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def check_data(snapshot: datafolder.Snapshot) -> int:
+    """Number of reports in the snapshot; RunError(INPUT_UNREADABLE) when ids or levels would be unsafe."""
+    if not snapshot.files(datafolder.REPORTS):
+        raise RunError(ExitCode.INPUT_UNREADABLE, f"数据目录 {snapshot.data_dir} 中没有报告清单(reports/*.parquet)")
+    bad = datafolder.unsafe_row(snapshot)
     if bad:
         raise RunError(
             ExitCode.INPUT_UNREADABLE,
             f"{bad[0]}:报告编号 {bad[1]!r} 不符合格式 R+16 位十六进制,或行政层级不在 "
             f"{'/'.join(S.LEVELS)} 之中;这样的值不能进入数据文档",
         )
-    return datafolder.count_reports(data_dir)
+    return datafolder.count_reports(snapshot)
 
 
 def _versions() -> dict:
@@ -159,7 +167,7 @@ def _context_and_data(plan: RunPlan, summary: dict, t0: float):
             _timed,
             engines.prepare,
             plan.engine,
-            plan.data_dir,
+            plan.snapshot,
             db_url=plan.db_url,
             where=plan.selection.where(),
             work_dir=plan.run_tmp / "engine",
@@ -224,8 +232,12 @@ def execute(plan: RunPlan, extra: dict | None = None) -> RunOutcome:
         raise RunError(
             ExitCode.CONFIG_ERROR, f"没有名为 {plan.checkpoint!r} 的检查点;可用:{', '.join(engines.CHECKPOINTS)}"
         )
-    summary["reports_in_data"] = check_data(plan.data_dir)
+    summary["snapshot"] = plan.snapshot.id
+    summary["reports_in_data"] = check_data(plan.snapshot)
     ctx, attached = _context_and_data(plan, summary, t0)
+    if not attached.prepared.reports:  # nothing to check is no pass: the site and `latest` stay as they are
+        attached.prepared.close()
+        raise RunError(ExitCode.INPUT_UNREADABLE, plan.selection.nothing_to_check(plan.data_dir))
     # What exists now (GX's modules and context, the engine's data) lives to the end of the run: moved
     # out of the collector's reach, so that the hundreds of thousands of objects a bad night creates do
     # not make every collection walk it again (measured: 40 % of building its findings). Unfrozen by
@@ -257,7 +269,7 @@ def execute(plan: RunPlan, extra: dict | None = None) -> RunOutcome:
     outputs = write_outputs(
         result,
         run_id=plan.run_id,
-        data_dir=plan.data_dir,
+        data=plan.snapshot,
         selected=plan.selection.rule_selected,
         previous=previous,
         site_dir=staging,
@@ -353,18 +365,21 @@ def run_checkpoint(
         run_tmp.mkdir(parents=True, exist_ok=True)
         try:
             data = Path(data_dir).resolve() if data_dir else paths.DATA_DIR
-            plan = RunPlan(
-                name,
-                data,
-                history.data_key(data),
-                engines.resolve_engine(engine),
-                engines.resolve_db_url(db_url),
-                parse_selection(select),
-                run_name,
-                run_id,
-                run_tmp,
-            )
-            return unfreezing(execute, plan)
+            selection = parse_selection(select)
+            with datafolder.reading(data) as snapshot:  # what ingests commit meanwhile is not this run's
+                plan = RunPlan(
+                    name,
+                    data,
+                    snapshot,
+                    history.data_key(data),
+                    engines.resolve_engine(engine),
+                    engines.resolve_db_url(db_url),
+                    selection,
+                    run_name,
+                    run_id,
+                    run_tmp,
+                )
+                return unfreezing(execute, plan)
         except RunError as exc:
             return failed_outcome(exc, run_id, run_tmp, {"checkpoint": name})
         except Exception as exc:

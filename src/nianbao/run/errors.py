@@ -10,6 +10,7 @@ EXIT_ZH = {
     ExitCode.ERRORS: "存在错误级问题,禁止发布",
     ExitCode.INPUT_UNREADABLE: "输入无法读取或解析",
     ExitCode.CONFIG_ERROR: "配置或运行错误",
+    ExitCode.USAGE: "命令用法错误",
 }
 
 

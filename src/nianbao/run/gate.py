@@ -46,6 +46,7 @@ def gate(
             plan = RunPlan(
                 "gate",
                 data,
+                datafolder.open_snapshot(data),  # the draft's own folder: nobody else writes it
                 f"report:{rid}",
                 engines.resolve_engine(engine),
                 engines.resolve_db_url(db_url),

@@ -53,7 +53,7 @@ def write_outputs(
     checkpoint_result,
     *,
     run_id: str,
-    data_dir: Path,
+    data: datafolder.Snapshot,
     selected: Callable[[str, str], bool],
     previous: Path | None,
     site_dir: Path,
@@ -62,18 +62,19 @@ def write_outputs(
     gx_links: dict[str, str],
     before_landing: Callable[[], None] = lambda: None,
 ) -> Outputs:
-    """Findings from GX's verdicts, history against the previous run, and the Chinese pages in site_dir."""
+    """Findings from GX's verdicts, history against the previous run, and the Chinese pages in site_dir; every
+    value read back comes from the run's snapshot of the data folder."""
     lap = _Laps(summary["timings"].setdefault("outputs", {}))
     collected = F.collect(checkpoint_result, selected, violations)
     lap("collect_s")
     ids = {f.report_id for f in (*collected.failures, *collected.incomplete)}
-    reports = datafolder.read_reports(data_dir, ids)
+    reports = datafolder.read_reports(data, ids)
     gc.freeze()  # the reports read back live to the end of the run (see nianbao.run.checkpoint)
     lap("read_reports_s")
     with collector.paused():  # findings, history and pages (a bad night: 3 s less reading them back)
         current, problems = F.build(run_id, collected, reports, selected)
         lap("explain_s")
-        findings, resolved = _history(current, previous, data_dir)
+        findings, resolved = _history(current, previous, data)
         summary["counts"] = F.counts(findings, resolved)
         summary["reports_validated"] = reports_validated(collected)
         summary["gx"]["validation_pages"] = gx_links
@@ -95,14 +96,16 @@ def write_outputs(
     return Outputs(findings, resolved, collected, problems, landing)
 
 
-def _history(current: pd.DataFrame, previous: Path | None, data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _history(
+    current: pd.DataFrame, previous: Path | None, data: datafolder.Snapshot
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Findings marked new or persisting, and the previous ones now resolved.
 
     A report that left the data folder was not corrected: only reports still there count as resolved.
     """
     before = F.read(previous / "findings.parquet") if previous else None
     findings, resolved = F.mark_history(current, before)
-    still = datafolder.read_reports(data_dir, set(resolved.report_id), with_text=False)
+    still = datafolder.read_reports(data, set(resolved.report_id), with_text=False)
     present = [r for r, rep in still.items() if rep["meta"]]
     return findings, resolved[resolved.report_id.isin(present)].reset_index(drop=True)
 

@@ -49,6 +49,13 @@ class Selection:
         }
         return w or None
 
+    def nothing_to_check(self, data_dir) -> str:
+        """Why a run that would validate no report stops (Chinese): nothing to check is never a pass."""
+        if self.where() is None:
+            return f"数据目录 {data_dir} 中没有任何报告的统计表数据,无可检查;审计站点与 latest 保持不变"
+        rows = [t for t in self.tokens() if not t.startswith(("rule:", "severity:"))]
+        return f"选择条件 {' '.join(rows)} 在数据目录 {data_dir} 中没有选中任何报告,无可检查;审计站点与 latest 保持不变"
+
     def tokens(self) -> list[str]:
         """The selection as sorted tokens (what history compares)."""
         return sorted(
