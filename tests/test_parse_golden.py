@@ -269,3 +269,48 @@ def test_damaged_corpus_files_never_crash_a_reader(tmp_path):
         assert not report.reason.startswith("parser-crash"), (source.name, damaged, report.reason)
         outcomes.add(report.status)
     assert outcomes == {"parsed", "partial", "rejected"}  # the damage was varied enough to reach every outcome
+
+
+# --- Markdown as PDF-to-Markdown converters write it, hand-made from transcribed reports (tests/fixtures/
+# markdown): one table per row group under headings, generic column headers, applicant headers as tables of
+# dashes, group labels carried into the row's cell or left in a heading, '<br>', bold and escapes.
+
+MARKDOWN = Path(__file__).parent / "fixtures" / "markdown"
+TRANSCRIBED = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real"
+MARKDOWN_CASES = [  # (fixture, transcription, status, format version, deviations)
+    ("000-split.md", "000.json", "parsed", "2021", []),  # group headings over numbered sub-rows, '—' headers
+    ("021-generic.md", "021.json", "parsed", "2021", []),  # one table each, '类别 | 数据1…', blank cells empty
+    ("030-per-row.md", "030.json", "parsed", "2021", []),  # one table per row, '列1…列8', '**总计**' values
+    ("027-split.md", "027.json", "partial", "2019", []),  # the 2019 table 二 only, '<br>' in printed headers
+    ("002-html-blocks.md", "002.json", "parsed", "2021", ["other-single-row"]),  # table 三 an HTML block
+]
+
+
+@pytest.mark.parametrize("name,transcription,status,version,deviations", MARKDOWN_CASES)
+def test_converted_markdown_golden(name, transcription, status, version, deviations):
+    """Each converter shape reads back its transcription cell for cell, with the title's metadata."""
+    doc = json.loads((TRANSCRIBED / transcription).read_text(encoding="utf-8"))
+    report = parse_file(MARKDOWN / name)
+    assert report.status == status, report.reason
+    assert (report.format_version, report.deviations) == (version, deviations)
+    assert (report.agency, report.year) == (doc["agency"], doc["year"])
+    assert as_json(report.tables) == doc["tables"]
+    if version == S.FORMAT_2019:
+        assert report.active_2019 == {k: v for k, v in doc["active_2019_format"].items() if k != "_columns"}
+    assert report.missing == (expected_missing(doc) if status == "partial" else [])
+
+
+def test_generic_headers_alone_do_not_tell_the_format(tmp_path):
+    """Table 二 under '列1 | 列2' headers only: the format (which column a number is) is unknown, so the
+    table is left unread with the reason; tables 三 and 四 are read as printed."""
+    text = (MARKDOWN / "000-split.md").read_text(encoding="utf-8")
+    for printed in ("信息内容", "本年制发件数", "本年废止件数", "现行有效件数"):
+        text = text.replace(f"| {printed} |", "| 列 |")
+    path = tmp_path / "generic.md"
+    path.write_text(text, encoding="utf-8")
+    doc = json.loads((TRANSCRIBED / "000.json").read_text(encoding="utf-8"))
+    report = parse_file(path)
+    assert (report.status, report.reason.split(":")[0]) == ("partial", "unknown-format")
+    assert report.tables["active"] is None and report.missing == ["active"]
+    assert as_json(report.tables["applications"]) == doc["tables"]["applications"]
+    assert as_json(report.tables["review_litigation"]) == doc["tables"]["review_litigation"]

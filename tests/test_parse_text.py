@@ -21,6 +21,7 @@ from nianbao.parse import parse_file
 from nianbao.parse import render as R
 from nianbao.parse.core import TextCell, parse_lines
 from nianbao.parse.metadata import read_metadata
+from nianbao.parse.text import pipe_cells
 from nianbao.paths import ROOT
 
 CORPUS = Path(os.environ.get("NIANBAO_CORPUS", ROOT.parent / "shared" / "corpus"))
@@ -669,3 +670,113 @@ def test_page_numbers_kept_without_page_breaks_are_no_stray_values(tmp_path):
     assert_same(parse_file(write(tmp_path, "\n".join(numbered))), report)
     lone = [*lines[:50], "  7", *lines[50:]]
     assert parse_file(write(tmp_path, "\n".join(lone), "lone.txt")).reason.startswith("values-unplaced: ")
+
+
+# --- Markdown from PDF converters, damaged: a number is read only where its row and column are certain.
+
+
+def _table_rows(lines: list[str]) -> list[int]:
+    """Indexes of the body rows of the Markdown tables (not the header rows or rules)."""
+    return [k for k, x in enumerate(lines) if x.startswith("|") and "---" not in x and lines[k - 1].startswith("|")]
+
+
+def _drop_rows(lines: list[str], rng: random.Random) -> list[str]:
+    """Body rows of the tables lost."""
+    lost = set(rng.sample(_table_rows(lines), rng.randint(1, 3)))
+    return [x for k, x in enumerate(lines) if k not in lost]
+
+
+def _drop_column(lines: list[str], rng: random.Random) -> list[str]:
+    """One column of one table lost in every one of its rows, header and rule included."""
+    starts = [k for k, x in enumerate(lines) if x.startswith("|") and (k == 0 or not lines[k - 1].startswith("|"))]
+    k = rng.choice(starts)
+    column = rng.randrange(len(pipe_cells(lines[k], True)))
+    out = list(lines)
+    while k < len(out) and out[k].startswith("|"):
+        cells = pipe_cells(out[k], True)
+        out[k] = "| " + " | ".join(c for n, c in enumerate(cells) if n != column) + " |"
+        k += 1
+    return out
+
+
+def _lose_headers(lines: list[str], rng: random.Random) -> list[str]:
+    """Headings and the header rows over them lost (a converter that kept only the body rows)."""
+    return [
+        x for k, x in enumerate(lines) if not x.startswith("#") and not (k + 1 < len(lines) and "---" in lines[k + 1])
+    ]
+
+
+def _merge_tables(lines: list[str], rng: random.Random) -> list[str]:
+    """Two consecutive row tables printed as one: what stood between their rows (heading, header) lost."""
+    ends = [
+        k for k, x in enumerate(lines) if x.startswith("|") and k + 1 < len(lines) and not lines[k + 1].startswith("|")
+    ]
+    k = rng.choice(ends[:-1])
+    nxt = next(n for n in range(k + 1, len(lines)) if lines[n].startswith("|") and "---" in lines[n])
+    return [*lines[: k + 1], *lines[nxt + 1 :]]
+
+
+DAMAGE = {"rows-dropped": _drop_rows, "column-dropped": _drop_column, "headers-lost": _lose_headers}
+DAMAGE["tables-merged"] = _merge_tables
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+@pytest.mark.parametrize("layout", ["markdown-split", "markdown-generic"])
+def test_damaged_converter_markdown_never_puts_a_number_in_another_cell(tmp_path, layout, damage):
+    """Converted reports with rows or columns dropped, headers lost or row tables merged: every number read
+    is the one in that cell, every row not read is listed as missing; dropped cells never parse complete."""
+    from test_parse_pdf import unread_rows_never_wrong
+
+    rng = random.Random(f"{layout}{damage}")
+    outcomes = set()
+    for i in range(20):
+        version = S.FORMAT_2019 if i % 2 else S.FORMAT_2021
+        report = R.random_report(rng, version, blank_rate=0.1, text_rate=0.05)
+        lines = R.render_text(report, layout).split("\n")
+        path = write(tmp_path, "\n".join(DAMAGE[damage](lines, rng)), f"{i}.md")
+        parsed = parse_file(path)
+        unread = unread_rows_never_wrong(parsed, report)
+        if damage in ("rows-dropped", "column-dropped"):
+            assert parsed.status != "parsed" or not unread, parsed.reason
+        outcomes.add(parsed.status)
+    if damage != "headers-lost":
+        assert outcomes & {"partial", "rejected"}
+
+
+def test_converter_blank_marks_stay_as_printed_never_zero(tmp_path):
+    """A blank cell printed empty, '-', '—' or '/' by a converter is read as printed: no number."""
+    report = R.random_report(random.Random(5), S.FORMAT_2021, blank_rate=0.0, text_rate=0.0)
+    report["tables"]["applications"]["new"][1:5] = [None, "-", "—", "/"]
+    parsed = parse_file(write(tmp_path, R.render_text(report, "markdown-split"), "blank.md"))
+    assert parsed.status == "parsed", parsed.reason
+    assert parsed.tables["applications"]["new"][1:5] == [None, "-", "—", "/"]
+
+
+def test_an_applicant_header_of_dashes_is_no_rows_values(tmp_path):
+    """The applicant header printed as a table of seven dashes, above a row whose label is in its heading
+    only: the dashes are not that row's values (it takes those of the table under its heading)."""
+    report = R.random_report(random.Random(6), S.FORMAT_2021, blank_rate=0.0, text_rate=0.0)
+    header = "| 自然人 | 商业企业 | 科研机构 | 社会公益组织 | 法律服务机构 | 其他 | 总计 |\n" + "| --- " * 7 + "|\n"
+    header += "| - | - | - | - | - | - | - |\n\n### 一、本年新收政府信息公开申请数量\n"
+    text = R.render_text(report, "markdown-split").replace("### 一、本年新收政府信息公开申请数量\n", header, 1)
+    parsed = parse_file(write(tmp_path, text, "dashes.md"))
+    assert parsed.status == "parsed", parsed.reason
+    assert parsed.tables["applications"]["new"] == report["tables"]["applications"]["new"]
+
+
+def test_a_value_row_without_its_label_column_leaves_its_table_unread(tmp_path):
+    """A per-row table whose label was lost: its values are not given to the next heading's row, and as
+    which row they are cannot be told, table 三 is left unread; a label line over it lends its label."""
+    from test_parse_pdf import unread_rows_never_wrong
+
+    report = R.random_report(random.Random(8), S.FORMAT_2021, blank_rate=0.0, text_rate=0.0)
+    text = R.render_text(report, "markdown-split").replace("| (一)予以公开 |", "|", 1)
+    text = text.replace("### (一)予以公开\n", "", 1)  # its heading lost too: no label for the row
+    parsed = parse_file(write(tmp_path, text, "nolabel.md"))
+    assert parsed.status == "partial"
+    assert "applications.granted" in parsed.missing or "applications" in parsed.missing
+    unread_rows_never_wrong(parsed, report)
+    plain = R.render_text(report, "markdown-split").replace("| (一)予以公开 |", "|", 1)
+    plain = plain.replace("### (一)予以公开", "(一)予以公开", 1)  # a plain line, no heading
+    relabelled = parse_file(write(tmp_path, plain, "plain.md"))
+    assert relabelled.status == "parsed" and relabelled.tables["applications"] == report["tables"]["applications"]

@@ -112,6 +112,12 @@ def _read(path: str, data: bytes, sha: str, kind: str) -> ParsedReport:
             return parse_lines(
                 pdf.lines, source_file=path, sha256=sha, text=pdf.text, has_images=pdf.has_images, cut_off=pdf.cut_off
             )
+        if kind == "html" and Path(path).suffix.lower() in TEXT_SUFFIXES:
+            from .text import has_markdown_tables, read_mixed_lines
+
+            text = decode_text(data, path)
+            if has_markdown_tables(text):  # converter Markdown with some of its tables as HTML blocks
+                return parse_lines(read_mixed_lines(text, path), source_file=path, sha256=sha, text=text)
         # HTML and Word readers are imported lazily: lxml is slow to import and not needed for text.
         if kind == "html":
             from .html import read_page

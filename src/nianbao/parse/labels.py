@@ -83,6 +83,9 @@ def _build() -> dict[str, Label]:
             group = row.label.split("·")[0]
             stem = row.key.rsplit("_", 1)[0] if row.key[-1].isdigit() else "results"
             add(group, Label("group", "applications", stem))
+            # The group carried in the row's own cell, as converters flatten merged label columns.
+            for sep in ("", "-", "·", "—", "/"):
+                add(group + sep + _leaf(row.label), Label("row", "applications", row.key))
     add("(五)不予以处理", Label("group", "applications", "not_processed"))
     for text in (
         "申请人情况",

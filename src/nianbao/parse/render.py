@@ -27,6 +27,9 @@ LAYOUTS = (
     "markdown",  # 009: '| a | b | ' plus fillers
     "paragraph",  # 019, 025, 027: one cell per blank-line-separated paragraph
     "tab",  # no corpus file: a table pasted from a browser or Word, cells between tabs
+    "markdown-split",  # PDF-to-Markdown converters: one small table per row group, each under a heading
+    "markdown-generic",  # converters that name columns '类别 | 数据1 | … | 总计' or '列1 … 列n', '<br>' in cells
+    "markdown-html",  # converters that keep a table with merged cells as an HTML block (table 三 here)
 )
 NON_NUMERIC_TEXTS = ("/", "—", "无")
 
@@ -280,6 +283,8 @@ def render_text(report: dict[str, Any], layout: str) -> str:
     """The whole report as text in one of LAYOUTS."""
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
+    if layout.startswith("markdown-"):
+        return render_converted(report, split=layout != "markdown-generic", html_blocks=layout == "markdown-html")
     lines = _title(report) + _opening(report)
     for heading, grid in report_grids(report):
         lines.append(heading)
@@ -287,6 +292,125 @@ def render_text(report: dict[str, Any], layout: str) -> str:
     lines.extend(_CLOSING)
     sep = "\n\n" if layout == "paragraph" else "\n"
     return sep.join(lines) + "\n"
+
+
+# --- Markdown as PDF-to-Markdown converters write it (MinerU, marker, docling, pandoc, LLMs).
+
+_GENERIC_APPLICANT_HEADER = ["类别", *(f"数据{k}" for k in range(1, 7)), "总计"]
+
+
+def _md_row(cells: list[str]) -> str:
+    """One Markdown table row; a bar inside a cell is escaped as converters escape it."""
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table: its header row, the rule, its body rows."""
+    return [_md_row(header), _md_row(["---"] * len(header)), *(_md_row(r) for r in rows)]
+
+
+def _md_text(text: str) -> str:
+    """A cell's in-cell line breaks as converters keep them."""
+    return re.sub(r"\n+", "<br>", text)
+
+
+def _md_active(grid: Grid, split: bool) -> list[str]:
+    """Table 二: one table per 第二十条 block under its heading (split), or one table with generic headers."""
+    if not split:
+        rows = [[_md_text(c.text) for c in row] + [""] * (4 - sum(c.colspan for c in row)) for row in grid]
+        return _md_table([f"列{k}" for k in range(1, 5)], rows)
+    lines: list[str] = []
+    for row in grid:
+        texts = [_md_text(c.text) for c in row]
+        if len(row) == 1:
+            lines.append(f"### {texts[0]}")
+        elif texts[0] == "信息内容":
+            lines += [_md_row(texts), _md_row(["---"] * len(texts))]
+        else:
+            lines.append(_md_row(texts))
+    return lines
+
+
+def _md_application_label(key: str, split: bool) -> str:
+    """A table-三 row's label: its group carried in front (generic), or the row's own label (split)."""
+    labels = _ROW_LABELS[key]
+    if split or len(labels) == 1 or labels[0].startswith("三、"):
+        return labels[-1]
+    escaped = labels[1].replace(".", "\\.", 1)  # converters escape '1.' lest it start a list
+    return f"{labels[0]} {escaped}"
+
+
+def _md_applications(apps: dict[str, list[Any]], split: bool) -> list[str]:
+    """Table 三: applicant headers as small tables of dashes and one table per row group (split), or one
+    table with generic headers, the applicant header flattened into one row and '**(七)总计**'."""
+    keys = S.APPLICATION_ROW_KEYS_SINGLE if "other" in apps else S.APPLICATION_ROW_KEYS_SUBROWS
+    values = lambda key: [value_text(v) for v in apps[key]]
+    if not split:
+        header = ["申请人情况", "自然人", *(f"法人或其他组织-{t}" for t in ("商业企业", "科研机构")), "社会公益组织"]
+        header += ["法律服务机构", "其他", "总计"]
+        rows = [header]
+        for key in keys:
+            label = _md_application_label(key, split)
+            if key == "granted":
+                rows.append(["三、本年度办理结果"] + [""] * 7)
+            rows.append([f"**{label}**" if key == "total" else label, *values(key)])
+        return _md_table(_GENERIC_APPLICANT_HEADER, rows)
+    lines = ["### 申请人情况"]
+    lines += [*_md_table(["自然人", "法人或其他组织", "总计"], [["-"] * 3]), ""]
+    lines += _md_table(["商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他"], [["—"] * 5])
+    group = None
+    for key in keys:
+        labels = _ROW_LABELS[key]
+        if key == "granted":
+            lines.append("### 三、本年度办理结果")
+        if len(labels) == 2 and not labels[0].startswith("三、"):
+            if labels[0] != group:
+                group = labels[0]
+                lines += [f"### {group}", _md_row(_GENERIC_APPLICANT_HEADER), _md_row(["---"] * 8)]
+            lines.append(_md_row([labels[1], *values(key)]))
+            continue
+        group = None
+        in_cell = key in ("granted", "partly_granted")  # the others print their label in the heading only
+        row = [labels[-1] if in_cell else "", *values(key)]
+        heading = f"**{labels[-1]}**" if key == "carried_forward" else f"### {labels[-1]}"  # a bold line, no heading
+        lines += [heading, *_md_table(_GENERIC_APPLICANT_HEADER, [row])]
+    return lines
+
+
+def _md_review(review: dict[str, list[Any]], split: bool) -> list[str]:
+    """Table 四: its header rows flattened into one ('行政诉讼-复议后起诉-总计'), or generic '列1…列15'."""
+    outcomes = [label for _, label in S.REVIEW_OUTCOMES]
+    flat = [f"{g.replace('·', '-')}-{o}" for _, g in S.REVIEW_GROUPS for o in outcomes]
+    row = [value_text(v) for g, _ in S.REVIEW_GROUPS for v in review[g]]
+    if split:
+        return _md_table(flat, [row])
+    return _md_table([f"列{k}" for k in range(1, 16)], [flat, row])
+
+
+def render_converted(report: dict[str, Any], *, split: bool, html_blocks: bool = False) -> str:
+    """The whole report as Markdown from a PDF converter: '#' headings, pipe tables, blank cells empty;
+    with `html_blocks`, table 三 as an HTML table among them."""
+    tables = report["tables"]
+    active_2019 = report.get("active_2019_format")
+    active = _active_2019_grid(active_2019) if active_2019 is not None else _active_2021_grid(tables["active"])
+    lines = [f"# {t}" for t in _title(report)] + _opening(report)[:1] + [f"## {_opening(report)[1]}"]
+    lines += _opening(report)[2:]
+    lines += ["## 二、主动公开政府信息情况", *_md_active(active, split)]
+    apps = [_html_table(_applications_grid(tables["applications"]))] if html_blocks else None
+    lines += ["## 三、收到和处理政府信息公开申请情况", *(apps or _md_applications(tables["applications"], split))]
+    lines += ["## 四、政府信息公开行政复议、行政诉讼情况", *_md_review(tables["review_litigation"], split)]
+    lines += [f"## {t}" if t[1] == "、" else t for t in _CLOSING]
+    return _md_join(lines)
+
+
+def _md_join(lines: list[str]) -> str:
+    """Markdown blocks: a table's rows on consecutive lines, an empty line between blocks."""
+    out = []
+    for k, line in enumerate(lines):
+        out.append(line)
+        if not (line.startswith("|") and k + 1 < len(lines) and lines[k + 1].startswith("|")):
+            out.append("")
+    return "\n".join(out)
 
 
 # --- Word-style HTML (corpus/html/shuyang-fgj-2023.html).

@@ -5,6 +5,8 @@ fillers '|||', bare '|' lines that are row separators or blank cells; full-width
 read as '|', rules between drawn rows skipped), tab-separated rows (a table pasted from a browser or
 Word), one cell per blank-line paragraph (chosen per document), and space-separated text as extracted
 from PDFs ('规章 0 0 0', a vertical label character glued in front of a label: '三 2.其他法律...').
+Markdown from PDF converters: '<br>', bold and escapes read as printed, a row label left in the heading
+over its one-row table lent to that row, tables kept as HTML blocks read by the HTML reader in place.
 Numbers and labels are told apart later, in core.
 """
 
@@ -17,13 +19,20 @@ from collections import Counter
 from functools import lru_cache
 
 from . import labels as L
-from .core import NUMBER, VALUE_WORDS, WITH_UNIT, TextCell
+from .core import NUMBER, VALUE, VALUE_WORDS, WITH_UNIT, TextCell, classify
 
 BARE_PAGE_NUMBER = re.compile(r"^\s*\d{1,4}\s*$")  # a page number without marks: only where a page ends
 PAGE_NUMBER = re.compile(r"^\s*(?:[-—–]\s*\d{1,4}\s*[-—–]|第\s*\d{1,4}\s*页(?:\s*[,，]?\s*共\s*\d{1,4}\s*页)?)\s*$")
 MARKDOWN_RULE = re.compile(r"^:?-{3,}:?$")
 FILLER = re.compile(r"^\s*\|{2,}\s*$")  # colspan fillers '||', '|||' on a line of their own hold no cell
 TRAILING_FILL = re.compile(r"\|\s*\|{2,}\s*$")  # '... | 0 | |||': the cell ends at the first bar
+LINE_BREAK = re.compile(r"<br\s*/?>", re.I)
+MARKDOWN_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~])")
+EMPHASIS = re.compile(r"^(\*\*|__|\*|_)(.+)\1$")
+ESCAPED_BAR = "\x00"  # stands for an escaped bar while a row is split at its borders
+MARKDOWN_RULE_ROW = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$", re.M)
+HTML_TABLE_BLOCK = re.compile(r"<table[\s>][\s\S]*?</table\s*>", re.I)
+MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 SYMBOL = re.compile(r"^[/／\\\-—–_~～?？*×]+$")
 # Column bars other than '|': the full-width bar a Chinese input method types, box-drawing verticals.
 BARS = "｜│┃║￨"
@@ -55,10 +64,11 @@ def is_paragraph_layout(raw: list[str]) -> bool:
     return filled >= PARAGRAPH_MIN_LINES and followed >= PARAGRAPH_SHARE * filled
 
 
-def _units(raw: list[str]) -> list[tuple[int, str]]:
+def _units(raw: list[str], markdown_tables: bool = False) -> list[tuple[int, str]]:
     """(first line number, text) of each line, or of each paragraph (its lines joined) in a paragraph
-    layout, where a paragraph of only a space between empty lines is a blank cell (019)."""
-    if not is_paragraph_layout(raw):
+    layout, where a paragraph of only a space between empty lines is a blank cell (019). Markdown with
+    ruled tables is read by lines: short tables between headings look like paragraphs."""
+    if markdown_tables or not is_paragraph_layout(raw):
         return [(i + 1, x) for i, x in enumerate(raw) if x.strip()]
     out, start, buf = [], 0, []
     for i, x in enumerate(itertools.chain(raw, ("",))):
@@ -99,12 +109,29 @@ def is_markdown(raw: list[str]) -> bool:
 
 def pipe_cells(line: str, markdown: bool) -> list[str]:
     """Cells of a pipe row; a trailing '|' ends the last cell, a leading one is a border in markdown."""
+    escaped = markdown and "\\|" in line
+    if escaped:  # '\|' is a bar printed inside a cell, not a cell border
+        line = line.replace("\\|", ESCAPED_BAR)
     pieces = (TRAILING_FILL.sub("|", line) if "||" in line or "| |" in line else line).split("|")
     if line.rstrip().endswith("|"):
         pieces = pieces[:-1]
     if markdown and line.lstrip().startswith("|") and len(pieces) > 1:
         pieces = pieces[1:]
+    if markdown:
+        return [markdown_text(p.replace(ESCAPED_BAR, "|") if escaped else p) for p in pieces]
     return [p.strip() for p in pieces]
+
+
+def markdown_text(cell: str) -> str:
+    """A Markdown cell as printed: '<br>' a line break inside the cell (a space: two numbers stay apart),
+    bold or italic marks around the whole text dropped, backslash escapes undone ('1\\.' -> '1.')."""
+    if "<" in cell:
+        cell = LINE_BREAK.sub(" ", cell)
+    if "\\" in cell:
+        cell = MARKDOWN_ESCAPE.sub(r"\1", cell)
+    cell = cell.strip()
+    emphasis = EMPHASIS.match(cell)
+    return emphasis.group(2).strip() if emphasis else cell
 
 
 def tab_cells(line: str) -> list[str]:
@@ -232,6 +259,65 @@ def fold_number_runs(text: str) -> str:
     return "".join([*pieces, text[done:]]) if pieces else text
 
 
+def _is_row_label(text: str) -> bool:
+    """Whether a cell is a statutory row label."""
+    lab = L.match(text) if text else None
+    return bool(lab and lab.kind in ("row", "group"))
+
+
+def _table_end(raw: list[str], k: int) -> int:
+    """The index after the Markdown table whose first row is line k."""
+    while k < len(raw) and raw[k].lstrip().startswith("|"):
+        k += 1
+    return k
+
+
+def _next_filled(raw: list[str], k: int) -> int:
+    """The index of the first non-empty line from k (len(raw) when none)."""
+    while k < len(raw) and not raw[k].strip():
+        k += 1
+    return k
+
+
+def _is_value_row(cells: list[str]) -> bool:
+    """A table row of values only (blank cells, numbers, '/', '—'), not a header of texts."""
+    return all(classify(c)[0] == VALUE for c in cells)
+
+
+def _labelled(heading: str, row: str) -> str:
+    """A value row with the label its heading printed: in its empty label cell, else in front of it
+    (an empty first cell is the label column: read as a value it would shift the row when its last
+    cell is blank too)."""
+    label = markdown_text(MARKDOWN_HEADING.sub("", heading))
+    cells = pipe_cells(row, True)
+    if cells and not cells[0]:
+        cells = cells[1:]
+    return "| " + " | ".join([label, *cells]) + " |"
+
+
+def _with_headings_resolved(raw: list[str]) -> list[str]:
+    """Lines outside the tables of ruled Markdown that print a row label (headings '### 一、本年新收...',
+    '### (三)不予公开', bold or plain lines): over a table of one value row whose label was left out of
+    it, the line lends the row its label; any other such line is no row (its table prints its own
+    labels), so it cannot take numbers printed elsewhere. Line numbers stay."""
+    out = list(raw)
+    for k, line in enumerate(raw):
+        if line.lstrip().startswith("|") or not line.strip() or not _is_row_label(markdown_text(line)):
+            continue
+        out[k] = ""
+        start = _next_filled(raw, k + 1)
+        if start == len(raw) or not raw[start].lstrip().startswith("|"):
+            continue
+        rows = [(n, pipe_cells(raw[n], True)) for n in range(start, _table_end(raw, start))]
+        rows = [(n, cells) for n, cells in rows if not all(MARKDOWN_RULE.match(c) for c in cells if c)]
+        if any(_is_row_label(c) for _, cells in rows for c in cells):
+            continue
+        values = [n for n, cells in rows if _is_value_row(cells)]
+        if len(values) == 1:
+            out[values[0]] = _labelled(line, raw[values[0]])
+    return out
+
+
 def read_lines(text: str) -> list[list[TextCell]]:
     """Rows of printed cells of a text report, with the source line of each cell."""
     text = fold_number_runs(text)
@@ -242,7 +328,10 @@ def read_lines(text: str) -> list[list[TextCell]]:
     raw = text.splitlines()
     rules = RULE_CHARS.search(text) is not None
     markdown = is_markdown(raw)
-    units = _units(raw)
+    ruled = markdown and MARKDOWN_RULE_ROW.search(text) is not None
+    if ruled:
+        raw = _with_headings_resolved(raw)
+    units = _units(raw, markdown_tables=ruled)
     rows = []
     for n, (lineno, unit) in enumerate(units):
         if rules and RULE_LINE.match(unit):
@@ -264,3 +353,34 @@ def read_lines(text: str) -> list[list[TextCell]]:
         else:
             rows.append([TextCell(c, f"line {lineno} col {k}") for k, c in enumerate(cells, 1)])
     return rows
+
+
+def has_markdown_tables(text: str) -> bool:
+    """Whether a text holds Markdown pipe tables (a rule row under a header row) outside HTML tables."""
+    return MARKDOWN_RULE_ROW.search(HTML_TABLE_BLOCK.sub("", text)) is not None
+
+
+def read_mixed_lines(text: str, path: str) -> list[list[TextCell]]:
+    """Rows of a Markdown text whose tables are partly HTML blocks: each block read by the HTML reader,
+    in its place among the rows of the text around it (blanked, so line numbers stay)."""
+    from .html import read_page
+
+    blocks = list(HTML_TABLE_BLOCK.finditer(text))
+    plain = HTML_TABLE_BLOCK.sub(lambda m: "\n" * m.group(0).count("\n"), text)
+    rows = read_lines(plain)
+    out: list[list[TextCell]] = []
+    taken, line, pos = 0, 1, 0
+    for m in blocks:
+        line += text.count("\n", pos, m.start())  # the line the block starts on
+        pos = m.start()
+        while taken < len(rows) and _line_of(rows[taken]) < line:
+            out.append(rows[taken])
+            taken += 1
+        table = read_page(m.group(0).encode("utf-8"), path).lines
+        out += [[TextCell(c.text, f"line {line} {c.source}") for c in row] for row in table]
+    return out + rows[taken:]
+
+
+def _line_of(row: list[TextCell]) -> int:
+    """The source line number of a row read by read_lines."""
+    return int(row[0].source.split()[1])
