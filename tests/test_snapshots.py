@@ -130,9 +130,9 @@ NIGHTLIES = textwrap.dedent(
 )
 
 
-def _nightlies(root: Path, folders: list[Path], env: dict | None = None) -> dict[str, dict]:
+def _nightlies(root: Path, folders: list[Path]) -> list[dict]:
     """One `run nightly` per folder, in one child process (GX imported once), against a private root."""
-    full = {**os.environ, "NIANBAO_ROOT": str(root), "GX_ANALYTICS_ENABLED": "false", **(env or {})}
+    full = {**os.environ, "NIANBAO_ROOT": str(root), "GX_ANALYTICS_ENABLED": "false"}
     full.pop("NIANBAO_TEST_CRASH_AT", None)
     done = subprocess.run(
         [sys.executable, "-c", NIGHTLIES, *map(str, folders)],
@@ -143,8 +143,7 @@ def _nightlies(root: Path, folders: list[Path], env: dict | None = None) -> dict
         timeout=900,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    return {line["data"]: line for line in lines}
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
 def test_a_nightly_on_a_killed_ingest_checks_the_old_snapshot(folders, tmp_path):
@@ -155,7 +154,7 @@ def test_a_nightly_on_a_killed_ingest_checks_the_old_snapshot(folders, tmp_path)
         shutil.copytree(old, data)
         _ingest_in_child(second, data, {"NIANBAO_TEST_CRASH_AT": f"ingest-{step}"}).communicate(timeout=300)
         killed.append(data)
-    runs = _nightlies(make_root(tmp_path), [old, complete, *killed])
+    runs = {run["data"]: run for run in _nightlies(make_root(tmp_path), [old, complete, *killed])}
     expected_old, expected_new = runs[str(old)], runs[str(complete)]
     assert expected_old["findings"] != expected_new["findings"]  # the second ingest changes findings
     for data, step in zip(killed, COMMIT_STEPS):
@@ -190,21 +189,10 @@ def test_runs_read_one_snapshot_while_ingests_commit(tmp_path):
     writer.start()
     try:
         root = make_root(tmp_path)
-        folders = [data] * 4
-        full = {**os.environ, "NIANBAO_ROOT": str(root), "GX_ANALYTICS_ENABLED": "false"}
-        done = subprocess.run(
-            [sys.executable, "-c", NIGHTLIES, *map(str, folders)],
-            cwd=root,
-            env=full,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
+        runs = _nightlies(root, [data] * 4)
     finally:
         stop.set()
         writer.join()
-    assert done.returncode == 0, done.stderr[-3000:]
-    runs = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert len(runs) == 4
     assert len(version_of) > 2  # ingests did commit while the runs read
     for run in runs:

@@ -119,11 +119,6 @@ def reading(data_dir: Path):
         yield open_snapshot(data_dir)
 
 
-def table_files(data_dir: Path, table: str) -> list[Path]:
-    """The Parquet files of one table in the folder's current snapshot, sorted."""
-    return open_snapshot(data_dir).files(table)
-
-
 def new_snapshot_id(now: datetime | None = None) -> str:
     """Sortable, unique snapshot id: UTC time to the microsecond and a random tail."""
     now = now or datetime.now(UTC)
@@ -217,25 +212,6 @@ def read_table(path: Path, schema):
         return pq.read_table(path, schema=schema)
     except Exception as e:
         raise RuntimeError(f"无法读取已有数据文件 {path}({e});为免丢失数据,本次导入未写入任何文件") from e
-
-
-def write_tables(tables: dict[Path, object]) -> None:
-    """Write every file to a temporary name first, then move them into place: never a half-written table."""
-    import pyarrow.parquet as pq
-
-    temps = []
-    try:
-        for path, table in tables.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # hidden: outside every reader's glob
-            temps.append((tmp, path))
-            pq.write_table(table, tmp)
-    except BaseException:
-        for tmp, _ in temps:
-            tmp.unlink(missing_ok=True)
-        raise
-    for tmp, path in temps:
-        os.replace(tmp, path)
 
 
 @contextmanager

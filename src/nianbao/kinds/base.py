@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..cells import fmt, label
+from ..datafolder import values_of
+
 if TYPE_CHECKING:
     from ..rules import Check, Rule
 
@@ -61,8 +64,6 @@ class RuleKind:
 
     def sides(self, rule: Rule, left: float, right: float, difference: float) -> str:
         """One line on both sides of a broken rule, for the gate's verdict (identities have sides)."""
-        from ..cells import fmt
-
         return f"左边合计 {fmt(left)},右边合计 {fmt(right)},相差 {fmt(difference)}"
 
     def expectation(self, check: Check, common: dict):
@@ -80,8 +81,6 @@ class RuleKind:
 
 def offending_cells(rule: Rule, bad: dict[str, Any], fix: str, note: str = "") -> Explanation | None:
     """The explanation of a cell rule: the first six offending cells with their values; None if none."""
-    from ..cells import fmt, label
-
     if not bad:
         return None
     shown = "、".join(f"{label(c)}({fmt(v)})" for c, v in list(bad.items())[:6])
@@ -91,6 +90,4 @@ def offending_cells(rule: Rule, bad: dict[str, Any], fix: str, note: str = "") -
 
 def column_values(rule: Rule, values: Mapping) -> dict[str, Any]:
     """The values of the rule's columns, by column."""
-    from ..datafolder import values_of
-
     return dict(zip(rule.columns, values_of(values, rule.columns)))

@@ -32,10 +32,10 @@ def print_outcome(outcome: RunOutcome) -> None:
     print(f"退出码 {int(outcome.exit_code)}({outcome.exit_code.name}:{EXIT_ZH[outcome.exit_code]})")
 
 
-def command_run(args) -> ExitCode:
-    """`nianbao run [CHECKPOINT] [--data DIR] [--select ...] [--engine ...]`."""
+def _run(checkpoint: str, args) -> RunOutcome:
+    """A checkpoint run with the command line's data folder, engine, selection and run name, printed."""
     outcome = run_checkpoint(
-        args.checkpoint,
+        checkpoint,
         data_dir=args.data,
         engine=args.engine,
         db_url=args.db_url,
@@ -43,6 +43,12 @@ def command_run(args) -> ExitCode:
         run_name=args.run_name,
     )
     print_outcome(outcome)
+    return outcome
+
+
+def command_run(args) -> ExitCode:
+    """`nianbao run [CHECKPOINT] [--data DIR] [--select ...] [--engine ...]`."""
+    outcome = _run(args.checkpoint, args)
     return outcome.exit_code
 
 
@@ -74,15 +80,7 @@ def command_demo(args) -> ExitCode:
     if inbox.is_dir() and any(inbox.iterdir()):
         manifest = inbox / "manifest.csv"  # region and level are rarely printed in the report itself
         print(ingest.ingest([inbox], paths.DATA_DIR, manifest=manifest if manifest.is_file() else None).text())
-    outcome = run_checkpoint(
-        "nightly",
-        data_dir=args.data,
-        engine=args.engine,
-        db_url=args.db_url,
-        select=args.select,
-        run_name=args.run_name,
-    )
-    print_outcome(outcome)
+    outcome = _run("nightly", args)
     if outcome.summary.get("completed"):
         print(f"演示完成。nightly 的退出码为 {int(outcome.exit_code)}(示例数据中有故意注入的错误),演示本身返回 0。")
         return ExitCode.OK

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import operator
 
-from ...cells import fmt, label, short_labels
+from ...cells import fmt, label, number, short_labels
 from ...datafolder import values_of
 from ..base import FAILED, NOT_ASSESSABLE, Explanation, RuleKind, quote_name
 
@@ -33,8 +33,6 @@ def effective_right(rule, values) -> tuple[str, ...]:
 
 def _numbers(values, columns: tuple[str, ...]) -> dict:
     """number() of each column's value (ints, nearly every cell, as they are; a night explains 300,000)."""
-    from ...cells import number
-
     return {c: v if type(v) is int else number(v) for c, v in zip(columns, values_of(values, columns))}
 
 
