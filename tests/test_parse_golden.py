@@ -283,6 +283,9 @@ MARKDOWN_CASES = [  # (fixture, transcription, status, format version, deviation
     ("030-per-row.md", "030.json", "parsed", "2021", []),  # one table per row, '列1…列8', '**总计**' values
     ("027-split.md", "027.json", "partial", "2019", []),  # the 2019 table 二 only, '<br>' in printed headers
     ("002-html-blocks.md", "002.json", "parsed", "2021", ["other-single-row"]),  # table 三 an HTML block
+    # table 四 one table per group under '### 行政诉讼 · 复议后起诉'; table 二 under '列1 | 列2' only
+    ("002-review-split.md", "002.json", "parsed", "2021", ["other-single-row"]),
+    ("030-review-rows.md", "030.json", "parsed", "2021", []),  # '### 行政诉讼' over its two groups as rows
 ]
 
 
@@ -300,17 +303,122 @@ def test_converted_markdown_golden(name, transcription, status, version, deviati
     assert report.missing == (expected_missing(doc) if status == "partial" else [])
 
 
-def test_generic_headers_alone_do_not_tell_the_format(tmp_path):
-    """Table 二 under '列1 | 列2' headers only: the format (which column a number is) is unknown, so the
-    table is left unread with the reason; tables 三 and 四 are read as printed."""
-    text = (MARKDOWN / "000-split.md").read_text(encoding="utf-8")
-    for printed in ("信息内容", "本年制发件数", "本年废止件数", "现行有效件数"):
-        text = text.replace(f"| {printed} |", "| 列 |")
-    path = tmp_path / "generic.md"
-    path.write_text(text, encoding="utf-8")
-    doc = json.loads((TRANSCRIBED / "000.json").read_text(encoding="utf-8"))
+def _active_section(text: str, edit) -> str:
+    """A fixture with `edit` applied to each line of its section 二 (table 二)."""
+    head, rest = text.split("## 二、", 1)
+    section, *tail = rest.split("## 三、", 1)
+    return "## 三、".join([head + "## 二、" + "\n".join(map(edit, section.split("\n"))), *tail])
+
+
+def _headers_lost(line: str) -> str:
+    """Table 二's printed column headers as generic names: '| 信息内容 | 本年制发件数 | …' -> '| 列1 | 列2 | …'."""
+    cells = line.strip("|").split("|")
+    if line.startswith("| 信息内容 "):
+        return "| " + " | ".join(f"列{k}" for k in range(1, len(cells) + 1)) + " |"
+    return line
+
+
+def _widened(line: str) -> str:
+    """A two-column row of table 二 spread over four columns, as when the whole table is one grid."""
+    if not line.startswith("|"):
+        return line
+    cells = [c.strip() for c in line.strip().strip("|").split("|")]
+    if len(cells) != 2:
+        return line
+    fill = ["---"] * 2 if cells[1] == "---" else [f"列{k}" for k in (3, 4)] if cells[0] == "列1" else ["", ""]
+    return "| " + " | ".join([*cells, *fill]) + " |"
+
+
+def _replace_once(old: str, new: str):
+    return lambda text: text.replace(old, new, 1)
+
+
+GENERIC_CASES = [  # (case, fixture, edit, status, reason code, format version, tables left unread)
+    # (五)(六)(八) under '列1 | 列2': one value column, which only the 2021 format prints
+    ("2021 told by the count", "000-split.md", lambda t: _active_section(t, _headers_lost), "parsed", "", "2021", []),
+    # 第(八)项 under three generic columns: two values for the fee, which only the 2019 format prints
+    (
+        "2019 told by the count",
+        "027-split.md",
+        lambda t: _active_section(t, _headers_lost),
+        "partial",
+        "tables-incomplete",
+        "2019",
+        [],
+    ),
+    # every block spread over four columns (one grid): no count tells the format
+    (
+        "no count tells",
+        "002-review-split.md",
+        lambda t: _active_section(t, _widened),
+        "partial",
+        "unknown-format",
+        None,  # (六) is one row here: nothing else tells the format either
+        ["active"],
+    ),
+    # 行政许可 under three columns: two values, which neither format nor a whole grid of table 二 prints
+    (
+        "table 二 count matches none",
+        "002-review-split.md",
+        _replace_once(
+            "| 列1 | 列2 |\n| --- | --- |\n| 行政许可 | 550 |",
+            "| 列1 | 列2 | 列3 |\n| --- | --- | --- |\n| 行政许可 | 550 |  |",
+        ),
+        "partial",
+        "columns-unmatched",
+        "2021",
+        ["active"],
+    ),
+    # a row table of table 三 whose generic header lost a column: 7 columns for a label and 7 values
+    (
+        "table 三 count matches none",
+        "000-split.md",
+        _replace_once(
+            "| 数据5 | 数据6 | 总计 |\n| --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| 数据5 | 总计 |\n| --- | --- | --- | --- | --- | --- | --- |",
+        ),
+        "partial",
+        "columns-unmatched",
+        "2021",
+        ["applications"],
+    ),
+    # 行政复议's table under four generic columns over its five values
+    (
+        "table 四 count matches none",
+        "030-review-rows.md",
+        _replace_once(
+            "| 列1 | 列2 | 列3 | 列4 | 列5 |\n| --- | --- | --- | --- | --- |",
+            "| 列1 | 列2 | 列3 | 列4 |\n| --- | --- | --- | --- |",
+        ),
+        "partial",
+        "columns-unmatched",
+        "2021",
+        ["review_litigation"],
+    ),
+]
+
+
+@pytest.mark.parametrize("case,name,edit,status,code,version,unread", GENERIC_CASES, ids=[c[0] for c in GENERIC_CASES])
+def test_generic_columns_are_trusted_only_when_their_count_matches(
+    tmp_path, case, name, edit, status, code, version, unread
+):
+    """Generic column names ('列1', '数据1') place numbers only where the column count is the statutory
+    table's, and tell table 二's format where its rows' counts differ between the formats (2021 prints one
+    value for 行政许可, 2019 three; 2021 one fee, 2019 two); any other count leaves its table unread with
+    the reason. The tables not concerned read back their transcription."""
+    text = (MARKDOWN / name).read_text(encoding="utf-8")
+    edited = edit(text)
+    assert edited != text
+    path = tmp_path / name
+    path.write_text(edited, encoding="utf-8")
+    doc = json.loads((TRANSCRIBED / f"{name[:3]}.json").read_text(encoding="utf-8"))
     report = parse_file(path)
-    assert (report.status, report.reason.split(":")[0]) == ("partial", "unknown-format")
-    assert report.tables["active"] is None and report.missing == ["active"]
-    assert as_json(report.tables["applications"]) == doc["tables"]["applications"]
-    assert as_json(report.tables["review_litigation"]) == doc["tables"]["review_litigation"]
+    assert (report.status, report.reason.split(":")[0], report.format_version) == (status, code, version), report.reason
+    for table in ("active", "applications", "review_litigation"):
+        expected = None if table in unread else doc["tables"][table]
+        assert as_json(report.tables[table]) == expected, table
+    if version == S.FORMAT_2019:
+        assert report.active_2019 == {k: v for k, v in doc["active_2019_format"].items() if k != "_columns"}
+    assert [m for m in report.missing if "." not in m] == unread + (
+        ["applications", "review_litigation"] if name.startswith("027") else []
+    )

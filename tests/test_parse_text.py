@@ -680,14 +680,40 @@ def _table_rows(lines: list[str]) -> list[int]:
     return [k for k, x in enumerate(lines) if x.startswith("|") and "---" not in x and lines[k - 1].startswith("|")]
 
 
-def _drop_rows(lines: list[str], rng: random.Random) -> list[str]:
-    """Body rows of the tables lost."""
-    lost = set(rng.sample(_table_rows(lines), rng.randint(1, 3)))
+def _html_rows(lines: list[str]) -> list[range]:
+    """The lines of each row ('<tr>' to '</tr>') of the HTML table blocks among the Markdown."""
+    starts = [k for k, x in enumerate(lines) if x.strip() == "<tr>"]
+    return [range(k, next(n for n in range(k, len(lines)) if lines[n].strip() == "</tr>") + 1) for k in starts]
+
+
+def _html_cells(lines: list[str], row: range) -> list[range]:
+    """The lines of each cell ('<td' to '</td>') of one HTML row."""
+    starts = [k for k in row if lines[k].lstrip().startswith("<td")]
+    return [range(k, next(n for n in range(k, row.stop) if lines[n].strip() == "</td>") + 1) for k in starts]
+
+
+HTML_HEADER_ROWS = 3  # table 三 as an HTML block: three header rows (申请人情况 / 法人或其他组织 / its five kinds)
+
+
+def _without(lines: list[str], lost: set[int]) -> list[str]:
     return [x for k, x in enumerate(lines) if k not in lost]
 
 
+def _drop_rows(lines: list[str], rng: random.Random) -> list[str]:
+    """Body rows of the tables lost: of the Markdown tables, or of the HTML block where there is one."""
+    html = _html_rows(lines)[HTML_HEADER_ROWS:]
+    if html and rng.random() < 0.5:
+        return _without(lines, {k for row in rng.sample(html, rng.randint(1, 3)) for k in row})
+    return _without(lines, set(rng.sample(_table_rows(lines), rng.randint(1, 3))))
+
+
 def _drop_column(lines: list[str], rng: random.Random) -> list[str]:
-    """One column of one table lost in every one of its rows, header and rule included."""
+    """One column of one table lost in every one of its rows, header and rule included; in an HTML block,
+    the cell that many places from the end of each row (the value columns: rows differ in their labels)."""
+    if _html_rows(lines) and rng.random() < 0.5:
+        back = rng.randint(1, len(S.APPLICANT_COLUMNS))
+        cells = [_html_cells(lines, row) for row in _html_rows(lines)]
+        return _without(lines, {k for row in cells if len(row) >= back for k in row[-back]})
     starts = [k for k, x in enumerate(lines) if x.startswith("|") and (k == 0 or not lines[k - 1].startswith("|"))]
     k = rng.choice(starts)
     column = rng.randrange(len(pipe_cells(lines[k], True)))
@@ -700,9 +726,13 @@ def _drop_column(lines: list[str], rng: random.Random) -> list[str]:
 
 
 def _lose_headers(lines: list[str], rng: random.Random) -> list[str]:
-    """Headings and the header rows over them lost (a converter that kept only the body rows)."""
+    """Headings and the header rows over them lost, the HTML block's header rows too (a converter that
+    kept only the body rows)."""
+    html = {k for row in _html_rows(lines)[:HTML_HEADER_ROWS] for k in row}
     return [
-        x for k, x in enumerate(lines) if not x.startswith("#") and not (k + 1 < len(lines) and "---" in lines[k + 1])
+        x
+        for k, x in enumerate(lines)
+        if not x.startswith("#") and not (k + 1 < len(lines) and "---" in lines[k + 1]) and k not in html
     ]
 
 
@@ -718,10 +748,20 @@ def _merge_tables(lines: list[str], rng: random.Random) -> list[str]:
 
 DAMAGE = {"rows-dropped": _drop_rows, "column-dropped": _drop_column, "headers-lost": _lose_headers}
 DAMAGE["tables-merged"] = _merge_tables
+CONVERTED = [layout for layout in R.LAYOUTS if layout.startswith("markdown-")]
+
+
+def test_the_damage_covers_every_converter_layout():
+    """Every Markdown layout a converter prints is damaged below, the HTML block's rows and cells found."""
+    assert CONVERTED == ["markdown-split", "markdown-generic", "markdown-html"]
+    lines = R.render_text(R.random_report(random.Random(1), S.FORMAT_2021), "markdown-html").split("\n")
+    rows = _html_rows(lines)
+    assert len(rows) == HTML_HEADER_ROWS + len(S.APPLICATION_ROW_KEYS_SUBROWS)
+    assert len(_html_cells(lines, rows[-1])) == 1 + len(S.APPLICANT_COLUMNS)  # '四、结转下年度继续办理' + 7
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
-@pytest.mark.parametrize("layout", ["markdown-split", "markdown-generic"])
+@pytest.mark.parametrize("layout", CONVERTED)
 def test_damaged_converter_markdown_never_puts_a_number_in_another_cell(tmp_path, layout, damage):
     """Converted reports with rows or columns dropped, headers lost or row tables merged: every number read
     is the one in that cell, every row not read is listed as missing; dropped cells never parse complete."""
@@ -739,8 +779,75 @@ def test_damaged_converter_markdown_never_puts_a_number_in_another_cell(tmp_path
         if damage in ("rows-dropped", "column-dropped"):
             assert parsed.status != "parsed" or not unread, parsed.reason
         outcomes.add(parsed.status)
-    if damage != "headers-lost":
+    # Headers lost leave every row its label; so do merged tables in the generic layout, whose tables are
+    # whole statutory tables (only a section heading goes): those may read back complete.
+    if damage != "headers-lost" and (damage, layout) != ("tables-merged", "markdown-generic"):
         assert outcomes & {"partial", "rejected"}
+
+
+def _review_section(text: str, new: str) -> str:
+    """A converted report with its section 四 (table 四) printed as `new`."""
+    head, rest = text.split("## 四、政府信息公开行政复议、行政诉讼情况\n", 1)
+    return head + "## 四、政府信息公开行政复议、行政诉讼情况\n\n" + new + "\n## 五、" + rest.split("## 五、", 1)[1]
+
+
+def _groups(review: dict, *, lost: tuple[int, ...] = (), unnamed: tuple[int, ...] = (), short: int = -1) -> str:
+    """Table 四 as one table per group under its heading ('### 行政诉讼 · 复议后起诉'): the groups `lost`
+    not printed, those `unnamed` without their heading, the one `short` with its last column lost."""
+    outcomes = [label for _, label in S.REVIEW_OUTCOMES]
+    out = []
+    for n, (group, label) in enumerate(S.REVIEW_GROUPS):
+        if n in lost:
+            continue
+        width = len(outcomes) - (n == short)
+        values = [R.value_text(v) for v in review[group]][:width]
+        out += [] if n in unnamed else [f"### {label.replace('·', ' · ')}", ""]
+        out += [
+            "| " + " | ".join(outcomes[:width]) + " |",
+            "| --- " * width + "|",
+            "| " + " | ".join(values) + " |",
+            "",
+        ]
+    return "\n".join(out)
+
+
+REVIEW_SPLIT = [  # (case, section 四 as printed, the groups read back: None for none)
+    ("one table per group", lambda r: _groups(r), ("review", "litigation_direct", "litigation_after_review")),
+    # a group's values are its label's only: a row without one is no group's (here the second's, not the first's)
+    ("first group lost, second unnamed", lambda r: _groups(r, lost=(0,), unnamed=(1,)), None),
+    ("second group's last column lost", lambda r: _groups(r, short=1), ("review", "litigation_after_review")),
+    # a group's line over the whole table's 15 values names the first group only: read by position as before
+    (
+        "a group's line over all 15",
+        lambda r: (
+            "行政复议\n\n| "
+            + " | ".join(f"列{k}" for k in range(1, 16))
+            + " |\n"
+            + "| --- " * 15
+            + "|\n| "
+            + " | ".join(R.value_text(v) for g, _ in S.REVIEW_GROUPS for v in r[g])
+            + " |\n"
+        ),
+        ("review", "litigation_direct", "litigation_after_review"),
+    ),
+]
+
+
+@pytest.mark.parametrize("case,printed,read", REVIEW_SPLIT, ids=[c[0] for c in REVIEW_SPLIT])
+def test_table_four_split_by_group_gives_a_group_only_what_its_label_heads(tmp_path, case, printed, read):
+    """Table 四 as converters split it, one small table per group under its heading: each group takes the
+    values under its own heading; a value row without one is not read by its position (a group before it
+    may be lost), and a group whose columns are not all there is missing. Never a number in another cell."""
+    from test_parse_pdf import unread_rows_never_wrong
+
+    report = R.random_report(random.Random(9), S.FORMAT_2021, blank_rate=0.2, text_rate=0.05)
+    review = report["tables"]["review_litigation"]
+    text = _review_section(R.render_text(report, "markdown-split"), printed(review))
+    parsed = parse_file(write(tmp_path, text, "review.md"))
+    unread_rows_never_wrong(parsed, report)
+    got = parsed.tables["review_litigation"]
+    assert (None if got is None else tuple(got)) == read, parsed.reason
+    assert parsed.status == ("parsed" if read and len(read) == len(S.REVIEW_GROUPS) else "partial")
 
 
 def test_converter_blank_marks_stay_as_printed_never_zero(tmp_path):
@@ -764,19 +871,38 @@ def test_an_applicant_header_of_dashes_is_no_rows_values(tmp_path):
     assert parsed.tables["applications"]["new"] == report["tables"]["applications"]["new"]
 
 
-def test_a_value_row_without_its_label_column_leaves_its_table_unread(tmp_path):
-    """A per-row table whose label was lost: its values are not given to the next heading's row, and as
-    which row they are cannot be told, table 三 is left unread; a label line over it lends its label."""
+LABEL_LOST = [  # (what befell the row '(一)予以公开' of a split report, edits (old -> new), parsed back exactly)
+    ("label cell and heading lost", [("| (一)予以公开 |", "|"), ("### (一)予以公开\n", "")], False),
+    (
+        "label cell empty, the heading a plain line",
+        [("| (一)予以公开 |", "|  |"), ("### (一)予以公开", "(一)予以公开")],
+        True,
+    ),
+    # one cell short of its header: a label cell lost, or a value with an empty label cell: not told apart
+    (
+        "label cell lost, the heading a plain line",
+        [("| (一)予以公开 |", "|"), ("### (一)予以公开", "(一)予以公开")],
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize("case,edits,exact", LABEL_LOST, ids=[c[0] for c in LABEL_LOST])
+def test_a_value_row_without_its_label_takes_it_only_from_a_line_over_its_table(tmp_path, case, edits, exact):
+    """A per-row table whose label is printed on a line over it (a heading, a plain line) takes it into
+    its empty label cell; with no such line, or no label cell to take it, which row its values are cannot
+    be told: table 三 is left unread (a row's values are never given to the next heading's row)."""
     from test_parse_pdf import unread_rows_never_wrong
 
     report = R.random_report(random.Random(8), S.FORMAT_2021, blank_rate=0.0, text_rate=0.0)
-    text = R.render_text(report, "markdown-split").replace("| (一)予以公开 |", "|", 1)
-    text = text.replace("### (一)予以公开\n", "", 1)  # its heading lost too: no label for the row
-    parsed = parse_file(write(tmp_path, text, "nolabel.md"))
+    text = R.render_text(report, "markdown-split")
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    parsed = parse_file(write(tmp_path, text, "label.md"))
+    if exact:
+        assert parsed.status == "parsed" and parsed.tables["applications"] == report["tables"]["applications"]
+        return
     assert parsed.status == "partial"
     assert "applications.granted" in parsed.missing or "applications" in parsed.missing
     unread_rows_never_wrong(parsed, report)
-    plain = R.render_text(report, "markdown-split").replace("| (一)予以公开 |", "|", 1)
-    plain = plain.replace("### (一)予以公开", "(一)予以公开", 1)  # a plain line, no heading
-    relabelled = parse_file(write(tmp_path, plain, "plain.md"))
-    assert relabelled.status == "parsed" and relabelled.tables["applications"] == report["tables"]["applications"]

@@ -39,7 +39,7 @@ AGENCIES = (
     "武汉市东湖生态旅游风景区管理委员会卫生健康办公室",
 )
 
-EDGE_VALUES = (None, *R.NON_NUMERIC_TEXTS, 0, 10**12)
+EDGE_VALUES = (None, *R.NON_NUMERIC_TEXTS, "-", 0, 10**12)  # '-': a blank as converters and some pages print it
 
 
 @st.composite
@@ -119,6 +119,35 @@ def test_text_2021_roundtrip(layout, report):
 def test_text_2019_roundtrip(layout, report):
     """A 2019-format (试行) report in each text layout parses back to the same tables."""
     assert_same(parse_rendered(R.render_text(report, layout), ".txt"), report)
+
+
+# What each converter layout prints, so that the round trips above read every shape converters print.
+CONVERTER_SHAPES = [  # (layout, format version, printed)
+    ("markdown-split", S.FORMAT_2021, "### 行政诉讼 · 复议后起诉\n\n| 结果维持 |"),  # table 四 one table per group
+    ("markdown-split", S.FORMAT_2021, "| 自然人 | 法人或其他组织 | 总计 |\n| --- | --- | --- |\n| - | - | - |"),
+    ("markdown-split", S.FORMAT_2021, "| — | — | — | — | — |"),  # the five kinds of 法人或其他组织, dashes
+    ("markdown-split", S.FORMAT_2021, "### (三)不予公开\n\n| 类别 | 数据1 |"),  # the group alone in a heading
+    ("markdown-split", S.FORMAT_2019, "| (二)部分公开<br>(区分处理的"),  # a line break in a cell
+    ("markdown-split", S.FORMAT_2019, "**四、结转下年度继续办理**"),  # a bold line over a row's table
+    ("markdown-generic", S.FORMAT_2021, "| 类别 | 数据1 | 数据2 | 数据3 | 数据4 | 数据5 | 数据6 | 总计 |"),
+    ("markdown-generic", S.FORMAT_2021, "| (三)不予公开 1\\.属于国家秘密 |"),  # the group in the row's cell
+    ("markdown-generic", S.FORMAT_2021, "| 法人或其他组织-商业企业 |"),  # header rows flattened into one
+    ("markdown-generic", S.FORMAT_2021, "| **(七)总计** |"),
+    ("markdown-generic", S.FORMAT_2021, "本年收费金额\\|单位:万元"),  # an escaped bar
+    ("markdown-generic", S.FORMAT_2021, "| 列1 | 列2 | 列3 | 列4 | 列5 | 列6 | 列7 | 列8 | 列9 | 列10 |"),
+    ("markdown-generic", S.FORMAT_2019, "本年新<br>制作数量"),
+    ("markdown-html", S.FORMAT_2019, '<td rowspan="3" colspan="3"'),  # table 三 an HTML block
+    ("markdown-html", S.FORMAT_2019, "### 第二十条第(八)项\n\n| 列1 | 列2 | 列3 |"),  # counts tell the format
+    ("markdown-html", S.FORMAT_2021, "### 第二十条第(五)项\n\n| 列1 | 列2 |"),
+    ("markdown-html", S.FORMAT_2021, "### 行政复议\n\n| 列1 | 列2 | 列3 | 列4 | 列5 |"),
+    ("markdown-html", S.FORMAT_2021, "### 行政诉讼\n\n| 类别 | 结果维持 |"),  # a table of its two groups as rows
+]
+
+
+@pytest.mark.parametrize("layout,version,printed", CONVERTER_SHAPES)
+def test_converter_layouts_print_each_shape(layout, version, printed):
+    """Each shape of the converters' Markdown is printed by one of the layouts the round trips read."""
+    assert printed in R.render_text(R.random_report(random.Random(0), version), layout)
 
 
 @ROUNDTRIP

@@ -88,12 +88,13 @@ def _read(path: str, data: bytes, sha: str, kind: str) -> ParsedReport:
     """Run the reader for `kind` and the core; InputError becomes a rejection."""
     try:
         if kind == "text":
-            from .text import read_lines
+            from .text import read_text
 
             text = decode_text(data, path)
             if not text or text.isspace():  # (not text.strip(): a copy of the whole text)
                 return _rejected(path, sha, "empty-file", "文件只有空白字符")
-            return parse_lines(read_lines(text), source_file=path, sha256=sha, text=text)
+            rows, columns = read_text(text)
+            return parse_lines(rows, source_file=path, sha256=sha, text=text, columns=columns)
         if kind == "pdf":
             from .pdf import read_pdf
 
@@ -117,7 +118,8 @@ def _read(path: str, data: bytes, sha: str, kind: str) -> ParsedReport:
 
             text = decode_text(data, path)
             if has_markdown_tables(text):  # converter Markdown with some of its tables as HTML blocks
-                return parse_lines(read_mixed_lines(text, path), source_file=path, sha256=sha, text=text)
+                rows, columns = read_mixed_lines(text, path)
+                return parse_lines(rows, source_file=path, sha256=sha, text=text, columns=columns)
         # HTML and Word readers are imported lazily: lxml is slow to import and not needed for text.
         if kind == "html":
             from .html import read_page

@@ -9,7 +9,9 @@ How values find their label (one assembler for every layout):
 - forward: when the label's row has none, the following rows made only of values (one cell per line,
   one cell per paragraph, a PDF number line printed under its label);
 - orphan: a PDF number line printed *above* its label (vertically centred labels) is kept until the
-  next label that has no values of its own takes it.
+  next label that has no values of its own takes it;
+- table 四: by position, the 15 values after its headers; or, where a converter prints each group as
+  a row ('行政复议 | 2 | 0 | 0 | 0 | 2'), each group's five after its label, and nothing by position.
 A row whose values cannot be separated unambiguously is left out and listed as missing. Numbers that no
 row takes (a number line no label took, a lone number after a row that has its values) mean the cells
 did not come as label then values (text a PDF gave in reading order, a number wrapped in a narrow
@@ -22,7 +24,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -46,10 +48,24 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _DIGIT = re.compile(r"\d")
 APPLICANTS = len(S.APPLICANT_COLUMNS)
 REVIEW_WIDTH = len(S.REVIEW_GROUPS) * len(S.REVIEW_OUTCOMES)
+# Column names a converter gives when it found none ('数据1', '列1', 'Column 1', pandas' 'Unnamed: 0'):
+# header text, never a value, even where (in Latin letters) it is short and without Chinese.
+GENERIC_COLUMN = re.compile(r"^(?:数据|列|栏|字段|第|col(?:umn)?|unnamed:?|field)\s*\d{1,2}\s*列?$", re.I)
 LONE_NUMBER = re.compile(r"^\s*\d{1,3}\s*$")  # a number alone on its line that may be a page number
 SECTION_TABLES = {"2": "active", "3": "applications", "4": "review"}  # heading number -> its table
 TABLE_NAMES = {"active": "active_disclosure", "applications": "applications", "review": "review_litigation"}
 JSON_TABLE = {"active": "active", "applications": "applications", "review": "review_litigation"}
+
+
+@dataclass
+class ColumnCheck:
+    """What tables headed by generic column names ('数据1', '列1') tell once their column count is checked
+    against the statutory tables (text.py): the format versions the counts imply (a table-二 row with one
+    value column is 2021's, with two a 2019 fee's), and the tables whose count matches no statutory one,
+    whose columns are therefore unknown (table -> where, with the counts)."""
+
+    versions: set[str] = field(default_factory=set)
+    unmatched: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -72,7 +88,7 @@ def classify(text: str) -> tuple[str, L.Label | None]:
     lab = L.match(text)
     if lab:
         return LABEL, lab
-    if t in VALUE_WORDS or (len(t) <= 12 and not _CJK.search(t)):
+    if t in VALUE_WORDS or (len(t) <= 12 and not _CJK.search(t) and not GENERIC_COLUMN.match(t)):
         return VALUE, None
     if len(L.normalize(t)) <= 1:  # one character of a label printed vertically (三 / 、 / 本 ...)
         return JUNK, None
@@ -145,8 +161,9 @@ class _Orphan:
 class _Assembler:
     """One pass over the tokens, filling the three tables; see the module docstring."""
 
-    def __init__(self, toks: list[Tok]):
+    def __init__(self, toks: list[Tok], columns: ColumnCheck | None = None):
         self.toks = toks
+        self.columns = columns or ColumnCheck()
         self.row_end: dict[int, int] = {}
         self.pure: dict[int, bool] = {}
         row_end, pure = self.row_end, self.pure
@@ -158,6 +175,7 @@ class _Assembler:
                 pure[t.row] = False
         self.version, self.version_conflict = self._decide_version()
         self.sub_rows_printed = any(t.label and t.label.kind == "row" and t.label.key in S.OTHER_SUB_ROWS for t in toks)
+        self.review_rows_printed = self._review_rows_printed()
         self.found: dict[str, dict[str, list[Tok]]] = {"active": {}, "applications": {}, "review": {}}
         self.problems: dict[str, str] = {}
         self.labels_seen: set[str] = set()
@@ -169,13 +187,30 @@ class _Assembler:
         self.strays: dict[str, list[str]] = {}  # table -> sources of numbers no row took
         self.strayed: dict[str, list[str]] = {}  # tables left unread for them (JSON names)
         self.lone: list[tuple[int, str | None, str]] = []  # lone numbers no row took: (value, table, source)
+        self.unmatched: dict[str, str] = {}  # tables left unread as their generic columns match none (JSON names)
 
     def _decide_version(self) -> tuple[str | None, bool]:
-        """Format of table 二 from the headers, blocks and rows only one format prints."""
+        """Format of table 二 from the headers, blocks and rows only one format prints, and from the column
+        counts of its rows under generic column names."""
         seen = {t.label.version for t in self.toks if t.label and t.label.table == "active" and t.label.version}
+        seen |= self.columns.versions
         if len(seen) == 1:
             return seen.pop(), False
         return None, len(seen) > 1
+
+    def _review_rows_printed(self) -> bool:
+        """Whether table 四 prints its groups as row labels, each with its values after it ('行政复议 | 2 | 0
+        | 0 | 0 | 2', one small table per group): then a value row without a group label is no group's, as
+        which group's it is cannot be told (a group's table may be lost), so it is not read by position."""
+        return any(self._group_values(i) is not None for i, t in enumerate(self.toks) if L.review_group(t.label))
+
+    def _group_values(self, i: int) -> list[Tok] | None:
+        """The values after the table-四 group label at token i when they end its row, and are a group's
+        five or hold a number (not a header row's blank fillers: '行政复议 | | | | |'); else None."""
+        got, j = self._inline(i)
+        if not got or j < self.row_end[self.toks[i].row]:
+            return None
+        return got if _align(got, len(S.REVIEW_OUTCOMES)) or any(not v.blank for v in got) else None
 
     def run(self) -> None:
         i, n = 0, len(self.toks)
@@ -193,6 +228,11 @@ class _Assembler:
                 if lab.kind == "row" or (lab.kind == "group" and lab.key == "other" and not self.sub_rows_printed):
                     i = self._row(i)
                     continue
+                if self.review_rows_printed and L.review_group(lab):
+                    j = self._review_row(i)
+                    if j is not None:
+                        i = j
+                        continue
                 if lab.kind == "heading":
                     self.headings.add(lab.key)
                     self.review_mode = lab.key == "4" and "review" not in self.labels_seen
@@ -225,10 +265,30 @@ class _Assembler:
         if _run_together_hits(t.cell.text):
             self.run_together.append(t.cell.source)
 
+    def _review_row(self, i: int) -> int | None:
+        """A table-四 group label with its values after it, ending its row: the group's five values (the
+        next token's index); the group missing, with the count, when they are not five; None when the row
+        is no group's (a header row: '行政复议 | 行政诉讼')."""
+        got = self._group_values(i)
+        if got is None:
+            return None
+        self._drop_orphan()
+        self.labels_seen.add("review")
+        self.review_mode = False
+        group, width = L.review_group(self.toks[i].label), len(S.REVIEW_OUTCOMES)
+        vals = _align(got, width)
+        if vals is None:
+            self.problems.setdefault(
+                f"review_litigation.{group}", f"{self.toks[i].cell.source}: 找到 {len(got)} 个数值,应为 {width} 个"
+            )
+        else:
+            self.found["review"].setdefault(group, vals)
+        return self.row_end[self.toks[i].row]
+
     def _pure_row(self, i: int) -> int:
         """A row of values only: table 四's data (with the value rows after it), or a PDF number line
         waiting for its label."""
-        if self.review_mode:
+        if self.review_mode and not self.review_rows_printed:
             got, j = self._forward(i, [], None)
             if any(not v.blank for v in got):  # blank rows before the headers are not the data
                 self.review_mode = False
@@ -370,6 +430,14 @@ def _drop_strayed_tables(asm: _Assembler) -> None:
             asm.strayed[JSON_TABLE[table]] = sources
 
 
+def _drop_unmatched_tables(asm: _Assembler) -> None:
+    """A table with rows under generic column names whose count matches no statutory table is not read at
+    all: which printed column each number stands in cannot be told."""
+    for table, where in asm.columns.unmatched.items():
+        asm.found[table].clear()
+        asm.unmatched[JSON_TABLE[table]] = where
+
+
 def _page_numbers(lone: list[tuple[int, str | None, str]]) -> set[str]:
     """Sources of the longest run of lone numbers that go up by one in document order (page numbers a
     text kept without its page breaks), when it has two numbers at least. One pass: a file of number
@@ -481,13 +549,22 @@ def _places(sources: Sequence[str]) -> str:
 
 
 def _unread_reason(asm: _Assembler, cut_off: Sequence[str]) -> str:
-    """Why cells were left unread on purpose: numbers no row took, else cells cut off at a page's edge."""
+    """Why cells were left unread on purpose: numbers no row took, or generic column names whose count
+    matches no statutory table; else cells cut off at a page's edge."""
+    reasons = []
     if asm.strayed:
-        return (
+        reasons.append(
             "values-unplaced: 表格中有数值不在任何一行的标签之后,行与数值的对应无法确定,该表未读取 ("
             + "; ".join(f"{t}: {_places(s)}" for t, s in asm.strayed.items())
             + ")"
         )
+    if asm.unmatched:
+        reasons.append(
+            "columns-unmatched: 表格用通用列名(数据1、列1 等)代替表头,且列数与法定表格不符,数值所在的列无法确定,"
+            "该表未读取 (" + "; ".join(f"{t}: {w}" for t, w in asm.unmatched.items()) + ")"
+        )
+    if reasons:
+        return "; ".join(reasons)
     if cut_off:
         return f"tables-cut-off: 表格超出页面边缘,部分单元格没有完整印在页面上,其所在行未读取 ({_places(cut_off)})"
     return ""
@@ -538,12 +615,15 @@ def parse_lines(
     text: str,
     has_images: bool = False,
     cut_off: Sequence[str] = (),
+    columns: ColumnCheck | None = None,
 ) -> ParsedReport:
     """Assemble a ParsedReport from rows of printed cells; `text` is the plain text, for metadata;
-    `cut_off`, the sources of cells that run over a PDF page's edge (their rows are not read)."""
-    asm = _Assembler(_tokens(lines))
+    `cut_off`, the sources of cells that run over a PDF page's edge (their rows are not read); `columns`,
+    what the counts of generic columns tell (Markdown tables of converters)."""
+    asm = _Assembler(_tokens(lines), columns)
     asm.run()
     _drop_strayed_tables(asm)
+    _drop_unmatched_tables(asm)
     tables, active_2019, cells = _tables(asm)
     found_any = any(tables.values()) or bool(active_2019)
     missing = _missing(asm, tables, active_2019)

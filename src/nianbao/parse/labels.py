@@ -117,6 +117,13 @@ def _build() -> dict[str, Label]:
     for _, lab in (*S.REVIEW_GROUPS, *S.REVIEW_OUTCOMES):
         for part in lab.split("·"):
             add(part, Label("header", "review", part))
+    # A group's two header levels in one cell, as converters print a group's own heading or row label
+    # ('行政诉讼 · 未经复议直接起诉', '行政诉讼-复议后起诉'): the same label as the lower level alone.
+    for _, lab in S.REVIEW_GROUPS:
+        if "·" in lab:
+            parent, leaf = lab.split("·")
+            for form in (*(parent + sep + leaf for sep in ("", "-", "·", "—", "/", ":")), f"{parent}({leaf})"):
+                add(form, Label("header", "review", leaf))
     return vocab
 
 
@@ -226,6 +233,17 @@ def continues(label: Label, text: str) -> bool:
 def is_group_fragment(text: str) -> bool:
     """A piece of a wrapped group label ('他处理' of '(六)其他处理'), printed between a row's lines."""
     return len(text) >= 2 and any(text in form for form in _GROUP_FORMS)
+
+
+# Table 四's groups by the label that names each alone ('行政诉讼' alone is the parent of two: no group).
+REVIEW_GROUP_KEYS = {lab.split("·")[-1]: key for key, lab in S.REVIEW_GROUPS}
+
+
+def review_group(label: Label | None) -> str | None:
+    """The table-四 group key a label names ('未经复议直接起诉' -> 'litigation_direct'), else None."""
+    if label is None or label.table != "review" or label.kind != "header":
+        return None
+    return REVIEW_GROUP_KEYS.get(label.key)
 
 
 @cache

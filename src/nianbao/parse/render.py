@@ -29,7 +29,8 @@ LAYOUTS = (
     "tab",  # no corpus file: a table pasted from a browser or Word, cells between tabs
     "markdown-split",  # PDF-to-Markdown converters: one small table per row group, each under a heading
     "markdown-generic",  # converters that name columns '类别 | 数据1 | … | 总计' or '列1 … 列n', '<br>' in cells
-    "markdown-html",  # converters that keep a table with merged cells as an HTML block (table 三 here)
+    "markdown-html",  # converters that keep a table with merged cells as an HTML block (table 三 here); the
+    # others split, under generic columns only (table 二: the format told by their counts alone)
 )
 NON_NUMERIC_TEXTS = ("/", "—", "无")
 
@@ -284,7 +285,7 @@ def render_text(report: dict[str, Any], layout: str) -> str:
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
     if layout.startswith("markdown-"):
-        return render_converted(report, split=layout != "markdown-generic", html_blocks=layout == "markdown-html")
+        return render_converted(report, layout)
     lines = _title(report) + _opening(report)
     for heading, grid in report_grids(report):
         lines.append(heading)
@@ -314,18 +315,27 @@ def _md_text(text: str) -> str:
     return re.sub(r"\n+", "<br>", text)
 
 
-def _md_active(grid: Grid, split: bool) -> list[str]:
-    """Table 二: one table per 第二十条 block under its heading (split), or one table with generic headers."""
-    if not split:
+def _generic(n: int) -> list[str]:
+    """A header row of n generic column names."""
+    return [f"列{k}" for k in range(1, n + 1)]
+
+
+def _md_active(grid: Grid, layout: str) -> list[str]:
+    """Table 二: one table per 第二十条 block under its heading, its printed header as the header row (split)
+    or generic names as many as its columns (html); or one table with generic headers (generic), the
+    printed headers among its rows, '|' in the fee header escaped."""
+    if layout == "markdown-generic":
         rows = [[_md_text(c.text) for c in row] + [""] * (4 - sum(c.colspan for c in row)) for row in grid]
-        return _md_table([f"列{k}" for k in range(1, 5)], rows)
+        rows = [[t.replace("(单位:万元)", "|单位:万元") for t in row] for row in rows]
+        return _md_table(_generic(4), rows)
     lines: list[str] = []
     for row in grid:
         texts = [_md_text(c.text) for c in row]
         if len(row) == 1:
             lines.append(f"### {texts[0]}")
         elif texts[0] == "信息内容":
-            lines += [_md_row(texts), _md_row(["---"] * len(texts))]
+            header = texts if layout == "markdown-split" else _generic(len(texts))
+            lines += [_md_row(header), _md_row(["---"] * len(texts))]
         else:
             lines.append(_md_row(texts))
     return lines
@@ -371,34 +381,46 @@ def _md_applications(apps: dict[str, list[Any]], split: bool) -> list[str]:
             continue
         group = None
         in_cell = key in ("granted", "partly_granted")  # the others print their label in the heading only
-        row = [labels[-1] if in_cell else "", *values(key)]
+        label = labels[-1].replace("(区分", "<br>(区分")  # the line break the printed cell has before its note
+        row = [label if in_cell else "", *values(key)]
         heading = f"**{labels[-1]}**" if key == "carried_forward" else f"### {labels[-1]}"  # a bold line, no heading
         lines += [heading, *_md_table(_GENERIC_APPLICANT_HEADER, [row])]
     return lines
 
 
-def _md_review(review: dict[str, list[Any]], split: bool) -> list[str]:
-    """Table 四: its header rows flattened into one ('行政诉讼-复议后起诉-总计'), or generic '列1…列15'."""
+def _md_review(review: dict[str, list[Any]], layout: str) -> list[str]:
+    """Table 四: one table per group under its heading ('### 行政诉讼 · 复议后起诉'), the outcomes as header
+    and the values without a label column (split); '### 行政复议' over generic columns, then '### 行政诉讼'
+    over one table whose rows are its two groups (html); or generic '列1…列15', its header rows flattened
+    into one ('行政诉讼-复议后起诉-总计') among the rows (generic)."""
     outcomes = [label for _, label in S.REVIEW_OUTCOMES]
-    flat = [f"{g.replace('·', '-')}-{o}" for _, g in S.REVIEW_GROUPS for o in outcomes]
-    row = [value_text(v) for g, _ in S.REVIEW_GROUPS for v in review[g]]
-    if split:
-        return _md_table(flat, [row])
-    return _md_table([f"列{k}" for k in range(1, 16)], [flat, row])
+    values = {g: [value_text(v) for v in review[g]] for g, _ in S.REVIEW_GROUPS}
+    if layout == "markdown-generic":
+        flat = [f"{g.replace('·', '-')}-{o}" for _, g in S.REVIEW_GROUPS for o in outcomes]
+        return _md_table(_generic(15), [flat, [v for g, _ in S.REVIEW_GROUPS for v in values[g]]])
+    lines: list[str] = []
+    if layout == "markdown-split":
+        for g, label in S.REVIEW_GROUPS:
+            lines += [f"### {label.replace('·', ' · ')}", *_md_table(outcomes, [values[g]])]
+        return lines
+    (first, label), *litigation = S.REVIEW_GROUPS
+    lines += [f"### {label}", *_md_table(_generic(5), [values[first]]), "### 行政诉讼"]
+    return lines + _md_table(["类别", *outcomes], [[lab.split("·")[-1], *values[g]] for g, lab in litigation])
 
 
-def render_converted(report: dict[str, Any], *, split: bool, html_blocks: bool = False) -> str:
-    """The whole report as Markdown from a PDF converter: '#' headings, pipe tables, blank cells empty;
-    with `html_blocks`, table 三 as an HTML table among them."""
+def render_converted(report: dict[str, Any], layout: str) -> str:
+    """The whole report as Markdown from a PDF converter in one of the 'markdown-' LAYOUTS: '#' headings,
+    pipe tables, blank cells empty; in markdown-html, table 三 as an HTML table among them."""
     tables = report["tables"]
+    split = layout != "markdown-generic"
     active_2019 = report.get("active_2019_format")
     active = _active_2019_grid(active_2019) if active_2019 is not None else _active_2021_grid(tables["active"])
     lines = [f"# {t}" for t in _title(report)] + _opening(report)[:1] + [f"## {_opening(report)[1]}"]
     lines += _opening(report)[2:]
-    lines += ["## 二、主动公开政府信息情况", *_md_active(active, split)]
-    apps = [_html_table(_applications_grid(tables["applications"]))] if html_blocks else None
+    lines += ["## 二、主动公开政府信息情况", *_md_active(active, layout)]
+    apps = [_html_table(_applications_grid(tables["applications"]))] if layout == "markdown-html" else None
     lines += ["## 三、收到和处理政府信息公开申请情况", *(apps or _md_applications(tables["applications"], split))]
-    lines += ["## 四、政府信息公开行政复议、行政诉讼情况", *_md_review(tables["review_litigation"], split)]
+    lines += ["## 四、政府信息公开行政复议、行政诉讼情况", *_md_review(tables["review_litigation"], layout)]
     lines += [f"## {t}" if t[1] == "、" else t for t in _CLOSING]
     return _md_join(lines)
 

@@ -5,8 +5,10 @@ fillers '|||', bare '|' lines that are row separators or blank cells; full-width
 read as '|', rules between drawn rows skipped), tab-separated rows (a table pasted from a browser or
 Word), one cell per blank-line paragraph (chosen per document), and space-separated text as extracted
 from PDFs ('规章 0 0 0', a vertical label character glued in front of a label: '三 2.其他法律...').
-Markdown from PDF converters: '<br>', bold and escapes read as printed, a row label left in the heading
-over its one-row table lent to that row, tables kept as HTML blocks read by the HTML reader in place.
+Markdown from PDF converters: '<br>', bold and escapes read as printed, a row label (or a table-四
+group) left in the heading over its one-row table lent to that row, tables kept as HTML blocks read by
+the HTML reader in place; tables under generic column names ('数据1', '列1') checked against the
+statutory column counts (check_generic_columns: what they tell goes to core as a ColumnCheck).
 Numbers and labels are told apart later, in core.
 """
 
@@ -18,8 +20,19 @@ import unicodedata
 from collections import Counter
 from functools import lru_cache
 
+from .. import schema as S
 from . import labels as L
-from .core import NUMBER, VALUE, VALUE_WORDS, WITH_UNIT, TextCell, classify
+from .core import (
+    GENERIC_COLUMN,
+    NUMBER,
+    SECTION_TABLES,
+    VALUE,
+    VALUE_WORDS,
+    WITH_UNIT,
+    ColumnCheck,
+    TextCell,
+    classify,
+)
 
 BARE_PAGE_NUMBER = re.compile(r"^\s*\d{1,4}\s*$")  # a page number without marks: only where a page ends
 PAGE_NUMBER = re.compile(r"^\s*(?:[-—–]\s*\d{1,4}\s*[-—–]|第\s*\d{1,4}\s*页(?:\s*[,，]?\s*共\s*\d{1,4}\s*页)?)\s*$")
@@ -259,10 +272,19 @@ def fold_number_runs(text: str) -> str:
     return "".join([*pieces, text[done:]]) if pieces else text
 
 
+def _row_label(text: str) -> L.Label | None:
+    """The statutory row a cell names: a row or group label of tables 二 and 三, or a table-四 group."""
+    lab = L.match(text) if text else None
+    return lab if lab and (lab.kind in ("row", "group") or L.review_group(lab)) else None
+
+
 def _is_row_label(text: str) -> bool:
     """Whether a cell is a statutory row label."""
-    lab = L.match(text) if text else None
-    return bool(lab and lab.kind in ("row", "group"))
+    return _row_label(text) is not None
+
+
+# Values a row of each table prints after its label, where that does not depend on the format version.
+ROW_WIDTHS = {"applications": len(S.APPLICANT_COLUMNS), "review": len(S.REVIEW_OUTCOMES)}
 
 
 def _table_end(raw: list[str], k: int) -> int:
@@ -284,27 +306,57 @@ def _is_value_row(cells: list[str]) -> bool:
     return all(classify(c)[0] == VALUE for c in cells)
 
 
-def _labelled(heading: str, row: str) -> str:
-    """A value row with the label its heading printed: in its empty label cell, else in front of it
-    (an empty first cell is the label column: read as a value it would shift the row when its last
-    cell is blank too)."""
+# Names of a label column in a header row (its cells in the rows below are row labels, not values).
+LABEL_COLUMN_NAMES = frozenset({"", "类别", "项目", "名称", "内容", "指标", "类型", "分类", "信息内容", "申请人情况"})
+
+
+def _has_label_column(header: list[str], width: int | None) -> bool | None:
+    """Whether a table's first column holds row labels, by its header row: a label column's name there
+    (类别, 信息内容, empty), or a statutory value column's (结果维持, 自然人: no label column); under
+    generic names, as many columns as the row's values (none) or one more (one). None when unknown."""
+    first = L.normalize(header[0]) if header else None
+    if first is None:
+        return None
+    if first in LABEL_COLUMN_NAMES:
+        return True
+    lab = L.match(header[0])
+    if lab and lab.kind == "header" and not L.review_group(lab):
+        return False
+    if width and GENERIC_COLUMN.match(unicodedata.normalize("NFKC", header[0])):
+        return {width: False, width + 1: True}.get(len(header))
+    return None
+
+
+def _labelled(heading: str, row: str, header: list[str] | None) -> str | None:
+    """A value row with the label its heading printed: in its empty label cell, or in front of it where
+    the table has no label column (`_has_label_column`, from its header). Unknown, an empty first cell is
+    the label column: read as a value it would shift the row when its last cell is blank too. None where
+    the label column holds something: which row that is cannot be told."""
     label = markdown_text(MARKDOWN_HEADING.sub("", heading))
     cells = pipe_cells(row, True)
-    if cells and not cells[0]:
-        cells = cells[1:]
-    return "| " + " | ".join([label, *cells]) + " |"
+    lab = _row_label(label)
+    labelled = _has_label_column(header or [], ROW_WIDTHS.get(lab.table) if lab else None)
+    if labelled is None:
+        labelled = bool(cells) and not cells[0]
+    if labelled and cells and cells[0]:
+        return None
+    return "| " + " | ".join([label, *cells[1:]] if labelled else [label, *cells]) + " |"
 
 
 def _with_headings_resolved(raw: list[str]) -> list[str]:
     """Lines outside the tables of ruled Markdown that print a row label (headings '### 一、本年新收...',
-    '### (三)不予公开', bold or plain lines): over a table of one value row whose label was left out of
-    it, the line lends the row its label; any other such line is no row (its table prints its own
-    labels), so it cannot take numbers printed elsewhere. Line numbers stay."""
+    '### (三)不予公开', '### 行政诉讼 · 复议后起诉', bold or plain lines): over a table of one value row
+    whose label was left out of it, the line lends the row its label; any other such line is no row (its
+    table prints its own labels), so it cannot take numbers printed elsewhere, and a table-四 group's
+    stays the header it is. Line numbers stay."""
     out = list(raw)
     for k, line in enumerate(raw):
-        if line.lstrip().startswith("|") or not line.strip() or not _is_row_label(markdown_text(line)):
+        lab = None if line.lstrip().startswith("|") or not line.strip() else _row_label(markdown_text(line))
+        if lab is None:
             continue
-        out[k] = ""
+        group = L.review_group(lab)
+        if not group:  # a table-四 group's line is a header line, which takes no value, unless it lends
+            out[k] = ""
         start = _next_filled(raw, k + 1)
         if start == len(raw) or not raw[start].lstrip().startswith("|"):
             continue
@@ -313,13 +365,123 @@ def _with_headings_resolved(raw: list[str]) -> list[str]:
         if any(_is_row_label(c) for _, cells in rows for c in cells):
             continue
         values = [n for n, cells in rows if _is_value_row(cells)]
-        if len(values) == 1:
-            out[values[0]] = _labelled(line, raw[values[0]])
+        ruled = start + 1 < len(raw) and MARKDOWN_RULE_ROW.fullmatch(raw[start + 1]) is not None
+        header = rows[0][1] if ruled and rows[0][0] == start and values[:1] != [start] else None
+        lent = _labelled(line, raw[values[0]], header) if len(values) == 1 else None
+        # a group's line lends its label to its five values at most (over all 15, it names the first group)
+        if lent and (not group or _trailing_values(pipe_cells(lent, True)) <= len(S.REVIEW_OUTCOMES)):
+            out[values[0]], out[k] = lent, ""
     return out
+
+
+def is_generic_header(cells: list[str]) -> bool:
+    """A Markdown header row of generic column names ('类别 | 数据1 | … | 数据6 | 总计', '列1 … 列n'): the
+    converter found no printed header, so the row names no column; a label column's name, '总计' or an
+    empty cell may stand among them."""
+    numbered = [c for c in cells if GENERIC_COLUMN.match(unicodedata.normalize("NFKC", c))]
+    others = [c for c in cells if c and c not in numbered]
+    return bool(numbered) and all(L.normalize(c) in GENERIC_OTHERS for c in others)
+
+
+GENERIC_OTHERS = frozenset({"类别", "项目", "名称", "内容", "指标", "类型", "分类", "总计", "合计"})
+
+
+def _markdown_tables(raw: list[str]) -> list[tuple[int, list[int]]]:
+    """(header line, body lines) of every ruled Markdown table: a pipe row, a rule row under it, and the
+    pipe rows after it (rule rows among them left out)."""
+    out = []
+    k = 0
+    while k + 1 < len(raw):
+        if raw[k].lstrip().startswith("|") and MARKDOWN_RULE_ROW.fullmatch(raw[k + 1]):
+            end = _table_end(raw, k + 2)
+            out.append((k, [n for n in range(k + 2, end) if not MARKDOWN_RULE_ROW.fullmatch(raw[n])]))
+            k = end
+        else:
+            k += 1
+    return out
+
+
+def _trailing_values(cells: list[str]) -> int:
+    """How many cells at the end of a row are values (numbers, blanks, '/', '—'): what its label takes."""
+    n = 0
+    while n < len(cells) and classify(cells[len(cells) - 1 - n])[0] == VALUE:
+        n += 1
+    return n
+
+
+def _expected_widths(lab: L.Label) -> set[int]:
+    """The numbers of values a row label may take under generic columns: its statutory width; for table
+    二, either format's, or 3 (the whole table printed as one grid of 4 columns, a short row's merged
+    cell spread over the other 3)."""
+    if lab.table == "active":
+        return {L.widths(v)[lab.key] for v in S.FORMAT_VERSIONS if lab.key in L.widths(v)} | {3}
+    return {ROW_WIDTHS[lab.table]}
+
+
+def check_generic_columns(printed: list[str], resolved: list[str]) -> ColumnCheck:
+    """Tables headed by generic column names and printing no column header of their own: their columns
+    are trusted only when the count matches the statutory table's. A row under them must have as many
+    cells as the header (as printed: `printed`), and after its label (as lent by its heading: `resolved`)
+    as many values as its statutory row prints; a row of values only is table 四's 15, where section 四
+    is being read. A table-二 row whose count only one format prints tells the format; any other count
+    leaves its table unread."""
+    check = ColumnCheck()
+    region, seen = None, 0
+    for start, body in _markdown_tables(printed):
+        headings = [h for h in map(_section, printed[seen:start]) if h is not None]
+        region = headings[-1] if headings else region
+        seen = start
+        header = pipe_cells(printed[start], True)
+        if not is_generic_header(header):
+            continue
+        rows = [(n, pipe_cells(printed[n], True), pipe_cells(resolved[n], True)) for n in body]
+        if any(_is_header_row(cells) for _, cells, _ in rows):
+            continue  # the body prints the columns' own names: they name the columns, not the count
+        for n, cells, lent in rows:
+            values = _trailing_values(lent)
+            if not values and len(cells) == len(header):
+                continue  # a row of texts only (a flattened header) takes no number
+            labels = [lab for c in lent[: len(lent) - values] if (lab := _row_label(c))]
+            table = labels[-1].table if labels else region if region == "review" and values == len(lent) else None
+            if table is None:
+                continue  # no statutory row: its numbers are no row's, whatever the columns
+            widths = _expected_widths(labels[-1]) if labels else {len(S.REVIEW_COLUMNS)}
+            if len(cells) == len(header) and values in widths:
+                if table == "active" and values != 3:
+                    check.versions |= {v for v in S.FORMAT_VERSIONS if L.widths(v).get(labels[-1].key) == values}
+                continue
+            check.unmatched.setdefault(
+                table,
+                f"line {n + 1}: 通用列名 {len(header)} 列,该行 {len(cells)} 格(应与之相同)、标签后 {values} 个数值"
+                f"(应为 {' 或 '.join(map(str, sorted(widths)))} 个)",
+            )
+    return check
+
+
+def _section(line: str) -> str | None:
+    """The table of a section heading line ('## 四、政府信息公开行政复议、行政诉讼情况' -> 'review'; '' for
+    the sections without one); None for any other line."""
+    if not line.strip() or line.lstrip().startswith("|"):
+        return None
+    lab = L.match(markdown_text(MARKDOWN_HEADING.sub("", line)))
+    return SECTION_TABLES.get(lab.key, "") if lab and lab.kind == "heading" else None
+
+
+def _is_header_row(cells: list[str]) -> bool:
+    """A row of printed column headers (text, no number), a statutory column's name among them."""
+    if any(c and classify(c)[0] == VALUE for c in cells):
+        return False
+    return any((lab := L.match(c)) and lab.kind == "header" and not L.review_group(lab) for c in cells if c)
 
 
 def read_lines(text: str) -> list[list[TextCell]]:
     """Rows of printed cells of a text report, with the source line of each cell."""
+    return read_text(text)[0]
+
+
+def read_text(text: str) -> tuple[list[list[TextCell]], ColumnCheck]:
+    """Rows of printed cells of a text report, with the source line of each cell, and what the counts of
+    its generic columns tell (ruled Markdown only)."""
     text = fold_number_runs(text)
     if any(bar in text for bar in BARS):
         text = text.translate(_TO_PIPE)
@@ -329,8 +491,10 @@ def read_lines(text: str) -> list[list[TextCell]]:
     rules = RULE_CHARS.search(text) is not None
     markdown = is_markdown(raw)
     ruled = markdown and MARKDOWN_RULE_ROW.search(text) is not None
+    check = ColumnCheck()
     if ruled:
-        raw = _with_headings_resolved(raw)
+        printed, raw = raw, _with_headings_resolved(raw)
+        check = check_generic_columns(printed, raw)
     units = _units(raw, markdown_tables=ruled)
     rows = []
     for n, (lineno, unit) in enumerate(units):
@@ -352,7 +516,7 @@ def read_lines(text: str) -> list[list[TextCell]]:
             rows.append([TextCell(cells[0], f"line {lineno}")])
         else:
             rows.append([TextCell(c, f"line {lineno} col {k}") for k, c in enumerate(cells, 1)])
-    return rows
+    return rows, check
 
 
 def has_markdown_tables(text: str) -> bool:
@@ -360,14 +524,15 @@ def has_markdown_tables(text: str) -> bool:
     return MARKDOWN_RULE_ROW.search(HTML_TABLE_BLOCK.sub("", text)) is not None
 
 
-def read_mixed_lines(text: str, path: str) -> list[list[TextCell]]:
+def read_mixed_lines(text: str, path: str) -> tuple[list[list[TextCell]], ColumnCheck]:
     """Rows of a Markdown text whose tables are partly HTML blocks: each block read by the HTML reader,
-    in its place among the rows of the text around it (blanked, so line numbers stay)."""
+    in its place among the rows of the text around it (blanked, so line numbers stay); and what the
+    counts of the Markdown tables' generic columns tell."""
     from .html import read_page
 
     blocks = list(HTML_TABLE_BLOCK.finditer(text))
     plain = HTML_TABLE_BLOCK.sub(lambda m: "\n" * m.group(0).count("\n"), text)
-    rows = read_lines(plain)
+    rows, check = read_text(plain)
     out: list[list[TextCell]] = []
     taken, line, pos = 0, 1, 0
     for m in blocks:
@@ -378,7 +543,7 @@ def read_mixed_lines(text: str, path: str) -> list[list[TextCell]]:
             taken += 1
         table = read_page(m.group(0).encode("utf-8"), path).lines
         out += [[TextCell(c.text, f"line {line} {c.source}") for c in row] for row in table]
-    return out + rows[taken:]
+    return out + rows[taken:], check
 
 
 def _line_of(row: list[TextCell]) -> int:
