@@ -26,6 +26,11 @@ def test_gate_names_the_two_broken_review_totals_of_report_002(tmp_path):
     assert proc.returncode == ExitCode.ERRORS, proc.stderr[-3000:]
     assert "结论:不通过" in out and meta["agency"] in out
     lines = out.splitlines()
+    verdict = next(i for i, line in enumerate(lines) if line.startswith("结论:"))
+    # First, where the error is: the two totals and what they should hold.
+    assert lines[verdict + 1].startswith(
+        "最可能需要改正的单元格:「表四·行政复议·总计」印刷为 0,应为 11;「表四·行政诉讼·复议后起诉·总计」印刷为 0,应为 5"
+    )
     review = next(i for i, line in enumerate(lines) if "[R4.review]" in line)
     after = next(i for i, line in enumerate(lines) if "[R4.litigation_after_review]" in line)
     assert "表四「行政复议」" in lines[review] and "印刷为 0" in lines[review] and "= 11" in lines[review]
@@ -39,6 +44,10 @@ def test_gate_names_the_two_broken_review_totals_of_report_002(tmp_path):
     findings = pd.read_parquet(run_dir / "findings.parquet")
     errors = findings[(findings.severity == "error") & (findings.status == "failed")]
     assert set(errors.rule_id) == {"R4.review", "R4.litigation_after_review"}
+    diagnoses = pd.read_parquet(run_dir / "diagnoses.parquet")
+    best = diagnoses[diagnoses.best]
+    assert dict(zip(best.cell, best.proposed)) == {"review_total": 11, "litigation_after_review_total": 5}
+    assert not diagnoses.ambiguous.any()
     assert (run_dir / "data" / "reports" / "gate.parquet").is_file()  # the draft as validated
     assert (run_dir / "site" / "nianbao" / "index.html").is_file() and str(run_dir.resolve() / "site") in out
     assert not (root / "uncommitted" / "data_docs" / "local_site").exists()  # the auditors' site is not the gate's

@@ -83,14 +83,14 @@ def test_agency_page_highlights_the_broken_identity(site):
     rid = S.report_id_for(XSS_AGENCY, "江苏省南京市玄武区", 2023)
     doc = page(site / "nianbao" / "agencies" / f"{rid}.html")
     bad = {td.get("data-column"): td.text_content() for td in doc.xpath('//td[contains(@class, "bad")]')}
-    assert bad == {
-        "review_upheld": "10",
-        "review_corrected": "1",
-        "review_other": "0",
-        "review_pending": "0",
-        "review_total": "0",
-    }
-    assert all(td.get("data-rules") == "R4.review" for td in doc.xpath('//td[contains(@class, "bad")]'))
+    assert bad == {"review_upheld": "10", "review_corrected": "1", "review_other": "0", "review_pending": "0"}
+    # The cell to correct is marked apart, with the value it should hold.
+    likely = {td.get("data-column"): td.text_content() for td in doc.xpath('//td[contains(@class, "likely")]')}
+    assert likely == {"review_total": "0应为 11"}
+    marked = doc.xpath('//td[contains(@class, "bad") or contains(@class, "likely")]')
+    assert all(td.get("data-rules") == "R4.review" for td in marked)
+    diagnosis = doc.get_element_by_id("diagnosis").text_content()
+    assert diagnosis.startswith("最可能需要改正的单元格") and "「表四·行政复议·总计」印刷为 0,应为 11" in diagnosis
     finding = doc.xpath('//div[@data-rule="R4.review"]')[0].text_content()
     assert "应为 结果维持 10 + 结果纠正 1 + 其他结果 0 + 尚未审结 0 = 11" in finding and "印刷为 0" in finding
     assert "应改为 11" in finding
@@ -101,6 +101,33 @@ def test_agency_page_highlights_the_broken_identity(site):
     tables = doc.xpath('//section[contains(@class, "statutory")]')
     assert [t.get("id") for t in tables] == ["t2", "t3", "t4"]
     assert len(doc.xpath('//section[@id="t3"]//td[@data-column]')) == 25 * 7
+
+
+def test_run_writes_the_localisation_and_the_list_filters_on_it(site):
+    """diagnoses.parquet beside findings.parquet; the list can show only reports localised uniquely."""
+    run = shared_nightly()
+    latest = (run["runs"] / "latest").resolve()
+    diagnoses = pd.read_parquet(latest / "diagnoses.parquet")
+    rid = S.report_id_for(XSS_AGENCY, "江苏省南京市玄武区", 2023)
+    mine = diagnoses[diagnoses.report_id == rid]
+    assert mine[["solution", "cell", "printed", "proposed", "kind"]].values.tolist() == [
+        [1, "review_total", 0, 11, "fellegi-holt"]
+    ]
+    assert not mine.ambiguous.any() and set(diagnoses.run_id) == {latest.name}
+    # 南山区 printed 新收 7 for 自然人 and 总计 over a (七)总计 of 5: two cells, found by the solver, and
+    # 结转下年度 2 for both repairs R1 as well: a tie, listed as such.
+    nanshan = diagnoses[diagnoses.report_id == S.report_id_for("南山区人民政府", "广东省深圳市南山区", 2023)]
+    sets = {n: dict(zip(g.cell, g.proposed)) for n, g in nanshan.groupby("solution")}
+    assert sorted(sets.values(), key=str) == [
+        {"carried_forward_person": 2, "carried_forward_total": 2},
+        {"new_person": 5, "new_total": 5},
+    ]
+    assert nanshan.ambiguous.all() and nanshan.best.all()
+    landing = page(site / "nianbao" / "index.html")
+    assert [o.get("value") for o in landing.xpath('//select[@id="f-loc"]/option')] == ["", "1", "2", "0"]
+    rows = json.loads(landing.get_element_by_id("data").text)["rows"]
+    located = {r[0]: r[11] for r in rows}
+    assert located[rid] == 1 and located[S.report_id_for("苏州市财政局", "江苏省苏州市", 2023)] == 0
 
 
 def test_missing_cell_is_shown_as_printed(site):

@@ -18,6 +18,8 @@ COMMANDS = {
     "gate": ("nianbao.run.commands", "command_gate"),
     "demo": ("nianbao.run.commands", "command_demo"),
     "bench": ("nianbao.bench", "command"),
+    "serve": ("nianbao.serve.command", "command"),
+    "waive": ("nianbao.run.waive", "command_waive"),
 }
 
 
@@ -125,6 +127,25 @@ def build_parser() -> argparse.ArgumentParser:
         )
         s.add_argument("--db-url", default=None, help="SQLAlchemy URL for --engine sql (default: $NIANBAO_SQL_URL)")
         s.add_argument("--run-name", default=None)
+
+    s = sub.add_parser("serve", help="the gate as an HTTP service and a Chinese upload page")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--token", default=None, help="shared token a client must send (default: $NIANBAO_SERVE_TOKEN)")
+    s.add_argument("--max-upload-mb", type=float, default=50.0, metavar="MB", help="largest upload (default: 50)")
+    s.add_argument("--parsers", type=int, default=None, help="parser processes: concurrent parses (default: cores, ≤4)")
+    s.add_argument("--max-waiting", type=int, default=64, help="drafts that may wait for a parser; more get 503")
+    s.add_argument("--parse-timeout", type=float, default=None, metavar="SECONDS", help="as for ingest")
+    s.add_argument("--parse-memory", type=float, default=None, metavar="MB", help="as for ingest")
+    s.add_argument("--keep-drafts", default=None, metavar="DIR", help="keep every uploaded draft in DIR")
+
+    s = sub.add_parser("waive", help="acknowledge one finding of a run in waivers.yml (reviewed, with an expiry)")
+    s.add_argument("--report", required=True, help="report id (R + 16 hex digits)")
+    s.add_argument("--rule", required=True, help="rule id, e.g. R10.rules")
+    s.add_argument("--reason", required=True, help="why this is not an error (Chinese)")
+    s.add_argument("--approved-by", required=True, help="who approved the waiver")
+    s.add_argument("--expires", required=True, help="last day the waiver holds, YYYY-MM-DD")
+    s.add_argument("--run", default="latest", help="run whose finding is waived (default: latest)")
 
     s = sub.add_parser("bench", help="benchmarks (print figures; never assert timings)")
     s.add_argument("what", nargs="?", default="all")

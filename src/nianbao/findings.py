@@ -52,8 +52,13 @@ FINDINGS_SCHEMA = pa.schema(
         pa.field("suite", pa.string()),
         pa.field("fix", pa.string()),  # Chinese: what to fix
         pa.field("history", pa.string()),  # new | persisting (| resolved in resolved.parquet)
+        # Acknowledged by a waiver (nianbao.waivers) that holds for these printed values: shown, never counted.
+        pa.field("waived", pa.bool_()),
+        pa.field("waiver_reason", pa.string()),  # Chinese: the waiver's reason, approver and expiry
     ]
 )
+# Columns added after findings were first written, with the value an older findings.parquet means.
+ADDED_COLUMNS = {"waived": False, "waiver_reason": None}
 COLUMNS = FINDINGS_SCHEMA.names
 
 
@@ -181,6 +186,15 @@ def collect(checkpoint_result, selected: Callable[[str, str], bool], found: pa.T
                         f"findings query: {count} failing rows",
                     }
                 )
+    return add_failures(out, found, judged, selected)
+
+
+def add_failures(
+    out: Collected, found: pa.Table, judged: set[tuple[str, str]], selected: Callable[[str, str], bool]
+) -> Collected:
+    """`out` with the rows of `found` that break a judged (suite, rule): the selected rules' failures,
+    and every report with a missing cell. Shared with the service (nianbao.serve), which judges by
+    the same rules without GX."""
     found_pairs = V.pairs(found)
     for suite, report_id, rule_id in zip(*(found_pairs[c].to_pylist() for c in ("suite", "report_id", "rule_id"))):
         if (suite, rule_id) not in judged:
@@ -229,6 +243,8 @@ def _row(run_id: str, failure: Failure, meta, rule: R.Rule | None, ex: Explanati
         failure.suite,
         ex.fix,
         NEW,
+        False,
+        None,
     )
 
 
@@ -275,6 +291,20 @@ def build(
             )
     rows, problems = _explain_all(run_id, collected.failures, collected.incomplete, reports, selected)
     return _frame(rows), _sorted_problems(problems)
+
+
+_ROW_ORDER = (COLUMNS.index("report_id"), COLUMNS.index("rule_id"))
+
+
+def build_rows(
+    run_id: str, collected: Collected, reports: dict[str, dict], selected: Callable[[str, str], bool]
+) -> tuple[list[tuple], list[dict]]:
+    """build() for a few reports, without the frame: the findings as tuples in COLUMNS order, in the
+    frame's order (report, rule), and the problems. The service (nianbao.serve) answers for one draft
+    in milliseconds, where making a frame of its handful of findings costs more than explaining them."""
+    rows, problems = _explain_all(run_id, collected.failures, collected.incomplete, reports, selected)
+    rows.sort(key=lambda row: (row[_ROW_ORDER[0]], row[_ROW_ORDER[1]]))
+    return rows, _sorted_problems(problems)
 
 
 def _shards(collected: Collected, n: int) -> list[tuple[list, list]]:
@@ -371,6 +401,8 @@ def _not_assessable(run_id, failure: Failure, rep: dict, table: str, selected, s
 
 def to_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The findings frame with the Parquet schema's types, in a stable order."""
+    missing = {c: v for c, v in ADDED_COLUMNS.items() if c not in frame.columns}  # an older run's file
+    frame = frame.assign(**missing) if missing else frame
     return _ordered(pa.Table.from_pandas(frame[COLUMNS], schema=FINDINGS_SCHEMA, preserve_index=False))
 
 
@@ -417,7 +449,11 @@ def read(path: Path) -> pd.DataFrame:
 
 
 def counts(findings: pd.DataFrame, resolved: pd.DataFrame) -> dict:
-    """Counts by rule, severity, status and history for run_results.json."""
+    """Counts by rule, severity, status and history for run_results.json; waived findings are counted
+    apart (`waived`), never as failures."""
+    waived = int(findings.waived.fillna(False).astype(bool).sum()) if "waived" in findings.columns else 0
+    if waived:
+        findings = findings[~findings.waived.fillna(False).astype(bool)]
     by_rule: dict[str, dict] = {}
     for (rule_id, status), n in findings.groupby(["rule_id", "status"]).size().items():
         entry = by_rule.setdefault(
@@ -442,4 +478,5 @@ def counts(findings: pd.DataFrame, resolved: pd.DataFrame) -> dict:
             PERSISTING: int((findings.history == PERSISTING).sum()),
             RESOLVED: len(resolved),
         },
+        "waived": waived,
     }

@@ -57,3 +57,49 @@ class ParsedReport:
         if self.active_2019 is not None:
             out["active_2019_format"] = self.active_2019
         return out
+
+    @classmethod
+    def from_json(cls, doc: Any, source_file: str, source_sha256: str) -> ParsedReport:
+        """The report a document of the to_json() shape describes (as `nianbao parse --json` prints it, or
+        a corpus transcription); a document of another shape is a rejected report saying what is wrong."""
+
+        def rejected(detail: str) -> ParsedReport:
+            return cls(source_file, source_sha256, "rejected", f"json-invalid: {detail}")
+
+        if not isinstance(doc, dict) or not isinstance(doc.get("tables"), dict):
+            return rejected("JSON 不是 `nianbao parse --json` 的格式(缺少 tables 对象)")
+        tables = {key: doc["tables"].get(key) for key in ("active", "applications", "review_litigation")}
+        active_2019 = doc.get("active_2019_format")
+        if any(t is not None and not isinstance(t, dict) for t in (*tables.values(), active_2019)):
+            return rejected("tables 中的每张表必须是对象或 null")
+        year = doc.get("year")
+        if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
+            return rejected(f"year 必须是整数:{year!r}")
+        texts = {key: doc.get(key) for key in ("agency", "region", "format_version", "status", "reason")}
+        if any(v is not None and not isinstance(v, str) for v in texts.values()):
+            return rejected("agency、region、format_version、status、reason 必须是字符串")
+        lists = {key: doc.get(key) or [] for key in ("missing", "deviations")}
+        if any(not isinstance(v, list) or not all(isinstance(x, str) for x in v) for v in lists.values()):
+            return rejected("missing、deviations 必须是字符串列表")
+        present = {"active_disclosure": tables["active"] or active_2019, **tables}
+        missing = lists["missing"] or [
+            t for t in ("active_disclosure", "applications", "review_litigation") if not present[t]
+        ]
+        status = texts["status"] or ("partial" if missing else "parsed")
+        if status not in ("parsed", "partial", "rejected"):
+            return rejected(f"status 必须是 parsed、partial 或 rejected:{status!r}")
+        return cls(
+            source_file,
+            source_sha256,
+            status,
+            texts["reason"] or ("rejected: 文件自述无法解析" if status == "rejected" else ""),
+            missing,
+            texts["agency"],
+            texts["region"],
+            None,
+            year,
+            texts["format_version"] or ("2019" if active_2019 else "2021"),
+            lists["deviations"],
+            tables,
+            active_2019,
+        )

@@ -28,10 +28,11 @@ import pyarrow as pa
 from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
-from . import collector, forked
+from . import collector, forked, localise
 from . import findings as F
 from . import rules as R
 from . import schema as S
+from . import waivers as W
 from .cells import fmt, label
 from .datafolder import values_of
 from .kinds import kind as rule_kind
@@ -54,6 +55,11 @@ CSP = (
 
 _ENV = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 _JURISDICTION = re.compile(r"^(.+?(?:省|自治区|特别行政区)|(?:北京|天津|上海|重庆)市|新疆生产建设兵团)")
+
+
+def severity_word(severity: str, status: str) -> str:
+    """错误 or 警告 for a broken rule; 无法核验 for one that could not be checked (never 错误)."""
+    return STATUS_ZH[F.NOT_ASSESSABLE] if status == F.NOT_ASSESSABLE else SEVERITY_ZH.get(severity, severity)
 
 
 def text(value) -> str:
@@ -91,12 +97,15 @@ td.num{text-align:right;min-width:2.5em}td.bad{background:#f8c9c9;outline:2px so
 td.na{background:#fff0b3}td.missing{background:#fde2a7}.sev-error{color:#c0392b;font-weight:bold}.sev-warn{color:#b9770e}
 .tag{display:inline-block;padding:0 4px;border-radius:3px;font-size:12px;margin-right:4px;border:1px solid #999}
 .tag.new{background:#c0392b;color:#fff;border-color:#c0392b}.tag.resolved{background:#1e8449;color:#fff}
+.tag.waived{background:#5d6d7e;color:#fff;border-color:#5d6d7e}.finding.waived{border-color:#5d6d7e;background:#f2f4f4}.waiver{color:#34495e}
 .kpi{display:inline-block;margin-right:24px}.kpi b{font-size:20px;display:block}
 .filters label{margin-right:12px}.filters input,.filters select{font-size:13px}#list{width:100%}
 .charts{display:flex;flex-wrap:wrap;gap:24px}svg text{font-size:12px}svg .bar{fill:#c0392b;cursor:pointer}svg .bar:hover{fill:#8b1a1a}
 .finding{border-left:4px solid #c0392b;padding:4px 8px;margin:6px 0;background:#fdf2f2}.finding.warn{border-color:#b9770e;background:#fef9e7}
 .finding.not_assessable{border-color:#999;background:#f4f4f4}.fix{color:#555}.small{font-size:12px;color:#666}
 .scroll{overflow-x:auto}
+td.likely{background:#7b241c;color:#fff;outline:3px solid #c0392b;font-weight:bold}.proposed{display:block;font-size:11px;color:#ffe08a}
+.diagnosis{border:2px solid #7b241c;background:#fff;padding:6px 10px;margin:6px 0}.diagnosis ol{margin:4px 0 0 0}
 """)
 
 _BASE = """<!DOCTYPE html>
@@ -122,6 +131,7 @@ LANDING = _ENV.from_string(
 <span class="kpi">错误<b class="sev-error">{{ c.by_severity.error }}</b></span>
 <span class="kpi">警告<b class="sev-warn">{{ c.by_severity.warn }}</b></span>
 <span class="kpi">无法核验<b>{{ c.by_status.not_assessable }}</b></span>
+{% if c.get('localised') %}<span class="kpi">错误单元格唯一确定 / 有多种可能<b id="kpi-located">{{ c.localised.unique }} / {{ c.localised.ambiguous }}</b></span>{% endif %}
 <span class="kpi">新增 / 持续 / 已整改<b>{{ c.history.new }} / {{ c.history.persisting }} / {{ c.history.resolved }}</b></span>
 <p class="small">时间 {{ s.started_at }} · 数据 {{ s.data_dir }} · 选择 {{ s.select_text }} ·
 {% if s.previous_run_id %}对比上次运行 {{ s.previous_run_id }}{% else %}没有可对比的上次运行,全部记为新增{% endif %}</p>
@@ -129,6 +139,13 @@ LANDING = _ENV.from_string(
 {% for p in problems %}<li>{{ p.code }} {{ p.rule_id or '' }} {{ p.message }}</li>{% endfor %}</ul></div>{% endif %}
 <p class="small">GX 验证结果页面:{% for suite, link in gx_links %}<a href="{{ link }}">{{ suite }}</a> {% endfor %}</p>
 </section>
+{% if waived or waiver_notices %}<section id="waivers"><h2>已豁免的问题({{ waived|length }} 项,不计入未通过)</h2>
+{% if waiver_notices %}<div class="finding warn"><b>豁免清单需要复核:</b><ul>
+{% for n in waiver_notices %}<li data-code="{{ n.code }}">{{ n.message }}</li>{% endfor %}</ul></div>{% endif %}
+{% if waived %}<div class="scroll"><table id="waived"><thead><tr><th>单位</th><th>地区</th><th>规则</th><th>状态</th><th>豁免理由</th></tr></thead><tbody>
+{% for w in waived %}<tr><td><a href="agencies/{{ w[0] }}.html">{{ w[1] or w[0] }}</a></td><td>{{ w[2] }}</td><td>{{ w[3] }}</td><td><span class="tag waived">已豁免</span></td><td>{{ w[4] }}</td></tr>
+{% endfor %}</tbody></table></div>{% endif %}
+</section>{% endif %}
 <section class="charts" id="charts">
 <div><h2>各地区未通过的单位数</h2>{{ chart_jur }}</div>
 <div><h2>各类规则的未通过次数</h2>{{ chart_rule }}</div>
@@ -140,6 +157,7 @@ LANDING = _ENV.from_string(
 <label>级别 <select id="f-sev"><option value="">全部</option><option value="error">有错误</option><option value="warn">只有警告</option></select></label>
 <label>规则 <select id="f-rule"><option value="">全部</option>{% for r in rule_options %}<option value="{{ r }}">{{ r }}</option>{% endfor %}</select></label>
 <label>年度 <select id="f-year"><option value="">全部</option>{% for y in years %}<option value="{{ y }}">{{ y }}</option>{% endfor %}</select></label>
+<label>定位 <select id="f-loc"><option value="">全部</option><option value="1">错误单元格已唯一确定</option><option value="2">有多种可能</option><option value="0">未定位</option></select></label>
 <label>状态 <select id="f-hist"><option value="">当前未通过</option><option value="new">含新增问题</option><option value="persisting">只有持续问题</option><option value="resolved">已整改</option></select></label>
 </div>
 <p><span id="count"></span> <button id="prev" type="button">上一页</button> <span id="page"></span> <button id="next" type="button">下一页</button></p>
@@ -167,12 +185,12 @@ function matchRule(rules,sel){if(!sel)return true;var a=rules.split(" ");
   for(var i=0;i<a.length;i++){if(a[i]===sel||a[i].indexOf(sel+".")===0)return true;}return false;}
 function apply(){
   var q=$("q").value.trim().toLowerCase(),j=$("f-jur").value,sv=$("f-sev").value,ru=$("f-rule").value,
-      y=$("f-year").value,h=$("f-hist").value;
+      y=$("f-year").value,h=$("f-hist").value,lo=$("f-loc").value;
   view=D.rows.filter(function(r){
     if(h==="resolved"){if(r[9]!==2)return false;}else{if(r[9]===2)return false;if(h==="new"&&r[9]!==0)return false;if(h==="persisting"&&r[9]!==1)return false;}
     if(j!==""&&r[4]!==+j)return false;
     if(sv==="error"&&!(r[5]>0))return false;if(sv==="warn"&&!(r[5]===0&&r[6]>0))return false;
-    if(y!==""&&String(r[3])!==y)return false;
+    if(y!==""&&String(r[3])!==y)return false;if(lo!==""&&r[11]!==+lo)return false;
     if(!matchRule(r[8],ru))return false;
     return !q||r.s.indexOf(q)>=0;});
   page=0;render();}
@@ -193,7 +211,7 @@ function render(){
   $("prev").disabled=page===0;$("next").disabled=page>=pages-1;}
 var timer=null;
 $("q").addEventListener("input",function(){clearTimeout(timer);timer=setTimeout(apply,120);});
-["f-jur","f-sev","f-rule","f-year","f-hist"].forEach(function(id){$(id).addEventListener("change",apply);});
+["f-jur","f-sev","f-rule","f-year","f-hist","f-loc"].forEach(function(id){$(id).addEventListener("change",apply);});
 $("prev").addEventListener("click",function(){if(page>0){page--;render();}});
 $("next").addEventListener("click",function(){if((page+1)*PER<view.length){page++;render();}});
 document.querySelectorAll("svg [data-filter]").forEach(function(b){b.addEventListener("click",function(){
@@ -216,7 +234,7 @@ AGENCY = _ENV.from_string(
 <section id="findings"><h2>未通过的规则({{ count }} 项)</h2>
 {{ findings_html }}{{ resolved_html }}</section>
 {{ tables_html }}
-<p class="small">表中红框为未通过规则涉及的单元格,黄色为缺失或无法核验的单元格;数字为报告原文。</p>
+<p class="small">深红底为最可能需要改正的单元格(下方小字为应填的数字),红框为未通过规则涉及的其他单元格,黄色为缺失或无法核验的单元格;数字为报告原文。</p>
 """,
     )
 )
@@ -350,14 +368,28 @@ def _agency_rows(findings: pd.DataFrame, resolved: pd.DataFrame, jurs: list[str]
 
 
 def landing_page(
-    summary: dict, findings: pd.DataFrame, resolved: pd.DataFrame, gx_links: dict[str, str], problems: list[dict]
+    summary: dict,
+    findings: pd.DataFrame,
+    resolved: pd.DataFrame,
+    gx_links: dict[str, str],
+    problems: list[dict],
+    located: dict[str, int] | None = None,
 ) -> str:
-    """The auditors' landing page (relative links assume it sits in nianbao/)."""
+    """The auditors' landing page (relative links assume it sits in nianbao/); located: report id ->
+    1 when its error is localised uniquely, 2 when ambiguously. Waived findings are listed apart, as
+    已豁免 with their reason, and count nowhere else on the page."""
+    waived = []
+    if "waived" in findings.columns:
+        columns = ("report_id", "agency", "region", "rule_id", "waiver_reason", "waived")
+        waived = [r[:5] for r in _records(findings, columns) if r[5]]
+    findings = W.active(findings)
     regions = pd.concat([findings.region, resolved.region]).fillna("").unique()
     jurs = sorted({jurisdiction(r) for r in regions})
     suites = sorted(gx_links)
     gx = [[SUITE_ZH.get(s, s), "../" + gx_links[s]] for s in suites]
     rows = _agency_rows(findings, resolved, jurs, {s: i for i, s in enumerate(suites)})
+    for row in rows:
+        row.append((located or {}).get(row[0], 0))
     failed = findings[findings.status == F.FAILED]
     # Counted per distinct value, not per row: a bad night has 300,000 findings.
     by_jur, by_rule = Counter(), Counter()
@@ -384,6 +416,8 @@ def landing_page(
         s={**summary, "select_text": " ".join(summary.get("select") or []) or "全部"},
         c=summary["counts"],
         problems=problems,
+        waived=[w for w in waived if S.REPORT_ID_PATTERN.match(w[0])],  # never a link from unvalidated text
+        waiver_notices=(summary.get("waivers") or {}).get("notices", []),
         gx_links=[(g[0], g[1]) for g in gx],
         chart_jur=chart_jur,
         chart_rule=chart_rule,
@@ -516,8 +550,9 @@ def _cell_text(value) -> str:
     return str(value) if type(value) is int else html.escape(fmt(value))
 
 
-def _tables_html(rep: dict, marks: dict) -> Markup:
-    """The three statutory tables of one report: printed text, failing cells marked with their rules.
+def _tables_html(rep: dict, marks: dict, likely: dict[str, int | None] | None = None) -> Markup:
+    """The three statutory tables of one report: printed text, failing cells marked with their rules,
+    the cells most likely wrong (`likely`: column -> the value it should hold) marked apart.
 
     A night's failing reports each get this page (20,000 at 1,000,000 reports), so the cells are
     filled into a cached template with plain list work: Jinja per cell took 2 ms a page.
@@ -540,6 +575,12 @@ def _tables_html(rep: dict, marks: dict) -> Markup:
                     rules, css = marks[column]
                     joined = html.escape(" ".join(rules))
                     classes[i] = f'{css}" data-rules="{joined}" title="{joined}' if rules else css
+        if likely:
+            for i, column in enumerate(columns):
+                if column in likely:
+                    classes[i] = classes[i].replace("bad", "likely", 1) if "bad" in classes[i] else "likely"
+                    if likely[column] is not None:
+                        texts[i] += f'<span class="proposed">应为 {likely[column]}</span>'
         args += [x for pair in zip(classes, texts) for x in pair]
     return Markup(template.format(*args))
 
@@ -563,8 +604,9 @@ def _marks(items: list) -> dict[str, tuple[list[str], str]]:
 _FINDING = (
     '<div class="finding {severity} {status}" data-rule="{rule_id}">\n<span class="tag {history}">{history_zh}'
     '</span><span class="sev-{severity}">{severity_zh}</span>\n<b>{rule_id}</b> {status_zh}:{message}<br>'
-    '<span class="fix">修改建议:{fix}</span>\n{gx}</div>'
+    '<span class="fix">修改建议:{fix}</span>\n{waiver}{gx}</div>'
 )
+_WAIVER = '<br><span class="tag waived">已豁免</span><span class="waiver">豁免理由:{}(不计入未通过)</span>\n'
 _GX_LINK = ' <a class="small" href="{}">GX 验证结果</a>'
 
 
@@ -585,7 +627,7 @@ def _finding_codes(severity: str, status: str, rule_id: str, history: str, gx_li
         "rule_id": _esc(rule_id),
         "history": _esc(history),
         "history_zh": _esc(HISTORY_ZH.get(history, history)),
-        "severity_zh": _esc(SEVERITY_ZH.get(severity, severity)),
+        "severity_zh": _esc(severity_word(severity, status)),
         "status_zh": _esc(STATUS_ZH.get(status, status)),
         "gx": _GX_LINK.format(_esc("../../" + gx_link)) if gx_link else "",
     }
@@ -595,12 +637,19 @@ def _findings_html(items: list, gx_links: dict[str, str]) -> Markup:
     """The findings of one agency page, errors first, failed before not assessable."""
     order = {R.ERROR: 0, R.WARN: 1}
     parts = []
-    for f in sorted(items, key=lambda f: (f.status != F.FAILED, order.get(f.severity, 2), f.rule_id)):
+    # Waived findings last: what is still to fix comes first.
+    key = lambda f: (bool(getattr(f, "waived", False)), f.status != F.FAILED, order.get(f.severity, 2), f.rule_id)
+    for f in sorted(items, key=key):
+        waived = bool(getattr(f, "waived", False))  # the service's drafts carry no waivers
+        codes = _finding_codes(f.severity, f.status, f.rule_id, f.history, gx_links.get(f.suite))
+        if waived:
+            codes = {**codes, "status": codes["status"] + " waived"}
         parts.append(
             _FINDING.format(
-                **_finding_codes(f.severity, f.status, f.rule_id, f.history, gx_links.get(f.suite)),
+                **codes,
                 message=_esc(f.message),
                 fix=_esc(f.fix),
+                waiver=_WAIVER.format(_esc(f.waiver_reason)) if waived else "",
             )
         )
     return Markup("".join(parts))
@@ -636,8 +685,31 @@ def _resolved_html(resolved: list) -> str:
     return f"<h2>上次运行以来已整改</h2><ul>{items}</ul>"
 
 
-def agency_page(rid: str, items: list, resolved: list, rep: dict, gx_links: dict[str, str]) -> str:
-    """One agency's page (items: its findings as row tuples): findings explained, tables redrawn."""
+def diagnosis_html(diag: localise.Diagnosis | None) -> str:
+    """Where the error is: the cheapest sets of cells to correct with their values, then the others."""
+    if diag is None:
+        return ""
+    items = []
+    for n, solution in enumerate(diag.solutions):
+        tag = "" if n < diag.best else '<span class="small">(改动同样少,可能性较低)</span>'
+        items.append(f"<li>{_esc(';'.join(localise.change_text(c) for c in solution))}{tag}</li>")
+    if diag.ambiguous:
+        head = "可能需要改正的单元格:有多种同样可能的改法,无法唯一确定,请逐一核对"
+    else:
+        head = "最可能需要改正的单元格"
+    return f'<div class="diagnosis" id="diagnosis"><b>{head}</b><ol>{"".join(items)}</ol></div>'
+
+
+def agency_page(
+    rid: str,
+    items: list,
+    resolved: list,
+    rep: dict,
+    gx_links: dict[str, str],
+    diagnosis: localise.Diagnosis | None = None,
+) -> str:
+    """One agency's page (items: its findings as row tuples): where the error is, findings explained,
+    tables redrawn."""
     meta = rep["meta"] or {"report_id": rid}
     first = items[0]
     values = (
@@ -655,11 +727,18 @@ def agency_page(rid: str, items: list, resolved: list, rep: dict, gx_links: dict
     return _agency_shell().format(
         title=_esc(title),
         count=len(items),
-        findings=_findings_html(items, gx_links),
+        findings=Markup(diagnosis_html(diagnosis)) + _findings_html(items, gx_links),
         resolved=_resolved_html(resolved),
-        tables=_tables_html(rep, _marks(items)),
+        tables=_tables_html(rep, _marks(items), diagnosis.likely() if diagnosis else None),
         **{f"m{i}": _esc(v) for i, v in enumerate(values)},
     )
+
+
+def draft_sections(items: list, rep: dict, diagnosis: localise.Diagnosis | None = None) -> tuple[Markup, Markup]:
+    """One draft's findings (named tuples of the findings' columns) explained, and its three tables
+    redrawn with the suspect cells marked, as on an agency page (the service's upload page shows them)."""
+    likely = diagnosis.likely() if diagnosis else None
+    return Markup(diagnosis_html(diagnosis)) + _findings_html(items, {}), _tables_html(rep, _marks(items), likely)
 
 
 # --- the site ---------------------------------------------------------------------------------------
@@ -671,8 +750,8 @@ def _write_agency_pages(jobs: list, span: tuple[int, int]) -> int:
     """Render and write jobs[start:stop] (in a forked worker, or in this process)."""
     start, stop = span
     with collector.paused():
-        for path, rid, items, resolved, rep, gx_links in jobs[start:stop]:
-            path.write_text(agency_page(rid, items, resolved, rep, gx_links), encoding="utf-8")
+        for path, rid, items, resolved, rep, gx_links, diagnosis in jobs[start:stop]:
+            path.write_text(agency_page(rid, items, resolved, rep, gx_links, diagnosis), encoding="utf-8")
     return stop - start
 
 
@@ -705,9 +784,11 @@ def write_pages(
     reports: dict[str, dict],
     gx_links: dict[str, str],
     problems: list[dict],
+    diagnoses: pa.Table | None = None,
     before_landing=lambda: None,
 ) -> Path:
     """Write one page per agency with findings, then the landing page, under site_dir/nianbao/."""
+    diagnosed = localise.from_table(diagnoses) if diagnoses is not None else {}
     out = Path(site_dir) / PAGES_DIR
     (out / "agencies").mkdir(parents=True, exist_ok=True)
     by_report: dict[str, list] = defaultdict(list)
@@ -719,14 +800,23 @@ def write_pages(
     empty = {"meta": {}, "values": {}, "text": {}}
     _write_all_agency_pages(
         [
-            (out / "agencies" / f"{rid}.html", rid, items, resolved_by.get(rid, []), reports.get(rid, empty), gx_links)
+            (
+                out / "agencies" / f"{rid}.html",
+                rid,
+                items,
+                resolved_by.get(rid, []),
+                reports.get(rid, empty),
+                gx_links,
+                diagnosed.get(rid),
+            )
             for rid, items in by_report.items()
             if S.REPORT_ID_PATTERN.match(rid)
         ]
     )  # never a path from unvalidated text
     before_landing()
     landing = out / "index.html"
-    landing.write_text(landing_page(summary, findings, resolved, gx_links, problems), encoding="utf-8")
+    located = {rid: 2 if d.ambiguous else 1 for rid, d in diagnosed.items()}
+    landing.write_text(landing_page(summary, findings, resolved, gx_links, problems, located), encoding="utf-8")
     return landing
 
 
@@ -741,6 +831,13 @@ VERDICT = {
 }
 
 
+def _verdict_word(severity: str, status: str) -> str:
+    """错误·未通过, 警告·未通过, or 无法核验 alone (a rule not checked is neither error nor warning)."""
+    if status == F.NOT_ASSESSABLE:
+        return STATUS_ZH[status]
+    return f"{SEVERITY_ZH.get(severity, severity)}·{STATUS_ZH.get(status, status)}"
+
+
 def gate_text(outcome, *, source: str, report_meta: dict | None = None, notes: list[str] = ()) -> str:
     """The gate's verdict in Chinese: each failing rule, the cells, expected against printed, the fix."""
     meta = report_meta or {}
@@ -750,16 +847,19 @@ def gate_text(outcome, *, source: str, report_meta: dict | None = None, notes: l
     )
     lines = [head] + ([f"报告:{who}"] if who else [])
     lines.append(f"结论:{VERDICT[int(outcome.exit_code)]}(退出码 {int(outcome.exit_code)})")
+    diagnoses = getattr(outcome, "diagnoses", None)
+    for diag in localise.from_table(diagnoses).values() if diagnoses is not None else ():
+        lines.append(localise.headline(diag))
+        lines += [f"   或:{';'.join(localise.change_text(c) for c in s)}" for s in diag.solutions[1:]]
     lines += [f"注意:{n}" for n in notes]
+    lines += [f"注意:{n['message']}" for n in (outcome.summary.get("waivers") or {}).get("notices", [])]
     order = {F.FAILED: 0, F.NOT_ASSESSABLE: 1, R.ERROR: 0, R.WARN: 1}
     items = sorted(
-        outcome.findings.itertuples(), key=lambda f: (order.get(f.status, 2), order.get(f.severity, 2), f.rule_id)
+        W.active(outcome.findings).itertuples(),
+        key=lambda f: (order.get(f.status, 2), order.get(f.severity, 2), f.rule_id),
     )
     for i, f in enumerate(items, 1):
-        lines.append(
-            f"{i}. [{f.rule_id}] {SEVERITY_ZH.get(f.severity, f.severity)}·{STATUS_ZH.get(f.status, f.status)}"
-            f" {f.message}"
-        )
+        lines.append(f"{i}. [{f.rule_id}] {_verdict_word(f.severity, f.status)} {f.message}")
         cells = json.loads(f.cells or "{}")
         if cells:
             lines.append("   涉及单元格:" + ";".join(f"{label(c)} = {fmt(v)}" for c, v in cells.items()))
@@ -767,6 +867,10 @@ def gate_text(outcome, *, source: str, report_meta: dict | None = None, notes: l
         if pd.notna(f.left_value) and pd.notna(f.right_value) and rule is not None:
             lines.append("   " + rule_kind(rule.kind).sides(rule, f.left_value, f.right_value, f.difference))
         lines.append(f"   修改建议:{f.fix}")
+    waived = outcome.findings.drop(W.active(outcome.findings).index)
+    for f in waived.itertuples():  # acknowledged: shown, never part of the verdict
+        lines.append(f"已豁免:[{f.rule_id}] {f.message}")
+        lines.append(f"   豁免理由:{f.waiver_reason}")
     for r in outcome.summary.get("raised", []):
         lines.append(f"检查出错:{r.get('rule_id')} {r.get('message')}")
     if outcome.site_index:

@@ -965,3 +965,80 @@ def command(args) -> ExitCode:
         f"其中 {s.injected_reports} 份注入错误({kinds}),真值 {s.truth_rows} 行,用时 {s.seconds:.1f} 秒"
     )
     return ExitCode.OK
+
+
+# --- Known errors for the localisation's evaluation ----------------------------------------------
+
+# Errors injected into one clean report at a time, with the cells and true values they hide:
+# one wrong detail cell, one wrong total, two adjacent digits swapped, a total copied from another
+# cell of its row or column, two independent wrong cells.
+LOCATED_ERRORS = ("detail", "total", "swap", "copy", "two")
+LOCATED_TABLES = ("applications", "review_litigation")
+
+
+def _located_cells(values: dict[str, dict]) -> list[tuple[str, str]]:
+    """(table, cell) of every printed count the arithmetic rules read."""
+    from .localise import blocks
+
+    version = next((values[t].get("format_version") for t in LOCATED_TABLES if t in values), S.FORMAT_2021)
+    out = []
+    for block in blocks(version):
+        row = values.get(block.table) or {}
+        for rule in block.rules:
+            out += [(block.table, c) for c in rule.operands if row.get(c) is not None]
+    return list(dict.fromkeys(out))
+
+
+def _wrong_value(rng, value: int) -> int:
+    """A different non-negative count, one to nine away."""
+    step = int(rng.integers(1, 10))
+    return value + step if value < step or rng.random() < 0.5 else value - step
+
+
+def inject_located(rng, values: dict[str, dict], kind: str) -> list[tuple[str, str, int]] | None:
+    """Put one known error of `kind` into `values` (table -> {column: value}), in place; the (table, cell,
+    true value) it changed, or None when the report has no cell this kind fits."""
+    from .localise import totals
+
+    cells = _located_cells(values)
+    tot = [tc for tc in cells if tc[1] in totals()]
+    det = [tc for tc in cells if tc[1] not in totals()]
+    if kind in ("detail", "total"):
+        pool = det if kind == "detail" else tot
+        if not pool:
+            return None
+        table, cell = pool[int(rng.integers(len(pool)))]
+        true = values[table][cell]
+        values[table][cell] = _wrong_value(rng, true)
+        return [(table, cell, true)]
+    if kind == "two":
+        if len(cells) < 2:
+            return None
+        picked = [cells[i] for i in rng.choice(len(cells), 2, replace=False)]
+        out = [(t, c, values[t][c]) for t, c in picked]
+        for t, c, true in out:
+            values[t][c] = _wrong_value(rng, true)
+        return out
+    if kind == "swap":
+        swappable = []
+        for t, c in cells:
+            digits = str(values[t][c])
+            swappable += [(t, c, i) for i in range(len(digits) - 1) if digits[i] != digits[i + 1]]
+        if not swappable:
+            return None
+        t, c, i = swappable[int(rng.integers(len(swappable)))]
+        digits, true = str(values[t][c]), values[t][c]
+        values[t][c] = int(digits[:i] + digits[i + 1] + digits[i] + digits[i + 2 :])
+        return [(t, c, true)]
+    if kind == "copy":
+        options = []
+        for t, c in tot:
+            peers = {x for r in RL.RULES if r.table == t and c in r.operands for x in r.operands}
+            options += [(t, c, p) for p in sorted(peers) if values[t].get(p) not in (None, values[t][c])]
+        if not options:
+            return None
+        t, c, p = options[int(rng.integers(len(options)))]
+        true = values[t][c]
+        values[t][c] = values[t][p]
+        return [(t, c, true)]
+    raise ValueError(f"unknown located error {kind!r}: one of {', '.join(LOCATED_ERRORS)}")

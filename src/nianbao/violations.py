@@ -23,7 +23,17 @@ from . import rules as RL
 from .kinds import kind as rule_kind
 from .kinds.base import literal, quote_name
 
-__all__ = ["compute", "failed_rules", "literal", "pairs", "quote_name", "rows_failing", "suite_query", "violation"]
+__all__ = [
+    "compute",
+    "failed_rules",
+    "literal",
+    "pairs",
+    "quote_name",
+    "rows_failing",
+    "rule_cases",
+    "suite_query",
+    "violation",
+]
 
 SCHEMA = pa.schema([("suite", pa.string()), ("report_id", pa.string()), ("rule_ids", pa.list_(pa.string()))])
 PAIRS_SCHEMA = pa.schema([("suite", pa.string()), ("report_id", pa.string()), ("rule_id", pa.string())])
@@ -34,10 +44,15 @@ def violation(rule: RL.Rule) -> str:
     return rule_kind(rule.kind).predicate(rule)
 
 
+def rule_cases(rules, scope=lambda rule: "") -> list[str]:
+    """One SQL CASE per rule: the rule's id when a row breaks it, else NULL; scope(rule) is an SQL
+    condition prefix (`... AND `) limiting where a rule applies."""
+    return [f"CASE WHEN {scope(r)}{violation(r)} THEN {literal(r.id)} END" for r in rules]
+
+
 def failed_rules(rules, scope=lambda rule: "") -> str:
-    """DuckDB list of the ids of `rules` a row breaks (empty when it breaks none); scope(rule) is an
-    SQL condition prefix (`... AND `) limiting where a rule applies."""
-    cases = ",\n    ".join(f"CASE WHEN {scope(r)}{violation(r)} THEN {literal(r.id)} END" for r in rules)
+    """DuckDB list of the ids of `rules` a row breaks (empty when it breaks none); scope as in rule_cases."""
+    cases = ",\n    ".join(rule_cases(rules, scope))
     return f"list_filter([\n    {cases}\n  ], lambda x: x IS NOT NULL)"
 
 

@@ -4,6 +4,8 @@ history and the site written, and the run published in one step.
 What a run writes (RUN = UTC time + checkpoint name, sortable):
   uncommitted/runs/RUN/findings.parquet  one row per report and failed rule (findings.FINDINGS_SCHEMA)
   uncommitted/runs/RUN/resolved.parquet  findings of the previous comparable run that are gone now
+  uncommitted/runs/RUN/diagnoses.parquet the cells to correct in each report that failed an arithmetic
+                                         rule (localise.DIAGNOSES_SCHEMA), one row per solution and cell
   uncommitted/runs/RUN/run_results.json  counts by rule, severity and history, timings, versions, exit code
   uncommitted/runs/latest -> RUN and uncommitted/runs/latest.json: the latest completed run
   uncommitted/data_docs/local_site -> builds/RUN: GX's site plus our pages; the landing page for auditors
@@ -23,6 +25,7 @@ import shutil
 import sys
 import time
 import traceback
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,11 +34,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from .. import datafolder, engines, paths
+from .. import datafolder, engines, localise, paths
 from .. import findings as F
 from .. import rules as R
 from .. import schema as S
+from .. import waivers as W
 from ..exitcodes import ExitCode, exit_code
 from ..faults import crash_point
 from . import history, site
@@ -57,6 +63,7 @@ class RunOutcome:
     summary: dict
     resolved: pd.DataFrame = field(default_factory=F.empty)
     message: str = ""
+    diagnoses: pa.Table = field(default_factory=localise.DIAGNOSES_SCHEMA.empty_table)
 
 
 @dataclass(frozen=True)
@@ -151,12 +158,25 @@ def unfreezing(fn, *args, **kwargs):
         gc.unfreeze()
 
 
+def failed_severities(findings: Iterable[tuple[str, str]]) -> set[str]:
+    """Severities that count against a run, from each finding's (status, severity): a failed rule's own,
+    and a warning for an identity not assessable."""
+    pairs = set(findings)
+    return {severity for status, severity in pairs if status == F.FAILED} | {
+        R.WARN for status, _ in pairs if status == F.NOT_ASSESSABLE
+    }
+
+
 def _exit_for(outputs: Outputs) -> ExitCode:
-    """Exit code from the selected rules' severities and raised expectations (pure exit_code())."""
-    f = outputs.findings
-    failed = set(f[f.status == F.FAILED].severity) | ({R.WARN} if (f.status == F.NOT_ASSESSABLE).any() else set())
+    """Exit code from the selected rules' severities and raised expectations (pure exit_code()); a waived
+    finding never counts."""
+    f = W.active(outputs.findings)
     disagree = any(p["code"] in CONFIG_PROBLEMS for p in outputs.collected.problems)
-    return exit_code(failed_severities=failed, raised=bool(outputs.collected.raised), config_error=disagree)
+    return exit_code(
+        failed_severities=failed_severities(zip(f.status, f.severity)),
+        raised=bool(outputs.collected.raised),
+        config_error=disagree,
+    )
 
 
 def _context_and_data(plan: RunPlan, summary: dict, t0: float):
@@ -232,6 +252,10 @@ def execute(plan: RunPlan, extra: dict | None = None) -> RunOutcome:
         raise RunError(
             ExitCode.CONFIG_ERROR, f"没有名为 {plan.checkpoint!r} 的检查点;可用:{', '.join(engines.CHECKPOINTS)}"
         )
+    try:  # before GX and the data: a bad waivers file is a configuration error, found in a second
+        waivers = W.load()
+    except W.WaiverError as exc:
+        raise RunError(ExitCode.CONFIG_ERROR, str(exc)) from exc
     summary["snapshot"] = plan.snapshot.id
     summary["reports_in_data"] = check_data(plan.snapshot)
     ctx, attached = _context_and_data(plan, summary, t0)
@@ -277,6 +301,7 @@ def execute(plan: RunPlan, extra: dict | None = None) -> RunOutcome:
         violations=attached.violations,
         gx_links=gx_links,
         before_landing=lambda: crash_point("pages"),
+        waivers=waivers,
     )
     return _publish(plan, summary, outputs, staging, t0)
 
@@ -306,6 +331,7 @@ def _publish(plan: RunPlan, summary: dict, outputs: Outputs, staging: Path, t0: 
     shutil.rmtree(plan.run_tmp / "engine", ignore_errors=True)  # the engine's working copy, not a result
     F.write(outputs.findings, plan.run_tmp / "findings.parquet")
     F.write(outputs.resolved, plan.run_tmp / "resolved.parquet")
+    pq.write_table(outputs.diagnoses, plan.run_tmp / "diagnoses.parquet")
     write_json(plan.run_tmp / "run_results.json", summary)
     crash_point("publish")
     plan.run_tmp.rename(run_dir)
@@ -314,7 +340,15 @@ def _publish(plan: RunPlan, summary: dict, outputs: Outputs, staging: Path, t0: 
     else:
         site.prune_gate_sites()
     history.point_latest(plan.run_id)
-    return RunOutcome(code, outputs.findings, run_dir, Path(summary["site"]["landing_page"]), summary, outputs.resolved)
+    return RunOutcome(
+        code,
+        outputs.findings,
+        run_dir,
+        Path(summary["site"]["landing_page"]),
+        summary,
+        outputs.resolved,
+        diagnoses=outputs.diagnoses,
+    )
 
 
 def write_json(path: Path, doc: dict) -> Path:

@@ -27,6 +27,11 @@ def print_outcome(outcome: RunOutcome) -> None:
         )
         for p in s.get("raised", []) + s.get("problems", []):
             print(f"注意:{p['code']} {p.get('rule_id', '')} {p.get('message', '')}", file=sys.stderr)
+        waivers = s.get("waivers") or {}
+        if waivers.get("waived"):
+            print(f"已豁免 {waivers['waived']} 条(见豁免清单 {waivers.get('file')},不计入以上数字)")
+        for n in waivers.get("notices", []):
+            print(f"注意:{n['code']} {n['message']}", file=sys.stderr)
         print(f"结果:{outcome.run_dir}/findings.parquet 与 run_results.json")
         print(f"审计首页:{outcome.site_index}")
     print(f"退出码 {int(outcome.exit_code)}({outcome.exit_code.name}:{EXIT_ZH[outcome.exit_code]})")

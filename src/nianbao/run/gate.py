@@ -58,9 +58,7 @@ def gate(
             outcome = unfreezing(
                 execute, plan, {**extra, "report_id": rid, "parse_status": parsed.status, "notes": notes}
             )
-            if tables_missing(parsed):
-                # The gate cannot pass a draft it could not read whole: never a pass.
-                outcome.exit_code = exit_code(failed_severities=set(), input_rejected=True)
+            outcome.exit_code = draft_verdict(outcome.exit_code, parsed)
             return outcome, meta_row, notes
         except RunError as exc:
             return failed_outcome(exc, run_id, run_tmp, extra), {}, []
@@ -77,9 +75,25 @@ def _parse_draft(path: Path, meta: dict):
         parsed = ingest_file.parse_one(path, ingest.clean_meta(meta))
     except (OSError, ValueError) as exc:
         raise RunError(ExitCode.INPUT_UNREADABLE, f"{source}:无法读取:{exc}") from exc
-    if parsed.status == "rejected":
-        raise RunError(ExitCode.INPUT_UNREADABLE, f"{source}:无法解析出三张统计表:{parsed.reason}")
+    problem = unreadable(parsed, source)
+    if problem:
+        raise problem
     return parsed
+
+
+def unreadable(parsed, source: str) -> RunError | None:
+    """RunError(INPUT_UNREADABLE) naming the parser's reason when it found no tables in the draft, else None."""
+    if parsed.status == "rejected":
+        return RunError(ExitCode.INPUT_UNREADABLE, f"{source}:无法解析出三张统计表:{parsed.reason}")
+    return None
+
+
+def draft_verdict(checked: ExitCode, parsed) -> ExitCode:
+    """The verdict on a draft: the checks' exit code, except that a draft missing a whole statutory table
+    is never a pass (the gate cannot pass what it could not read whole)."""
+    if tables_missing(parsed):
+        return exit_code(failed_severities=set(), input_rejected=True)
+    return checked
 
 
 def tables_missing(parsed) -> list[str]:

@@ -8,6 +8,7 @@ them against the previous comparable run, and nianbao.report writes the auditors
 from __future__ import annotations
 
 import gc
+import os
 import resource
 import time
 from collections.abc import Callable
@@ -15,10 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
-from .. import collector, datafolder, report
+from .. import collector, datafolder, forked, localise, report
 from .. import findings as F
 from .. import rules as R
+from .. import waivers as W
+
+LOCALISE_ENV = "NIANBAO_LOCALISE"  # "off": no localisation (the benchmark's baseline)
+PARALLEL_FROM = 2000  # reports to localise; below this, forking costs more than it saves
 
 
 @dataclass
@@ -30,6 +36,7 @@ class Outputs:
     collected: F.Collected
     problems: list
     landing: Path
+    diagnoses: pa.Table
 
 
 class _Laps:
@@ -61,6 +68,7 @@ def write_outputs(
     violations,
     gx_links: dict[str, str],
     before_landing: Callable[[], None] = lambda: None,
+    waivers: tuple[W.Waiver, ...] | list[W.Waiver] = (),
 ) -> Outputs:
     """Findings from GX's verdicts, history against the previous run, and the Chinese pages in site_dir; every
     value read back comes from the run's snapshot of the data folder."""
@@ -74,8 +82,12 @@ def write_outputs(
     with collector.paused():  # findings, history and pages (a bad night: 3 s less reading them back)
         current, problems = F.build(run_id, collected, reports, selected)
         lap("explain_s")
+        diagnoses = diagnose(run_id, current, reports)
+        lap("localise_s")
         findings, resolved = _history(current, previous, data)
-        summary["counts"] = F.counts(findings, resolved)
+        # After history: a waived finding is still new or persisting, only no longer counted.
+        findings, summary["waivers"] = W.apply(findings, waivers, W.today())
+        summary["counts"] = {**F.counts(findings, resolved), "localised": localised_counts(diagnoses)}
         summary["reports_validated"] = reports_validated(collected)
         summary["gx"]["validation_pages"] = gx_links
         lap("history_s")
@@ -88,12 +100,54 @@ def write_outputs(
             reports,
             gx_links,
             shown,
+            diagnoses=diagnoses,
             before_landing=lambda: (lap("agency_pages_s"), before_landing()),
         )
         lap("landing_page_s")
         summary["timings"]["findings_and_pages_s"] = round(sum(lap.steps.values()), 3)
         summary["timings"]["peak_mb_after_pages"] = peak_mb()
-    return Outputs(findings, resolved, collected, problems, landing)
+    return Outputs(findings, resolved, collected, problems, landing, diagnoses)
+
+
+def diagnose(run_id: str, findings: pd.DataFrame, reports: dict[str, dict]) -> pa.Table:
+    """The localisation of every report that failed an arithmetic rule (nianbao.localise), on every
+    core when there are many (a bad night has 50,000 such reports)."""
+    if findings.empty or os.environ.get(LOCALISE_ENV, "").lower() == "off":
+        return localise.DIAGNOSES_SCHEMA.empty_table()
+    failed = findings[findings.status == F.FAILED]
+    wanted = failed[failed.rule_id.map(localise.localised_rule)]
+    by_report: dict[str, set[str]] = {}
+    for rid, rule in zip(wanted.report_id.tolist(), wanted.rule_id.tolist()):
+        by_report.setdefault(rid, set()).add(rule)
+    ids = sorted(by_report)
+    parts = None
+    if len(ids) >= PARALLEL_FROM:
+        processes = forked.workers()
+        step = -(-len(ids) // (processes * 4))
+        chunks = [ids[i : i + step] for i in range(0, len(ids), step)]
+        parts = forked.forked_map(
+            lambda shared, chunk: localise.diagnose(run_id, {r: shared[r] for r in chunk}, reports),
+            by_report,
+            chunks,
+            processes,
+        )
+    if parts is None:
+        return localise.diagnose(run_id, by_report, reports)
+    return pa.concat_tables(parts) if parts else localise.DIAGNOSES_SCHEMA.empty_table()
+
+
+def localised_counts(diagnoses: pa.Table) -> dict[str, int]:
+    """Reports localised: with one answer, ambiguous, and how many needed the solver."""
+    if not diagnoses.num_rows:
+        return {"reports": 0, "unique": 0, "ambiguous": 0, "solver": 0}
+    per_report = diagnoses.group_by("report_id").aggregate([("ambiguous", "max"), ("solver", "max")])
+    ambiguous = sum(per_report["ambiguous_max"].to_pylist())
+    return {
+        "reports": per_report.num_rows,
+        "unique": per_report.num_rows - ambiguous,
+        "ambiguous": ambiguous,
+        "solver": sum(per_report["solver_max"].to_pylist()),  # the others needed no solver
+    }
 
 
 def _history(

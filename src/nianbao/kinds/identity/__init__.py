@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import operator
 
+from ... import schema as S
 from ...cells import fmt, label, number, short_labels
 from ...datafolder import values_of
 from ..base import FAILED, NOT_ASSESSABLE, Explanation, RuleKind, quote_name
@@ -31,6 +32,19 @@ def effective_right(rule, values) -> tuple[str, ...]:
     return rule.right
 
 
+def printed_right(rule, values) -> tuple[str, ...]:
+    """Right operands as the report's format prints them, for naming blanks: when (六) is blank both
+    as sub-rows and as one row, a 2021 report is missing its three sub-rows, not the 2019 single row."""
+    right = effective_right(rule, values)
+    if (
+        rule.alt_column in right
+        and values.get(rule.alt_column) is None
+        and values.get("format_version") != S.FORMAT_2019
+    ):
+        return (*tuple(c for c in right if c != rule.alt_column), *rule.alt_group)
+    return right
+
+
 def _numbers(values, columns: tuple[str, ...]) -> dict:
     """number() of each column's value (ints, nearly every cell, as they are; a night explains 300,000)."""
     return {c: v if type(v) is int else number(v) for c, v in zip(columns, values_of(values, columns))}
@@ -49,7 +63,7 @@ class Identity(RuleKind):
         return f"NOT (({_sum(rule.left)}) {SQL_OPS[rule.op]} ({rhs}))"
 
     def explain(self, rule, values, level=None) -> Explanation | None:
-        right = effective_right(rule, values)
+        right = printed_right(rule, values)
         operands = (*rule.left, *right)
         cells = _numbers(values, operands)
         missing = [c for c in operands if cells[c] is None]
@@ -80,7 +94,11 @@ class Identity(RuleKind):
                 f"{rule.description}:应为 {_terms(right, cells, names)} = {fmt(rsum)},"
                 f"印刷为 {fmt(left)}(相差 {fmt(diff)})"
             )
-            fix = f"核对「{name}」和各分项:分项无误时,「{name}」应改为 {fmt(rsum)}。"
+            negative = [c for c in right if cells[c] < 0]
+            if negative:  # never advise a negative count (R5): the negative operand is the error to fix first
+                fix = f"「{label(negative[0])}」为负数,统计数不能为负:先改正该格,再核对「{name}」。"
+            else:
+                fix = f"核对「{name}」和各分项:分项无误时,「{name}」应改为 {fmt(rsum)}。"
         else:
             msg = (
                 f"{rule.description}:左边 {_terms(rule.left, cells, names)} = {fmt(left)},"
