@@ -5,9 +5,15 @@ any that is not file:// is a failure.
 
 from __future__ import annotations
 
+import base64
+import io
+import json
+import re
 import time
+from datetime import datetime, timedelta
 
 import pandas as pd
+import pdfplumber
 import pytest
 from browser_support import NO_CHROMIUM, Browser
 from checkpoint_support import XSS_AGENCY, shared_nightly
@@ -62,9 +68,10 @@ def test_landing_and_agency_pages_render_filter_and_stay_on_the_machine(browser)
         "review_corrected": "1",
         "review_other": "0",
         "review_pending": "0",
-        "review_total": "0",
     }
     assert {bg for _, _, bg in highlighted} == {"rgb(248, 201, 201)"}
+    # The cell to correct is marked apart (td.likely), with the value it should hold.
+    assert browser.js("[...document.querySelectorAll('td.likely')].map(td => td.dataset.column)") == ["review_total"]
 
     browser.open((site / "index.html").as_uri())  # GX's index, rendered static and offline
     assert browser.js("document.querySelector('.banner a').getAttribute('href')") == "nianbao/index.html"
@@ -123,3 +130,169 @@ def test_large_landing_page_filters_fast(browser, tmp_path):
     print(f"search over {n} agencies answered in {time.perf_counter() - started - 0.4:.3f} s after typing")
     assert browser.js("document.getElementById('count').textContent") == "共 11 个单位"
     assert browser.problems() == []
+
+
+def select(b: Browser, element_id: str, value: str) -> None:
+    """Choose an option as a user would: the value, then a change event."""
+    b.js(
+        f"{{const s = document.getElementById({element_id!r}); s.value = {value!r};"
+        " s.dispatchEvent(new Event('change'))}"
+    )
+
+
+def region_table(b: Browser) -> dict[str, list[int]]:
+    return b.js("""Object.fromEntries([...document.querySelectorAll('#region-counts tbody tr')].map(tr =>
+        [tr.dataset.region, [+tr.cells[1].textContent, +tr.cells[2].textContent]]))""")
+
+
+def test_city_filter_is_shared_by_url_and_counts_regions(browser, tmp_path):
+    """Filter to one city; the URL alone brings the same filter and rows back in a fresh browser. The
+    checked-versus-failed table equals the data folder and the run's findings, by 省 then by 市."""
+    run = shared_nightly()
+    site, latest = run["site"], (run["runs"] / "latest").resolve()
+    landing = (site / "nianbao" / "index.html").as_uri()
+    browser.open(landing)
+    select(browser, "f-jur", "广东省")
+    assert browser.js("[...document.getElementById('f-city').options].map(o => o.value)") == ["", "广州市", "深圳市"]
+    select(browser, "f-city", "深圳市")
+    assert rows(browser) == ["南山区人民政府"]
+    url = browser.js("location.href")
+    assert url.startswith(landing + "#") and "f-city=" in url
+
+    fresh = Browser(tmp_path / "fresh")
+    try:
+        fresh.open(url)
+        assert fresh.js("[document.getElementById('f-jur').value, document.getElementById('f-city').value]") == [
+            "广东省",
+            "深圳市",
+        ]
+        assert rows(fresh) == ["南山区人民政府"]
+        assert region_table(fresh) == {"南山区": [1, 1]}  # by county, within the city
+        assert fresh.problems() == []
+    finally:
+        fresh.close()
+
+    # Checked per region from the data folder itself; failing agencies from the run's findings.
+    reports = pd.concat(pd.read_parquet(p) for p in (run["data"] / "reports").glob("*.parquet"))
+    findings = pd.read_parquet(latest / "findings.parquet")
+    failing = findings[(findings.status == F.FAILED) & ~findings.get("waived", False)].drop_duplicates("report_id")
+    expected: dict[str, list[int]] = {}
+    for region in reports.region:
+        expected.setdefault(report.region_parts(region)[0], [0, 0])[0] += 1
+    for region in failing.region:
+        expected[report.region_parts(region)[0]][1] += 1
+    select(browser, "f-city", "")
+    select(browser, "f-jur", "")
+    assert region_table(browser) == expected
+    assert expected["江苏省"] == [2, 2] and expected["浙江省"][1] == 0
+    select(browser, "f-jur", "广东省")
+    assert region_table(browser) == {"广州市": [1, 1], "深圳市": [1, 1]}
+    select(browser, "f-jur", "")
+    select(browser, "f-lvl", str(list(S.LEVELS).index("city_department")))  # 行政层级
+    assert rows(browser) == ["苏州市财政局"]
+    select(browser, "f-lvl", "")
+
+    # Times in Beijing time, the zone named; rule names in Chinese in the rule filter.
+    summary = json.loads((latest / "run_results.json").read_text(encoding="utf-8"))
+    shown = browser.js("document.getElementById('started-at').textContent")
+    assert shown == report.beijing_time(summary["started_at"]) and shown.endswith("北京时间(UTC+8)")
+    utc = datetime.fromisoformat(summary["started_at"])
+    assert shown.startswith((utc + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M"))
+    options = browser.js("[...document.getElementById('f-rule').options].slice(1).map(o => o.textContent)")
+    assert "R1 申请数量平衡" in options and any(o.startswith("R1.total 表三") for o in options), options
+    assert all(re.search(r"[\u4e00-\u9fff]", o) for o in options), options
+    assert browser.problems() == []
+
+
+def pdf_text(data: bytes) -> list[str]:
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        return [p.extract_text() or "" for p in pdf.pages]
+
+
+def test_printed_landing_has_every_row_and_no_controls_and_table_four_fits(browser, tmp_path):
+    """Printed, the list is every filtered row (150 here, the screen shows 100), without the filters;
+    an agency page's table 四 keeps all 16 columns on A4."""
+    n = 150
+    frame = F.to_frame(
+        pd.DataFrame(
+            {
+                "run_id": "r",
+                "report_id": [f"R{i:016X}" for i in range(n)],
+                "agency": [f"机关{i:03d}号" for i in range(n)],
+                "region": ["江苏省淮安市洪泽区" if i % 2 else "江苏省苏州市吴江区" for i in range(n)],
+                "year": 2024,
+                "rule_id": "R1.total",
+                "severity": "error",
+                "status": "failed",
+                "message": "m",
+                "cells": "{}",
+                "left_value": 1.0,
+                "right_value": 2.0,
+                "difference": -1.0,
+                "suite": "applications_2021",
+                "fix": "f",
+                "history": "new",
+            }
+        )
+    )
+    summary = {
+        "run_id": "r",
+        "checkpoint": "nightly",
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "data_dir": "",
+        "select": [],
+        "previous_run_id": None,
+        "reports_validated": 1000,
+        "counts": F.counts(frame, F.empty()),
+    }
+    (tmp_path / "nianbao").mkdir()
+    landing = tmp_path / "nianbao" / "index.html"
+    landing.write_text(report.landing_page(summary, frame, F.empty(), {}, []), encoding="utf-8")
+    url = landing.as_uri() + "#f-jur=江苏省&f-city=淮安市"
+    browser.open(url)
+    assert len(rows(browser)) == 75 and browser.js("document.getElementById('count').textContent") == "共 75 个单位"
+    pdf = browser.send("Page.printToPDF", session=True, timeout=60, preferCSSPageSize=True, printBackground=True)
+    printed = "\n".join(pdf_text(base64.b64decode(pdf["data"])))
+    expected = {f"机关{i:03d}号" for i in range(1, n, 2)}
+    assert {a for a in expected if a in printed} == expected  # every filtered row, the 100-row page or not
+    assert "机关000号" not in printed  # the filter holds in print
+    assert "上一页" not in printed and "搜索" not in printed  # no controls
+    assert len(rows(browser)) == 75  # printing is over: the screen is back to one page
+
+    run = shared_nightly()
+    rid = S.report_id_for(XSS_AGENCY, "江苏省南京市玄武区", 2023)
+    agency = (run["site"] / "nianbao" / "agencies" / f"{rid}.html").as_uri()
+    data = browser.print_pdf(agency, preferCSSPageSize=True, printBackground=True)
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        words = [(w["text"], w["x1"], p.width) for p in pdf.pages for w in p.extract_words()]
+        text = "\n".join(p.extract_text() or "" for p in pdf.pages)
+    assert "复议后起诉" in text
+    # 表四's only row: its label and every printed number on one line, none beyond the page's edge.
+    line = next(li for li in text.splitlines() if li.startswith("件数"))
+    assert len(line.split()) == 1 + len(S.REVIEW_GROUPS) * len(S.REVIEW_OUTCOMES), line
+    assert all(x1 <= width for _, x1, width in words)
+    assert browser.problems() == []
+
+
+def test_gx_validation_page_works_offline_in_light_and_dark(browser):
+    """GX's own page: 'Failed Only' hides the passing expectations (it threw `$ is not defined` once
+    jQuery's CDN tag was gone), no console error, and in dark mode no request for GX's logo."""
+    run = shared_nightly()
+    page = next(run["site"].glob("validations/review_litigation/**/*.html")).as_uri()
+    for scheme in ("light", "dark"):
+        browser.send(
+            "Emulation.setEmulatedMedia", session=True, features=[{"name": "prefers-color-scheme", "value": scheme}]
+        )
+        browser.open("about:blank")
+        browser.open(page)
+        passing = "[...document.querySelectorAll('.hide-succeeded-validation-target-child')].map(e => e.parentElement)"
+        assert browser.js(f"{passing}.length") > 0  # rows of expectations that passed
+        browser.js("[...document.querySelectorAll('label')].find(l => l.textContent.includes('Failed Only')).click()")
+        assert browser.js(f"{passing}.every(e => getComputedStyle(e).display === 'none')")
+        browser.js("[...document.querySelectorAll('label')].find(l => l.textContent.includes('Show All')).click()")
+        assert browser.js(f"{passing}.every(e => getComputedStyle(e).display !== 'none')")
+    assert browser.problems() == []
+    requests = [u for u in browser.requests() if u != "about:blank"]
+    assert requests and all(u.startswith("file://") for u in requests), requests
+    remote = "/^(https?:)?\\/\\//.test(a.getAttribute('href'))"
+    assert not browser.js(f"[...document.querySelectorAll('a[href]')].filter(a => {remote}).length")

@@ -365,3 +365,54 @@ def test_a_dead_worker_leaves_the_same_findings_and_pages(site, tmp_path, monkey
         report.write_pages(tmp_path / name, summary, stored, F.empty(), reports, links, [])
         written[name] = {p.name: p.read_bytes() for p in (tmp_path / name / "nianbao" / "agencies").glob("*.html")}
     assert written["dead"] == written["serial"] and len(written["serial"]) == stored.report_id.nunique()
+
+
+@pytest.mark.parametrize(
+    ("region", "parts"),
+    [
+        ("江苏省淮安市洪泽区", ("江苏省", "淮安市", "洪泽区")),
+        ("北京市朝阳区", ("北京市", "北京市", "朝阳区")),  # 直辖市: its districts are the county level
+        ("新疆维吾尔自治区伊犁哈萨克自治州伊宁市", ("新疆维吾尔自治区", "伊犁哈萨克自治州", "伊宁市")),
+        ("内蒙古自治区锡林郭勒盟", ("内蒙古自治区", "锡林郭勒盟", "")),
+        ("湖北省神农架林区", ("湖北省", "", "神农架林区")),  # no city above it
+        ("山东省济南市市中区", ("山东省", "济南市", "市中区")),
+        ("江苏省", ("江苏省", "", "")),
+        (None, ("(未注明地区)", "", "")),
+    ],
+)
+def test_region_drills_down_to_city_and_county(region, parts):
+    assert report.region_parts(region) == parts
+
+
+def test_times_are_beijing_time_and_gx_pages_lose_remote_references():
+    assert report.beijing_time("2026-12-07T20:13:25+00:00") == "2026-12-08 04:13:25 北京时间(UTC+8)"
+    from nianbao.run import site as site_mod
+
+    gx = (
+        "<html><head></head><body><style>a{background:url('https://x.example/logo.png')}</style>"
+        '<script>function f(){$(".a").parent().fadeOut();}</script>'
+        '<footer><a href="https://example.org/n">Subscribe</a></footer></body></html>'
+    )
+    out = site_mod.strip_remote(gx)
+    assert "https:" not in out and "Subscribe" in out and site_mod.JQUERY_SHIM in out
+    assert site_mod.strip_remote(out) == out  # idempotent: a page of an earlier run is cleaned again
+
+
+def test_checked_reports_per_region_are_one_group_by(site):
+    run = shared_nightly()
+    reports = pd.concat(pd.read_parquet(p) for p in (run["data"] / "reports").glob("*.parquet"))
+    assert datafolder.checked_by_region(run["data"]) == reports.groupby("region").report_id.nunique().to_dict()
+    data = json.loads(page(site / "nianbao" / "index.html").get_element_by_id("data").text)
+    assert {tuple(data["reg"][i]): n for i, n in data["checked"]} == {
+        report.region_parts(r): n for r, n in reports.groupby("region").report_id.nunique().items()
+    }
+
+
+def test_agency_page_shows_the_run_time_in_beijing_time(site):
+    run = shared_nightly()
+    summary = json.loads(((run["runs"] / "latest").resolve() / "run_results.json").read_text(encoding="utf-8"))
+    rid = S.report_id_for(XSS_AGENCY, "江苏省南京市玄武区", 2023)
+    meta = page(site / "nianbao" / "agencies" / f"{rid}.html").xpath('//section[@id="meta"]//tr')
+    shown = {tr.xpath("./th")[0].text: tr.xpath("./td")[0].text for tr in meta}
+    assert shown["检查时间"] == report.beijing_time(summary["started_at"])
+    assert shown["检查时间"].endswith("北京时间(UTC+8)")

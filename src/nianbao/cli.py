@@ -20,6 +20,7 @@ COMMANDS = {
     "bench": ("nianbao.bench", "command"),
     "serve": ("nianbao.serve.command", "command"),
     "waive": ("nianbao.run.waive", "command_waive"),
+    "prune": ("nianbao.run.prune", "command_prune"),
 }
 
 
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name)
         if name == "run":
             s.add_argument("checkpoint", nargs="?", default="nightly")
+            s.add_argument("--roster", default=None, help="roster CSV for R29/R28 (default: roster.csv in --data)")
         if name == "gate":
             s.add_argument("file", help="draft report (any input kind ingest reads)")
             add_report_meta(s, "agency", "region", "year", "level")
@@ -146,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--approved-by", required=True, help="who approved the waiver")
     s.add_argument("--expires", required=True, help="last day the waiver holds, YYYY-MM-DD")
     s.add_argument("--run", default="latest", help="run whose finding is waived (default: latest)")
+
+    s = sub.add_parser("prune", help="delete old run folders; the history across runs is kept")
+    s.add_argument("--keep-runs", type=int, required=True, metavar="N", help="run folders to keep (newest)")
 
     s = sub.add_parser("bench", help="benchmarks (print figures; never assert timings)")
     s.add_argument("what", nargs="?", default="all")

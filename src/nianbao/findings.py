@@ -55,10 +55,14 @@ FINDINGS_SCHEMA = pa.schema(
         # Acknowledged by a waiver (nianbao.waivers) that holds for these printed values: shown, never counted.
         pa.field("waived", pa.bool_()),
         pa.field("waiver_reason", pa.string()),  # Chinese: the waiver's reason, approver and expiry
+        # Across every run of the same scope (nianbao.ledger): the run ids that first and last saw this
+        # finding's fingerprint (report_id + rule_id); this run's own id until the history says otherwise.
+        pa.field("first_seen", pa.string()),
+        pa.field("last_seen", pa.string()),
     ]
 )
 # Columns added after findings were first written, with the value an older findings.parquet means.
-ADDED_COLUMNS = {"waived": False, "waiver_reason": None}
+ADDED_COLUMNS = {"waived": False, "waiver_reason": None, "first_seen": None, "last_seen": None}
 COLUMNS = FINDINGS_SCHEMA.names
 
 
@@ -245,6 +249,8 @@ def _row(run_id: str, failure: Failure, meta, rule: R.Rule | None, ex: Explanati
         NEW,
         False,
         None,
+        run_id,
+        run_id,
     )
 
 

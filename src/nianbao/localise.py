@@ -39,6 +39,7 @@ cell of its row or column). Otherwise `fellegi-holt`.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
@@ -57,7 +58,11 @@ FAMILIES = ("R1", "R2", "R3", "R4", "R5", "R7")
 TABLES = ("applications", "review_litigation")
 MAX_SOLUTIONS = 5  # tied sets listed per report
 TOTAL_WEIGHT, DETAIL_WEIGHT = 0.9, 1.0
-SOLVER_SECONDS = 10.0  # per solve; a 表三 block solves in milliseconds
+SOLVER_SECONDS = 2.0  # per solve; a 表三 block with a few wrong cells solves in about 10 ms
+# Fellegi–Holt locates a few errors among many right cells. A block needing more changes than this is a
+# misread or garbled table, not a typing slip: it is left unlocated (and the solver is not asked).
+MAX_CELLS = 5
+BLOCK_SECONDS = 5.0  # the solver's budget for one block, enumeration and value ranges included
 
 TYPO, SWAP, SIGN, COPY, OMISSION, FELLEGI_HOLT = "typo", "swap", "sign", "copy", "omission", "fellegi-holt"
 KIND_ZH = {
@@ -363,30 +368,34 @@ def _big_m(system: _System, loose: bool = False) -> float:
     return 2.0 * (sum(printed) if loose else max(printed)) + 100.0
 
 
-def _solve(c, constraints, lb, ub, integrality):
+def _solve(c, constraints, lb, ub, integrality, deadline: float):
+    """HiGHS's optimum, or None (infeasible, or out of time: the block's budget is spent)."""
     from scipy.optimize import Bounds, milp
 
+    left = min(SOLVER_SECONDS, deadline - time.monotonic())
+    if left <= 0:
+        return None
     res = milp(
         c,
         constraints=constraints,
         bounds=Bounds(lb, ub),
         integrality=integrality,
-        options={"disp": False, "time_limit": SOLVER_SECONDS},
+        options={"disp": False, "time_limit": left},
     )
     return res if res.status == 0 and res.x is not None else None
 
 
-def _mip_sets(system: _System, weights: tuple[float, ...], limit: int) -> tuple[list[list[int]], bool]:
+def _mip_sets(system: _System, weights: tuple[float, ...], limit: int, deadline: float) -> tuple[list[list[int]], bool]:
     """Minimal weighted sets of printed cells (indices), all of the smallest size, up to `limit`, and
     whether more exist: under the tight bound, else the loose one."""
-    sets, more, at_bound = _mip_sets_within(system, weights, limit, _big_m(system))
+    sets, more, at_bound = _mip_sets_within(system, weights, limit, _big_m(system), deadline)
     if not sets or at_bound:
-        sets, more, _ = _mip_sets_within(system, weights, limit, _big_m(system, loose=True))
+        sets, more, _ = _mip_sets_within(system, weights, limit, _big_m(system, loose=True), deadline)
     return sets, more
 
 
 def _mip_sets_within(
-    system: _System, weights: tuple[float, ...], limit: int, big: float
+    system: _System, weights: tuple[float, ...], limit: int, big: float, deadline: float
 ) -> tuple[list[list[int]], bool, bool]:
     """_mip_sets with values bounded by `big`; and whether a repair reached the bound."""
     from scipy.optimize import LinearConstraint
@@ -407,10 +416,12 @@ def _mip_sets_within(
     ]
     cost = np.concatenate([np.zeros(n), [weights[i] for i in printed]])
     lb, ub = np.zeros(n + k), np.concatenate([np.full(n, big), np.ones(k)])
+    changes = np.concatenate([np.zeros(n), np.ones(k)])
+    constraints.append(LinearConstraint(changes[None, :], -np.inf, MAX_CELLS))
     sets: list[list[int]] = []
     size = None
     while len(sets) <= limit:
-        res = _solve(cost, constraints, lb, ub, np.ones(n + k))
+        res = _solve(cost, constraints, lb, ub, np.ones(n + k), deadline)
         if res is None:
             break
         at_bound |= bool(np.any(res.x[:n] >= big - 0.5))
@@ -431,7 +442,7 @@ def _mip_sets_within(
     return sets[:limit], len(sets) > limit, at_bound
 
 
-def _ranges(system: _System, changed: list[int]) -> list[tuple[int, int | None]]:
+def _ranges(system: _System, changed: list[int], deadline: float) -> list[tuple[int, int | None]]:
     """The values each changed cell can take when only `changed` cells move: when the equalities fix
     them (full column rank, no blanks), one linear solve; otherwise two solver calls per cell."""
     if not system.blanks:
@@ -447,10 +458,10 @@ def _ranges(system: _System, changed: list[int]) -> list[tuple[int, int | None]]
             r = system.a @ after
             if np.all(values >= 0) and np.all(np.abs(a @ values - rhs) < 1e-9) and np.all(r[~system.eq] <= 0):
                 return [(int(v), int(v)) for v in values]
-    return [_range(system, changed, i) for i in changed]
+    return [_range(system, changed, i, deadline) for i in changed]
 
 
-def _range(system: _System, changed: list[int], i: int) -> tuple[int, int | None]:
+def _range(system: _System, changed: list[int], i: int, deadline: float) -> tuple[int, int | None]:
     """The values cell i can take when only `changed` cells move: (low, high), high None if unbounded."""
     n = len(system.cells)
     big = _big_m(system, loose=True)
@@ -463,8 +474,8 @@ def _range(system: _System, changed: list[int], i: int) -> tuple[int, int | None
     cons = [LinearConstraint(system.a, np.where(system.eq, 0, -np.inf), 0)]
     unit = np.zeros(n)
     unit[i] = 1
-    low = _solve(unit, cons, lb, ub, np.ones(n))
-    high = _solve(-unit, cons, lb, ub, np.ones(n))
+    low = _solve(unit, cons, lb, ub, np.ones(n), deadline)
+    high = _solve(-unit, cons, lb, ub, np.ones(n), deadline)
     lo = round(low.x[i]) if low is not None else 0
     hi = round(high.x[i]) if high is not None else None
     return lo, None if hi is None or hi >= big - 1 else hi
@@ -551,8 +562,20 @@ def _block_solutions(
     if pairs:
         ranked = sorted(pairs, key=lambda pv: (sum(weights[i] for i in pv[0]), pv[0]))
         return [tuple(change(i, v, v) for i, v in zip(*pv)) for pv in ranked], False, False
-    sets, capped = _mip_sets(system, weights, MAX_SOLUTIONS)
-    return [tuple(change(i, *r) for i, r in zip(s, _ranges(system, s))) for s in sets], capped, True
+    if _too_many_broken(system):
+        return [], False, False
+    deadline = time.monotonic() + BLOCK_SECONDS
+    sets, capped = _mip_sets(system, weights, MAX_SOLUTIONS, deadline)
+    return [tuple(change(i, *r) for i, r in zip(s, _ranges(system, s, deadline))) for s in sets], capped, True
+
+
+def _too_many_broken(system: _System) -> bool:
+    """More broken rules than MAX_CELLS cells can reach (each cell is in a few rules at most), or more
+    negative counts than MAX_CELLS: no repair within the limit, known without the solver."""
+    r = system.a @ system.p
+    broken = system.whole & np.where(system.eq, r != 0, r > 0)
+    reach = int((system.a != 0).sum(axis=0).max(initial=1))
+    return int(broken.sum()) > MAX_CELLS * reach or int((system.p < 0).sum()) > MAX_CELLS
 
 
 def _may_break(block: Block, failed: set[str]) -> bool:

@@ -21,6 +21,7 @@ import html
 import json
 import re
 from collections import Counter, defaultdict, namedtuple
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -80,6 +81,59 @@ def _jurisdiction(region: str) -> str:
     return m.group(1) if m else region
 
 
+# Below the province: a prefecture (市, 自治州, 地区, 盟), then a county (区, 县, 市, 旗, 自治县/旗, 特区,
+# 林区). Non-greedy, so '淮安市洪泽区' splits after 淮安市 and '济南市市中区' keeps 市中区 whole.
+_CITY = re.compile(r"^(.+?(?:自治州|地区|盟|市))")
+_COUNTY = re.compile(r"^(.+?(?:自治县|自治旗|特区|林区|区|县|市|旗))")
+_MUNICIPALITIES = ("北京市", "天津市", "上海市", "重庆市")
+
+
+@functools.lru_cache(maxsize=65536)
+def region_parts(region: str | None) -> tuple[str, str, str]:
+    """省 / 市 / 县 of a region string: '江苏省淮安市洪泽区' -> ('江苏省', '淮安市', '洪泽区').
+
+    A 直辖市 is its own city level ('北京市朝阳区' -> ('北京市', '北京市', '朝阳区')); a county-level
+    unit under the province directly ('湖北省神农架林区') has no city (''); a province's own bodies
+    ('江苏省') have neither city nor county.
+    """
+    region = text(region)
+    province = _jurisdiction(region)
+    rest = region[len(province) :] if region.startswith(province) else ""
+    if province in _MUNICIPALITIES:
+        city = province
+    else:
+        m = _CITY.match(rest)
+        city = m.group(1) if m else ""
+        rest = rest[len(city) :]
+    m = _COUNTY.match(rest)
+    county = m.group(1) if m else rest
+    return province, city, county
+
+
+BEIJING = timezone(timedelta(hours=8), "北京时间")
+
+
+def beijing_time(stamp: str | None) -> str:
+    """A UTC ISO time (as run_results.json keeps it) shown in Beijing time with the zone named;
+    the text as given when it is not a time."""
+    if not stamp:
+        return ""
+    try:
+        moment = datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return str(stamp)
+    if moment.tzinfo is None:  # our runs write UTC; a naive time is taken as UTC too
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S") + " 北京时间(UTC+8)"
+
+
+def rule_name_zh(rule_id: str) -> str:
+    """A rule or family as the rule filter names it: 'R4 复议诉讼合计', 'R4.review 表四「行政复议」…'."""
+    rule = R.RULES_BY_ID.get(rule_id)
+    name = rule.description if rule is not None else R.FAMILY_ZH.get(rule_id, "")
+    return f"{rule_id} {name}".strip()
+
+
 def json_script(data) -> Markup:
     """JSON safe inside <script type="application/json">: no `</script>`, no HTML entities."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
@@ -106,6 +160,16 @@ td.na{background:#fff0b3}td.missing{background:#fde2a7}.sev-error{color:#c0392b;
 .scroll{overflow-x:auto}
 td.likely{background:#7b241c;color:#fff;outline:3px solid #c0392b;font-weight:bold}.proposed{display:block;font-size:11px;color:#ffe08a}
 .diagnosis{border:2px solid #7b241c;background:#fff;padding:6px 10px;margin:6px 0}.diagnosis ol{margin:4px 0 0 0}
+@page{size:A4 landscape;margin:10mm}
+@media print{
+body{background:#fff;font-size:10pt}header{background:#fff;color:#000;padding:0 0 4mm;border-bottom:2px solid #8b1a1a}header a{color:#000}
+main{padding:0}section{border:0;padding:0;margin-bottom:4mm}.filters,.pager button,#page,noscript,.charts{display:none}
+.scroll{overflow:visible}table{font-size:8pt;max-width:100%}th,td{padding:1px 3px}tr{break-inside:avoid}thead{display:table-header-group}
+#list{table-layout:auto}#list td,#list th{word-break:break-all}
+.statutory table{width:100%;table-layout:fixed;font-size:7.5pt}.statutory th,.statutory td{word-break:break-all;overflow-wrap:anywhere}
+.statutory td.num{min-width:0}.statutory tr>th:first-child{width:9em}
+td.bad,td.likely,td.na,td.missing,.tag,.finding{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+}
 """)
 
 _BASE = """<!DOCTYPE html>
@@ -133,7 +197,7 @@ LANDING = _ENV.from_string(
 <span class="kpi">无法核验<b>{{ c.by_status.not_assessable }}</b></span>
 {% if c.get('localised') %}<span class="kpi">错误单元格唯一确定 / 有多种可能<b id="kpi-located">{{ c.localised.unique }} / {{ c.localised.ambiguous }}</b></span>{% endif %}
 <span class="kpi">新增 / 持续 / 已整改<b>{{ c.history.new }} / {{ c.history.persisting }} / {{ c.history.resolved }}</b></span>
-<p class="small">时间 {{ s.started_at }} · 数据 {{ s.data_dir }} · 选择 {{ s.select_text }} ·
+<p class="small">时间 <span id="started-at">{{ started_bj }}</span> · 数据 {{ s.data_dir }} · 选择 {{ s.select_text }} ·
 {% if s.previous_run_id %}对比上次运行 {{ s.previous_run_id }}{% else %}没有可对比的上次运行,全部记为新增{% endif %}</p>
 {% if problems %}<div class="finding"><b>检查本身出现问题(结果不可全信):</b><ul>
 {% for p in problems %}<li>{{ p.code }} {{ p.rule_id or '' }} {{ p.message }}</li>{% endfor %}</ul></div>{% endif %}
@@ -146,6 +210,9 @@ LANDING = _ENV.from_string(
 {% for w in waived %}<tr><td><a href="agencies/{{ w[0] }}.html">{{ w[1] or w[0] }}</a></td><td>{{ w[2] }}</td><td>{{ w[3] }}</td><td><span class="tag waived">已豁免</span></td><td>{{ w[4] }}</td></tr>
 {% endfor %}</tbody></table></div>{% endif %}
 </section>{% endif %}
+<section id="by-region"><h2>各地区检查与未通过 <span class="small" id="by-region-level"></span></h2>
+<div class="scroll"><table id="region-counts"><thead><tr><th>地区</th><th>检查报告</th><th>未通过的单位</th><th>未通过比例</th></tr></thead><tbody></tbody></table></div>
+<p class="small">检查报告为本次运行读取的数据中各地区的报告数(拒收的不计);按上方“省/市”筛选逐级下钻。</p></section>
 <section class="charts" id="charts">
 <div><h2>各地区未通过的单位数</h2>{{ chart_jur }}</div>
 <div><h2>各类规则的未通过次数</h2>{{ chart_rule }}</div>
@@ -153,14 +220,17 @@ LANDING = _ENV.from_string(
 <section><h2>未通过检查的单位</h2>
 <div class="filters">
 <label>搜索 <input id="q" type="search" placeholder="单位、地区、报告编号或规则" size="28"></label>
-<label>地区 <select id="f-jur"><option value="">全部</option>{% for j in jurs %}<option value="{{ loop.index0 }}">{{ j }}</option>{% endfor %}</select></label>
+<label>省 <select id="f-jur"><option value="">全部</option>{% for j in jurs %}<option value="{{ j }}">{{ j }}</option>{% endfor %}</select></label>
+<label>市 <select id="f-city"><option value="">全部</option></select></label>
+<label>县 <select id="f-county"><option value="">全部</option></select></label>
+<label>行政层级 <select id="f-lvl"><option value="">全部</option>{% for code, name in levels %}<option value="{{ loop.index0 }}">{{ name }}</option>{% endfor %}</select></label>
 <label>级别 <select id="f-sev"><option value="">全部</option><option value="error">有错误</option><option value="warn">只有警告</option></select></label>
-<label>规则 <select id="f-rule"><option value="">全部</option>{% for r in rule_options %}<option value="{{ r }}">{{ r }}</option>{% endfor %}</select></label>
+<label>规则 <select id="f-rule"><option value="">全部</option>{% for r, name in rule_options %}<option value="{{ r }}">{{ name }}</option>{% endfor %}</select></label>
 <label>年度 <select id="f-year"><option value="">全部</option>{% for y in years %}<option value="{{ y }}">{{ y }}</option>{% endfor %}</select></label>
 <label>定位 <select id="f-loc"><option value="">全部</option><option value="1">错误单元格已唯一确定</option><option value="2">有多种可能</option><option value="0">未定位</option></select></label>
 <label>状态 <select id="f-hist"><option value="">当前未通过</option><option value="new">含新增问题</option><option value="persisting">只有持续问题</option><option value="resolved">已整改</option></select></label>
 </div>
-<p><span id="count"></span> <button id="prev" type="button">上一页</button> <span id="page"></span> <button id="next" type="button">下一页</button></p>
+<p class="pager"><span id="count"></span> <button id="prev" type="button">上一页</button> <span id="page"></span> <button id="next" type="button">下一页</button></p>
 <div class="scroll"><table id="list"><thead><tr><th>单位</th><th>地区</th><th>年度</th><th>错误</th><th>警告</th><th>无法核验</th><th>违反的规则</th><th>状态</th><th>GX 验证结果</th></tr></thead><tbody>
 {% for r in first %}<tr><td><a href="agencies/{{ r[0] }}.html">{{ r[1] or r[0] }}</a></td><td>{{ r[2] }}</td><td class="num">{{ r[3] if r[3] is not none else '' }}</td>
 <td class="num{{ ' sev-error' if r[5] }}">{{ r[5] }}</td><td class="num{{ ' sev-warn' if r[6] }}">{{ r[6] }}</td><td class="num">{{ r[7] }}</td><td>{{ r[8] }}</td><td>{{ hist[r[9]] }}</td>
@@ -183,22 +253,51 @@ var $=function(id){return document.getElementById(id);};
 D.rows.forEach(function(r){r.s=(r[1]+" "+r[2]+" "+r[0]+" "+r[8]).toLowerCase();});
 function matchRule(rules,sel){if(!sel)return true;var a=rules.split(" ");
   for(var i=0;i<a.length;i++){if(a[i]===sel||a[i].indexOf(sel+".")===0)return true;}return false;}
+// 省 / 市 / 县: each select lists the units under the one chosen above it (D.reg: [省, 市, 县] per region).
+var FILTERS=["q","f-jur","f-city","f-county","f-lvl","f-sev","f-rule","f-year","f-hist","f-loc"];
+function fill(id,names){var s=$(id),keep=s.value;s.replaceChildren();
+  [""].concat(names).forEach(function(n){var o=document.createElement("option");o.value=n;o.textContent=n||"全部";s.appendChild(o);});
+  s.value=names.indexOf(keep)>=0?keep:"";}
+function below(level){var p=$("f-jur").value,c=$("f-city").value,seen={};
+  D.reg.forEach(function(g){if(g[0]!==p||(level===2&&g[1]!==c)||!g[level])return;seen[g[level]]=1;});
+  return Object.keys(seen).sort();}
+function cascade(id){
+  if(id==="f-jur")fill("f-city",$("f-jur").value?below(1):[]);
+  if(id==="f-jur"||id==="f-city")fill("f-county",$("f-city").value?below(2):[]);}
+// Filters in the URL's hash (a file:// page keeps it), so a shared link opens on the same view.
+function saveState(){var u=new URLSearchParams();
+  FILTERS.forEach(function(id){var v=$(id).value;if(v!=="")u.set(id,v);});
+  var h=u.toString();history.replaceState(null,"",h?"#"+h:location.pathname+location.search);}
+function loadState(){var u=new URLSearchParams(location.hash.slice(1));
+  FILTERS.forEach(function(id){if(!u.has(id))return;$(id).value=u.get(id);if(id==="f-jur"||id==="f-city")cascade(id);});}
+function regionCounts(){
+  var p=$("f-jur").value,c=$("f-city").value,lvl=c?2:p?1:0,checked={},failed={};
+  function key(g){if(g[0]!==p&&lvl>0)return null;if(lvl===2&&g[1]!==c)return null;return g[lvl]||"(本级)";}
+  D.checked.forEach(function(x){var k=key(D.reg[x[0]]);if(k!==null)checked[k]=(checked[k]||0)+x[1];});
+  D.rows.forEach(function(r){if(r[9]===2||!(r[5]+r[6]>0))return;var k=key(D.reg[r[12]]);if(k!==null)failed[k]=(failed[k]||0)+1;});
+  var body=$("region-counts").tBodies[0];body.replaceChildren();
+  Object.keys(Object.assign({},checked,failed)).sort(function(a,b){return (failed[b]||0)-(failed[a]||0)||(a<b?-1:a>b?1:0);}).forEach(function(k){
+    var tr=document.createElement("tr"),n=checked[k]||0,f=failed[k]||0;tr.setAttribute("data-region",k);
+    cell(tr,k);cell(tr,String(n),"num");cell(tr,String(f),f?"num sev-error":"num");cell(tr,n?(100*f/n).toFixed(1)+"%":"","num");body.appendChild(tr);});
+  $("by-region-level").textContent=["(按省)","(按市,"+p+")","(按县,"+c+")"][lvl];}
 function apply(){
   var q=$("q").value.trim().toLowerCase(),j=$("f-jur").value,sv=$("f-sev").value,ru=$("f-rule").value,
-      y=$("f-year").value,h=$("f-hist").value,lo=$("f-loc").value;
+      y=$("f-year").value,h=$("f-hist").value,lo=$("f-loc").value,ci=$("f-city").value,co=$("f-county").value,lv=$("f-lvl").value;
   view=D.rows.filter(function(r){
     if(h==="resolved"){if(r[9]!==2)return false;}else{if(r[9]===2)return false;if(h==="new"&&r[9]!==0)return false;if(h==="persisting"&&r[9]!==1)return false;}
-    if(j!==""&&r[4]!==+j)return false;
+    if(j!==""&&D.jurs[r[4]]!==j)return false;
+    if(ci!==""&&D.reg[r[12]][1]!==ci)return false;if(co!==""&&D.reg[r[12]][2]!==co)return false;
+    if(lv!==""&&r[13]!==+lv)return false;
     if(sv==="error"&&!(r[5]>0))return false;if(sv==="warn"&&!(r[5]===0&&r[6]>0))return false;
     if(y!==""&&String(r[3])!==y)return false;if(lo!==""&&r[11]!==+lo)return false;
     if(!matchRule(r[8],ru))return false;
     return !q||r.s.indexOf(q)>=0;});
-  page=0;render();}
+  page=0;render();saveState();regionCounts();}
 function cell(tr,text,cls){var td=document.createElement("td");td.textContent=text;if(cls)td.className=cls;tr.appendChild(td);return td;}
-function render(){
+function render(all){
   var body=$("list").tBodies[0],pages=Math.max(1,Math.ceil(view.length/PER));
   body.replaceChildren();
-  view.slice(page*PER,page*PER+PER).forEach(function(r){
+  (all?view:view.slice(page*PER,page*PER+PER)).forEach(function(r){
     var tr=document.createElement("tr"),td=cell(tr,"");
     if(r[9]!==2&&RID.test(r[0])){var a=document.createElement("a");a.href="agencies/"+r[0]+".html";a.textContent=r[1]||r[0];td.appendChild(a);}
     else td.textContent=r[1]||r[0];
@@ -211,12 +310,19 @@ function render(){
   $("prev").disabled=page===0;$("next").disabled=page>=pages-1;}
 var timer=null;
 $("q").addEventListener("input",function(){clearTimeout(timer);timer=setTimeout(apply,120);});
-["f-jur","f-sev","f-rule","f-year","f-hist","f-loc"].forEach(function(id){$(id).addEventListener("change",apply);});
+FILTERS.slice(1).forEach(function(id){$(id).addEventListener("change",function(){cascade(id);apply();});});
 $("prev").addEventListener("click",function(){if(page>0){page--;render();}});
 $("next").addEventListener("click",function(){if((page+1)*PER<view.length){page++;render();}});
 document.querySelectorAll("svg [data-filter]").forEach(function(b){b.addEventListener("click",function(){
-  var f=b.getAttribute("data-filter").split(":");$(f[0]).value=f.slice(1).join(":");apply();});});
-apply();
+  var f=b.getAttribute("data-filter").split(":");$(f[0]).value=f.slice(1).join(":");cascade(f[0]);apply();});});
+// Printed, the list is every filtered row, not the page on screen; back to the page afterwards.
+var printing=false;
+function beforePrint(){if(!printing){printing=true;render(true);}}
+function afterPrint(){if(printing){printing=false;render();}}
+window.addEventListener("beforeprint",beforePrint);window.addEventListener("afterprint",afterPrint);
+if(window.matchMedia){var mq=window.matchMedia("print");
+  (mq.addEventListener?mq.addEventListener.bind(mq,"change"):mq.addListener.bind(mq))(function(e){if(e.matches)beforePrint();else afterPrint();});}
+loadState();apply();
 })();
 """)
 
@@ -374,10 +480,14 @@ def landing_page(
     gx_links: dict[str, str],
     problems: list[dict],
     located: dict[str, int] | None = None,
+    *,
+    levels: dict[str, str | None] | None = None,
+    checked: dict[str, int] | None = None,
 ) -> str:
     """The auditors' landing page (relative links assume it sits in nianbao/); located: report id ->
-    1 when its error is localised uniquely, 2 when ambiguously. Waived findings are listed apart, as
-    已豁免 with their reason, and count nowhere else on the page."""
+    1 when its error is localised uniquely, 2 when ambiguously; levels: report id -> 行政层级 code;
+    checked: region -> reports checked (the checked-versus-failed table). Waived findings are listed
+    apart, as 已豁免 with their reason, and count nowhere else on the page."""
     waived = []
     if "waived" in findings.columns:
         columns = ("report_id", "agency", "region", "rule_id", "waiver_reason", "waived")
@@ -388,8 +498,17 @@ def landing_page(
     suites = sorted(gx_links)
     gx = [[SUITE_ZH.get(s, s), "../" + gx_links[s]] for s in suites]
     rows = _agency_rows(findings, resolved, jurs, {s: i for i, s in enumerate(suites)})
+    # Each row: [11] localised, [12] its region in `reg` ([省, 市, 县], shared by rows and the checked
+    # counts: a few thousand regions, not one string per row), [13] its level in S.LEVELS (-1 unknown).
+    checked = checked or {}
+    reg_index: dict[str, int] = {}
+    for region in [*regions, *checked]:
+        reg_index.setdefault(region, len(reg_index))
+    level_index = {code: i for i, code in enumerate(S.LEVELS)}
     for row in rows:
         row.append((located or {}).get(row[0], 0))
+        row.append(reg_index[row[2]])
+        row.append(level_index.get((levels or {}).get(row[0]), -1))
     failed = findings[findings.status == F.FAILED]
     # Counted per distinct value, not per row: a bad night has 300,000 findings.
     by_jur, by_rule = Counter(), Counter()
@@ -398,7 +517,7 @@ def landing_page(
     for rule_id, n in failed.rule_id.value_counts().items():
         by_rule[rule_id.split(".", 1)[0]] += int(n)
     top_jurs = sorted(by_jur.items(), key=lambda kv: (-kv[1], kv[0]))[:20]  # ties by name: stable pages
-    chart_jur = bar_chart([(j, n, f"f-jur:{jurs.index(j)}") for j, n in top_jurs])
+    chart_jur = bar_chart([(j, n, f"f-jur:{j}") for j, n in top_jurs])
     chart_rule = bar_chart(
         [
             (f"{fam} {_family_zh(fam)}", n, f"f-rule:{fam}")
@@ -407,13 +526,17 @@ def landing_page(
     )
     broken = sorted(failed.rule_id.unique())
     families = sorted({r.split(".", 1)[0] for r in broken}, key=_family_key)
-    rule_options = [x for fam in families for x in [fam, *(r for r in broken if r.split(".", 1)[0] == fam)]]
+    rule_options = [
+        (x, rule_name_zh(x)) for fam in families for x in [fam, *(r for r in broken if r.split(".", 1)[0] == fam)]
+    ]
     years = sorted({int(y) for y in findings.year.dropna()}) if len(findings) else []
     return LANDING.render(
         title="政府信息公开工作年度报告 数据质量检查:未通过检查的单位",
         csp=CSP,
         style=STYLE,
         s={**summary, "select_text": " ".join(summary.get("select") or []) or "全部"},
+        started_bj=beijing_time(summary.get("started_at")),
+        levels=list(S.LEVELS.items()),
         c=summary["counts"],
         problems=problems,
         waived=[w for w in waived if S.REPORT_ID_PATTERN.match(w[0])],  # never a link from unvalidated text
@@ -426,7 +549,15 @@ def landing_page(
         years=years,
         first=[r for r in rows if r[9] != 2][:100],
         hist=["新增", "持续", "已整改"],
-        data=json_script({"rows": rows, "gx": gx}),
+        data=json_script(
+            {
+                "rows": rows,
+                "gx": gx,
+                "jurs": jurs,
+                "reg": [region_parts(r) for r in reg_index],
+                "checked": [[reg_index[r], n] for r, n in checked.items()],
+            }
+        ),
         script=SCRIPT,
     )
 
@@ -655,7 +786,18 @@ def _findings_html(items: list, gx_links: dict[str, str]) -> Markup:
     return Markup("".join(parts))
 
 
-_META_LABELS = ("机关", "地区", "行政层级", "报告年度", "报告编号", "格式版本", "格式偏差", "来源文件", "解析结果")
+_META_LABELS = (
+    "机关",
+    "地区",
+    "行政层级",
+    "报告年度",
+    "报告编号",
+    "格式版本",
+    "格式偏差",
+    "来源文件",
+    "解析结果",
+    "检查时间",
+)
 
 
 @functools.cache
@@ -707,9 +849,12 @@ def agency_page(
     rep: dict,
     gx_links: dict[str, str],
     diagnosis: localise.Diagnosis | None = None,
+    extra: str = "",
+    checked_at: str = "",
 ) -> str:
     """One agency's page (items: its findings as row tuples): where the error is, findings explained,
-    tables redrawn."""
+    tables redrawn; `extra`: escaped HTML after the findings (the history across runs); checked_at:
+    the run's time as shown (beijing_time)."""
     meta = rep["meta"] or {"report_id": rid}
     first = items[0]
     values = (
@@ -722,13 +867,14 @@ def agency_page(
         meta.get("format_deviations"),
         meta.get("source_file"),
         meta.get("parse_status"),
+        checked_at,
     )
     title = f"{text(meta.get('agency') or first.agency) or rid} {text(meta.get('year'))} 年度报告:检查结果"
     return _agency_shell().format(
         title=_esc(title),
         count=len(items),
         findings=Markup(diagnosis_html(diagnosis)) + _findings_html(items, gx_links),
-        resolved=_resolved_html(resolved),
+        resolved=_resolved_html(resolved) + extra,
         tables=_tables_html(rep, _marks(items), diagnosis.likely() if diagnosis else None),
         **{f"m{i}": _esc(v) for i, v in enumerate(values)},
     )
@@ -750,8 +896,9 @@ def _write_agency_pages(jobs: list, span: tuple[int, int]) -> int:
     """Render and write jobs[start:stop] (in a forked worker, or in this process)."""
     start, stop = span
     with collector.paused():
-        for path, rid, items, resolved, rep, gx_links, diagnosis in jobs[start:stop]:
-            path.write_text(agency_page(rid, items, resolved, rep, gx_links, diagnosis), encoding="utf-8")
+        for path, rid, items, resolved, rep, gx_links, diagnosis, *extra in jobs[start:stop]:
+            page = agency_page(rid, items, resolved, rep, gx_links, diagnosis, *extra)
+            path.write_text(page, encoding="utf-8")
     return stop - start
 
 
@@ -786,8 +933,14 @@ def write_pages(
     problems: list[dict],
     diagnoses: pa.Table | None = None,
     before_landing=lambda: None,
+    agency_extra: dict[str, str] | None = None,
+    landing_extra: str = "",
+    checked: dict[str, int] | None = None,
 ) -> Path:
-    """Write one page per agency with findings, then the landing page, under site_dir/nianbao/."""
+    """Write one page per agency with findings, then the landing page, under site_dir/nianbao/.
+
+    agency_extra (report id -> HTML) and landing_extra (HTML sections, below the summary) are escaped
+    HTML from other modules: the history across runs, the roster."""
     diagnosed = localise.from_table(diagnoses) if diagnoses is not None else {}
     out = Path(site_dir) / PAGES_DIR
     (out / "agencies").mkdir(parents=True, exist_ok=True)
@@ -798,6 +951,7 @@ def write_pages(
     for f in _named_rows(resolved):
         resolved_by[f.report_id].append(f)
     empty = {"meta": {}, "values": {}, "text": {}}
+    checked_at = beijing_time(summary.get("started_at"))
     _write_all_agency_pages(
         [
             (
@@ -808,6 +962,8 @@ def write_pages(
                 reports.get(rid, empty),
                 gx_links,
                 diagnosed.get(rid),
+                (agency_extra or {}).get(rid, ""),
+                checked_at,
             )
             for rid, items in by_report.items()
             if S.REPORT_ID_PATTERN.match(rid)
@@ -816,8 +972,21 @@ def write_pages(
     before_landing()
     landing = out / "index.html"
     located = {rid: 2 if d.ambiguous else 1 for rid, d in diagnosed.items()}
-    landing.write_text(landing_page(summary, findings, resolved, gx_links, problems, located), encoding="utf-8")
+    levels = {rid: (rep.get("meta") or {}).get("level") for rid, rep in reports.items()}
+    landing.write_text(
+        landing_page(summary, findings, resolved, gx_links, problems, located, levels=levels, checked=checked),
+        encoding="utf-8",
+    )
+    if landing_extra:
+        landing.write_text(with_sections(landing.read_text(encoding="utf-8"), landing_extra), encoding="utf-8")
     return landing
+
+
+def with_sections(page: str, sections: str) -> str:
+    """A page with HTML sections added after its first section (the landing page's summary)."""
+    at = page.find("</section>")
+    at = page.find("</main>") if at < 0 else at + len("</section>")
+    return page[:at] + "\n" + sections + page[at:] if at >= 0 else page + sections
 
 
 # --- the gate's verdict -----------------------------------------------------------------------------

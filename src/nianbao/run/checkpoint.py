@@ -7,6 +7,8 @@ What a run writes (RUN = UTC time + checkpoint name, sortable):
   uncommitted/runs/RUN/diagnoses.parquet the cells to correct in each report that failed an arithmetic
                                          rule (localise.DIAGNOSES_SCHEMA), one row per solution and cell
   uncommitted/runs/RUN/run_results.json  counts by rule, severity and history, timings, versions, exit code
+  uncommitted/history/SCOPE/events-RUN.parquet  this run's rows of the history across every run of its
+                                         scope (nianbao.ledger); kept when run folders are pruned
   uncommitted/runs/latest -> RUN and uncommitted/runs/latest.json: the latest completed run
   uncommitted/data_docs/local_site -> builds/RUN: GX's site plus our pages; the landing page for auditors
   is uncommitted/data_docs/local_site/nianbao/index.html (RunOutcome.site_index). A gate run keeps its
@@ -37,7 +39,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .. import datafolder, engines, localise, paths
+from .. import datafolder, engines, ledger, localise, paths, roster
 from .. import findings as F
 from .. import rules as R
 from .. import schema as S
@@ -80,6 +82,7 @@ class RunPlan:
     run_name: str | None
     run_id: str
     run_tmp: Path
+    roster: str | None = None  # `--roster FILE`; else the data folder's roster.csv (nianbao.roster)
 
     @property
     def shared_site(self) -> bool:
@@ -302,6 +305,8 @@ def execute(plan: RunPlan, extra: dict | None = None) -> RunOutcome:
         gx_links=gx_links,
         before_landing=lambda: crash_point("pages"),
         waivers=waivers,
+        scope=run_scope,
+        roster_file=roster.find(plan.data_dir, plan.roster) if plan.shared_site else None,
     )
     return _publish(plan, summary, outputs, staging, t0)
 
@@ -335,6 +340,8 @@ def _publish(plan: RunPlan, summary: dict, outputs: Outputs, staging: Path, t0: 
     write_json(plan.run_tmp / "run_results.json", summary)
     crash_point("publish")
     plan.run_tmp.rename(run_dir)
+    # After the run is in place: a run that died before has no history rows; once written, never rewritten.
+    ledger.write_events(summary["scope"], plan.run_id, outputs.events)
     if plan.shared_site:
         site.publish(staging, plan.run_id)
     else:
@@ -390,6 +397,7 @@ def run_checkpoint(
     db_url: str | None = None,
     select=(),
     run_name: str | None = None,
+    roster_file: str | None = None,
 ) -> RunOutcome:
     """Run a checkpoint over a data folder (default data/) on an engine (default: the project's) and
     return its outcome; never exits."""
@@ -412,6 +420,7 @@ def run_checkpoint(
                     run_name,
                     run_id,
                     run_tmp,
+                    roster_file,
                 )
                 return unfreezing(execute, plan)
         except RunError as exc:

@@ -46,6 +46,7 @@ def _run(checkpoint: str, args) -> RunOutcome:
         db_url=args.db_url,
         select=args.select,
         run_name=args.run_name,
+        roster_file=getattr(args, "roster", None),
     )
     print_outcome(outcome)
     return outcome

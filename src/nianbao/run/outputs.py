@@ -12,13 +12,13 @@ import os
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 
-from .. import collector, datafolder, forked, localise, report
+from .. import collector, datafolder, forked, history_pages, ledger, localise, report, roster
 from .. import findings as F
 from .. import rules as R
 from .. import waivers as W
@@ -37,6 +37,8 @@ class Outputs:
     problems: list
     landing: Path
     diagnoses: pa.Table
+    # This run's rows of the history across runs (nianbao.ledger), written when the run is published.
+    events: pd.DataFrame = field(default_factory=ledger.EVENTS_SCHEMA.empty_table().to_pandas)
 
 
 class _Laps:
@@ -69,6 +71,9 @@ def write_outputs(
     gx_links: dict[str, str],
     before_landing: Callable[[], None] = lambda: None,
     waivers: tuple[W.Waiver, ...] | list[W.Waiver] = (),
+    scope: dict | None = None,
+    trend_runs: int = 10,
+    roster_file: Path | None = None,
 ) -> Outputs:
     """Findings from GX's verdicts, history against the previous run, and the Chinese pages in site_dir; every
     value read back comes from the run's snapshot of the data folder."""
@@ -81,13 +86,26 @@ def write_outputs(
     lap("read_reports_s")
     with collector.paused():  # findings, history and pages (a bad night: 3 s less reading them back)
         current, problems = F.build(run_id, collected, reports, selected)
+        listed = None
+        if roster_file is not None:  # R29/R28: run-level findings, explained like the others (nianbao.roster)
+            listed = roster.check(run_id, roster_file, data, selected)
+            summary["roster"] = listed.summary
+            if listed.rows:
+                current = F.to_frame(pd.concat([current, F._frame(listed.rows)], ignore_index=True))
         lap("explain_s")
         diagnoses = diagnose(run_id, current, reports)
         lap("localise_s")
         findings, resolved = _history(current, previous, data)
         # After history: a waived finding is still new or persisting, only no longer counted.
         findings, summary["waivers"] = W.apply(findings, waivers, W.today())
+        pages_extra: dict = {}
+        events = ledger.EVENTS_SCHEMA.empty_table().to_pandas()
+        if scope is not None:
+            findings, events, pages_extra = _ledger(findings, run_id, scope, data, reports, trend_runs, site_dir)
+        if listed is not None:
+            pages_extra["landing_extra"] = roster.section_html(listed) + pages_extra.get("landing_extra", "")
         summary["counts"] = {**F.counts(findings, resolved), "localised": localised_counts(diagnoses)}
+        summary["counts"]["reopened"] = int((events.event == ledger.REOPENED).sum())  # regressions (nianbao.ledger)
         summary["reports_validated"] = reports_validated(collected)
         summary["gx"]["validation_pages"] = gx_links
         lap("history_s")
@@ -102,11 +120,46 @@ def write_outputs(
             shown,
             diagnoses=diagnoses,
             before_landing=lambda: (lap("agency_pages_s"), before_landing()),
+            **pages_extra,
+            checked=datafolder.checked_by_region(data),  # the landing page's checked-versus-failed per region
         )
         lap("landing_page_s")
         summary["timings"]["findings_and_pages_s"] = round(sum(lap.steps.values()), 3)
         summary["timings"]["peak_mb_after_pages"] = peak_mb()
-    return Outputs(findings, resolved, collected, problems, landing, diagnoses)
+    return Outputs(findings, resolved, collected, problems, landing, diagnoses, events)
+
+
+def _ledger(
+    findings: pd.DataFrame,
+    run_id: str,
+    scope: dict,
+    data: datafolder.Snapshot,
+    reports: dict[str, dict],
+    trend_runs: int,
+    site_dir: Path,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Findings with first/last seen from the history across runs, this run's events, and what the pages
+    show of it: each agency's timeline, the counts per run by region and rule, and a page for every
+    agency whose findings are all resolved (written here: it keeps its page)."""
+
+    def still_present(ids: set[str]) -> list[str]:
+        return [r for r, rep in datafolder.read_reports(data, ids, with_text=False).items() if rep["meta"]]
+
+    findings, events, state = ledger.mark(findings, run_id, scope, still_present)
+    timelines = ledger.timelines(state)
+    current = set(findings.report_id)
+    quiet = {r for r in timelines if r not in current}
+    read = datafolder.read_reports(data, quiet) if quiet else {}
+    # Only reports still in the data folder: one that left it was not corrected, and has no report to show.
+    quiet_pages = history_pages.write_resolved_pages(
+        site_dir, {r: timelines[r] for r in quiet if read[r]["meta"]}, read, current
+    )
+    trends = history_pages.trends_html(
+        ledger.trends(scope, events, trend_runs), ledger.runs_in(scope, run_id, trend_runs)
+    )
+    agency_extra = {r: history_pages.timeline_html(timelines[r]) for r in current if r in timelines}
+    landing_extra = trends + history_pages.resolved_list_html(quiet_pages)
+    return findings, events, {"agency_extra": agency_extra, "landing_extra": landing_extra}
 
 
 def diagnose(run_id: str, findings: pd.DataFrame, reports: dict[str, dict]) -> pa.Table:

@@ -30,12 +30,38 @@ _REMOTE_LINK = re.compile(r"""<link\b[^>]*\bhref\s*=\s*["']?(?:https?:)?//[^>]*>
 _REMOTE_IMG = re.compile(r"""<img\b[^>]*\bsrc\s*=\s*["']?(?:https?:)?//[^>]*>""", re.I)
 # GX's validation pages point their favicon one folder too shallow: a failed load on every page.
 _FAVICON = re.compile(r"""<link\b[^>]*\brel\s*=\s*["']shortcut icon["'][^>]*>""", re.I)
+# The dark-mode logo is a CSS background from GX's S3 bucket; dropped (the page keeps its title).
+_REMOTE_CSS_URL = re.compile(r"""url\(\s*["']?(?:https?:)?//[^)]*\)""", re.I)
+# The footer's newsletter link: a page that cannot open offline; no page may link to a broken one.
+_REMOTE_ANCHOR = re.compile(r"""<a\b[^>]*\bhref\s*=\s*["']?(?:https?:)?//[^>]*>(.*?)</a>""", re.I | re.S)
+# "Show All" / "Failed Only" call jQuery's $(…).parent().fadeIn()/fadeOut()/each(); jQuery came from
+# a CDN, so without it they threw `$ is not defined`. This is the little of jQuery they use, inline.
+JQUERY_SHIM = """<script>
+if (typeof window.$ === "undefined") { window.$ = function (sel) {
+  var els = [sel];
+  if (typeof sel === "string") { try { els = Array.prototype.slice.call(document.querySelectorAll(sel)); }
+    catch (e) { els = []; } }  // an id jQuery would reject too: nothing to show or hide
+  var wrap = function (list) { return {
+    parent: function () { return wrap(list.map(function (e) { return e.parentElement; }).filter(Boolean)); },
+    each: function (fn) { list.forEach(function (e, i) { fn.call(e, i, e); }); return this; },
+    fadeIn: function () { list.forEach(function (e) { e.style.display = ""; }); return this; },
+    fadeOut: function () { list.forEach(function (e) { e.style.display = "none"; }); return this; }
+  }; };
+  return wrap(els);
+}; }
+</script>"""
+_HEAD = re.compile(r"<head>", re.I)
 
 
 def strip_remote(html: str) -> str:
-    """GX page HTML without the tags that would fetch scripts, styles, fonts or images from elsewhere."""
+    """GX page HTML without the tags that would fetch scripts, styles, fonts or images from elsewhere,
+    without links that leave the machine, and with what its inline scripts need of jQuery."""
     for pattern in (_REMOTE_SCRIPT, _REMOTE_LINK, _REMOTE_IMG, _FAVICON):
         html = pattern.sub("", html)
+    html = _REMOTE_CSS_URL.sub("none", html)
+    html = _REMOTE_ANCHOR.sub(lambda m: m.group(1), html)
+    if "$(" in html and JQUERY_SHIM not in html:
+        html = _HEAD.sub(lambda m: m.group(0) + JQUERY_SHIM, html, count=1)
     return html
 
 
@@ -59,7 +85,7 @@ def validation_pages(ctx, checkpoint_result, site: Path) -> dict[str, str]:
             page = Path(unquote(urlparse(url).path)).resolve()
             offline(page)
             links[key.expectation_suite_identifier.name] = page.relative_to(site).as_posix()
-    for page in sorted((site / "expectations").glob("*.html")):
+    for page in sorted((site / "expectations").glob("*.html")) + sorted((site / "static").glob("styles/*.css")):
         if page.is_file():
             offline(page)
     return links

@@ -1,0 +1,215 @@
+"""Finding history across every run of a scope: an append-only store, one events file per run.
+
+    uncommitted/history/<scope id>/scope.json           the scope (checkpoint, data folder, selection)
+    uncommitted/history/<scope id>/events-<RUN>.parquet one per completed run, written once, never rewritten
+
+A run's events file lists every finding it saw (`opened` the first time, `reopened` when it comes back
+after being resolved, `seen` otherwise) and every open finding it no longer saw (`resolved`). The state
+of a fingerprint (first seen, last seen, resolved, reopened) is folded from all files in run order, so
+deleting run folders (`nianbao prune`) loses none of it, and no earlier row is ever changed.
+
+A finding's fingerprint is its report and rule (report_id + rule_id). The cells and printed values are
+not part of it: a report that corrects one figure of a broken identity but still breaks it has the same
+problem, not a fixed one and a new one; and an auditor follows an agency up by rule. The status is not
+part of it either: an identity that becomes not assessable after a blank is still not shown to hold.
+Runs of different scopes (the nightly run over data/, over another folder, a gate for one draft) keep
+separate histories, as they are compared separately (nianbao.run.history).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import paths
+
+OPENED, SEEN, REOPENED, RESOLVED = "opened", "seen", "reopened", "resolved"
+EVENTS_SCHEMA = pa.schema(
+    [
+        pa.field("run_id", pa.string()),
+        pa.field("fingerprint", pa.string()),
+        pa.field("report_id", pa.string()),
+        pa.field("rule_id", pa.string()),
+        pa.field("event", pa.string()),  # opened | seen | reopened | resolved
+        pa.field("first_seen", pa.string()),  # carried on every row: one file tells a finding's age
+        pa.field("agency", pa.string()),
+        pa.field("region", pa.string()),
+        pa.field("year", pa.int32()),
+        pa.field("severity", pa.string()),
+        pa.field("status", pa.string()),
+        pa.field("waived", pa.bool_()),
+    ]
+)
+STATE_COLUMNS = ["fingerprint", "report_id", "rule_id", "first_seen", "last_seen", "resolved_at", "reopened"]
+
+
+def history_dir() -> Path:
+    return paths.UNCOMMITTED / "history"
+
+
+def fingerprint(report_id: str, rule_id: str) -> str:
+    """A finding's identity across runs (see the module doc for why cells and values are left out)."""
+    return f"{report_id}:{rule_id}"
+
+
+def scope_id(scope: dict) -> str:
+    """A folder name for a scope: readable checkpoint, then a hash of the whole scope."""
+    doc = json.dumps(scope, ensure_ascii=False, sort_keys=True)
+    name = "".join(c if c.isalnum() else "-" for c in str(scope.get("checkpoint", "run")))[:40]
+    return f"{name}-{hashlib.sha256(doc.encode()).hexdigest()[:16]}"
+
+
+def scope_dir(scope: dict) -> Path:
+    return history_dir() / scope_id(scope)
+
+
+def event_files(scope: dict, before: str | None = None) -> list[Path]:
+    """The scope's events files in run order (run ids sort by time), those before run `before` only."""
+    folder = scope_dir(scope)
+    if not folder.is_dir():
+        return []
+    files = sorted(folder.glob("events-*.parquet"))
+    return [f for f in files if before is None or _run_of(f) < before]
+
+
+def _run_of(path: Path) -> str:
+    return path.name[len("events-") : -len(".parquet")]
+
+
+def read_events(scope: dict, before: str | None = None, columns: list[str] | None = None) -> pd.DataFrame:
+    files = event_files(scope, before)
+    schema = EVENTS_SCHEMA if columns is None else pa.schema([EVENTS_SCHEMA.field(c) for c in columns])
+    if not files:
+        return schema.empty_table().to_pandas()
+    return pa.concat_tables([pq.read_table(f, columns=schema.names) for f in files]).to_pandas()
+
+
+def fold(events: pd.DataFrame) -> pd.DataFrame:
+    """Per fingerprint: first and last run seen, the run that resolved it (None while open), and the
+    runs in which it came back after being resolved (space separated)."""
+    if events.empty:
+        return pd.DataFrame(columns=STATE_COLUMNS)
+    seen = events[events.event != RESOLVED]
+    g = seen.groupby("fingerprint", sort=True)
+    state = pd.DataFrame(
+        {
+            "report_id": g.report_id.first(),
+            "rule_id": g.rule_id.first(),
+            "first_seen": g.run_id.min(),
+            "last_seen": g.run_id.max(),
+        }
+    )
+    last_resolved = events[events.event == RESOLVED].groupby("fingerprint").run_id.max()
+    resolved = last_resolved.reindex(state.index).fillna("")
+    # Resolved only when the resolution is later than the last sighting: otherwise it came back since.
+    state["resolved_at"] = [r if r > last else None for r, last in zip(resolved, state.last_seen)]
+    reopened = events[events.event == REOPENED].groupby("fingerprint").run_id.agg(lambda s: " ".join(sorted(s)))
+    state["reopened"] = reopened.reindex(state.index).fillna("")
+    return state.reset_index()[STATE_COLUMNS]
+
+
+def mark(
+    findings: pd.DataFrame, run_id: str, scope: dict, still_present: Callable[[set[str]], Iterable[str]]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """This run's findings with first_seen/last_seen, this run's events, and the state after this run.
+
+    `still_present(report_ids)` says which of these reports are still in the data folder: an open
+    finding of a report that left it was not corrected, so it is not resolved (as in run history).
+    """
+    state = fold(read_events(scope, before=run_id)).set_index("fingerprint")
+    fps = [fingerprint(r, x) for r, x in zip(findings.report_id.tolist(), findings.rule_id.tolist())]
+    first_known = state.first_seen.to_dict()
+    was_resolved = set(state.index[state.resolved_at.notna()])
+    findings = findings.copy()
+    findings["first_seen"] = [first_known.get(fp, run_id) for fp in fps]
+    findings["last_seen"] = run_id
+    kinds = [REOPENED if fp in was_resolved else SEEN if fp in first_known else OPENED for fp in fps]
+    waived = findings.waived.fillna(False).astype(bool) if "waived" in findings else [False] * len(findings)
+    now = pd.DataFrame(
+        {
+            "run_id": run_id,
+            "fingerprint": fps,
+            "report_id": findings.report_id.tolist(),
+            "rule_id": findings.rule_id.tolist(),
+            "event": kinds,
+            "first_seen": findings.first_seen.tolist(),
+            "agency": findings.agency.tolist(),
+            "region": findings.region.tolist(),
+            "year": findings.year.tolist(),
+            "severity": findings.severity.tolist(),
+            "status": findings.status.tolist(),
+            "waived": list(waived),
+        }
+    )
+    current = set(fps)
+    gone = state[state.resolved_at.isna() & ~state.index.isin(current)]
+    present = set(still_present(set(gone.report_id))) if len(gone) else set()
+    gone = gone[gone.report_id.isin(present)]
+    resolved = pd.DataFrame(
+        {
+            "run_id": run_id,
+            "fingerprint": gone.index.tolist(),
+            "report_id": gone.report_id.tolist(),
+            "rule_id": gone.rule_id.tolist(),
+            "event": RESOLVED,
+            "first_seen": gone.first_seen.tolist(),
+        }
+    )
+    events = pa.Table.from_pandas(
+        pd.concat([now, resolved], ignore_index=True).reindex(columns=EVENTS_SCHEMA.names),
+        schema=EVENTS_SCHEMA,
+        preserve_index=False,
+    ).to_pandas()
+    after = fold(pd.concat([read_events(scope, before=run_id), events], ignore_index=True))
+    return findings, events, after
+
+
+def write_events(scope: dict, run_id: str, events: pd.DataFrame) -> Path:
+    """Add this run's events file; an existing one is never replaced (os.link fails if it exists)."""
+    folder = scope_dir(scope)
+    folder.mkdir(parents=True, exist_ok=True)
+    doc = folder / "scope.json"
+    if not doc.exists():
+        doc.write_text(json.dumps(scope, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+    final = folder / f"events-{run_id}.parquet"
+    tmp = folder / f".events-{run_id}.{os.getpid()}.tmp"
+    pq.write_table(pa.Table.from_pandas(events, schema=EVENTS_SCHEMA, preserve_index=False), tmp)
+    try:
+        os.link(tmp, final)  # atomic, and refuses to overwrite: history rows are never rewritten
+    finally:
+        tmp.unlink(missing_ok=True)
+    return final
+
+
+def trends(scope: dict, current: pd.DataFrame, last_runs: int = 10) -> pd.DataFrame:
+    """Findings counted per run, region and rule over the last runs (this one's events included), waived
+    findings left out: columns run_id, region, rule_id, n."""
+    files = event_files(scope, before=current.run_id.iloc[0] if len(current) else None)
+    columns = ["run_id", "region", "rule_id", "event", "waived"]
+    frames = [pq.read_table(f, columns=columns).to_pandas() for f in files[-(last_runs - 1) :]] if last_runs > 1 else []
+    frames.append(current[columns])
+    ev = pd.concat(frames, ignore_index=True)
+    ev = ev[(ev.event != RESOLVED) & ~ev.waived.fillna(False).astype(bool)]
+    return ev.groupby(["run_id", "region", "rule_id"], dropna=False).size().rename("n").reset_index()
+
+
+def runs_in(scope: dict, current_run: str, last_runs: int = 10) -> list[str]:
+    """The run ids of the last runs of the scope, this one last."""
+    earlier = [_run_of(f) for f in event_files(scope, before=current_run)]
+    return [*earlier[-(last_runs - 1) :], current_run] if last_runs > 1 else [current_run]
+
+
+def timelines(state: pd.DataFrame, report_ids: Iterable[str] | None = None) -> dict[str, list[dict]]:
+    """Per report: its fingerprints' histories (rule, first seen, last seen, resolved, reopened)."""
+    rows = state if report_ids is None else state[state.report_id.isin(set(report_ids))]
+    out: dict[str, list[dict]] = {}
+    for rec in rows.sort_values(["report_id", "rule_id"]).to_dict("records"):
+        out.setdefault(rec["report_id"], []).append(rec)
+    return out
