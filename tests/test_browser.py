@@ -6,6 +6,7 @@ any that is not file:// is a failure.
 from __future__ import annotations
 
 import base64
+import csv
 import io
 import json
 import re
@@ -16,7 +17,7 @@ import pandas as pd
 import pdfplumber
 import pytest
 from browser_support import NO_CHROMIUM, Browser
-from checkpoint_support import XSS_AGENCY, shared_nightly
+from checkpoint_support import XSS_AGENCY, run_cli, shared_nightly
 
 from nianbao import findings as F
 from nianbao import report
@@ -296,3 +297,44 @@ def test_gx_validation_page_works_offline_in_light_and_dark(browser):
     assert requests and all(u.startswith("file://") for u in requests), requests
     remote = "/^(https?:)?\\/\\//.test(a.getAttribute('href'))"
     assert not browser.js(f"[...document.querySelectorAll('a[href]')].filter(a => {remote}).length")
+
+
+def _download(b: Browser, button: str) -> bytes:
+    """Click a download button and return the file it hands the browser (the Blob behind its link)."""
+    b.js("""if (!window.__blobs) { const make = URL.createObjectURL.bind(URL);
+            URL.createObjectURL = blob => { window.__blobs.push(blob); return make(blob); } }
+            window.__blobs = [];""")
+    b.js(f"document.getElementById({button!r}).click()")
+    encoded = b.js("""new Promise(done => { const r = new FileReader();
+        r.onload = () => done(r.result.split(',')[1]); r.readAsDataURL(window.__blobs[0]); })""")
+    return base64.b64decode(encoded)
+
+
+def test_xlsx_and_csv_downloads_hold_the_filtered_findings(browser, tmp_path):
+    """Filter to one city, download: the workbook (opened with openpyxl) has exactly that city's findings,
+    with the columns and texts of `nianbao export`, and the `=` agency name is a string, not a formula."""
+    import openpyxl
+    from test_export import CITY, FORMULA_AGENCY, export_run
+
+    run = export_run()
+    browser.open((run["site"] / "nianbao" / "index.html").as_uri())
+    select(browser, "f-jur", "广东省")
+    select(browser, "f-city", "深圳市")
+    assert sorted(rows(browser)) == sorted([FORMULA_AGENCY, "南山区人民政府", "深圳市交通运输局"])
+    book = openpyxl.load_workbook(io.BytesIO(_download(browser, "dl-xlsx")))
+    header, *body = [tuple(c.value for c in r) for r in book.active.iter_rows()]
+    cli = tmp_path / "cli.xlsx"
+    proc = run_cli(run["root"], "export", "--region", CITY, "--out", str(cli))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    want_header, *want = [tuple(c.value for c in r) for r in openpyxl.load_workbook(cli).active.iter_rows()]
+    assert header == want_header
+    assert sorted(body, key=str) == sorted(want, key=str)  # every column, every finding, none other
+    findings = pd.read_parquet(run["run"] / "findings.parquet")
+    assert len(body) == int(findings.region.fillna("").str.startswith(CITY).sum())
+    assert all(c.data_type != "f" for r in book.active.iter_rows() for c in r)
+
+    select(browser, "f-rule", "R4")  # the rule filter narrows the rows to that family's findings
+    rule_rows = list(csv.reader(_download(browser, "dl-csv").decode("utf-8-sig").splitlines()))[1:]
+    assert rule_rows and all(r[4].startswith("R4.") for r in rule_rows)
+    assert sorted({r[0] for r in rule_rows} - {"南山区人民政府"}) == ["'" + FORMULA_AGENCY]
+    assert browser.problems() == []

@@ -198,6 +198,14 @@ def test_landing_page_for_100000_reports_stays_small_per_row():
     assert len(doc.xpath('//table[@id="list"]/tbody/tr')) == 100
     assert len(json.loads(doc.get_element_by_id("data").text)["rows"]) == n
     assert len(html) < 200 * n  # compact rows, not one HTML table row per agency
+    # Up to EMBEDDED_EXPORT_MAX findings the page carries them for its downloads; beyond, none, and
+    # its buttons say to use `nianbao export`.
+    exports = json.loads(doc.get_element_by_id("export-data").text)
+    assert n == report.EMBEDDED_EXPORT_MAX and len(exports["f"]) == n
+    bigger = F.to_frame(pd.concat([frame, frame.assign(rule_id="R5.applications")], ignore_index=True))
+    doc = lxml.html.fromstring(report.landing_page(summary, bigger, F.empty(), {}, []))
+    exports = json.loads(doc.get_element_by_id("export-data").text)
+    assert "f" not in exports and "nianbao export" in exports["off"]
 
 
 def test_agency_pages_written_by_workers_equal_the_serial_ones(site, tmp_path, monkeypatch):

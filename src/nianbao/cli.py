@@ -21,6 +21,8 @@ COMMANDS = {
     "serve": ("nianbao.serve.command", "command"),
     "waive": ("nianbao.run.waive", "command_waive"),
     "prune": ("nianbao.run.prune", "command_prune"),
+    "export": ("nianbao.exports", "command_export"),
+    "notice": ("nianbao.exports", "command_notice"),
 }
 
 
@@ -111,6 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "run":
             s.add_argument("checkpoint", nargs="?", default="nightly")
             s.add_argument("--roster", default=None, help="roster CSV for R29/R28 (default: roster.csv in --data)")
+            # Notifications of a run's new findings (docs/notify.md); these replace [tool.nianbao.notify]'s.
+            s.add_argument("--notify-webhook", action="append", default=None, metavar="URL", help="POST new findings")
+            s.add_argument("--notify-format", default=None, choices=["json", "wecom", "dingtalk"])
+            s.add_argument(
+                "--notify-email", action="append", default=None, metavar="TO", help="SMTP from $NIANBAO_SMTP_*"
+            )
+            s.add_argument("--no-notify", action="store_true", help="send no notification for this run")
         if name == "gate":
             s.add_argument("file", help="draft report (any input kind ingest reads)")
             add_report_meta(s, "agency", "region", "year", "level")
@@ -129,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
         )
         s.add_argument("--db-url", default=None, help="SQLAlchemy URL for --engine sql (default: $NIANBAO_SQL_URL)")
         s.add_argument("--run-name", default=None)
+        if name in ("run", "gate"):
+            s.add_argument("--junit-xml", default=None, metavar="FILE", help="findings as JUnit XML for CI")
 
     s = sub.add_parser("serve", help="the gate as an HTTP service and a Chinese upload page")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
@@ -151,6 +162,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("prune", help="delete old run folders; the history across runs is kept")
     s.add_argument("--keep-runs", type=int, required=True, metavar="N", help="run folders to keep (newest)")
+
+    s = sub.add_parser("export", help="a run's findings as CSV (UTF-8 with BOM) or XLSX, for a notice")
+    s.add_argument("--run", default="latest", help="run to export (default: latest)")
+    add_report_meta(s, "region", "year")
+    s.add_argument("--rule", default=None, help="a rule family (R1) or rule id (R1.total)")
+    s.add_argument("--data", default=None, help="data folder (default: the run's)")
+    s.add_argument("--out", required=True, help="FILE.xlsx or FILE.csv")
+
+    s = sub.add_parser("notice", help="a draft 通报 (.docx) for one jurisdiction from the latest nightly run")
+    s.add_argument("--data", default=None, help="data folder (default: data/)")
+    add_report_meta(s, "region", "year")
+    s.add_argument("--out", required=True, help="FILE.docx")
 
     s = sub.add_parser("bench", help="benchmarks (print figures; never assert timings)")
     s.add_argument("what", nargs="?", default="all")

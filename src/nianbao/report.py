@@ -30,6 +30,7 @@ from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
 from . import collector, forked, localise
+from . import export_rows as X
 from . import findings as F
 from . import rules as R
 from . import schema as S
@@ -230,7 +231,8 @@ LANDING = _ENV.from_string(
 <label>定位 <select id="f-loc"><option value="">全部</option><option value="1">错误单元格已唯一确定</option><option value="2">有多种可能</option><option value="0">未定位</option></select></label>
 <label>状态 <select id="f-hist"><option value="">当前未通过</option><option value="new">含新增问题</option><option value="persisting">只有持续问题</option><option value="resolved">已整改</option></select></label>
 </div>
-<p class="pager"><span id="count"></span> <button id="prev" type="button">上一页</button> <span id="page"></span> <button id="next" type="button">下一页</button></p>
+<p class="pager"><span id="count"></span> <button id="prev" type="button">上一页</button> <span id="page"></span> <button id="next" type="button">下一页</button>
+<button id="dl-csv" type="button" title="当前筛选出的单位的每一项问题">下载 CSV</button> <button id="dl-xlsx" type="button" title="当前筛选出的单位的每一项问题">下载 XLSX</button> <span id="dl-note" class="small"></span></p>
 <div class="scroll"><table id="list"><thead><tr><th>单位</th><th>地区</th><th>年度</th><th>错误</th><th>警告</th><th>无法核验</th><th>违反的规则</th><th>状态</th><th>GX 验证结果</th></tr></thead><tbody>
 {% for r in first %}<tr><td><a href="agencies/{{ r[0] }}.html">{{ r[1] or r[0] }}</a></td><td>{{ r[2] }}</td><td class="num">{{ r[3] if r[3] is not none else '' }}</td>
 <td class="num{{ ' sev-error' if r[5] }}">{{ r[5] }}</td><td class="num{{ ' sev-warn' if r[6] }}">{{ r[6] }}</td><td class="num">{{ r[7] }}</td><td>{{ r[8] }}</td><td>{{ hist[r[9]] }}</td>
@@ -239,6 +241,7 @@ LANDING = _ENV.from_string(
 <noscript><p>此列表需要启用 JavaScript;各单位页面在 agencies/ 目录下。</p></noscript>
 </section>
 <script type="application/json" id="data">{{ data }}</script>
+<script type="application/json" id="export-data">{{ export_data }}</script>
 <script>{{ script }}</script>
 """,
     )
@@ -322,6 +325,62 @@ function afterPrint(){if(printing){printing=false;render();}}
 window.addEventListener("beforeprint",beforePrint);window.addEventListener("afterprint",afterPrint);
 if(window.matchMedia){var mq=window.matchMedia("print");
   (mq.addEventListener?mq.addEventListener.bind(mq,"change"):mq.addListener.bind(mq))(function(e){if(e.matches)beforePrint();else afterPrint();});}
+// Exports of the current filtered view: every finding of the agencies listed (and of the rule chosen),
+// the columns of `nianbao export`. The finding rows are a second JSON block, parsed on the first
+// download only: the page opens as fast as before, and the CSP (no fetch) and file:// rule out
+// loading a separate data file. Texts are packed as a template (digits cut out) and its numbers.
+var XD=null;
+D.rows.forEach(function(r,i){r.i=i;});
+function unpack(t,n){var p=XD.t[t].split("\u0001"),a=n===""?[]:n.split(","),s=p[0];
+  for(var i=1;i<p.length;i++)s+=a[i-1]+p[i];return s;}
+function exportRows(){
+  if(!XD)XD=JSON.parse($("export-data").textContent);
+  if(XD.off){$("dl-note").textContent=XD.off;return null;}
+  var ru=$("f-rule").value,out=[];
+  view.forEach(function(r){if(r[9]===2)return;(XD.f[r.i]||[]).forEach(function(e){
+    var v=[];for(var k=0;k<e.length;k+=2)v.push(unpack(e[k],e[k+1]));
+    if(!matchRule(v[0],ru))return;
+    out.push([r[1],r[2],XD.lv[r[13]]||"",r[3],v[0],v[1],v[2],v[3],v[4],v[5]]);});});
+  return out;}
+// A text a spreadsheet would run as a formula (=, +, -, @) gets a leading apostrophe in the CSV.
+function inert(v){return /^[=+\-@\t\r]/.test(v)?"'"+v:v;}
+function toCsv(rows){return "\ufeff"+[XD.h].concat(rows).map(function(row){return row.map(function(v){
+  if(v==null)return "";if(typeof v==="number")return String(v);v=inert(v);
+  return /[",\r\n]/.test(v)?'"'+v.replace(/"/g,'""')+'"':v;}).join(",");}).join("\r\n")+"\r\n";}
+// XLSX written here, not pre-generated per run: the view is whatever the filters make it, so only the
+// page knows its rows. A minimal SpreadsheetML workbook (one sheet, inline strings: every text is a
+// string cell, never a formula; the year a number) in a zip of stored (uncompressed) entries.
+function xesc(v){return String(v).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g,"").replace(/&/g,"&amp;").replace(/</g,"&lt;").replace(/>/g,"&gt;").replace(/"/g,"&quot;");}
+function sheetXml(rows){var x=['<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'];
+  [XD.h].concat(rows).forEach(function(row,i){x.push('<row r="'+(i+1)+'">');row.forEach(function(v,j){
+    var ref=String.fromCharCode(65+j)+(i+1);if(v==null||v==="")return;
+    if(typeof v==="number")x.push('<c r="'+ref+'"><v>'+v+'</v></c>');
+    else x.push('<c r="'+ref+'" t="inlineStr"><is><t xml:space="preserve">'+xesc(v)+'</t></is></c>');});x.push('</row>');});
+  x.push('</sheetData></worksheet>');return x.join("");}
+var CRC=(function(){var t=[];for(var n=0;n<256;n++){var c=n;for(var k=0;k<8;k++)c=c&1?0xEDB88320^(c>>>1):c>>>1;t.push(c>>>0);}return t;})();
+function crc32(b){var c=0xFFFFFFFF;for(var i=0;i<b.length;i++)c=CRC[(c^b[i])&255]^(c>>>8);return (c^0xFFFFFFFF)>>>0;}
+function zipStored(files){var enc=new TextEncoder(),parts=[],central=[],off=0;
+  function u16(a,v){a.push(v&255,(v>>>8)&255);}function u32(a,v){a.push(v&255,(v>>>8)&255,(v>>>16)&255,(v>>>24)&255);}
+  files.forEach(function(f){var name=enc.encode(f[0]),data=enc.encode(f[1]),crc=crc32(data),h=[];
+    u32(h,0x04034b50);u16(h,20);u16(h,0x0800);u16(h,0);u16(h,0);u16(h,0x21);u32(h,crc);u32(h,data.length);u32(h,data.length);u16(h,name.length);u16(h,0);
+    var c=[];u32(c,0x02014b50);u16(c,20);u16(c,20);u16(c,0x0800);u16(c,0);u16(c,0);u16(c,0x21);u32(c,crc);u32(c,data.length);u32(c,data.length);
+    u16(c,name.length);u16(c,0);u16(c,0);u16(c,0);u16(c,0);u32(c,0);u32(c,off);
+    parts.push(new Uint8Array(h),name,data);central.push(new Uint8Array(c),name);off+=h.length+name.length+data.length;});
+  var size=central.reduce(function(s,p){return s+p.length;},0),e=[];
+  u32(e,0x06054b50);u16(e,0);u16(e,0);u16(e,files.length);u16(e,files.length);u32(e,size);u32(e,off);u16(e,0);
+  return parts.concat(central,[new Uint8Array(e)]);}
+var NS='xmlns="http://schemas.openxmlformats.org/package/2006/relationships"',REL="http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+function toXlsx(rows){var H='<?xml version="1.0" encoding="UTF-8" standalone="yes"?>';return zipStored([
+  ["[Content_Types].xml",H+'<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>'],
+  ["_rels/.rels",H+'<Relationships '+NS+'><Relationship Id="rId1" Type="'+REL+'/officeDocument" Target="xl/workbook.xml"/></Relationships>'],
+  ["xl/workbook.xml",H+'<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="'+REL+'"><sheets><sheet name="检查结果" sheetId="1" r:id="rId1"/></sheets></workbook>'],
+  ["xl/_rels/workbook.xml.rels",H+'<Relationships '+NS+'><Relationship Id="rId1" Type="'+REL+'/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'],
+  ["xl/worksheets/sheet1.xml",sheetXml(rows)]]);}
+function download(parts,type,name){var a=document.createElement("a");a.href=URL.createObjectURL(new Blob(parts,{type:type}));
+  a.download=name;document.body.appendChild(a);a.click();a.remove();setTimeout(function(){URL.revokeObjectURL(a.href);},60000);}
+$("dl-csv").addEventListener("click",function(){var rows=exportRows();if(rows)download([toCsv(rows)],"text/csv;charset=utf-8","检查结果.csv");});
+$("dl-xlsx").addEventListener("click",function(){var rows=exportRows();if(!rows)return;
+  download(toXlsx(rows),"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet","检查结果.xlsx");});
 loadState();apply();
 })();
 """)
@@ -483,6 +542,7 @@ def landing_page(
     *,
     levels: dict[str, str | None] | None = None,
     checked: dict[str, int] | None = None,
+    diagnosed: dict[str, localise.Diagnosis] | None = None,
 ) -> str:
     """The auditors' landing page (relative links assume it sits in nianbao/); located: report id ->
     1 when its error is localised uniquely, 2 when ambiguously; levels: report id -> 行政层级 code;
@@ -558,8 +618,45 @@ def landing_page(
                 "checked": [[reg_index[r], n] for r, n in checked.items()],
             }
         ),
+        export_data=json_script(_export_data(findings, rows, diagnosed or {})),
         script=SCRIPT,
     )
+
+
+_DIGITS = re.compile(r"(\d+)")
+EMBEDDED_EXPORT_MAX = 30_000  # findings the landing page carries for its downloads (about 3 MB)
+_EXPORT_FIELDS = ("report_id", "rule_id", "message", "cells", "left_value", "right_value")
+
+
+def _export_data(findings: pd.DataFrame, rows: list, diagnosed: dict[str, localise.Diagnosis]) -> dict:
+    """The finding rows the page downloads (nianbao.export_rows' columns), per landing row (f[i] for
+    rows[i]). Each text is a template with its digits cut out (t, shared: a rule's messages differ
+    only in their numbers) and those digits: a bad night's 60,000 findings in a few MB, not 40.
+    Beyond EMBEDDED_EXPORT_MAX findings the page would grow by megabytes per 10,000: it carries none,
+    and its buttons point to `nianbao export` (benchmarks/site.md)."""
+    if len(findings) > EMBEDDED_EXPORT_MAX:
+        return {
+            "h": X.HEADERS,
+            "off": f"本次共 {len(findings):,} 条问题,超过页面内下载的上限 {EMBEDDED_EXPORT_MAX:,} 条;"
+            "请用命令 nianbao export --region 地区 --out 文件.xlsx 导出",
+        }
+    templates: dict[str, int] = {}
+
+    def pack(text: str) -> tuple[int, str]:
+        parts = _DIGITS.split(text)
+        return templates.setdefault("\x01".join(parts[0::2]), len(templates)), ",".join(parts[1::2])
+
+    likely = {rid: d.likely() for rid, d in diagnosed.items()}
+    by_report: dict[str, list] = defaultdict(list)
+    for rid, rule, *rest in sorted(_records(findings, _EXPORT_FIELDS), key=lambda r: (r[0], r[1])):
+        texts = (rule, *X.finding_fields(tuple(rest), likely.get(rid)))
+        by_report[rid].append([x for t in texts for x in pack(t)])
+    return {
+        "h": X.HEADERS,
+        "lv": list(S.LEVELS.values()),
+        "t": list(templates),
+        "f": [by_report.get(r[0], []) for r in rows],
+    }
 
 
 def _family_key(fam: str) -> tuple:
@@ -974,7 +1071,17 @@ def write_pages(
     located = {rid: 2 if d.ambiguous else 1 for rid, d in diagnosed.items()}
     levels = {rid: (rep.get("meta") or {}).get("level") for rid, rep in reports.items()}
     landing.write_text(
-        landing_page(summary, findings, resolved, gx_links, problems, located, levels=levels, checked=checked),
+        landing_page(
+            summary,
+            findings,
+            resolved,
+            gx_links,
+            problems,
+            located,
+            levels=levels,
+            checked=checked,
+            diagnosed=diagnosed,
+        ),
         encoding="utf-8",
     )
     if landing_extra:

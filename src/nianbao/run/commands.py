@@ -54,7 +54,18 @@ def _run(checkpoint: str, args) -> RunOutcome:
 
 def command_run(args) -> ExitCode:
     """`nianbao run [CHECKPOINT] [--data DIR] [--select ...] [--engine ...]`."""
+    from .. import notify
+    from .notifying import notify_after, notify_settings, write_junit
+
+    try:  # a wrong notification setting is found before the run, not after an hour of checking
+        notify_config = notify_settings(args)
+    except notify.NotifyConfigError as exc:
+        print(f"nianbao: 通知配置错误:{exc}", file=sys.stderr)
+        return ExitCode.CONFIG_ERROR
     outcome = _run(args.checkpoint, args)
+    # After the run: neither the JUnit file nor a notification can change its exit code.
+    write_junit(outcome, getattr(args, "junit_xml", None))
+    notify_after(outcome, notify_config)
     return outcome.exit_code
 
 
@@ -75,6 +86,9 @@ def command_gate(args) -> ExitCode:
         print(report.gate_text(outcome, source=args.file, report_meta=meta, notes=notes))
     else:
         print(f"发布前检查:{args.file}\n结论:{report.VERDICT[int(outcome.exit_code)]}\n原因:{outcome.message}")
+    from .notifying import write_junit
+
+    write_junit(outcome, getattr(args, "junit_xml", None))
     return outcome.exit_code
 
 
