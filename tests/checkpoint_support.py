@@ -214,3 +214,53 @@ def clone_root(shared: dict, name: str) -> Path:
     target = shared["base"] / name
     shutil.copytree(shared["root"], target, symlinks=True)
     return target
+
+
+# --- findings made up for the pages' tests --------------------------------------------------------
+
+
+def failing_frame(agencies, regions, rule_ids="R1.total"):
+    """A findings table of one failed error per report (ids R000…), for page tests that need no run."""
+    import pandas as pd
+
+    from nianbao import findings as F
+
+    n = len(regions)
+    return F.to_frame(
+        pd.DataFrame(
+            {
+                "run_id": "r",
+                "report_id": [f"R{i:016X}" for i in range(n)],
+                "agency": agencies,
+                "region": regions,
+                "year": 2024,
+                "rule_id": rule_ids,
+                "severity": "error",
+                "status": "failed",
+                "message": "m",
+                "cells": "{}",
+                "left_value": 1.0,
+                "right_value": 2.0,
+                "difference": -1.0,
+                "suite": "applications_2021",
+                "fix": "f",
+                "history": "new",
+            }
+        )
+    )
+
+
+def landing_summary(frame, reports_validated: int, started_at: str = "") -> dict:
+    """The run summary the landing page reads, for a made-up findings table."""
+    from nianbao import findings as F
+
+    return {
+        "run_id": "r",
+        "checkpoint": "nightly",
+        "started_at": started_at,
+        "data_dir": "",
+        "select": [],
+        "previous_run_id": None,
+        "reports_validated": reports_validated,
+        "counts": F.counts(frame, F.empty()),
+    }

@@ -17,7 +17,7 @@ import pandas as pd
 import pdfplumber
 import pytest
 from browser_support import NO_CHROMIUM, Browser
-from checkpoint_support import XSS_AGENCY, run_cli, shared_nightly
+from checkpoint_support import XSS_AGENCY, failing_frame, landing_summary, run_cli, shared_nightly
 
 from nianbao import findings as F
 from nianbao import report
@@ -87,38 +87,12 @@ def test_landing_and_agency_pages_render_filter_and_stay_on_the_machine(browser)
 def test_large_landing_page_filters_fast(browser, tmp_path):
     """30,000 failing agencies: the list pages 100 rows and a search re-filters all of them."""
     n = 30_000
-    frame = F.to_frame(
-        pd.DataFrame(
-            {
-                "run_id": "r",
-                "report_id": [f"R{i:016X}" for i in range(n)],
-                "agency": [f"机关{i}" for i in range(n)],
-                "region": [f"{['江苏省', '浙江省', '广东省'][i % 3]}某市" for i in range(n)],
-                "year": 2024,
-                "rule_id": [f"R{1 + i % 4}.total" for i in range(n)],
-                "severity": "error",
-                "status": "failed",
-                "message": "m",
-                "cells": "{}",
-                "left_value": 1.0,
-                "right_value": 2.0,
-                "difference": -1.0,
-                "suite": "applications_2021",
-                "fix": "f",
-                "history": "new",
-            }
-        )
+    frame = failing_frame(
+        [f"机关{i}" for i in range(n)],
+        [f"{['江苏省', '浙江省', '广东省'][i % 3]}某市" for i in range(n)],
+        [f"R{1 + i % 4}.total" for i in range(n)],
     )
-    summary = {
-        "run_id": "r",
-        "checkpoint": "nightly",
-        "started_at": "",
-        "data_dir": "",
-        "select": [],
-        "previous_run_id": None,
-        "reports_validated": 100_000,
-        "counts": F.counts(frame, F.empty()),
-    }
+    summary = landing_summary(frame, 100_000)
     (tmp_path / "nianbao").mkdir()
     landing = tmp_path / "nianbao" / "index.html"
     landing.write_text(report.landing_page(summary, frame, F.empty(), {}, []), encoding="utf-8")
@@ -214,38 +188,11 @@ def test_printed_landing_has_every_row_and_no_controls_and_table_four_fits(brows
     """Printed, the list is every filtered row (150 here, the screen shows 100), without the filters;
     an agency page's table 四 keeps all 16 columns on A4."""
     n = 150
-    frame = F.to_frame(
-        pd.DataFrame(
-            {
-                "run_id": "r",
-                "report_id": [f"R{i:016X}" for i in range(n)],
-                "agency": [f"机关{i:03d}号" for i in range(n)],
-                "region": ["江苏省淮安市洪泽区" if i % 2 else "江苏省苏州市吴江区" for i in range(n)],
-                "year": 2024,
-                "rule_id": "R1.total",
-                "severity": "error",
-                "status": "failed",
-                "message": "m",
-                "cells": "{}",
-                "left_value": 1.0,
-                "right_value": 2.0,
-                "difference": -1.0,
-                "suite": "applications_2021",
-                "fix": "f",
-                "history": "new",
-            }
-        )
+    frame = failing_frame(
+        [f"机关{i:03d}号" for i in range(n)],
+        ["江苏省淮安市洪泽区" if i % 2 else "江苏省苏州市吴江区" for i in range(n)],
     )
-    summary = {
-        "run_id": "r",
-        "checkpoint": "nightly",
-        "started_at": "2026-01-01T00:00:00+00:00",
-        "data_dir": "",
-        "select": [],
-        "previous_run_id": None,
-        "reports_validated": 1000,
-        "counts": F.counts(frame, F.empty()),
-    }
+    summary = landing_summary(frame, 1000, "2026-01-01T00:00:00+00:00")
     (tmp_path / "nianbao").mkdir()
     landing = tmp_path / "nianbao" / "index.html"
     landing.write_text(report.landing_page(summary, frame, F.empty(), {}, []), encoding="utf-8")

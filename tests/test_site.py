@@ -11,7 +11,7 @@ import lxml.html
 import markupsafe
 import pandas as pd
 import pytest
-from checkpoint_support import XSS_AGENCY, shared_nightly
+from checkpoint_support import XSS_AGENCY, failing_frame, landing_summary, shared_nightly
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -158,39 +158,14 @@ def test_gx_index_links_to_landing_page(site):
 def test_landing_page_for_100000_reports_stays_small_per_row():
     """30,000 failing agencies of 100,000 reports: all in the embedded data, 100 rows drawn."""
     n = 30_000
-    frame = pd.DataFrame(
-        {
-            "run_id": "r",
-            "report_id": [f"R{i:016X}" for i in range(n)],
-            "agency": [f"机关{i}" for i in range(n)],
-            "region": [f"{['江苏省', '浙江省', '广东省'][i % 3]}某市{i % 97}区" for i in range(n)],
-            "year": 2024,
-            "rule_id": [f"R{1 + i % 4}.total" for i in range(n)],
-            "severity": "error",
-            "status": "failed",
-            "message": "m",
-            "cells": "{}",
-            "left_value": 1.0,
-            "right_value": 2.0,
-            "difference": -1.0,
-            "suite": "applications_2021",
-            "fix": "f",
-            "history": "new",
-        }
-    )
     from nianbao import findings as F
 
-    frame = F.to_frame(frame)
-    summary = {
-        "run_id": "r",
-        "checkpoint": "nightly",
-        "started_at": "",
-        "data_dir": "",
-        "select": [],
-        "previous_run_id": None,
-        "reports_validated": 100_000,
-        "counts": F.counts(frame, F.empty()),
-    }
+    frame = failing_frame(
+        [f"机关{i}" for i in range(n)],
+        [f"{['江苏省', '浙江省', '广东省'][i % 3]}某市{i % 97}区" for i in range(n)],
+        [f"R{1 + i % 4}.total" for i in range(n)],
+    )
+    summary = landing_summary(frame, 100_000)
     started = time.perf_counter()
     html = report.landing_page(summary, frame, F.empty(), {"applications_2021": "validations/x.html"}, [])
     print(f"landing page for {n} failing agencies: {len(html) / 1e6:.1f} MB in {time.perf_counter() - started:.2f} s")
@@ -266,38 +241,8 @@ def test_jurisdiction_chart_breaks_ties_by_name():
     from nianbao import findings as F
 
     provinces = [f"{c}省" for c in "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉戌亥"]
-    frame = F.to_frame(
-        pd.DataFrame(
-            {
-                "run_id": "r",
-                "report_id": [f"R{i:016X}" for i in range(len(provinces))],
-                "agency": "局",
-                "region": provinces,
-                "year": 2024,
-                "rule_id": "R1.total",
-                "severity": "error",
-                "status": "failed",
-                "message": "m",
-                "cells": "{}",
-                "left_value": 1.0,
-                "right_value": 2.0,
-                "difference": -1.0,
-                "suite": "applications_2021",
-                "fix": "f",
-                "history": "new",
-            }
-        )
-    )
-    summary = {
-        "run_id": "r",
-        "checkpoint": "nightly",
-        "started_at": "",
-        "data_dir": "",
-        "select": [],
-        "previous_run_id": None,
-        "reports_validated": 30,
-        "counts": F.counts(frame, F.empty()),
-    }
+    frame = failing_frame("局", provinces)
+    summary = landing_summary(frame, 30)
 
     def bars(f):
         doc = lxml.html.fromstring(report.landing_page(summary, f, F.empty(), {}, []))

@@ -97,28 +97,16 @@ def timeline_html(items: list[dict]) -> str:
 
 def resolved_agency_page(rid: str, rep: dict, items: list[dict]) -> str:
     """The page of an agency with no current finding: its report and its history."""
+    title, meta_slots = report.page_meta(rid, rep)
     meta = rep.get("meta") or {"report_id": rid}
-    values = (
-        report.text(meta.get("agency")),
-        report.text(meta.get("region")),
-        S.LEVELS.get(meta.get("level"), meta.get("level") or ""),
-        meta.get("year"),
-        rid,
-        meta.get("format_version"),
-        meta.get("format_deviations"),
-        meta.get("source_file"),
-        meta.get("parse_status"),
-    )
-    values += ("",) * (len(report._META_LABELS) - len(values))  # labels the agency page added since
-    title = f"{report.text(meta.get('agency')) or rid} {report.text(meta.get('year'))} 年度报告:检查结果"
     rep = {"meta": meta, "values": rep.get("values") or {}, "text": rep.get("text") or {}}
     return report._agency_shell().format(
-        title=report._esc(title),
+        title=title,
         count=0,
         findings="<p>本次检查没有未通过的规则;以下为历次检查中发现并已整改的问题。</p>",
         resolved=timeline_html(items),
         tables=report._tables_html(rep, {}),
-        **{f"m{i}": report._esc(v) for i, v in enumerate(values)},
+        **meta_slots,
     )
 
 

@@ -952,11 +952,25 @@ def agency_page(
     """One agency's page (items: its findings as row tuples): where the error is, findings explained,
     tables redrawn; `extra`: escaped HTML after the findings (the history across runs); checked_at:
     the run's time as shown (beijing_time)."""
-    meta = rep["meta"] or {"report_id": rid}
     first = items[0]
+    title, meta_slots = page_meta(rid, rep, first.agency, first.region, checked_at)
+    return _agency_shell().format(
+        title=title,
+        count=len(items),
+        findings=Markup(diagnosis_html(diagnosis)) + _findings_html(items, gx_links),
+        resolved=_resolved_html(resolved) + extra,
+        tables=_tables_html(rep, _marks(items), diagnosis.likely() if diagnosis else None),
+        **meta_slots,
+    )
+
+
+def page_meta(rid: str, rep: dict, agency=None, region=None, checked_at: str = "") -> tuple[str, dict[str, str]]:
+    """An agency page's escaped title and its 报告信息 slots (_META_LABELS, in order); agency and region
+    stand in when the data folder has no meta for the report."""
+    meta = rep.get("meta") or {"report_id": rid}
     values = (
-        text(meta.get("agency") or first.agency),
-        text(meta.get("region") or first.region),
+        text(meta.get("agency") or agency),
+        text(meta.get("region") or region),
         S.LEVELS.get(meta.get("level"), meta.get("level") or ""),
         meta.get("year"),
         rid,
@@ -966,15 +980,8 @@ def agency_page(
         meta.get("parse_status"),
         checked_at,
     )
-    title = f"{text(meta.get('agency') or first.agency) or rid} {text(meta.get('year'))} 年度报告:检查结果"
-    return _agency_shell().format(
-        title=_esc(title),
-        count=len(items),
-        findings=Markup(diagnosis_html(diagnosis)) + _findings_html(items, gx_links),
-        resolved=_resolved_html(resolved) + extra,
-        tables=_tables_html(rep, _marks(items), diagnosis.likely() if diagnosis else None),
-        **{f"m{i}": _esc(v) for i, v in enumerate(values)},
-    )
+    title = f"{text(meta.get('agency') or agency) or rid} {text(meta.get('year'))} 年度报告:检查结果"
+    return _esc(title), {f"m{i}": _esc(v) for i, v in enumerate(values)}
 
 
 def draft_sections(items: list, rep: dict, diagnosis: localise.Diagnosis | None = None) -> tuple[Markup, Markup]:
