@@ -268,8 +268,8 @@ def _table(rows: list[tuple]) -> pa.Table:
     return pa.table([pa.array(list(c), f.type) for c, f in zip(columns, FINDINGS_SCHEMA)], schema=FINDINGS_SCHEMA)
 
 
-def _frame(rows: list[tuple]) -> pd.DataFrame:
-    """The findings frame of row tuples, built column by column through Arrow."""
+def frame_of_rows(rows: list[tuple]) -> pd.DataFrame:
+    """The findings frame of row tuples (COLUMNS order), built column by column through Arrow."""
     return _ordered(_table(rows))
 
 
@@ -296,7 +296,7 @@ def build(
                 _sorted_problems([p for _, problems in parts for p in problems]),
             )
     rows, problems = _explain_all(run_id, collected.failures, collected.incomplete, reports, selected)
-    return _frame(rows), _sorted_problems(problems)
+    return frame_of_rows(rows), _sorted_problems(problems)
 
 
 _ROW_ORDER = (COLUMNS.index("report_id"), COLUMNS.index("rule_id"))

@@ -1116,9 +1116,8 @@ VERDICT = {
 
 def _verdict_word(severity: str, status: str) -> str:
     """错误·未通过, 警告·未通过, or 无法核验 alone (a rule not checked is neither error nor warning)."""
-    if status == F.NOT_ASSESSABLE:
-        return STATUS_ZH[status]
-    return f"{SEVERITY_ZH.get(severity, severity)}·{STATUS_ZH.get(status, status)}"
+    word = severity_word(severity, status)
+    return word if status == F.NOT_ASSESSABLE else f"{word}·{STATUS_ZH.get(status, status)}"
 
 
 def gate_text(outcome, *, source: str, report_meta: dict | None = None, notes: list[str] = ()) -> str:

@@ -91,7 +91,7 @@ def write_outputs(
             listed = roster.check(run_id, roster_file, data, selected)
             summary["roster"] = listed.summary
             if listed.rows:
-                current = F.to_frame(pd.concat([current, F._frame(listed.rows)], ignore_index=True))
+                current = F.to_frame(pd.concat([current, F.frame_of_rows(listed.rows)], ignore_index=True))
         lap("explain_s")
         diagnoses = diagnose(run_id, current, reports)
         lap("localise_s")
