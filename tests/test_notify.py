@@ -330,3 +330,94 @@ def test_junit_of_a_run_that_did_not_complete_is_one_error(tmp_path):
     root = ET.parse(path).getroot()
     assert (root.get("tests"), root.get("errors"), root.get("failures")) == ("1", "1", "0")
     assert root.find("./testsuite/testcase/error").get("message") == "数据目录无法使用"
+
+
+def self_signed_pem(folder) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 (its own CA) and its key, as PEM files: what an internal relay presents."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nianbao test relay")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "relay.pem", folder / "relay.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_file), str(key_file)
+
+
+class TlsMailbox(Mailbox):
+    """Records, with each message, whether its session was encrypted and who logged in."""
+
+    async def handle_DATA(self, server, session, envelope):
+        await super().handle_DATA(server, session, envelope)
+        login = session.auth_data.login if session.authenticated else None
+        self.messages[-1].update(tls=session.ssl is not None, login=login)
+        return "250 OK"
+
+
+def test_email_with_a_login_goes_over_starttls_to_a_relay_with_its_own_ca(tmp_path):
+    import ssl
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    cert, key = self_signed_pem(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    logins = []
+
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        logins.append((auth_data.login, auth_data.password))
+        return AuthResult(success=auth_data.password == b"s3cret", handled=False, auth_data=auth_data)
+
+    box = TlsMailbox()
+    # The relay refuses anything before STARTTLS, and a login over a plain connection.
+    relay = Controller(
+        box,
+        hostname="127.0.0.1",
+        port=free_port(),
+        tls_context=server_tls,
+        require_starttls=True,
+        authenticator=authenticate,
+        auth_require_tls=True,
+    )
+    relay.start()
+    try:
+        counts = {"new": 1, "new_errors": 1, "new_warnings": 0, "new_agencies": 1, "persisting": 0, "resolved": 0}
+        summary = notify.Summary("run-1", "nightly", 2, [], counts, "/site/nianbao/index.html")
+        env = {
+            "NIANBAO_SMTP_HOST": "127.0.0.1",
+            "NIANBAO_SMTP_PORT": str(relay.port),
+            "NIANBAO_SMTP_USER": "audit",
+            "NIANBAO_SMTP_PASSWORD": "s3cret",
+        }
+        untrusted = notify.send_email(summary, ("a@example.org",), 10, env=env)
+        assert not untrusted.ok and "CERTIFICATE_VERIFY_FAILED" in untrusted.error
+        assert box.messages == [] and logins == []  # no password left the machine unencrypted
+
+        sent = notify.send_email(summary, ("a@example.org",), 10, env={**env, "NIANBAO_SMTP_CA_FILE": cert})
+        assert sent.ok, sent.error
+        assert [(m["tls"], m["login"], m["to"]) for m in box.messages] == [(True, b"audit", ["a@example.org"])]
+        assert logins == [(b"audit", b"s3cret")]
+    finally:
+        relay.stop()

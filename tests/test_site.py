@@ -153,6 +153,8 @@ def test_gx_index_links_to_landing_page(site):
     links = doc.xpath("//table//a/@href")
     assert links and all((site / link).is_file() for link in links)
     assert not list(doc.iter("script"))
+    run_times = doc.xpath("//table//tr/td[2]/text()")
+    assert run_times and all(t.endswith("北京时间(UTC+8)") for t in run_times), run_times
 
 
 def test_landing_page_for_100000_reports_stays_small_per_row():
@@ -349,6 +351,11 @@ def test_times_are_beijing_time_and_gx_pages_lose_remote_references():
     out = site_mod.strip_remote(gx)
     assert "https:" not in out and "Subscribe" in out and site_mod.JQUERY_SHIM in out
     assert site_mod.strip_remote(out) == out  # idempotent: a page of an earlier run is cleaned again
+    times = '<td>2026-12-07 23:59:37 UTC</td><td><div class="x">2026-12-07T08:09:47.5Z</div></td><p>UTC 2026</p>'
+    assert site_mod.beijing_times(times) == (
+        "<td>2026-12-08 07:59:37 北京时间(UTC+8)</td>"
+        '<td><div class="x">2026-12-07 16:09:47 北京时间(UTC+8)</div></td><p>UTC 2026</p>'
+    )
 
 
 def test_checked_reports_per_region_are_one_group_by(site):

@@ -380,7 +380,8 @@ def send_email(s: Summary, to: tuple[str, ...], max_findings: int, env=None) -> 
     msg["Message-ID"] = make_msgid("nianbao")
     msg.set_content(text(s, max_findings, markdown=False), charset="utf-8")
     try:
-        context = ssl.create_default_context()
+        # An internal relay's certificate is often signed by the organisation's own CA.
+        context = ssl.create_default_context(cafile=env.get("NIANBAO_SMTP_CA_FILE") or None)
         if tls == "ssl":
             client = smtplib.SMTP_SSL(host, port, timeout=TIMEOUT_S, context=context)
         else:

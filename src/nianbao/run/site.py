@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from .. import paths
-from ..report import PAGES_DIR
+from ..report import PAGES_DIR, beijing_time
 
 KEEP_RUNS_IN_GX = 20  # validation results kept in GX's store (and pages in the site)
 BUILDS = paths.SITE_DIR.parent / "builds"
@@ -51,6 +51,14 @@ if (typeof window.$ === "undefined") { window.$ = function (sel) {
 }; }
 </script>"""
 _HEAD = re.compile(r"<head>", re.I)
+# GX prints run times in UTC ("2026-12-07 07:59:37 UTC" in its index, "2026-12-07T08:09:47Z" on a
+# validation page); auditors read Beijing time, as on nianbao's own pages. Only whole text nodes.
+_UTC_TEXT = re.compile(r">\s*(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.\d+)?(?: UTC|Z)\s*<")
+
+
+def beijing_times(html: str) -> str:
+    """GX page HTML with its UTC run times shown in Beijing time."""
+    return _UTC_TEXT.sub(lambda m: f">{beijing_time(f'{m.group(1)}T{m.group(2)}+00:00')}<", html)
 
 
 def strip_remote(html: str) -> str:
@@ -60,6 +68,7 @@ def strip_remote(html: str) -> str:
         html = pattern.sub("", html)
     html = _REMOTE_CSS_URL.sub("none", html)
     html = _REMOTE_ANCHOR.sub(lambda m: m.group(1), html)
+    html = beijing_times(html)
     if "$(" in html and JQUERY_SHIM not in html:
         html = _HEAD.sub(lambda m: m.group(0) + JQUERY_SHIM, html, count=1)
     return html
@@ -85,7 +94,8 @@ def validation_pages(ctx, checkpoint_result, site: Path) -> dict[str, str]:
             page = Path(unquote(urlparse(url).path)).resolve()
             offline(page)
             links[key.expectation_suite_identifier.name] = page.relative_to(site).as_posix()
-    for page in sorted((site / "expectations").glob("*.html")) + sorted((site / "static").glob("styles/*.css")):
+    pages = [site / "index.html", *sorted((site / "expectations").glob("*.html"))]
+    for page in pages + sorted((site / "static").glob("styles/*.css")):
         if page.is_file():
             offline(page)
     return links
