@@ -14,11 +14,12 @@ import functools
 import json
 import shutil
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
 import pandas as pd
-from checkpoint_support import base_reports, make_root, report, run_cli, write_data
+from checkpoint_support import base_reports, edited, make_root, report, run_cli, write_data
 from docx import Document
 
 from nianbao import export_rows as X
@@ -173,3 +174,23 @@ def test_inert_prefixes_only_formula_starts():
         "",
     ]
     assert json.loads(json.dumps(X.HEADERS, ensure_ascii=False))[0] == "单位"
+
+
+def test_export_of_resolved_findings_lists_what_was_corrected_since_the_last_run(tmp_path):
+    root = make_root(tmp_path)
+    write_data(root / "data", base_reports())
+    assert run_cli(root, "run", "nightly").returncode == 2
+    first = pd.read_parquet((root / "uncommitted" / "runs" / "latest" / "findings.parquet").resolve())
+    fixed = edited(base_reports(), "苏州市财政局", "active_disclosure", {"fees_10k_yuan": Decimal("29.2322")})
+    write_data(root / "data", fixed)
+    assert run_cli(root, "run", "nightly").returncode == 2
+    out = tmp_path / "已整改.xlsx"
+    proc = run_cli(root, "export", "--resolved", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames == ["已整改"]
+    header, *body = [tuple(c.value for c in row) for row in book.active.iter_rows()]
+    assert header == X.HEADERS
+    gone = first[first.agency == "苏州市财政局"]
+    assert not gone.empty and keys(body) == sorted(zip(gone.agency, gone.rule_id, gone.message))
+    assert "已整改" in proc.stdout

@@ -168,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_meta(s, "region", "year")
     s.add_argument("--rule", default=None, help="a rule family (R1) or rule id (R1.total)")
     s.add_argument("--data", default=None, help="data folder (default: the run's)")
+    s.add_argument("--resolved", action="store_true", help="the findings corrected since the previous run instead")
     s.add_argument("--out", required=True, help="FILE.xlsx or FILE.csv")
 
     s = sub.add_parser("notice", help="a draft 通报 (.docx) for one jurisdiction from the latest nightly run")

@@ -62,10 +62,13 @@ def _summary(run: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def load(run: Path, data: Path | None, region=None, year=None, rule=None) -> tuple[pd.DataFrame, list, dict]:
-    """The run's selected findings (sorted as exported), their export rows, and the run's summary."""
+def load(
+    run: Path, data: Path | None, region=None, year=None, rule=None, resolved: bool = False
+) -> tuple[pd.DataFrame, list, dict]:
+    """The run's selected findings (sorted as exported), their export rows, and the run's summary;
+    `resolved`: the findings this run no longer has (corrected since the previous comparable run)."""
     summary = _summary(run)
-    findings = F.read(run / "findings.parquet")
+    findings = F.read(run / ("resolved.parquet" if resolved else "findings.parquet"))
     chosen = X.select(findings, region, year, rule)
     chosen = chosen.sort_values(["region", "agency", "report_id", "rule_id"], kind="stable", na_position="first")
     diag_file = run / "diagnoses.parquet"
@@ -113,10 +116,18 @@ def command_export(args) -> ExitCode:
     run = waive._run_dir(args.run)
     if run is None:
         return _fail("export", f"找不到运行 {args.run!r} 的检查结果(uncommitted/runs/…/findings.parquet);请先运行检查")
-    _, table, _ = load(run, Path(args.data) if args.data else None, args.region, args.year, args.rule)
+    resolved = bool(getattr(args, "resolved", False))
+    if resolved and not (run / "resolved.parquet").is_file():
+        return _fail("export", f"运行 {run.name} 没有已整改清单(resolved.parquet)", ExitCode.INPUT_UNREADABLE)
+    data = Path(args.data) if args.data else None
+    _, table, _ = load(run, data, args.region, args.year, args.rule, resolved=resolved)
     out.parent.mkdir(parents=True, exist_ok=True)
-    (write_xlsx if out.suffix.lower() == ".xlsx" else X.write_csv)(out, table)
-    print(f"已导出 {len(table)} 条检查结果(运行 {run.name})到 {out}")
+    if out.suffix.lower() == ".xlsx":
+        write_xlsx(out, table, "已整改" if resolved else "检查结果")
+    else:
+        X.write_csv(out, table)
+    what = "条已整改的问题(上次运行有、本次已消失)" if resolved else "条检查结果"
+    print(f"已导出 {len(table)} {what}(运行 {run.name})到 {out}")
     return ExitCode.OK
 
 
