@@ -1,0 +1,206 @@
+"""内容雷同 (R30): report text copied from the agency's own previous report or from another agency's.
+
+Template text comes out first: the format's headings, captions and notes, and any sentence that many
+agencies print word for word (a provincial model paragraph), or every pair of reports would look alike.
+What is left of each section is cut into overlapping 5-character shingles (digits read as one digit,
+so a report copied with only its year and numbers changed is still a copy).
+
+Two comparisons:
+- with the same agency's report of the year before: one exact comparison per report;
+- with the other agencies' reports of the same year: a national year is 150,000 reports, 10^10 pairs,
+  so candidates come from MinHash signatures in an LSH index (datasketch) and only candidates are
+  measured exactly.
+
+The measure is a report's share of its own shingles found in the other report's same section (and
+over all sections): a short report pasted into a longer one is a copy for the short one only. A
+match is reported from a share of SHARE_LIMIT up; texts of fewer than MIN_SHINGLES shingles after the
+templates are not compared (too little to say).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SHINGLE = 5  # characters per shingle: long enough that common words alone do not match
+NUM_PERM = 64  # MinHash permutations: the LSH finds pairs of Jaccard ~0.5 with few misses
+# Candidate pairs from an estimated Jaccard of 0.3: a report pasted whole into one three times its
+# length has a Jaccard of 1/3 but a share of 1; the exact share decides the finding.
+LSH_THRESHOLD = 0.3
+SHARE_LIMIT = 0.8
+MIN_SHINGLES = 100
+# A sentence printed by at least this share of the agencies (and at least TEMPLATE_MIN_AGENCIES of
+# them) is a template: a model paragraph, not a copy.
+TEMPLATE_SHARE = 0.02
+TEMPLATE_MIN_AGENCIES = 5
+PREVIOUS_YEAR, SAME_YEAR = "previous-year", "same-year"
+
+# What the format itself makes every report print (DOMAIN.md: the six headings, the tables' captions
+# and notes); compared after normalisation, so punctuation and spacing do not matter.
+FORMAT_TEXT = (
+    "总体情况",
+    "主动公开政府信息情况",
+    "收到和处理政府信息公开申请情况",
+    "政府信息公开行政复议行政诉讼情况",
+    "存在的主要问题及改进情况",
+    "其他需要报告的事项",
+    "本年新收政府信息公开申请数量",
+    "上年结转政府信息公开申请数量",
+    "第一项加第二项之和等于第三项加第四项之和",
+    "本报告中所列数据的统计期限自年月日起至年月日止",
+    "本报告所列数据的统计期限自年月日起至年月日止",
+)
+_SPLIT = re.compile(r"[。！？；!?;\n\r]+")
+_NOT_WORD = re.compile(r"[^\w]|_", re.UNICODE)
+_DIGITS = re.compile(r"\d+")
+_HASH_MUL = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier (Fibonacci hashing)
+# The permutations' multipliers (odd) and offsets: fixed, so signatures compare across runs.
+_RNG = np.random.default_rng(20211)
+PERMUTATIONS = (
+    _RNG.integers(1, 1 << 63, NUM_PERM, dtype=np.uint64) | np.uint64(1),
+    _RNG.integers(0, 1 << 63, NUM_PERM, dtype=np.uint64),
+)
+
+
+def normalise(sentence: str) -> str:
+    """A sentence as compared: NFKC, no spaces or punctuation, every run of digits one 0."""
+    text = _NOT_WORD.sub("", unicodedata.normalize("NFKC", sentence))
+    return _DIGITS.sub("0", text)
+
+
+def sentences(text: str) -> list[str]:
+    """The normalised non-empty sentences of a text."""
+    return [s for s in (normalise(part) for part in _SPLIT.split(text or "")) if s]
+
+
+_FORMAT_SENTENCES = frozenset(normalise(t) for t in FORMAT_TEXT)
+
+
+@dataclass(frozen=True)
+class Text:
+    """One report's text: its id, the key linking an agency across years, its year, its sections."""
+
+    report_id: str
+    agency_key: str
+    year: int
+    sections: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Match:
+    """`report_id` shares `share` of its own text with `other_id` (section key -> share per section)."""
+
+    report_id: str
+    other_id: str
+    scope: str  # previous-year | same-year
+    share: float
+    sections: dict[str, float] = field(default_factory=dict)
+
+
+def template_sentences(texts: Iterable[Text], split: dict[str, dict[str, list[str]]] | None = None) -> frozenset[str]:
+    """The format's own sentences and those printed by many agencies (`split`: each text's sentences)."""
+    texts = list(texts)
+    if split is None:
+        split = {t.report_id: {k: sentences(body) for k, body in t.sections.items()} for t in texts}
+    agencies: dict[str, set[str]] = defaultdict(set)
+    keys = set()
+    for t in texts:
+        keys.add(t.agency_key)
+        for parts in split[t.report_id].values():
+            for s in set(parts):
+                agencies[s].add(t.agency_key)
+    floor = max(TEMPLATE_MIN_AGENCIES, TEMPLATE_SHARE * len(keys))
+    return _FORMAT_SENTENCES | frozenset(s for s, who in agencies.items() if len(who) >= floor)
+
+
+def shingles(text: str) -> np.ndarray:
+    """Sorted unique 32-bit hashes of the SHINGLE-character windows of a normalised text."""
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if len(codes) < SHINGLE:
+        return np.empty(0, np.uint32)
+    h = np.zeros(len(codes) - SHINGLE + 1, np.uint64)
+    for i in range(SHINGLE):  # polynomial hash of each window, wrapping at 2^64
+        h = h * _HASH_MUL + codes[i : len(codes) - SHINGLE + 1 + i]
+    return np.unique((h >> np.uint64(32)).astype(np.uint32))
+
+
+def _section_shingles(split: dict[str, list[str]], templates: frozenset[str]) -> dict[str, np.ndarray]:
+    """Each section's shingles, its template sentences left out (sentences joined: a copy keeps their order)."""
+    return {key: shingles("".join(s for s in parts if s not in templates)) for key, parts in split.items()}
+
+
+def _share(own: np.ndarray, other: np.ndarray) -> float:
+    if not len(own):
+        return 0.0
+    return len(np.intersect1d(own, other, assume_unique=True)) / len(own)
+
+
+def _match(rid, a: dict[str, np.ndarray], oid, b: dict[str, np.ndarray], scope: str, limit: float) -> Match | None:
+    own = np.unique(np.concatenate(list(a.values()))) if a else np.empty(0, np.uint32)
+    if len(own) < MIN_SHINGLES:
+        return None
+    other = np.unique(np.concatenate(list(b.values()))) if b else np.empty(0, np.uint32)
+    total = _share(own, other)
+    if total < limit:
+        return None
+    per_section = {k: round(_share(v, b.get(k, np.empty(0, np.uint32))), 3) for k, v in a.items() if len(v)}
+    return Match(rid, oid, scope, round(total, 3), per_section)
+
+
+def _minhash(values: np.ndarray, permutations: tuple[np.ndarray, np.ndarray]):
+    """A MinHash signature (datasketch's LeanMinHash, for its LSH index) of 32-bit shingle hashes, each
+    permutation a multiply-shift hash applied to all values at once (MinHash.update_batch hashes value
+    by value in Python, and its modulo a prime is the slow half of the arithmetic)."""
+    from datasketch import LeanMinHash
+
+    a, b = permutations
+    hashed = (values.astype(np.uint64)[:, None] * a + b) >> np.uint64(32)
+    return LeanMinHash(seed=1, hashvalues=hashed.min(axis=0))
+
+
+def matches(texts: list[Text], limit: float = SHARE_LIMIT) -> list[Match]:
+    """Every report whose text is at least `limit` the same as its agency's previous report or another
+    agency's report of the same year; agency keys shared by two reports of one year are not linked."""
+    from datasketch import MinHashLSH
+
+    split = {t.report_id: {k: sentences(body) for k, body in t.sections.items()} for t in texts}
+    templates = template_sentences(texts, split)
+    prepared = {rid: _section_shingles(parts, templates) for rid, parts in split.items()}
+    del split
+    by_key_year: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for t in texts:
+        by_key_year[(t.agency_key, t.year)].append(t.report_id)
+    found: list[Match] = []
+    for t in texts:
+        previous = by_key_year.get((t.agency_key, t.year - 1), [])
+        if len(previous) == 1 and len(by_key_year[(t.agency_key, t.year)]) == 1:
+            m = _match(t.report_id, prepared[t.report_id], previous[0], prepared[previous[0]], PREVIOUS_YEAR, limit)
+            if m:
+                found.append(m)
+
+    by_year: dict[int, list[Text]] = defaultdict(list)
+    for t in texts:
+        by_year[t.year].append(t)
+    for year_texts in by_year.values():
+        lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
+        whole = {}
+        for t in year_texts:
+            parts = list(prepared[t.report_id].values())
+            values = np.unique(np.concatenate(parts)) if parts else np.empty(0, np.uint32)
+            if len(values) >= MIN_SHINGLES:
+                whole[t.report_id] = _minhash(values, PERMUTATIONS)
+                lsh.insert(t.report_id, whole[t.report_id])
+        key_of = {t.report_id: t.agency_key for t in year_texts}
+        for rid, signature in whole.items():
+            for oid in sorted(lsh.query(signature)):
+                if oid == rid or key_of[oid] == key_of[rid]:
+                    continue
+                m = _match(rid, prepared[rid], oid, prepared[oid], SAME_YEAR, limit)
+                if m:
+                    found.append(m)
+    return found
