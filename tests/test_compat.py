@@ -10,6 +10,7 @@ from great_expectations import exceptions as gx_exceptions
 from great_expectations.expectations.metrics import util
 
 import nianbao_plugins  # noqa: F401  applies the fixes
+from nianbao import report_text, year_pairs
 from nianbao import schema as S
 from nianbao.paths import EXPECTATIONS_DIR
 from nianbao_plugins import compat
@@ -22,7 +23,7 @@ def _column_lists():
     for path in sorted(EXPECTATIONS_DIR.glob("*.json")):
         for exp in json.loads(path.read_text(encoding="utf-8"))["expectations"]:
             kwargs = exp["kwargs"]
-            yield kwargs.get("column_list") or [kwargs["column"]]
+            yield kwargs.get("column_list") or [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs]
 
 
 BATCH = [
@@ -33,6 +34,8 @@ BATCH = [
     "region",
     "year",
     "level",
+    *year_pairs.COLUMNS,
+    *report_text.ASSET_COLUMNS,
 ]
 
 

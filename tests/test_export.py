@@ -97,6 +97,8 @@ def test_xlsx_export_has_exactly_the_filtered_findings_and_no_formula(tmp_path):
     # Columns: level in Chinese, year a number, the localisation's proposal where there is one.
     nanshan = [r for r in body if r[0] == "南山区人民政府"]
     assert nanshan and all(r[1] == "广东省深圳市南山区" and r[2] == "县级人民政府" and r[3] == 2023 for r in nanshan)
+    # An unpublished agency (R29) has no report to read its level from: the roster's is exported.
+    assert [r[2] for r in body if r[0] == MISSING_AGENCY] == ["市级政府部门"]
     assert any("→" in (r[9] or "") for r in body), body
 
     # --rule narrows to one family; --year to one year.

@@ -36,10 +36,19 @@ def findings(tmp_path_factory):
     names = {o.report_id: Path(o.path).name for o in summary.outcomes}
     assert {Path(o.path).name for o in summary.outcomes if o.status == "parsed"} >= {"002.tables.txt", *CLEAN_COMPLETE}
     failures = F.run_suites(get_context(), "duckdb", data, data.parent / "work")
+    found = {(names[rid], rule): row for (rid, rule), row in failures.items()}
+    checks = {(names[rid], check) for rid, check in failures.checks}
+    # NNN.tables.txt are excerpts (the tables and their headings as printed, not the whole report): R24
+    # rightly finds parts missing from them; the whole-report rules are tested on whole reports
+    # (test_report_text). Here: the tables' rules.
+    excerpts = {k for k in found if k[0].endswith(".tables.txt") and k[1].startswith("R24.")}
+    assert {k[1] for k in found if k[0] == "000.txt" or k[0].endswith(".html")} <= {
+        r.id for r in R.RULES if r.table != R.REPORT_TEXT
+    }
     return (
         {v: k for k, v in names.items()},
-        {(names[rid], rule): row for (rid, rule), row in failures.items()},
-        {(names[rid], check) for rid, check in failures.checks},
+        {k: v for k, v in found.items() if k not in excerpts},
+        {k for k in checks if k not in excerpts},
     )
 
 

@@ -7,13 +7,17 @@ reason, and the landing page shows them all.
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from datetime import date
+from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from nianbao import roster
+from nianbao import datafolder, ingest, roster
 from nianbao import schema as S
 from tests.checkpoint_support import base_reports, make_root, run_cli, write_data
 
@@ -102,3 +106,90 @@ def test_landing_page_lists_roster(roster_run):
     assert "西湖区人民政府" not in section  # published in time: nothing to say
     missing_id = S.report_id_for(MISSING_AGENCY, "浙江省杭州市", 2023)
     assert (roster_run["site"] / "agencies" / f"{missing_id}.html").is_file()
+
+
+# --- The publication date ingest read off the page itself (no `published` column in the roster).
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+def _page_with_pub_date(src: Path, day: str) -> bytes:
+    """A real department page with its PubDate meta line set to `day` (everything else as published)."""
+    html = src.read_text(encoding="utf-8")
+    changed = re.sub(r'(<meta name="PubDate" content=")[^"]*"', rf'\g<1>{day} 10:00"', html, count=1)
+    assert changed != html
+    return changed.encode("utf-8")
+
+
+def test_r28_from_the_reports_own_publication_date(tmp_path):
+    """A roster without a published column: R28 from the date ingest read off the page (PubDate), R29 with
+    the roster's level. jtj-2023 as published (2024-01-30, a department's deadline 1月31日) is in time; the
+    same bureau's 2022 page, its PubDate set to 2023-02-20, is late."""
+    src, out = tmp_path / "src", tmp_path / "data"
+    src.mkdir()
+    shutil.copy(CORPUS / "html-series" / "jtj-2023.html", src / "jtj-2023.html")
+    (src / "jtj-2022.html").write_bytes(_page_with_pub_date(CORPUS / "html-series" / "jtj-2022.html", "2023-02-20"))
+    ingest.ingest([src], out, workers=1)
+    (reports,) = datafolder.as_snapshot(out).files("reports")
+    published = pq.read_table(reports, columns=["year", "published"]).to_pydict()
+    assert dict(zip(published["year"], published["published"])) == {2022: date(2023, 2, 20), 2023: date(2024, 1, 30)}
+    bureau = "平潭综合实验区交通与建设局"
+    path = tmp_path / "roster.csv"
+    path.write_text(
+        "agency,region,level,year\n"
+        f"{bureau},,city_department,2022\n"
+        f"{bureau},,city_department,2023\n"
+        f"{MISSING_AGENCY},浙江省杭州市,city_department,2023\n",
+        encoding="utf-8",
+    )
+    result = roster.check("run-1", path, datafolder.as_snapshot(out), lambda rule, severity: True)
+    got = {(r[2], r[4], r[5]) for r in result.rows}
+    assert got == {(bureau, 2022, roster.LATE), (MISSING_AGENCY, 2023, roster.MISSING)}
+    late = next(r for r in result.rows if r[5] == roster.LATE)
+    assert json.loads(late[9]) == {"published": "2023-02-20", "deadline": "2023-01-31"}
+    missing_id = S.report_id_for(MISSING_AGENCY, "浙江省杭州市", 2023)
+    assert result.levels[missing_id] == "city_department"  # R29: no report to take a level from
+    section = roster.section_html(result)
+    row = section.split(f'agencies/{missing_id}.html">')[1].split("</tr>")[0]
+    assert "<td>市级政府部门</td>" in row
+
+
+def test_published_date_values():
+    """What a reports column read through pandas may hold, as a day; absent values as None."""
+    assert roster._date(date(2023, 2, 20)) == date(2023, 2, 20)
+    assert roster._date(pd.Timestamp("2023-02-20")) == date(2023, 2, 20)
+    assert roster._date("2023-02-20") == date(2023, 2, 20)
+    assert all(roster._date(v) is None for v in (None, float("nan"), pd.NaT, "不详"))
+
+
+def test_r28_without_a_roster_from_dates_and_levels_as_printed(tmp_path):
+    """No roster: R28 of every report whose page dates it. A department's report published on 2月20日 is
+    late (due 1月31日); one of unknown level is late only after 3月31日 (department or government, it
+    was due by then), never between the two deadlines. A real nightly run lists it like any finding."""
+    root = make_root(tmp_path)
+    src = tmp_path / "src"
+    src.mkdir()
+    pages = {"jtj-2022": "2023-02-20", "jtj-2023": "2024-02-15", "hzs-2023": "2024-04-02", "hzs-2022": "2023-01-09"}
+    for name, day in pages.items():
+        (src / f"{name}.html").write_bytes(_page_with_pub_date(CORPUS / "html-series" / f"{name}.html", day))
+    (src / "manifest.csv").write_text(
+        "file,agency,region,year,level\njtj-2022.html,,,,city_department\nhzs-2022.html,,,,city_department\n",
+        encoding="utf-8",
+    )
+    data = root / "data"
+    ingest.ingest([src / f"{n}.html" for n in pages], data, workers=1, manifest=src / "manifest.csv")
+    result = roster.check("run-1", None, datafolder.as_snapshot(data), lambda rule, severity: True)
+    assert result.summary == {} and result.levels == {}
+    late = {(r[2], r[4]): json.loads(r[9]) for r in result.rows}
+    assert {k: v["deadline"] for k, v in late.items()} == {
+        ("平潭综合实验区交通与建设局", 2022): "2023-01-31",
+        ("平潭综合实验区行政审批局", 2023): "2024-03-31",
+    }
+    assert all(r[5] == roster.LATE for r in result.rows)
+
+    proc = run_cli(root, "run", "nightly")
+    assert proc.returncode in (1, 2), proc.stderr[-3000:]
+    run = (root / "uncommitted" / "runs" / "latest").resolve()
+    findings = pq.read_table(run / "findings.parquet").to_pandas()
+    assert {(r.agency, r.year) for r in findings[findings.rule_id == roster.LATE].itertuples()} == set(late)
+    assert "roster" not in json.loads((run / "run_results.json").read_text())

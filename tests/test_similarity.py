@@ -111,6 +111,5 @@ def test_real_series_reuse_text_but_none_is_a_copy():
     shares = {(m.report_id, m.other_id): m.share for m in found}
     assert ("pingtan-2025", "pingtan-2024") in shares and ("jtj-2023", "jtj-2022") in shares
     assert all(s < 0.8 for s in shares.values()), shares
-    # gaj-2020's page holds only a link to its file (文件下载): nothing of it is in gaj-2021.
-    prose_only = {k: v for k, v in shares.items() if "gaj-2020" not in k}
-    assert shares[("gaj-2021", "gaj-2020")] < 0.1 and all(v > 0.2 for v in prose_only.values()), shares
+    # gaj-2020's page holds only a link to its file (文件下载): too little text to compare with.
+    assert ("gaj-2021", "gaj-2020") not in shares and all(v > 0.2 for v in shares.values()), shares

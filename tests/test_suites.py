@@ -31,7 +31,26 @@ CHECKS = {
     ],
     "active_disclosure_2019": ["R5.active_disclosure_2019", "R9.active_disclosure_2019", "R10.rules_2019", "R8"],
     "review_litigation": ["R4", "R5.review_litigation", "R9.review_litigation"],
+    # Derived from two years' reports (nianbao.year_pairs): R11/R12 are identities, R11.previous a presence.
+    "year_pairs": ["R11", "R11.previous", "R12"],
+    # The text, parts and versions of each report (nianbao.report_text): one expectation per rule.
+    "report_text": [
+        "R17.applications",
+        "R18.reviews",
+        "R19.litigations",
+        "R23.title",
+        "R23.period_start",
+        "R23.period_end",
+        "R24.sections",
+        "R24.tables",
+        "R25.format",
+        "R27.five",
+        "R30.previous_year",
+        "R30.same_year",
+        "R31.versions",
+    ],
 }
+IDENTITY_KINDS = ("identity", "cross_year")  # the kinds whose checks are expect_row_identities
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +109,7 @@ def _identity(rule: R.Rule) -> dict:
 def test_every_expectation_names_its_rules():
     """meta: the check id, severity, description and every rule it verifies, as in rules.py; the
     kwargs verify exactly those rules."""
-    checks = {(s, c.id): c for s in R.SUITES for c in R.checks_for_suite(s)}
+    checks = {(s, c.id): c for s in R.ALL_SUITES for c in R.checks_for_suite(s)}
     for suite, exp in _expectations():
         meta = exp["meta"]
         assert set(meta) == META_KEYS, (suite, meta)
@@ -104,14 +123,17 @@ def test_every_expectation_names_its_rules():
             assert entry["description"] == rule.description and entry["basis"] == rule.basis, rule.id
             assert entry["columns"] == list(rule.operands), rule.id
         kwargs = exp["kwargs"]
-        if check.kind == "identity":
+        if check.kind in IDENTITY_KINDS:
             assert exp["type"] == "expect_row_identities"
             assert kwargs["identities"] == [_identity(r) for r in check.rules]
             assert set(kwargs["column_list"]) == {c for r in check.rules for c in r.operands}
         else:
             (rule,) = check.rules
             assert check.id == rule.id
-            columns = kwargs.get("column_list") or [kwargs["column"]]
+            # column_list, column, or a pair (column_A, column_B): the text's number and the tables'
+            columns = kwargs.get("column_list") or [
+                kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs
+            ]
             assert set(columns) >= set(rule.columns), rule.id
             assert set(columns) <= {*rule.operands, rule.params.get("level_column")}, rule.id
 
@@ -133,13 +155,13 @@ def test_every_rule_in_exactly_one_expectation_of_each_suite_that_holds_it():
     per_suite = Counter((s, r["rule_id"]) for s, e in _expectations() for r in e["meta"]["rules"])
     assert max(per_suite.values()) == 1
     assert {rule for _, rule in per_suite} == set(R.RULES_BY_ID)
-    for suite in R.SUITES:
+    for suite in R.ALL_SUITES:
         assert {r for s, r in per_suite if s == suite} == {r.id for r in R.rules_for_suite(suite)}, suite
     # Identity rules ride in their family's expectation, the others in their own.
     for _, e in _expectations():
         for r in e["meta"]["rules"]:
             rule = R.RULES_BY_ID[r["rule_id"]]
-            assert e["meta"]["check_id"] == (rule.family if rule.kind == "identity" else rule.id)
+            assert e["meta"]["check_id"] == (rule.family if rule.kind in IDENTITY_KINDS else rule.id)
 
 
 def test_few_and_wide_suites():
@@ -147,14 +169,14 @@ def test_few_and_wide_suites():
     for s, e in _expectations():
         found.setdefault(s, []).append(e["meta"]["check_id"])
     assert {s: sorted(c) for s, c in found.items()} == {s: sorted(c) for s, c in CHECKS.items()}
-    assert sum(map(len, found.values())) == 24
-    assert {s: [c.id for c in R.checks_for_suite(s)] for s in R.SUITES} == {s: found[s] for s in R.SUITES}
+    assert sum(map(len, found.values())) == 40
+    assert {s: [c.id for c in R.checks_for_suite(s)] for s in R.ALL_SUITES} == {s: found[s] for s in R.ALL_SUITES}
 
 
 def test_catalogue_is_read_from_the_files(tmp_path):
     rows = suites.catalogue_rows()
     assert [r["rule_id"] for r in rows][:3] == ["R1.person", "R1.business", "R1.research"]
-    assert len(rows) == len(R.RULES) == 67
+    assert len(rows) == len(R.RULES) == 90
     by_id = {r["rule_id"]: r for r in rows}
     assert by_id["R4.review"]["versions"] == [suites.ALL_VERSIONS]
     assert sorted(by_id["R1.total"]["versions"]) == ["2019", "2021"]
@@ -164,7 +186,7 @@ def test_catalogue_is_read_from_the_files(tmp_path):
     assert by_id["R6.magnitude"]["expectation_type"] == "expect_column_values_to_be_between"
     assert all(
         r["check_id"]
-        == (R.RULES_BY_ID[r["rule_id"]].family if R.RULES_BY_ID[r["rule_id"]].kind == "identity" else r["rule_id"])
+        == (R.RULES_BY_ID[r["rule_id"]].family if R.RULES_BY_ID[r["rule_id"]].kind in IDENTITY_KINDS else r["rule_id"])
         for r in rows
     )
     md = suites.catalogue_markdown()
@@ -222,7 +244,7 @@ _KWARGS_PROBE = textwrap.dedent("""
     ctx = get_context()                                            # imports nianbao_plugins: the fix
     fixed = {n: Expectation.__dict__[n] for n in NAMES}
     expectations = [
-        (s, e.meta["check_id"], e) for s in sorted(engines.R.SUITES) for e in ctx.suites.get(s).expectations
+        (s, e.meta["check_id"], e) for s in sorted(engines.R.ALL_SUITES) for e in ctx.suites.get(s).expectations
     ]
     # The same expectations with a non-default success kwarg.
     expectations += [(s, c + "+mostly", ExpectationConfiguration(
@@ -273,7 +295,7 @@ def test_kwargs_fix_returns_what_gx_returns():
     assert got["replaced"] == {"_get_domain_kwargs": True, "_get_success_kwargs": True, "_get_runtime_kwargs": True}
     assert set(got["fix_is_compat"]) == {"nianbao_plugins.compat"}
     assert got["overridden"] == []
-    assert got["expectations"] == 2 * 24 and got["compared"] == 2 * 24 * (2 + 6)
+    assert got["expectations"] == 2 * 40 and got["compared"] == 2 * 40 * (2 + 6)
     assert len(got["checks"]) == 2 * len({c for cs in CHECKS.values() for c in cs})
     assert got["mismatches"] == []
     # The comparison is of real kwargs: the identities and the production result format.

@@ -1,4 +1,4 @@
-"""`nianbao bench [synth|nightly|gate|localise|all] [--sizes 100000,1000000]`: wall time and peak memory, printed.
+"""`nianbao bench [synth|nightly|gate|localise|crossyear|text|all] [--sizes 100000,1000000]`: figures, printed.
 
 Every measured step runs in its own child process, started by a tiny launcher that reports the
 child's wait4 usage, so its peak memory (ru_maxrss: the child and the processes it waited for) is its
@@ -391,10 +391,35 @@ def _sizes(text: str | None, default) -> tuple[int, ...]:
     return sizes
 
 
+CROSSYEAR_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "crossyear.py"
+TEXT_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "text_rules.py"
+
+
+def bench_crossyear(sizes: str | None, script: Path = CROSSYEAR_SCRIPT) -> ExitCode:
+    """R11/R12 recall on a synthetic series (benchmarks/crossyear.py; --sizes: agencies, default 3000);
+    with TEXT_SCRIPT, the text rules' (R17–R19, R23, R24, R27, R30: benchmarks/text_rules.py)."""
+    if not script.is_file():
+        print(f"nianbao bench: {script} not found (a source checkout is needed)", file=sys.stderr)
+        return ExitCode.CONFIG_ERROR
+    agencies = _sizes(sizes, (3_000,))
+    for n in agencies:
+        subprocess.run([sys.executable, str(script), "--agencies", str(n)], check=False)
+    return ExitCode.OK
+
+
 def command(args) -> ExitCode:
-    """`nianbao bench [synth|nightly|gate|all] [--sizes ...]`."""
+    """`nianbao bench [synth|nightly|gate|localise|crossyear|text|all] [--sizes ...]`."""
+    if args.what in ("crossyear", "text"):
+        try:
+            return bench_crossyear(args.sizes, CROSSYEAR_SCRIPT if args.what == "crossyear" else TEXT_SCRIPT)
+        except ValueError as exc:
+            print(f"nianbao bench: {exc}", file=sys.stderr)
+            return ExitCode.CONFIG_ERROR
     if args.what not in ("synth", "nightly", "gate", "localise", "all"):
-        print(f"nianbao bench: unknown benchmark {args.what!r} (synth, nightly, gate, localise, all)", file=sys.stderr)
+        print(
+            f"nianbao bench: unknown benchmark {args.what!r} (synth, nightly, gate, localise, crossyear, text, all)",
+            file=sys.stderr,
+        )
         return ExitCode.CONFIG_ERROR
     try:
         synth_sizes = _sizes(args.sizes, (1_000_000,))

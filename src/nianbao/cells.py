@@ -7,15 +7,19 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from . import report_text, year_pairs
 from . import schema as S
 
-# Column -> Chinese label ("表三·(七)总计·自然人"), across the three statutory tables.
+# Column -> Chinese label ("表三·(七)总计·自然人"), across the three statutory tables, and last year's
+# cells of the year-pair asset ("上年报告·表三·结转下年度继续办理·自然人").
 LABELS: dict[str, str] = {
     c: label
     for t in S.STATUTORY_TABLES
     for c, label in S.column_labels()[t].items()
     if c not in ("report_id", "format_version")
 }
+LABELS.update({c: label for c, label in year_pairs.labels().items() if c not in LABELS})
+LABELS.update({c: label for c, label in report_text.LABELS.items() if c not in LABELS})  # what the text states
 
 
 def number(v: Any) -> float | int | None:

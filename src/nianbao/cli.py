@@ -94,12 +94,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     s = sub.add_parser("synth", help="generate a synthetic national corpus into the Parquet tables")
-    s.add_argument("--reports", type=int, required=True)
+    size = s.add_mutually_exclusive_group(required=True)
+    size.add_argument("--reports", type=int, help="reports in all (beyond one national year: several years)")
+    size.add_argument("--series", help="years FIRST-LAST, e.g. 2019-2025: every agency's report of each year")
+    s.add_argument("--agencies", type=int, help="with --series: agencies reporting each year")
+    s.add_argument("--crossyear-rate", type=float, default=0.02, help="with --series: R11/R12 breaks per report")
+    s.add_argument("--missing-rate", type=float, default=0.01, help="with --series: share of skipped agency-years")
     s.add_argument("--out", required=True)
     s.add_argument("--error-rate", type=float, default=0.02)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--year", type=int, default=2024)
     s.add_argument("--errors-per-report", type=int, default=1, help="tables with an injected error (1-3)")
+    s.add_argument(
+        "--text",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="write the reports' text (sections) with injected text errors (default: on for --series)",
+    )
+    s.add_argument("--text-error-rate", type=float, default=None, help="share of reports per text error kind")
 
     s = sub.add_parser(
         "generate",

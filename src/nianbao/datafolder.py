@@ -2,7 +2,8 @@
 finding a table's files, reading reports back, and writing tables as atomic snapshots.
 
 Tables: `reports` (one row per report), the three statutory tables (nianbao.schema.STATUTORY_TABLES)
-and `cells` (every statutory cell as printed).
+`cells` (every statutory cell as printed) and `sections` (the report's text by part; a folder written
+before it existed has no sections/ folder, read as an empty table).
 
 Snapshots. Files are never changed once written. Ingest writes its tables as new files
 (`<table>/ingest-<snapshot>.parquet`, its state and change log under `_ingest/`) and then commits them
@@ -30,7 +31,9 @@ from . import schema as S
 
 REPORTS = "reports"
 CELLS = "cells"
-TABLES = (REPORTS, *S.STATUTORY_TABLES, CELLS)
+SECTIONS = "sections"
+VERSIONS = "versions"
+TABLES = (REPORTS, *S.STATUTORY_TABLES, CELLS, SECTIONS, VERSIONS)
 INGEST_DIR = "_ingest"
 POINTER = "snapshot.json"  # in INGEST_DIR: the committed snapshot
 READERS_LOCK = "readers.lock"  # in INGEST_DIR: held shared by readers, exclusively by the cleanup

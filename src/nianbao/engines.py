@@ -19,15 +19,16 @@ import decimal
 import os
 import uuid
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from . import datafolder, violations
+from . import datafolder, derived, violations, year_pairs
 from . import rules as R
 from . import schema as S
 
@@ -128,7 +129,7 @@ def datasources_config() -> dict:
     for engine, name in DATASOURCES.items():
         ds: dict = {"type": "sql" if engine in ("duckdb", "sql") else f"{engine}_filesystem", "id": _id(name)}
         assets = {}
-        for suite in R.SUITES:
+        for suite in R.ALL_SUITES:
             bd = {"id": _id(name, suite, BATCH_DEFINITION)}
             if engine in ("duckdb", "sql"):
                 asset = {"type": "table", "id": _id(name, suite), "batch_metadata": {}, "table_name": suite}
@@ -202,6 +203,32 @@ def where_sql(where: dict | None, prefix: str = "nb_") -> list[str]:
     return [f"({c})" for c in conds]
 
 
+DERIVED = derived.DERIVED
+
+
+def _derived_inputs(con) -> dict:
+    """Build every derived asset's input tables; what each records for run_results.json."""
+    return derived.build_inputs(con, "nb_")
+
+
+def _derived_values(con, sources: dict[str, str], found: pa.Table) -> dict[str, pa.Table]:
+    """Per derived suite, its asset's rows of the reports with violations there: the values findings
+    explain (a statutory table's are read back from the data folder; these exist only in the asset)."""
+    out = {}
+    cursor = con.cursor()  # its own results: the connection's last query may still hold one
+    try:
+        for suite in DERIVED:
+            ids = found.filter(pc.equal(found["suite"], suite))["report_id"].to_pylist()
+            out[suite] = cursor.sql(
+                f"SELECT a.* FROM {sources[suite]} AS a SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS report_id) AS w"
+                " ON a.report_id = w.report_id",
+                params=[ids],
+            ).to_arrow_table()
+    finally:
+        cursor.close()
+    return out
+
+
 def _report_columns(suite: str) -> list[str]:
     """Columns of `reports` the suite's rules read (R10 reads the level)."""
     used = {r.params.get("level_column") for r in R.rules_for_suite(suite)}
@@ -213,8 +240,11 @@ def suite_sql(suite: str, where: dict | None = None, prefix: str = "nb_") -> str
 
     The asset is the table's rows of the suite's format version, with the report columns its rules
     read. `reports` is joined only for those, or to filter by region, year or agency: at 1,000,000
-    reports the join doubled the time to build the tables.
+    reports the join doubled the time to build the tables. A derived suite's SELECT comes from its
+    DerivedAsset (DERIVED), over the same views and the tables its inputs() made.
     """
+    if suite in DERIVED:
+        return derived.select(suite, where_sql(where, prefix), prefix)
     table, version = R.SUITES[suite]
     report_cols = _report_columns(suite)
     conds = ([f"t.format_version = {violations.literal(version)}"] if version else []) + where_sql(where, prefix)
@@ -235,7 +265,7 @@ def suite_sql(suite: str, where: dict | None = None, prefix: str = "nb_") -> str
 
 def _table_columns(table: str) -> list[str]:
     if table == "reports":
-        return ["report_id", *REPORT_COLUMNS]
+        return ["report_id", *REPORT_COLUMNS, *year_pairs.REPORT_COLUMNS]
     return S.TABLE_SCHEMAS[table].names
 
 
@@ -254,7 +284,7 @@ def _check_columns(files: list[Path], required: list[str]) -> None:
 def _source_views(con, snapshot: datafolder.Snapshot, work_dir: Path) -> None:
     """Views nb_<table> over the Parquet files of one snapshot of the data folder, checked against the schema."""
     data_dir = snapshot.data_dir
-    for table in (datafolder.REPORTS, *S.STATUTORY_TABLES):
+    for table in (datafolder.REPORTS, *S.STATUTORY_TABLES, datafolder.SECTIONS, datafolder.VERSIONS):
         if table == datafolder.REPORTS and not (data_dir / table).is_dir():
             raise DataFolderError(f"{data_dir}: no reports/ folder; not a nianbao data folder")
         files = snapshot.files(table)
@@ -316,6 +346,17 @@ def _duckdb_engine_config() -> dict:
     }
 
 
+@dataclass(frozen=True)
+class Found:
+    """What loading the data found: the rows' violations, the reports validated, what the derived assets
+    record for run_results.json, and their rows of the reports with violations (what findings explain)."""
+
+    violations: pa.Table
+    reports: int
+    derived: dict
+    derived_values: dict[str, pa.Table]
+
+
 def _build_duckdb(name: str, snapshot: datafolder.Snapshot, where: dict | None, work_dir: Path):
     """An in-memory DuckDB database `name` with one table per suite, read once from the Parquet files;
     the open connection (the database lives while one is open), the violations and the reports validated.
@@ -332,29 +373,31 @@ def _build_duckdb(name: str, snapshot: datafolder.Snapshot, where: dict | None, 
         con.execute(f"SET temp_directory = {violations.literal(str(work_dir / 'spill'))}")
         _source_views(con, snapshot, work_dir)
         _load_selection(con, where)
-        for suite in R.SUITES:
+        derived = _derived_inputs(con)
+        for suite in R.ALL_SUITES:
             con.execute(f"CREATE OR REPLACE TABLE {suite} AS {suite_sql(suite, where)}")
-        tables = {suite: suite for suite in R.SUITES}
-        return con, violations.compute(con, tables), _count_reports(con, tables)
+        tables = {suite: suite for suite in R.ALL_SUITES}
+        found = violations.compute(con, tables)
+        return con, Found(found, _count_reports(con, tables), derived, _derived_values(con, tables, found))
     except BaseException:
         con.close()
         raise
 
 
-def _materialise(
-    folder: Path, snapshot: datafolder.Snapshot, where: dict | None, work_dir: Path
-) -> tuple[pa.Table, int]:
-    """One Parquet file per suite in `folder`, for the file-based engines; their violations and reports."""
+def _materialise(folder: Path, snapshot: datafolder.Snapshot, where: dict | None, work_dir: Path) -> Found:
+    """One Parquet file per suite in `folder`, for the file-based engines; what they hold (Found)."""
     folder.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     try:
         _source_views(con, snapshot, work_dir)
         _load_selection(con, where)
-        for suite in R.SUITES:
+        derived = _derived_inputs(con)
+        for suite in R.ALL_SUITES:
             target = folder / f"{suite}.parquet"
             con.execute(f"COPY ({suite_sql(suite, where)}) TO {violations.literal(str(target))} (FORMAT parquet)")
-        files = {s: f"read_parquet({violations.literal(str(folder / f'{s}.parquet'))})" for s in R.SUITES}
-        return violations.compute(con, files), _count_reports(con, files)
+        files = {s: f"read_parquet({violations.literal(str(folder / f'{s}.parquet'))})" for s in R.ALL_SUITES}
+        found = violations.compute(con, files)
+        return Found(found, _count_reports(con, files), derived, _derived_values(con, files, found))
     finally:
         con.close()
 
@@ -380,37 +423,43 @@ def _rows(table: pa.Table, sqlite: bool, chunk: int = 5000):
         yield rows
 
 
-def _load_sql(db_url: str, snapshot: datafolder.Snapshot, where: dict | None, work_dir: Path) -> tuple[pa.Table, int]:
-    """Load the tables into the database at db_url, create one view per suite; the rows' violations and
-    the reports validated."""
+def _load_sql(db_url: str, snapshot: datafolder.Snapshot, where: dict | None, work_dir: Path) -> Found:
+    """Load the tables into the database at db_url, create one view per suite (a table per derived
+    suite, its rows selected by DuckDB); what they hold (Found)."""
     con = duckdb.connect()
     engine = sa.create_engine(db_url)
     sqlite = engine.dialect.name == "sqlite"
     try:
         _source_views(con, snapshot, work_dir)
         _load_selection(con, where)
+        derived = _derived_inputs(con)
         with engine.begin() as conn:
             for suite in R.SUITES:
                 conn.execute(sa.text(f"DROP VIEW IF EXISTS {suite}"))
             _create_selection(conn, where)
             for table in (datafolder.REPORTS, *S.STATUTORY_TABLES):
-                data = con.sql(f"SELECT * FROM nb_{table}").to_arrow_table()
-                conn.execute(sa.text(f"DROP TABLE IF EXISTS nb_{table}"))
-                target = sa.Table(
-                    f"nb_{table}", sa.MetaData(), *[sa.Column(f.name, _sa_type(f.type, sqlite)) for f in data.schema]
-                )
-                target.create(conn)
-                for rows in _rows(data, sqlite):
-                    conn.execute(target.insert(), rows)
+                _load_table(conn, f"nb_{table}", con.sql(f"SELECT * FROM nb_{table}").to_arrow_table(), sqlite)
             # The views' text holds no value of the selection (they read nb_selection): nothing in it for
             # text() to take for a bind parameter, nothing for PostgreSQL to refuse in a view.
             for suite in R.SUITES:
                 conn.execute(sa.text(f"CREATE VIEW {suite} AS {suite_sql(suite, where)}"))
-        assets = {suite: f"({suite_sql(suite, where)})" for suite in R.SUITES}
-        return violations.compute(con, assets), _count_reports(con, assets)
+            for suite in R.DERIVED_SUITES:
+                _load_table(conn, suite, con.sql(suite_sql(suite, where)).to_arrow_table(), sqlite)
+        assets = {suite: f"({suite_sql(suite, where)})" for suite in R.ALL_SUITES}
+        found = violations.compute(con, assets)
+        return Found(found, _count_reports(con, assets), derived, _derived_values(con, assets, found))
     finally:
         con.close()
         engine.dispose()
+
+
+def _load_table(conn, name: str, data: pa.Table, sqlite: bool) -> None:
+    """The table `name` in the SQL database, replaced by the rows of `data`."""
+    conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+    target = sa.Table(name, sa.MetaData(), *[sa.Column(f.name, _sa_type(f.type, sqlite)) for f in data.schema])
+    target.create(conn)
+    for rows in _rows(data, sqlite):
+        conn.execute(target.insert(), rows)
 
 
 def _create_selection(conn, where: dict | None) -> None:
@@ -457,6 +506,8 @@ class Prepared:
     folder: Path | None = None  # pandas / Spark: the materialised Parquet files
     keepalive: object = None  # DuckDB: a connection that keeps the in-memory database alive
     reports: int | None = None  # reports with rows in the suites' assets: what GX will validate
+    derived: dict = field(default_factory=dict)  # per derived suite, what run_results.json records
+    derived_values: dict = field(default_factory=dict)  # per derived suite, its rows of reports with violations
 
     def close(self) -> None:
         """Release the in-memory database (once GX is done with it)."""
@@ -483,18 +534,28 @@ def prepare(
     selection_rows(where)  # reject a bad selection before any work
     if engine == "duckdb":
         name = f"nianbao_{uuid.uuid4().hex[:12]}"
-        con, found, reports = _build_duckdb(name, snapshot, where, work_dir)
+        con, found = _build_duckdb(name, snapshot, where, work_dir)
         os.environ[ENV_DUCKDB] = f"duckdb:///:memory:{name}"
-        return Prepared(engine, found, keepalive=con, reports=reports)
+        return _prepared(engine, found, keepalive=con)
     if engine == "sql":
         if not db_url:
             raise ValueError("engine 'sql' needs db_url (a SQLAlchemy URL, e.g. sqlite:////tmp/nianbao.db)")
-        found, reports = _load_sql(db_url, snapshot, where, work_dir)
+        found = _load_sql(db_url, snapshot, where, work_dir)
         os.environ[ENV_SQL] = db_url
-        return Prepared(engine, found, reports=reports)
+        return _prepared(engine, found)
     folder = work_dir / engine
-    found, reports = _materialise(folder, snapshot, where, work_dir)
-    return Prepared(engine, found, folder, reports=reports)
+    return _prepared(engine, _materialise(folder, snapshot, where, work_dir), folder=folder)
+
+
+def _prepared(engine: str, found: Found, **kwargs) -> Prepared:
+    return Prepared(
+        engine,
+        found.violations,
+        reports=found.reports,
+        derived=found.derived,
+        derived_values=found.derived_values,
+        **kwargs,
+    )
 
 
 def bind(ctx, prepared: Prepared) -> Attached:
@@ -509,7 +570,7 @@ def bind(ctx, prepared: Prepared) -> Attached:
         _point_file_datasource(ctx, engine, prepared.folder)
         if engine == "spark":
             _start_spark(ctx.data_sources.get(DATASOURCES["spark"]).spark_config or {})
-    return Attached({suite: batch_definition(ctx, engine, suite) for suite in R.SUITES}, prepared)
+    return Attached({suite: batch_definition(ctx, engine, suite) for suite in R.ALL_SUITES}, prepared)
 
 
 def attach(

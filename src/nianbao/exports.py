@@ -18,10 +18,11 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from . import datafolder, localise, paths, report
+from . import datafolder, localise, paths, report, roster
 from . import export_rows as X
 from . import findings as F
 from . import rules as R
+from . import schema as S
 from .exitcodes import ExitCode
 from .run import waive
 
@@ -81,7 +82,20 @@ def load(
     if data is not None and Path(data).is_dir() and ids:
         reports = datafolder.read_reports(Path(data), ids, with_text=False)
         levels = {rid: (rep.get("meta") or {}).get("level") for rid, rep in reports.items()}
+    levels.update({rid: lvl for rid, lvl in _roster_levels(summary).items() if not levels.get(rid)})
     return chosen, X.rows(chosen, diagnosed, levels), summary
+
+
+def _roster_levels(summary: dict) -> dict[str, str]:
+    """The roster's 行政层级 per report id (an unpublished report, R29, is in no reports table)."""
+    path = (summary.get("roster") or {}).get("file")
+    if not path or not Path(path).is_file():
+        return {}
+    try:
+        entries = roster.read(Path(path))
+    except roster.RosterError:
+        return {}
+    return {S.report_id_for(e["agency"], e["region"], e["year"]): e["level"] for e in entries}
 
 
 def write_xlsx(path: Path, table: list, sheet: str = "检查结果") -> None:

@@ -211,6 +211,16 @@ def add_failures(
     return out
 
 
+def add_derived_values(reports: dict[str, dict], derived_values: dict[str, pa.Table]) -> None:
+    """Give each report read back its rows of the derived assets (the year pairs: nianbao.engines.DERIVED),
+    as `values[suite]`, what its findings there are explained from."""
+    for suite, table in derived_values.items():
+        for row in table.to_pylist():
+            rep = reports.get(row["report_id"])
+            if rep is not None:
+                rep["values"][suite] = row
+
+
 def _is_presence(rule_id: str) -> bool:
     rule = R.RULES_BY_ID.get(rule_id)
     return rule is not None and rule_kind(rule.kind).marks_missing

@@ -46,6 +46,7 @@ from .ingest_file import (
     to_ingested,
     with_identity,
 )
+from .model import is_iso_day
 from .parse.encoding import InputError, decode
 from .parse.limits import parse_memory
 
@@ -88,6 +89,9 @@ CHANGES_SCHEMA = pa.schema(
 # --- Metadata: manifest per file > flags > what the parser found in the title.
 
 META_KEYS = ("agency", "region", "year", "level")
+# A manifest may also give the day each report was published (YYYY-MM-DD): it overrides the page's date.
+MANIFEST_KEYS = (*META_KEYS, "published")
+MANIFEST_COLUMNS = "应有列 file, agency, region, year, 可选 level、published(发布日期 YYYY-MM-DD)"
 _LEVEL_BY_LABEL = {label: key for key, label in S.LEVELS.items()}
 
 
@@ -112,14 +116,26 @@ def _year(value: Any, where: str) -> int | None:
     return int(text)
 
 
+def _published(value: Any, where: str) -> str | None:
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip()
+    if not is_iso_day(text):
+        raise ManifestError(f"{where}: 发布日期 published 应为 YYYY-MM-DD,实为 {text!r}")
+    return text
+
+
 def clean_meta(meta: dict[str, Any] | None, where: str = "命令行参数") -> dict[str, Any]:
-    """The set (non-blank) metadata values, validated: year a 4-digit int, level a schema.LEVELS key."""
+    """The set (non-blank) metadata values, validated: year a 4-digit int, level a schema.LEVELS key,
+    published (manifests only) a YYYY-MM-DD day."""
     out: dict[str, Any] = {}
     for key, value in (meta or {}).items():
-        if key not in META_KEYS:
+        if key not in MANIFEST_KEYS:
             raise ManifestError(f"{where}: 未知的元数据 {key!r}")
         if key == "year":
             value = _year(value, where)
+        elif key == "published":
+            value = _published(value, where)
         elif key == "level":
             value = normalize_level(value, where)
         elif value is not None:
@@ -138,7 +154,8 @@ def _read_manifest_text(path: Path) -> str:
 
 
 def read_manifest(path: str | Path) -> dict[str, dict[str, Any]]:
-    """Per-file metadata from a CSV (columns file, agency, region, year, optional level), by resolved path."""
+    """Per-file metadata from a CSV (columns file, agency, region, year, optional level and published), by
+    resolved path."""
     path = Path(path)
     try:
         text = _read_manifest_text(path)
@@ -147,10 +164,10 @@ def read_manifest(path: str | Path) -> dict[str, dict[str, Any]]:
     rows = csv.reader(io.StringIO(text, newline=""))
     header = [h.strip().lower() for h in next(rows, [])]
     if "file" not in header:
-        raise ManifestError(f"{path}:1: 清单缺少 file 列(应有列 file, agency, region, year, 可选 level)")
-    unknown = [h for h in header if h and h not in ("file", *META_KEYS)]
+        raise ManifestError(f"{path}:1: 清单缺少 file 列({MANIFEST_COLUMNS})")
+    unknown = [h for h in header if h and h not in ("file", *MANIFEST_KEYS)]
     if unknown:
-        raise ManifestError(f"{path}:1: 清单含未知列 {unknown}(应有列 file, agency, region, year, 可选 level)")
+        raise ManifestError(f"{path}:1: 清单含未知列 {unknown}({MANIFEST_COLUMNS})")
     entries: dict[str, dict[str, Any]] = {}
     for row in rows:
         if not any(c.strip() for c in row):
@@ -642,11 +659,15 @@ def _merge(
         old = {t: datafolder.read_table(_stored(current, t), S.TABLE_SCHEMAS[t]) for t in S.TABLE_SCHEMAS}
         state = _state_on_disk(current, old["reports"])
         drop = _classify(outcomes, keep, digests, state)
+        conflicts = {s for s in range(len(outcomes)) if outcomes[s].action == "conflict"}
         keep = {s for s in keep if outcomes[s].action != "conflict"}
         unchanged = {outcomes[s].report_id for s in keep if outcomes[s].action == "unchanged"}
         drop_ids = pa.array(sorted(drop), pa.string())
         out: dict[str, pa.Table] = {}
+        out[datafolder.VERSIONS] = _versions(outcomes, rows, keep, conflicts, digests, old, state, now)
         for table in S.TABLE_SCHEMAS:
+            if table == datafolder.VERSIONS:
+                continue
             kept_old = old[table].filter(pc.invert(pc.is_in(old[table]["report_id"], drop_ids)))
             new = rows.table(table, keep)
             if table == "reports":
@@ -672,6 +693,111 @@ def _merge(
         committed = datafolder.commit(out_dir, out, current, step=lambda name: crash_point(f"ingest-{name}"))
         summary.snapshot = committed.id
         datafolder.clean_up(out_dir, committed)
+
+
+# --- Versions (一报多版): another file of the same report whose numbers differ is kept, not dropped.
+
+
+def _statutory(tables: dict[str, pa.Table]) -> dict[str, dict]:
+    """{table: {column: value}} of one report's rows of the three statutory tables."""
+    out = {}
+    for t in S.STATUTORY_TABLES:
+        rows = tables[t].drop_columns(
+            [c for c in ("report_id", "format_version", "_seq") if c in tables[t].column_names]
+        )
+        out[t] = rows.slice(0, 1).to_pylist()[0] if rows.num_rows else {}
+    return out
+
+
+def _differing(a: dict[str, dict], b: dict[str, dict]) -> list[str]:
+    """The statutory columns whose numbers differ between two versions (a table one lacks counts whole)."""
+    return [f"{t}.{c}" for t in S.STATUTORY_TABLES for c in sorted(set(a[t]) | set(b[t])) if a[t].get(c) != b[t].get(c)]
+
+
+def _versions(
+    outcomes: list[FileOutcome],
+    rows: _Rows,
+    keep: set[int],
+    conflicts: set[int],
+    digests: dict[int, str],
+    old: dict[str, pa.Table],
+    state: pa.Table,
+    now: datetime,
+) -> pa.Table:
+    """The versions table after this ingest: the stored versions, and each report this ingest met in two
+    files with different numbers (the one the tables keep is checked; the other is recorded here)."""
+    import json
+
+    def new_values(seq: int) -> dict[str, dict]:
+        return _statutory({t: rows.table(t, {seq}) for t in S.STATUTORY_TABLES})
+
+    def old_values(rid: str) -> dict[str, dict]:
+        return _statutory({t: old[t].filter(pc.equal(old[t]["report_id"], rid)) for t in S.STATUTORY_TABLES})
+
+    stored = {r["report_id"]: r for r in state.to_pylist()}
+    kept_by_id = {outcomes[s].report_id: s for s in keep if outcomes[s].action != "conflict"}
+    found = []  # (report_id, other file, its sha, its status, current file, other values, current values)
+    for seq in sorted(conflicts):
+        o = outcomes[seq]
+        if o.status == "rejected" or not o.report_id:
+            continue
+        winner = kept_by_id.get(o.report_id)
+        if winner is not None:  # another file of this ingest is kept
+            if digests.get(winner) == digests.get(seq):
+                continue
+            current = (outcomes[winner].path, new_values(winner))
+        elif o.report_id in stored:  # the stored file is kept (it was read more completely)
+            current = (stored[o.report_id]["source_file"], old_values(o.report_id))
+        else:
+            continue
+        found.append((o.report_id, o.path, o.source_sha256, o.status, *current[:1], new_values(seq), current[1]))
+    for rid, seq in kept_by_id.items():  # a stored report replaced by another file of the same report
+        was = stored.get(rid)
+        o = outcomes[seq]
+        if was and was["source_file"] != o.path and was["parse_status"] != "rejected":
+            found.append(
+                (
+                    rid,
+                    was["source_file"],
+                    was["source_sha256"],
+                    was["parse_status"],
+                    o.path,
+                    old_values(rid),
+                    new_values(seq),
+                )
+            )
+    current_sha = {outcomes[s].report_id: outcomes[s].source_sha256 for s in kept_by_id.values()}
+    current_sha.update({rid: r["source_sha256"] for rid, r in stored.items() if rid not in current_sha})
+    current_file = {rid: r["source_file"] for rid, r in stored.items()}
+    current_file.update({outcomes[s].report_id: outcomes[s].path for s in kept_by_id.values()})
+    new_rows = []
+    for rid, path, sha, status, now_file, values, checked in found:
+        differ = _differing(values, checked)
+        if differ:
+            new_rows.append(
+                {
+                    "report_id": rid,
+                    "source_file": path,
+                    "source_sha256": sha,
+                    "parse_status": status,
+                    "current_source_file": now_file,
+                    "differing": ",".join(differ),
+                    "statutory_values": json.dumps(values, ensure_ascii=False, default=str, sort_keys=True),
+                    "recorded_at": now,
+                }
+            )
+    schema = S.TABLE_SCHEMAS[datafolder.VERSIONS]
+    merged: dict[tuple[str, str], dict] = {}
+    for r in [*old[datafolder.VERSIONS].to_pylist(), *new_rows]:
+        key = (r["report_id"], r["source_sha256"])
+        merged.setdefault(key, r)  # a version recorded before keeps its row (re-ingest changes nothing)
+    # A version that became the checked one again (its file re-ingested and kept) is no other version.
+    out = [
+        {**r, "current_source_file": current_file.get(r["report_id"], r["current_source_file"])}
+        for (rid, sha), r in merged.items()
+        if current_sha.get(rid) != sha
+    ]
+    return pa.Table.from_pylist(out, schema=schema)
 
 
 # --- The command.

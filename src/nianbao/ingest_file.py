@@ -15,7 +15,7 @@ import threading
 import unicodedata
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
@@ -354,6 +354,14 @@ def _is_number(value: Any) -> bool:
     return type(value) in _NUMBER_TYPES or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
+def _day(iso: str | None) -> date | None:
+    """The publication date of the reports row (date32); None when unknown or not a day (a hand-built report)."""
+    try:
+        return date.fromisoformat(iso) if iso else None
+    except (TypeError, ValueError):
+        return None
+
+
 def report_tuples(report: ParsedReport, *, ingested_at: datetime | None = None) -> dict[str, list[tuple]]:
     """Rows of every table of schema.TABLE_SCHEMAS for one report, each a tuple in its schema's column
     order (a rejected report only has its `reports` row)."""
@@ -374,6 +382,7 @@ def report_tuples(report: ParsedReport, *, ingested_at: datetime | None = None) 
             report.reason,
             ",".join(report.missing),
             (ingested_at or datetime.now(UTC)).replace(microsecond=0),
+            _day(report.published),
         )
     )
     if report.status == "rejected":
@@ -397,6 +406,7 @@ def report_tuples(report: ParsedReport, *, ingested_at: datetime | None = None) 
                 cells.append((rid, table, column, value, False, ""))
         rows[table].append(tuple(row))
     cells += [(rid, c.table, c.column, c.text, _is_number(c.value), c.source) for c in report.cells]
+    rows["sections"] += [(rid, p.key, p.heading, p.text, k, p.source) for k, p in enumerate(report.sections, 1)]
     return rows
 
 
@@ -422,7 +432,10 @@ def rows_digest(rows: dict[str, list[tuple]]) -> str:
         for table in S.TABLE_COLUMNS
         if table != "reports"
     ]
-    values += [row[:_INGESTED_AT] + row[_INGESTED_AT + 1 :] for row in rows["reports"]]
+    values += [
+        tuple(v.isoformat() if type(v) is date else v for v in row[:_INGESTED_AT] + row[_INGESTED_AT + 1 :])
+        for row in rows["reports"]
+    ]
     try:
         data = marshal.dumps(values, 2)
     except ValueError:  # a value of a type marshal does not know (only a hand-built report has one)

@@ -4,8 +4,9 @@ It reads each table's Parquet files (one snapshot of the data folder) once per s
 returns every (report_id, rule_id) failure, with the rule predicates of nianbao.violations (the
 semantics of the GX suites). Rows are scoped like the suites' assets: a rule applies to the format
 versions of the suites that hold it (table 四: every row), level comes from `reports`, and a
-statutory table without files has nothing to check. The benchmark compares the nightly GX run
-against it, for speed and for results.
+statutory table without files has nothing to check. The derived assets (the year pairs, the report
+text) are read from their SELECTs (nianbao.derived) over views of the same files, their inputs built once.
+The benchmark compares the nightly GX run against it, for speed and for results.
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from . import datafolder
+from . import datafolder, derived
 from . import rules as RL
+from . import schema as S
 from . import violations as V
+
+PREFIX = "lb_"  # the views the year pairs' SELECT reads (failures() makes them)
 
 
 def suite_versions(rule: RL.Rule) -> tuple[str, ...] | None:
     """Format versions of the rows the rule's suites validate; None when a suite takes every row."""
-    versions = [v for t, v in RL.SUITES.values() if t == rule.table and (v is None or v in rule.versions)]
+    versions = [v for t, v in RL.ALL_SUITES.values() if t == rule.table and (v is None or v in rule.versions)]
     return None if None in versions else tuple(versions)
 
 
@@ -47,7 +51,10 @@ def sql(data_dir) -> str:
     selects = []
     levels = f"SELECT DISTINCT report_id, level FROM {_source(snapshot, 'reports')}"
     for table in tables:
-        source = _source(snapshot, table)
+        if table in RL.DERIVED_SUITES:
+            source = f"({derived.select(table, [], PREFIX)}) AS a"
+        else:
+            source = _source(snapshot, table)
         if source is None:
             continue
         rules = [r for r in RL.RULES if r.table == table]
@@ -68,6 +75,18 @@ def failures(data_dir, *, threads: int | None = None) -> pa.Table:
     con = duckdb.connect(config={"threads": threads} if threads else {})
     try:
         con.execute("SET enable_progress_bar = false")
+        _pair_views(con, datafolder.open_snapshot(Path(data_dir).resolve()))
         return con.sql(sql(data_dir)).to_arrow_table()
     finally:
         con.close()
+
+
+def _pair_views(con, snapshot: datafolder.Snapshot) -> None:
+    """The views lb_<table> the derived assets' SELECTs read, and their input tables (nianbao.derived)."""
+    for table in derived.TABLES:
+        source = snapshot.source(table)
+        if source is None:
+            con.register(f"{PREFIX}{table}_empty", S.TABLE_SCHEMAS[table].empty_table())
+            source = f"{PREFIX}{table}_empty"
+        con.execute(f"CREATE OR REPLACE VIEW {PREFIX}{table} AS SELECT * FROM {source}")
+    derived.build_inputs(con, PREFIX)

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 Value = int | float | str | None  # number as printed; str = non-numeric text as printed; None = blank
+
+
+def is_iso_day(value: Any) -> bool:
+    """Whether `value` is a day written YYYY-MM-DD (the one way a publication date is stored)."""
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(slots=True)
@@ -15,6 +28,16 @@ class Cell:
     text: str  # exactly as printed, '' for blank
     value: Value  # parsed value: int, float (fees), str (non-numeric text), None (blank)
     source: str  # provenance: 'line 37', 'table 2 row 5 col 3', 'page 2 line 14'
+
+
+@dataclass(slots=True)
+class Section:
+    """One part of the report's text (parse/sections.py): the title, the opening, or section 一 … 六."""
+
+    key: str  # title | opening | s1 … s6
+    heading: str  # as printed ('一、总体情况'), '' for the title and the opening
+    text: str  # the part's prose as printed, one line per printed line; tables' cells left out
+    source: str  # provenance of its lines: 'line 5–10', 'paragraph 9–14', 'page 2 line 3 – page 3 line 9'
 
 
 @dataclass
@@ -37,6 +60,8 @@ class ParsedReport:
     )
     active_2019: dict[str, Any] | None = None  # 2019 table 二 in the shape of 027.json's active_2019_format
     cells: list[Cell] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)  # in document order; one not found is absent
+    published: str | None = None  # ISO date the report was published (page PubDate, 发布时间 line, manifest)
 
     def to_json(self) -> dict[str, Any]:
         """The corpus JSON shape (keys agency, year, region, tables; plus active_2019_format for 2019)."""
@@ -45,6 +70,7 @@ class ParsedReport:
             "year": self.year,
             "region": self.region,
             "format_version": self.format_version,
+            "published": self.published,
             "status": self.status,
             "tables": self.tables,
         }
@@ -85,6 +111,9 @@ class ParsedReport:
         missing = lists["missing"] or [
             t for t in ("active_disclosure", "applications", "review_litigation") if not present[t]
         ]
+        published = doc.get("published")
+        if published is not None and not is_iso_day(published):
+            return rejected(f"published 必须是 YYYY-MM-DD 格式的日期:{published!r}")
         status = texts["status"] or ("partial" if missing else "parsed")
         if status not in ("parsed", "partial", "rejected"):
             return rejected(f"status 必须是 parsed、partial 或 rejected:{status!r}")
@@ -102,4 +131,5 @@ class ParsedReport:
             lists["deviations"],
             tables,
             active_2019,
+            published=published,
         )

@@ -2,7 +2,8 @@
 
 A roster is a CSV (UTF-8) with the columns agency, region, level, year and, optionally, published
 (YYYY-MM-DD, the day the agency published its report). It is found at `--roster FILE` on `nianbao run`,
-else at roster.csv in the data folder; without one there are no R28/R29 findings.
+else at roster.csv in the data folder; without one there are no R29 findings, and R28 is judged from
+each report's own publication date and level.
 
 These are run-level findings, not GX expectations: R29 is about a report that is absent from the data,
 so no row check of the data can see it, and R28 compares a date the report tables do not hold. They are
@@ -10,9 +11,10 @@ rows of findings.parquet with the same fields as the others (rule id, severity, 
 so they get history, pages, waivers and the exit code like any finding. A roster agency's report id is
 the one its report would have (schema.report_id_for), so the finding follows the agency.
 
-The publication date comes from the roster's `published` column, else a `published` column of the
-data folder's reports table when there is one. Deadlines (条例第五十条): departments by 1月31日 and
-governments by 3月31日 of the following year.
+The publication date comes from the roster's `published` column, else the `published` column of the
+data folder's reports table (the page's PubDate or a 发布时间 line, as ingest read it; reports files
+written before that column existed lack it, and their reports have no date). Deadlines (条例第五十条):
+departments by 1月31日 and governments by 3月31日 of the following year.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -45,6 +47,8 @@ class RosterResult:
     rows: list[tuple] = field(default_factory=list)  # findings in findings.COLUMNS order
     unreadable: list[dict] = field(default_factory=list)  # roster agencies whose report ingest rejected or read partly
     summary: dict = field(default_factory=dict)
+    # The roster's 行政层级 of each of its report ids: an R29 report is in no reports table to look it up in.
+    levels: dict[str, str] = field(default_factory=dict)
 
 
 def find(data_dir: Path, given: str | Path | None) -> Path | None:
@@ -80,9 +84,16 @@ def read(path: Path) -> list[dict]:
     return out
 
 
+_REPORT_COLUMNS = ("report_id", "agency", "region", "level", "year", "parse_status", "parse_reason", "published")
+
+
 def _reports(snapshot) -> pd.DataFrame:
+    """The reports table's columns read here (every night, at a million reports: not the whole table)."""
     files = snapshot.files(datafolder.REPORTS)
-    frames = [pq.read_table(f).to_pandas() for f in files]
+    frames = [
+        pq.read_table(f, columns=[c for c in _REPORT_COLUMNS if c in pq.read_schema(f).names]).to_pandas()
+        for f in files
+    ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["report_id"])
 
 
@@ -111,16 +122,18 @@ def _row(run_id: str, rid: str, entry: dict, rule_id: str, message: str, cells: 
     )
 
 
-def check(run_id: str, path: Path, snapshot, selected) -> RosterResult:
+def check(run_id: str, path: Path | None, snapshot, selected) -> RosterResult:
     """R29 and R28 findings of the roster against the data folder, and the roster agencies whose report
-    ingest rejected or read only partly (listed with the reason, not left out silently)."""
-    entries = read(path)
+    ingest rejected or read only partly (listed with the reason, not left out silently). Without a
+    roster (path None), R28 of every report that prints its publication date."""
+    entries = read(path) if path is not None else []
     data = _reports(snapshot)
     by_id = {r["report_id"]: r for r in data.to_dict("records")}
     out = RosterResult()
     for e in entries:
         rid = S.report_id_for(e["agency"], e["region"], e["year"])
         rep = by_id.get(rid)
+        out.levels[rid] = e["level"]
         if rep is None:
             if selected(MISSING, R.ERROR):
                 out.rows.append(
@@ -143,6 +156,7 @@ def check(run_id: str, path: Path, snapshot, selected) -> RosterResult:
                     "agency": e["agency"],
                     "region": e["region"],
                     "year": e["year"],
+                    "level": e["level"],
                     "status": S.PARSE_STATUS_ZH.get(status, status),
                     "reason": rep.get("parse_reason") or "",
                 }
@@ -162,7 +176,10 @@ def check(run_id: str, path: Path, snapshot, selected) -> RosterResult:
                     "请在通报中说明逾期发布,并督促下一年度按时发布。",
                 )
             )
+    out.rows += _late_off_roster(run_id, data, set(out.levels), selected)
     missing = sum(r[5] == MISSING for r in out.rows)
+    if path is None:
+        return out
     out.summary = {
         "file": str(path),
         "agencies": len(entries),
@@ -173,9 +190,42 @@ def check(run_id: str, path: Path, snapshot, selected) -> RosterResult:
     return out
 
 
+def _late_off_roster(run_id: str, data: pd.DataFrame, on_roster: set[str], selected) -> list[tuple]:
+    """R28 of the reports not on the roster, from their own publication date and level. An unknown level
+    (department or government?) is late only after the later deadline, 3月31日: never guessed."""
+    if "published" not in data.columns or not selected(LATE, R.ERROR):
+        return []
+    rows = []
+    for rep in data[data.published.notna()].to_dict("records"):
+        published, year = _date(rep["published"]), rep.get("year")
+        if rep["report_id"] in on_roster or published is None or year is None or pd.isna(year):
+            continue
+        level = rep.get("level") if isinstance(rep.get("level"), str) else ""
+        due = deadline(level or "", int(year))
+        if published > due:
+            text = {k: rep.get(k) if isinstance(rep.get(k), str) else None for k in ("agency", "region")}
+            entry = {**text, "year": int(year)}  # a column of blanks reads back as NaN
+            rows.append(
+                _row(
+                    run_id,
+                    rep["report_id"],
+                    entry,
+                    LATE,
+                    f"未按时发布:{published.isoformat()} 发布,晚于 {due.year}年{due.month}月{due.day}日 的期限",
+                    {"published": published.isoformat(), "deadline": due.isoformat()},
+                    "请在通报中说明逾期发布,并督促下一年度按时发布。",
+                )
+            )
+    return rows
+
+
 def _date(value) -> date | None:
+    """A reports row's `published` as a day: a date32 value reads as datetime.date (a pandas Timestamp or
+    an ISO string from other writers); None when absent (NaN where an older file lacks the column)."""
     if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
         return None
+    if isinstance(value, datetime):  # before date: a datetime (and a Timestamp) is a date too
+        return value.date()
     if isinstance(value, date):
         return value
     try:
@@ -191,16 +241,17 @@ def section_html(result: RosterResult) -> str:
     esc = report._esc
     rows = "".join(
         f'<tr data-rule="{esc(r[5])}"><td><a href="agencies/{r[1]}.html">{esc(r[2])}</a></td><td>{esc(r[3])}</td>'
+        f"<td>{esc(S.LEVELS.get(result.levels.get(r[1], ''), ''))}</td>"
         f"<td>{esc(r[4])}</td><td>{'未发布' if r[5] == MISSING else '未按时发布'}</td><td>{esc(r[8])}</td></tr>"
         for r in result.rows
         if S.REPORT_ID_PATTERN.match(r[1])
     )
     unread = "".join(
-        f"<tr><td>{esc(u['agency'])}</td><td>{esc(u['region'])}</td>"
+        f"<tr><td>{esc(u['agency'])}</td><td>{esc(u['region'])}</td><td>{esc(S.LEVELS.get(u['level'], ''))}</td>"
         f"<td>{esc(u['year'])}</td><td>{esc(u['status'])}</td><td>{esc(u['reason'])}</td></tr>"
         for u in result.unreadable
     )
-    head = "<thead><tr><th>单位</th><th>地区</th><th>年度</th><th>问题</th><th>说明</th></tr></thead>"
+    head = "<thead><tr><th>单位</th><th>地区</th><th>行政层级</th><th>年度</th><th>问题</th><th>说明</th></tr></thead>"
     return (
         f'<section id="roster"><h2>名单与发布情况</h2><p>名单 {s["agencies"]} 个单位:'
         f'<span class="kpi">未发布<b id="kpi-unpublished">{s["missing"]}</b></span>'

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import schema as S
+from . import year_pairs as YP
 from .kinds import kind as rule_kind
 
 ERROR, WARN = "error", "warn"
@@ -325,9 +326,240 @@ def _active_rules() -> list[Rule]:
     return rules
 
 
+BASIS_CARRY = "I:上年结转即上年报告的结转下年度"
+BASIS_IN_FORCE = "I:现行有效件数随制发、废止增减"
+
+
+def _cross_year_rules() -> list[Rule]:
+    """R11, R12: one agency's reports of adjacent years (the year_pairs asset, nianbao.year_pairs)."""
+    rules = []
+    for c, clabel in S.APPLICANT_COLUMNS:
+        rules.append(
+            Rule(
+                id=f"R11.{c}",
+                table=YP.TABLE,
+                versions=BOTH,
+                severity=ERROR,
+                kind="cross_year",
+                description=f"表三「{clabel}」列:本年“上年结转” = 上年报告“结转下年度继续办理”",
+                basis=BASIS_CARRY,
+                left=(_app("carried_over", c),),
+                right=(f"prev_{_app('carried_forward', c)}",),
+            )
+        )
+    # Last year's cells blank: R11, R12 not assessable (listed after R11's identities, whose basis the family shows).
+    rules.append(
+        Rule(
+            id="R11.previous",
+            table=YP.TABLE,
+            versions=BOTH,
+            severity=WARN,
+            kind="previous_report",
+            description="上年报告缺失或不完整(未收到、拒收或表三空白):跨年度勾稽关系(R11、R12)无法核验",
+            basis=BASIS_PRESENT,
+            columns=YP.PREV_CARRIED_FORWARD,
+        )
+    )
+    for item, label in (("rules", "规章"), ("normative", "行政规范性文件")):
+        rules.append(
+            Rule(
+                id=f"R12.{'rules' if item == 'rules' else 'normative_docs'}",
+                table=YP.TABLE,
+                versions=(S.FORMAT_2021,),
+                severity=WARN,
+                kind="cross_year",
+                description=(
+                    f"表二「{label}」:现行有效件数 = 上年报告现行有效件数 + 本年制发件数 − 本年废止件数"
+                    "(两年均为 2021 格式)"
+                ),
+                basis=BASIS_IN_FORCE,
+                left=(f"{item}_in_force", f"{item}_repealed"),
+                right=(f"prev_{item}_in_force", f"{item}_issued"),
+            )
+        )
+    return rules
+
+
+REPORT_TEXT = "report_text"  # the asset of nianbao.report_text (which reads text above this layer)
+BASIS_TEXT = "I:正文所述数字与统计表应一致"
+BASIS_PERIOD = "I:统计期限为报告年度 1月1日至12月31日"
+BASIS_SECTIONS = "E:《中华人民共和国政府信息公开工作年度报告格式》规定的六部分与三张统计表"
+BASIS_FIVE = "E:年报应报告存在的主要问题及改进情况;P:只写“无”或一句套话即未报告"
+BASIS_COPY = "E:2021 格式通知所列问责情形“内容雷同”"
+BASIS_VERSIONS = "P:同一报告在不同网站或更正后重复发布,数字应一致"
+
+
+def _text_rules() -> list[Rule]:
+    """R17–R19, R23, R24–R25, R27, R30: the report's whole text (the report_text asset, nianbao.report_text)."""
+    t = REPORT_TEXT
+
+    def agrees(rid, severity, what, stated, table, message, fix, basis=BASIS_TEXT, quote=None):
+        return Rule(
+            id=rid,
+            table=t,
+            versions=BOTH,
+            severity=severity,
+            kind="text_agrees",
+            description=what,
+            basis=basis,
+            left=(stated,),
+            right=(table,),
+            params={"message": message, "fix": fix, "fields": (quote,) if quote else ()},
+        )
+
+    def at_most(rid, severity, what, column, message, fix, basis, fields=(), max_value=0):
+        return Rule(
+            id=rid,
+            table=t,
+            versions=BOTH,
+            severity=severity,
+            kind="at_most",
+            description=what,
+            basis=basis,
+            columns=(column,),
+            params={"max_value": max_value, "message": message, "fix": fix, "fields": fields, "cells": fields},
+        )
+
+    said = "正文称“{%s}”,%s为 {table}"
+    fix_said = "核对正文与统计表:以统计表为准改正正文中的数字,或改正统计表。"
+    return [
+        agrees(
+            "R17.applications",
+            WARN,
+            "正文所述收到的政府信息公开申请数与表三“本年新收”总计一致",
+            "stated_applications",
+            "table_applications",
+            said % ("stated_applications_sentence", "表三“本年新收政府信息公开申请数量”总计"),
+            fix_said,
+            quote="stated_applications_sentence",
+        ),
+        agrees(
+            "R18.reviews",
+            WARN,
+            "正文所述行政复议件数与表四“行政复议”总计一致",
+            "stated_reviews",
+            "table_reviews",
+            said % ("stated_reviews_sentence", "表四“行政复议”总计"),
+            fix_said,
+            quote="stated_reviews_sentence",
+        ),
+        agrees(
+            "R19.litigations",
+            WARN,
+            "正文所述行政诉讼件数与表四“行政诉讼”总计(两类合计)一致",
+            "stated_litigations",
+            "table_litigations",
+            said % ("stated_litigations_sentence", "表四“行政诉讼”总计(未经复议直接起诉与复议后起诉之和)"),
+            fix_said,
+            quote="stated_litigations_sentence",
+        ),
+        agrees(
+            "R23.title",
+            ERROR,
+            "标题中的年度与报告年度一致",
+            "title_year",
+            "year",
+            "标题写的是 {stated} 年,报告年度为 {table} 年",
+            "核对标题中的年度。",
+            BASIS_PERIOD,
+        ),
+        agrees(
+            "R23.period_start",
+            ERROR,
+            "正文所述统计期限的起始年度与报告年度一致",
+            "period_start",
+            "year",
+            "正文称“{period_sentence}”,起始年度 {stated} 与报告年度 {table} 不符",
+            "统计期限应为报告年度的1月1日至12月31日,请核对。",
+            BASIS_PERIOD,
+            quote="period_sentence",
+        ),
+        agrees(
+            "R23.period_end",
+            ERROR,
+            "正文所述统计期限的终止年度与报告年度一致",
+            "period_end",
+            "year",
+            "正文称“{period_sentence}”,终止年度 {stated} 与报告年度 {table} 不符",
+            "统计期限应为报告年度的1月1日至12月31日,请核对。",
+            BASIS_PERIOD,
+            quote="period_sentence",
+        ),
+        at_most(
+            "R24.sections",
+            ERROR,
+            "正文包含年报格式规定的全部六个部分",
+            "sections_missing",
+            "缺少第 {missing_sections} 部分",
+            "按年报格式补齐缺少的部分(没有内容的写明“无”并说明情况)。",
+            BASIS_SECTIONS,
+            ("missing_sections",),
+        ),
+        at_most(
+            "R24.tables",
+            ERROR,
+            "报告包含表二、表三、表四三张统计表",
+            "tables_missing",
+            "有 {tables_missing} 张统计表未能读出:报告缺少该表,或表格为图片等无法读取(见导入的解析结果)",
+            "按年报格式补齐统计表,以文字表格(不是图片)发布。",
+            BASIS_SECTIONS,
+        ),
+        at_most(
+            "R25.format",
+            ERROR,
+            "统计表与一种格式版本(2021 格式或 2019 试行格式)完全一致",
+            "format_unmatched",
+            "统计表的行列与两种格式版本都不一致",
+            "使用国办公开办规定的统计表格式,不增删行列。",
+            BASIS_SECTIONS,
+        ),
+        at_most(
+            "R27.five",
+            WARN,
+            "“五、存在的主要问题及改进情况”有实际内容",
+            "five_generic",
+            "第五部分只有“{five_text}”",
+            "如实报告存在的主要问题和改进情况,不能只写“无”或一句套话。",
+            BASIS_FIVE,
+            ("five_text",),
+        ),
+        at_most(
+            "R30.previous_year",
+            WARN,
+            "内容雷同:正文大部分与本单位上年报告相同",
+            "copied_previous_share",
+            "{copied_previous_share}% 的文字与上年报告({copied_previous_from})相同;各部分:{copied_previous_sections}",
+            "按本年度实际情况撰写年报,不能照搬上年报告。",
+            BASIS_COPY,
+            ("copied_previous_from", "copied_previous_sections"),
+        ),
+        at_most(
+            "R30.same_year",
+            WARN,
+            "内容雷同:正文大部分与同年其他单位的报告相同",
+            "copied_same_year_share",
+            "{copied_same_year_share}% 的文字与{copied_same_year_agency}的报告({copied_same_year_from})相同;"
+            "各部分:{copied_same_year_sections}",
+            "按本单位实际情况撰写年报,不能照搬其他单位的报告。",
+            BASIS_COPY,
+            ("copied_same_year_agency", "copied_same_year_from", "copied_same_year_sections"),
+        ),
+        at_most(
+            "R31.versions",
+            WARN,
+            "一报多版:同一单位同一年度只有一份报告(没有数字不同的其他版本)",
+            "versions",
+            "另有 {versions} 个数字不同的版本:{versions_detail}",
+            "确认哪一版为准,撤下或更正其他版本,并在网站上只保留一份。",
+            BASIS_VERSIONS,
+            ("versions_detail",),
+        ),
+    ]
+
+
 def _build() -> tuple[Rule, ...]:
     rules = _application_rules()
-    rules += _review_rules() + _active_rules()
+    rules += _review_rules() + _active_rules() + _cross_year_rules() + _text_rules()
     ids = [r.id for r in rules]
     assert len(ids) == len(set(ids)), "rule ids must be unique"
     for rule in rules:
@@ -346,10 +578,14 @@ SUITES = {
     "active_disclosure_2019": ("active_disclosure", S.FORMAT_2019),
     "review_litigation": ("review_litigation", None),
 }
+# Suites whose asset is derived from several tables (nianbao.engines.DERIVED builds it): (asset, version).
+# Not in the `gate` checkpoint nor the gate service: a draft alone has no previous year.
+DERIVED_SUITES = {YP.TABLE: (YP.TABLE, None), REPORT_TEXT: (REPORT_TEXT, None)}
+ALL_SUITES = {**SUITES, **DERIVED_SUITES}
 
 
 def rules_for_suite(suite: str) -> list[Rule]:
-    table, version = SUITES[suite]
+    table, version = ALL_SUITES[suite]
     return [r for r in RULES if r.table == table and (version is None or version in r.versions)]
 
 
@@ -365,6 +601,17 @@ FAMILY_ZH = {
     "R8": "项目数量不为负",
     "R9": "单元格缺失",
     "R10": "无权制定规章",
+    "R11": "跨年度结转衔接",
+    "R12": "跨年度现行有效件数",
+    "R17": "正文申请数与表格一致",
+    "R18": "正文行政复议数与表格一致",
+    "R19": "正文行政诉讼数与表格一致",
+    "R23": "年度与统计期限",
+    "R24": "六部分与三张表齐全",
+    "R25": "表格符合一种格式",
+    "R27": "问题与改进不为空",
+    "R30": "内容雷同",
+    "R31": "一报多版",
 }
 
 

@@ -32,6 +32,10 @@ LEVELS_WITHOUT_RULE_MAKING = ("county", "county_department", "township")
 PARSE_STATUSES = ("parsed", "partial", "rejected")
 PARSE_STATUS_ZH = {"parsed": "完整解析", "partial": "部分解析", "rejected": "拒收"}
 
+# The parts of a report's text (the `sections` table): its title, its opening paragraph (引言 before
+# 一、) and the six statutory sections 一、总体情况 … 六、其他需要报告的事项 (s1 … s6).
+SECTION_KEYS = ("title", "opening", "s1", "s2", "s3", "s4", "s5", "s6")
+
 # The three statutory tables (表二, 表三, 表四), in the order the report prints them.
 STATUTORY_TABLES = ("active_disclosure", "applications", "review_litigation")
 
@@ -187,6 +191,7 @@ ACTIVE_COLUMNS = tuple(c for _, _, c, _ in ACTIVE_2021) + tuple(c for _, _, c, _
 # every table is self-describing and can be split into per-version assets without a join.
 
 STRING, INT32, INT64, BOOL, FEE, TIMESTAMP = "string", "int32", "int64", "bool", "fee", "timestamp"
+DATE = "date"  # a day (Arrow date32); rows carry it as a datetime.date
 FEE_PRECISION, FEE_SCALE = 20, 6  # decimal128(20, 6): 万元 to 0.01 元
 
 KEY_COLUMNS = (("report_id", STRING), ("format_version", STRING))
@@ -206,6 +211,9 @@ TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("parse_reason", STRING),  # kebab-case code + detail; '' when parsed
         ("missing", STRING),  # what a partial parse lacks
         ("ingested_at", TIMESTAMP),  # ms, UTC
+        # The day the report was published (page PubDate, a 发布时间 line, or the manifest); null when not
+        # printed. Added later: a reports file written before it lacks the column (readers check).
+        ("published", DATE),
     ),
     "active_disclosure": KEY_COLUMNS + tuple((c, FEE if c in DECIMAL_COLUMNS else INT64) for c in ACTIVE_COLUMNS),
     "applications": KEY_COLUMNS + tuple((c, INT64) for c in APPLICATION_COLUMNS),
@@ -219,6 +227,27 @@ TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("numeric", BOOL),  # False: printed text is not a number ('/', '—', '无', ...)
         ("source", STRING),  # 'line 37' | 'table 2 row 5 col 3' | 'page 2 line 14'
     ),
+    # Side table: the report's text by part (parse/sections.py), one row per part found.
+    "sections": (
+        ("report_id", STRING),
+        ("section", STRING),  # title | opening | s1 … s6 (SECTION_KEYS)
+        ("heading", STRING),  # as printed; '' for title and opening
+        ("text", STRING),  # the part's prose as printed, a line per printed line; tables' cells left out
+        ("ordinal", INT32),  # 1, 2, … in the report's order
+        ("source", STRING),  # 'line 5–10' | 'paragraph 9–14' | 'page 2 line 3 – page 3 line 9'
+    ),
+    # Side table: other versions of a report (一报多版): another file of the same agency and year whose
+    # numbers differ from those checked (a corrected re-publication, the same report on two sites).
+    "versions": (
+        ("report_id", STRING),
+        ("source_file", STRING),  # the other version's file
+        ("source_sha256", STRING),
+        ("parse_status", STRING),
+        ("current_source_file", STRING),  # the file whose numbers the tables hold and the rules check
+        ("differing", STRING),  # the statutory columns whose numbers differ, comma-separated
+        ("statutory_values", STRING),  # JSON {table: {column: value}}: the other version's numbers, kept
+        ("recorded_at", TIMESTAMP),
+    ),
 }
 _ARROW_SCHEMA_NAMES = {
     "reports": "REPORTS_SCHEMA",
@@ -226,11 +255,13 @@ _ARROW_SCHEMA_NAMES = {
     "applications": "APPLICATIONS_SCHEMA",
     "review_litigation": "REVIEW_SCHEMA",
     "cells": "CELLS_SCHEMA",
+    "sections": "SECTIONS_SCHEMA",
+    "versions": "VERSIONS_SCHEMA",
 }
 
 
 def __getattr__(name: str):
-    """TABLE_SCHEMAS, the five *_SCHEMA and FEE_TYPE: Arrow, built (and pyarrow imported) on first use."""
+    """TABLE_SCHEMAS, each table's *_SCHEMA and FEE_TYPE: Arrow, built (and pyarrow imported) on first use."""
     if name not in ("TABLE_SCHEMAS", "FEE_TYPE", *_ARROW_SCHEMA_NAMES.values()):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import pyarrow as pa
@@ -242,6 +273,7 @@ def __getattr__(name: str):
         BOOL: pa.bool_(),
         FEE: pa.decimal128(FEE_PRECISION, FEE_SCALE),
         TIMESTAMP: pa.timestamp("ms", tz="UTC"),
+        DATE: pa.date32(),
     }
     schemas = {
         table: pa.schema([pa.field(c, types[kind], nullable=c != "report_id") for c, kind in columns])
@@ -269,6 +301,7 @@ REPORT_COLUMN_LABELS = {
     "parse_reason": "未完整解析的原因",
     "missing": "缺少的部分",
     "ingested_at": "导入时间",
+    "published": "发布日期(网页的发布时间、报告所印发布时间或清单所填;未写明为空)",
     "format_version@tables": "格式版本",
 }
 
@@ -296,6 +329,25 @@ def column_labels() -> dict[str, dict[str, str]]:
         "numeric": "原文是否为数字",
         "source": "原文位置(行号或表格单元格位置)",
     }
+    sections = {
+        "report_id": REPORT_COLUMN_LABELS["report_id"],
+        "section": "部分(title 标题、opening 引言、s1–s6 第一至第六部分)",
+        "heading": "部分标题原文(标题与引言为空字符串)",
+        "text": "正文原文:逐行照录、每行空白规整,不含部分标题行;表格单元格不重复收录(见 cells);"
+        "title 为报告标题各行(含其上的机关名行、其下的日期行),opening 为标题后至“一、”前的引言",
+        "ordinal": "在报告中的次序(从 1 起)",
+        "source": "原文位置(起止行号、段落号或页码)",
+    }
+    versions = {
+        "report_id": REPORT_COLUMN_LABELS["report_id"],
+        "source_file": "另一版本的来源文件",
+        "source_sha256": "另一版本来源文件 SHA-256",
+        "parse_status": "另一版本的解析结果",
+        "current_source_file": "受检版本的来源文件(统计表中的数字取自该文件)",
+        "differing": "数字不同的单元格(列名,逗号分隔)",
+        "statutory_values": "另一版本的统计表数字(JSON,按表、列)",
+        "recorded_at": "记录时间",
+    }
     reports = {k: v for k, v in REPORT_COLUMN_LABELS.items() if "@" not in k}
     return {
         "reports": reports,
@@ -303,6 +355,8 @@ def column_labels() -> dict[str, dict[str, str]]:
         "applications": app,
         "review_litigation": review,
         "cells": cells,
+        "sections": sections,
+        "versions": versions,
     }
 
 
@@ -312,4 +366,6 @@ TABLE_TITLES = {
     "applications": "表三 收到和处理政府信息公开申请情况",
     "review_litigation": "表四 政府信息公开行政复议、行政诉讼情况",
     "cells": "单元格原文与出处(附表)",
+    "sections": "报告各部分原文与出处(附表:标题、引言与六个法定部分,未找到的部分不列)",
+    "versions": "一报多版:同一单位同一年度数字不同的其他版本(附表)",
 }

@@ -130,7 +130,9 @@ def _read(path: str, data: bytes, sha: str, kind: str) -> ParsedReport:
         page = read_page(data, path)
         # OCR markdown with HTML tables: its title lines are plain text lines, not HTML paragraphs.
         text = decode_text(data, path) if Path(path).suffix.lower() in TEXT_SUFFIXES else page.text()
-        return parse_lines(page.lines, source_file=path, sha256=sha, text=text, has_images=page.has_table_images())
+        return parse_lines(
+            page.lines, source_file=path, sha256=sha, text=text, has_images=page.has_table_images(), page=page.facts
+        )
     except InputError as e:
         return _rejected(path, sha, CODE_MAP.get(e.code, e.code), e.detail)
 
@@ -142,6 +144,7 @@ def parse_file(
     region: str | None = None,
     year: int | None = None,
     level: str | None = None,
+    published: str | None = None,
     memory_mb: float | None = None,
 ) -> ParsedReport:
     """Parse one report file; never raises on bad input. Keyword metadata overrides what the text says.
@@ -183,6 +186,7 @@ def parse_file(
     report.region = region or report.region
     report.year = year or report.year
     report.level = level or report.level
+    report.published = published or report.published
     return report
 
 
@@ -226,7 +230,9 @@ def command(args) -> int:
         return ExitCode.CONFIG_ERROR
     report = parse_file(args.file, agency=args.agency, region=args.region, year=args.year, memory_mb=memory_mb)
     if args.json:
-        print(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
+        # The report's text by part after its tables (not in to_json: the transcriptions hold tables only).
+        parts = [{"section": p.key, "heading": p.heading, "text": p.text, "source": p.source} for p in report.sections]
+        print(json.dumps({**report.to_json(), "sections": parts}, ensure_ascii=False, indent=1))
     else:
         print(_summary(report))
     return ExitCode.INPUT_UNREADABLE if report.status == "rejected" else ExitCode.OK

@@ -31,7 +31,8 @@ from typing import Any
 from .. import schema as S
 from ..model import Cell, ParsedReport, Value
 from . import labels as L
-from .metadata import read_metadata
+from .metadata import PageFacts, publication_date, read_metadata
+from .sections import split_sections
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass is built 2.5x slower, and a page makes hundreds
@@ -607,6 +608,21 @@ def _outcome(
     return "partial", f"tables-incomplete: {detail}"
 
 
+@lru_cache(maxsize=1 << 16)
+def section_cell_kind(text: str) -> str:
+    """What sections.py needs to know of a printed line or cell to leave the tables out of the text:
+    label (a statutory table's, or a converter's column name '列1'), number (or blank), word (a value
+    word: '无', '/'; or one character of a vertical label) or text. Cached: cells recur in every report."""
+    kind, lab = classify(text)
+    if GENERIC_COLUMN.match(unicodedata.normalize("NFKC", text).strip()):
+        return "label"
+    if kind == LABEL:
+        return "text" if lab.kind == "heading" else "label"
+    if kind == VALUE:
+        return "number" if not text.strip() or any(ch.isdigit() for ch in text) else "word"
+    return "word" if kind == JUNK else "text"
+
+
 def parse_lines(
     lines: list[list[TextCell]],
     *,
@@ -616,8 +632,10 @@ def parse_lines(
     has_images: bool = False,
     cut_off: Sequence[str] = (),
     columns: ColumnCheck | None = None,
+    page: PageFacts | None = None,
 ) -> ParsedReport:
-    """Assemble a ParsedReport from rows of printed cells; `text` is the plain text, for metadata;
+    """Assemble a ParsedReport from rows of printed cells; `text` is the plain text, for metadata (with
+    `page`, what a web page's head says about it);
     `cut_off`, the sources of cells that run over a PDF page's edge (their rows are not read); `columns`,
     what the counts of generic columns tell (Markdown tables of converters)."""
     asm = _Assembler(_tokens(lines), columns)
@@ -628,7 +646,7 @@ def parse_lines(
     found_any = any(tables.values()) or bool(active_2019)
     missing = _missing(asm, tables, active_2019)
     status, reason = _outcome(asm, missing, found_any, has_images, cut_off)
-    meta = read_metadata(text)
+    meta = read_metadata(text, page)
     version = asm.version or (S.FORMAT_2021 if asm.sub_rows_printed else None)
     deviations = ["other-single-row"] if version == S.FORMAT_2021 and "other" in (tables["applications"] or {}) else []
     return ParsedReport(
@@ -645,4 +663,6 @@ def parse_lines(
         tables=tables,
         active_2019=active_2019,
         cells=cells,
+        sections=split_sections(lines, section_cell_kind),
+        published=publication_date(text, page),
     )

@@ -19,6 +19,7 @@ import lxml.etree as ET
 
 from nianbao.parse.core import TextCell
 from nianbao.parse.encoding import InputError, declared_charset, decoded
+from nianbao.parse.metadata import PageFacts
 
 _WIDE = r"\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\u3000-\u303f\u2018-\u201d"
 _IS_WIDE = re.compile(f"[{_WIDE}]").match
@@ -148,6 +149,7 @@ class Page:
     images_at: list[int] = field(default_factory=list)  # len(lines) when an image outside tables was met
     images_in_data_tables: bool = False
     tables: int = 0
+    facts: PageFacts | None = None  # what the page's head says about it (HTML only)
 
     def paragraph(self, text: str) -> None:
         """Add one paragraph line (cleaned; empty text adds nothing)."""
@@ -230,6 +232,7 @@ def _read_source(source: str | bytes, text: str, path: str, controls_to_spaces: 
                 el.tail = _CONTROL.sub(" ", el.tail)
     title = root.find("head/title")
     page = Page(title=clean("".join(title.itertext())) if title is not None else "")
+    page.facts = _page_facts(root, page.title)
     _drop_unseen(root, _hiding_tags(text), hidden_attr=" hidden" in text)
     all_tables = list(root.iter("table"))
     grids = _data_tables(all_tables)
@@ -241,6 +244,29 @@ def _read_source(source: str | bytes, text: str, path: str, controls_to_spaces: 
     body = root.find("body")
     _read_flow(_text_of(root if body is None else body), tables, page)
     return page
+
+
+# The head's meta lines that say what a page is, by lower-cased name (CMS spell them as they like).
+_META_FACTS = {
+    "articletitle": "article_title",
+    "pubdate": "pub_date",
+    "publishdate": "pub_date",
+    "firstpublishedtime": "pub_date",
+    "article:published_time": "pub_date",
+    "author": "author",
+}
+
+
+def _page_facts(root: ET._Element, title: str) -> PageFacts:
+    """The page's ArticleTitle, PubDate and Author meta lines (the first of each) and its <title>."""
+    found: dict[str, str] = {}
+    for meta in root.iter("meta"):
+        name = (meta.get("name") or meta.get("property") or "").strip().lower()
+        key = _META_FACTS.get(name)
+        content = clean(meta.get("content") or "")
+        if key and content and key not in found:
+            found[key] = content
+    return PageFacts(title=title, **found)
 
 
 def _parsed(source: str | bytes) -> tuple[ET._Element | None, int]:

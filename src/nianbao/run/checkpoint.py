@@ -307,7 +307,10 @@ def execute(plan: RunPlan, extra: dict | None = None) -> RunOutcome:
         waivers=waivers,
         scope=run_scope,
         roster_file=roster.find(plan.data_dir, plan.roster) if plan.shared_site else None,
+        deadlines=plan.shared_site,  # R28 from the reports' own dates; a draft has none
+        derived_values=attached.prepared.derived_values,
     )
+    summary["derived_assets"] = attached.prepared.derived  # year pairs: reports linked, ambiguous links
     return _publish(plan, summary, outputs, staging, t0)
 
 

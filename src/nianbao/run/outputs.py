@@ -74,6 +74,8 @@ def write_outputs(
     scope: dict | None = None,
     trend_runs: int = 10,
     roster_file: Path | None = None,
+    deadlines: bool = False,
+    derived_values: dict | None = None,
 ) -> Outputs:
     """Findings from GX's verdicts, history against the previous run, and the Chinese pages in site_dir; every
     value read back comes from the run's snapshot of the data folder."""
@@ -82,14 +84,19 @@ def write_outputs(
     lap("collect_s")
     ids = {f.report_id for f in (*collected.failures, *collected.incomplete)}
     reports = datafolder.read_reports(data, ids)
+    F.add_derived_values(reports, derived_values or {})  # the year pairs' values (nianbao.engines.DERIVED)
     gc.freeze()  # the reports read back live to the end of the run (see nianbao.run.checkpoint)
     lap("read_reports_s")
     with collector.paused():  # findings, history and pages (a bad night: 3 s less reading them back)
         current, problems = F.build(run_id, collected, reports, selected)
         listed = None
-        if roster_file is not None:  # R29/R28: run-level findings, explained like the others (nianbao.roster)
+        if roster_file is not None or deadlines:  # R29/R28: run-level findings (nianbao.roster)
             listed = roster.check(run_id, roster_file, data, selected)
-            summary["roster"] = listed.summary
+            if roster_file is not None:
+                summary["roster"] = listed.summary
+            for rid, level in listed.levels.items():  # an unpublished report (R29) has no row to read
+                if rid not in reports:
+                    reports[rid] = {"meta": {"level": level}, "values": {}, "text": {}}
             if listed.rows:
                 current = F.to_frame(pd.concat([current, F.frame_of_rows(listed.rows)], ignore_index=True))
         lap("explain_s")
@@ -102,7 +109,7 @@ def write_outputs(
         events = ledger.EVENTS_SCHEMA.empty_table().to_pandas()
         if scope is not None:
             findings, events, pages_extra = _ledger(findings, run_id, scope, data, reports, trend_runs, site_dir)
-        if listed is not None:
+        if roster_file is not None:
             pages_extra["landing_extra"] = roster.section_html(listed) + pages_extra.get("landing_extra", "")
         summary["counts"] = {**F.counts(findings, resolved), "localised": localised_counts(diagnoses)}
         summary["counts"]["reopened"] = int((events.event == ledger.REOPENED).sum())  # regressions (nianbao.ledger)

@@ -1,0 +1,80 @@
+"""The year-pair asset: each report beside its agency's report of the year before (DOMAIN.md R11, R12).
+
+One row per report of year Y whose table 三 was read and whose agency (nianbao.agency_key) has an
+earlier report in the data: this year's 上年结转 and, from the report of year Y-1, its 结转下年度继续办理
+(`prev_` columns). When both years are in the 2021 format, table 二's 规章 and 行政规范性文件 counts too.
+The previous columns are blank when the report of Y-1 is missing, rejected or partial with those cells
+blank: the cross-year rules are then not assessable (R11.previous says why), never passed.
+
+The SELECT reads the views nb_reports, nb_applications, nb_active_disclosure and nb_agency_keys (the key
+of every report, computed in Python once per run: nianbao.agency_key.build_keys); the engines build the
+asset from it like any suite's (nianbao.engines).
+"""
+
+from __future__ import annotations
+
+from . import schema as S
+
+TABLE = "year_pairs"
+KEYS_TABLE = "agency_keys"  # nb_agency_keys: report_id, agency_key (NULL: not linked; nianbao.agency_key)
+APPLICANTS = tuple(c for c, _ in S.APPLICANT_COLUMNS)
+THIS_YEAR = tuple(S.app_col("carried_over", a) for a in APPLICANTS)
+PREV_CARRIED_FORWARD = tuple(f"prev_{S.app_col('carried_forward', a)}" for a in APPLICANTS)
+# Table 二 of the 2021 format: this year's counts, last year's 现行有效件数.
+ACTIVE = tuple(c for key, _, c, _ in S.ACTIVE_2021 if key in ("rules", "normative_docs"))
+PREV_IN_FORCE = ("prev_rules_in_force", "prev_normative_in_force")
+PREV_META = ("prev_report_id", "prev_year", "prev_status", "prev_format_version")
+COLUMNS = ("report_id", "format_version", *THIS_YEAR, *PREV_CARRIED_FORWARD, *PREV_META, *ACTIVE, *PREV_IN_FORCE)
+MISSING = "missing"  # prev_status when there is no report of Y-1
+REPORT_COLUMNS = ("format_version", "parse_status")  # of nb_reports, beside the rules' (nianbao.engines)
+
+
+def labels() -> dict[str, str]:
+    """Chinese label of each column: this year's as the statutory tables print them, last year's as
+    上年报告·… (messages, pages and exports name both years)."""
+    tables = S.column_labels()
+    out = {c: tables["applications"][c] for c in THIS_YEAR}
+    out.update({c: tables["active_disclosure"][c] for c in ACTIVE})
+    for a, alabel in S.APPLICANT_COLUMNS:
+        out[f"prev_{S.app_col('carried_forward', a)}"] = f"上年报告·表三·结转下年度继续办理·{alabel}"
+    for c in PREV_IN_FORCE:
+        out[c] = "上年报告·" + tables["active_disclosure"][c.removeprefix("prev_")]
+    out.update(
+        prev_report_id="上年报告·报告编号",
+        prev_year="上年报告·报告年度",
+        prev_status="上年报告·解析结果",
+        prev_format_version="上年报告·格式版本",
+    )
+    return out
+
+
+def sql(where_conds: list[str], prefix: str = "nb_") -> str:
+    """SELECT of the asset over the views <prefix>reports, applications, active_disclosure, agency_keys;
+    `where_conds` (over r: this year's report, t: its table 三) select which reports of year Y are rows."""
+    cur = ", ".join(f"t.{c}" for c in THIS_YEAR)
+    prev = ", ".join(f"pa.{c.removeprefix('prev_')} AS {c}" for c in PREV_CARRIED_FORWARD)
+    both_2021 = f"r.format_version = '{S.FORMAT_2021}' AND pr.format_version = '{S.FORMAT_2021}'"
+    # This year's table 二 counts whenever this year is in the 2021 format (R12 is not assessable when
+    # last year's report is missing); last year's only when it is in the 2021 format too.
+    active = ", ".join(f"CASE WHEN r.format_version = '{S.FORMAT_2021}' THEN ta.{c} END AS {c}" for c in ACTIVE)
+    prev_active = ", ".join(
+        f"CASE WHEN {both_2021} THEN pt.{c.removeprefix('prev_')} END AS {c}" for c in PREV_IN_FORCE
+    )
+    conds = " AND ".join(["k.agency_key IS NOT NULL", *where_conds])
+    return f"""SELECT t.report_id, r.format_version, {cur}, {prev},
+  pk.report_id AS prev_report_id, CAST(r.year - 1 AS INTEGER) AS prev_year,
+  COALESCE(pr.parse_status, '{MISSING}') AS prev_status, pr.format_version AS prev_format_version,
+  {active}, {prev_active}
+FROM {prefix}applications AS t
+JOIN {prefix}reports AS r ON r.report_id = t.report_id
+JOIN {prefix}{KEYS_TABLE} AS k ON k.report_id = t.report_id
+LEFT JOIN {prefix}active_disclosure AS ta ON ta.report_id = t.report_id
+LEFT JOIN (SELECT k2.report_id, k2.agency_key, r2.year FROM {prefix}{KEYS_TABLE} AS k2
+           JOIN {prefix}reports AS r2 ON r2.report_id = k2.report_id) AS pk
+  ON pk.agency_key = k.agency_key AND pk.year = r.year - 1
+LEFT JOIN {prefix}reports AS pr ON pr.report_id = pk.report_id
+LEFT JOIN {prefix}applications AS pa ON pa.report_id = pk.report_id
+LEFT JOIN {prefix}active_disclosure AS pt ON pt.report_id = pk.report_id
+WHERE {conds} AND EXISTS (
+  SELECT 1 FROM {prefix}{KEYS_TABLE} AS ke JOIN {prefix}reports AS re ON re.report_id = ke.report_id
+  WHERE ke.agency_key = k.agency_key AND re.year < r.year)"""
