@@ -1,4 +1,4 @@
-"""Recall and precision of the rules over the whole text (R17–R19, R23, R24, R27, R30) on a synthetic series.
+"""Recall and precision of the rules over the whole text (R17–R19, R23, R24, R27, R30, R31) on a synthetic series.
 
     python benchmarks/text_rules.py [--agencies 3000] [--series 2019-2025] [--seed 11] [--text-error-rate 0.005]
     nianbao bench text [--sizes 3000]
@@ -40,7 +40,7 @@ from nianbao import rules as RL  # noqa: E402
 from nianbao import synth  # noqa: E402
 from nianbao import synth_text as TX  # noqa: E402
 
-FAMILIES = ("R17", "R18", "R19", "R23", "R24", "R27", "R30")
+FAMILIES = ("R17", "R18", "R19", "R23", "R24", "R27", "R30", "R31")
 # The text rules' predicates (ids and columns as nianbao.rules wires them on the report_text asset):
 # text_agrees fails where both sides are printed and differ, at_most where the column exceeds 0.
 AGREES = {
@@ -56,6 +56,7 @@ AT_MOST = {
     "R27.five": "five_generic",
     "R30.previous_year": "copied_previous_share",
     "R30.same_year": "copied_same_year_share",
+    "R31.versions": "versions",
 }
 
 

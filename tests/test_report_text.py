@@ -14,9 +14,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from checkpoint_support import base_reports, make_root, run_cli, write_data
+from checkpoint_support import base_reports, make_root, report, run_cli, write_data
 from test_engines import pg_url  # noqa: F401  the PostgreSQL server fixture
 
+from nianbao import rules as R
 from nianbao import schema as S
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -52,37 +53,62 @@ def sections(rid: str, agency: str, year: int, parts: dict[str, str], title_year
     ]
 
 
-REPORTS = {r["agency"]: r for r in base_reports()}
 XIHU, NANSHAN, SUZHOU, TIANHE = "西湖区人民政府", "南山区人民政府", "苏州市财政局", "天河区人民政府"
+TOWN, VILLAGE = "某镇人民政府", "某乡人民政府"
+
+
+def fixture_reports() -> list[dict]:
+    """The nightly fixture, 西湖区's report of the year before, a town without table 四 and a village
+    whose tables match no format version."""
+    xihu_2022 = report(XIHU, "浙江省杭州市西湖区", "county", 2022)
+    town = report(TOWN, "浙江省杭州市西湖区某镇", "township", 2023)
+    del town["values"]["review_litigation"]
+    village = report(VILLAGE, "浙江省杭州市西湖区某乡", "township", 2023)
+    village["format_version"] = None
+    return [*base_reports(), xihu_2022, town, village]
+
+
+REPORTS = {(r["agency"], r["year"]): r for r in fixture_reports()}
 SHARED_PROSE = {k: prose(i) for i, k in enumerate(HEADINGS)}
 
 
+def _own(seed: int) -> dict[str, str]:
+    return {k: prose(seed + i) for i, k in enumerate(HEADINGS)}
+
+
 def _text_rows() -> list[dict]:
-    xihu, nanshan, suzhou, tianhe = (REPORTS[a] for a in (XIHU, NANSHAN, SUZHOU, TIANHE))
+    xihu, xihu_2022, nanshan, suzhou, tianhe, town, village = (
+        REPORTS[k]
+        for k in (
+            (XIHU, 2023),
+            (XIHU, 2022),
+            (NANSHAN, 2023),
+            (SUZHOU, 2023),
+            (TIANHE, 2023),
+            (TOWN, 2023),
+            (VILLAGE, 2023),
+        )
+    )
     new_total = xihu["values"]["applications"]["new_total"]
-    rows = sections(
-        xihu["report_id"],
-        XIHU,
-        2023,
-        {**SHARED_PROSE, "s3": f"本年度共收到政府信息公开申请{new_total}件。" + SHARED_PROSE["s3"]},
-    )
-    rows += sections(
-        nanshan["report_id"],
-        NANSHAN,
-        2023,
-        {k: prose(100 + i) for i, k in enumerate(HEADINGS)} | {"s3": "本年度共收到政府信息公开申请99件。"},
-    )
-    rows += sections(suzhou["report_id"], SUZHOU, 2023, {k: prose(200 + i) for i, k in enumerate(HEADINGS)}, 2022)
+    xihu_text = {**SHARED_PROSE, "s3": f"本年度共收到政府信息公开申请{new_total}件。" + SHARED_PROSE["s3"]}
+    rows = sections(xihu["report_id"], XIHU, 2023, xihu_text)
+    rows += sections(xihu_2022["report_id"], XIHU, 2022, xihu_text)  # 2023's text is 2022's
+    stated = "本年度共收到政府信息公开申请99件。"
+    appeals = "因政府信息公开引起的行政复议案件99件、行政诉讼案件99件。"
+    rows += sections(nanshan["report_id"], NANSHAN, 2023, _own(100) | {"s3": stated, "s4": appeals})
+    rows += sections(suzhou["report_id"], SUZHOU, 2023, _own(200), 2022)
     rows[-7]["text"] = "本报告所列数据的统计期限自2022年1月1日起至2022年12月31日止。"  # the opening
     # 天河区: 一–四 copied from 西湖区, 五 says nothing, 六 missing.
     copied = {k: SHARED_PROSE[k] for k in ("s1", "s2", "s4")} | {"s3": SHARED_PROSE["s3"], "s5": "无。"}
     rows += sections(tianhe["report_id"], TIANHE, 2023, copied)
+    rows += sections(town["report_id"], TOWN, 2023, _own(300))
+    rows += sections(village["report_id"], VILLAGE, 2023, _own(400))
     return rows
 
 
 def _version_row() -> dict:
     return {
-        "report_id": REPORTS[SUZHOU]["report_id"],
+        "report_id": REPORTS[(SUZHOU, 2023)]["report_id"],
         "source_file": "mirror/suzhou-2023.html",
         "source_sha256": "0" * 64,
         "parse_status": "parsed",
@@ -94,7 +120,7 @@ def _version_row() -> dict:
 
 
 def text_data(folder: Path) -> Path:
-    data = write_data(folder, base_reports())
+    data = write_data(folder, fixture_reports())
     pq.write_table(
         pa.Table.from_pylist(_text_rows(), schema=S.TABLE_SCHEMAS["sections"]), data / "sections" / "t.parquet"
     )
@@ -106,6 +132,11 @@ def text_data(folder: Path) -> Path:
 
 EXPECTED = {
     (NANSHAN, "R17.applications"),
+    (NANSHAN, "R18.reviews"),
+    (NANSHAN, "R19.litigations"),
+    (XIHU, "R30.previous_year"),  # 西湖区 2023 prints its 2022 text
+    (TOWN, "R24.tables"),
+    (VILLAGE, "R25.format"),
     (SUZHOU, "R23.title"),
     (SUZHOU, "R23.period_start"),
     (SUZHOU, "R23.period_end"),
@@ -114,7 +145,11 @@ EXPECTED = {
     (TIANHE, "R27.five"),
     (TIANHE, "R30.same_year"),  # all of 天河区's own text is 西湖区's; only two thirds of 西湖区's is 天河区's
 }
-RID = {r["report_id"]: a for a, r in REPORTS.items()}
+RID = {r["report_id"]: a for (a, _), r in REPORTS.items()}
+
+
+def test_every_text_rule_has_a_failing_case():
+    assert {rule for _, rule in EXPECTED} == {r.id for r in R.RULES if r.table == R.REPORT_TEXT}
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +166,7 @@ def ctx():
 
 def _checks(ctx, engine, data, work, **kw) -> set:
     got = GF.run_suites(ctx, engine, data, work, suites={"report_text"}, **kw)
-    assert got.rows == {"report_text": 4}  # the four reports with text (苏州市财政局 also has a version)
+    assert got.rows == {"report_text": 7}  # the reports with text (苏州市财政局 also has a version)
     rules = {c for _, c in got.checks}
     return {(RID[rid], check) for rid, check in got.checks} if rules else set()
 
@@ -163,7 +198,7 @@ def test_nightly_explains_the_text_findings_in_chinese(data, tmp_path):
     msg = dict(zip(zip(f.agency, f.rule_id), f.message))
     assert "正文称“本年度共收到政府信息公开申请99件。”" in msg[(NANSHAN, "R17.applications")]
     assert msg[(NANSHAN, "R17.applications")].endswith(
-        f"总计为 {REPORTS[NANSHAN]['values']['applications']['new_total']}"
+        f"总计为 {REPORTS[(NANSHAN, 2023)]['values']['applications']['new_total']}"
     )
     assert "标题写的是 2022 年,报告年度为 2023 年" in msg[(SUZHOU, "R23.title")]
     assert "缺少第 六 部分" in msg[(TIANHE, "R24.sections")]
@@ -172,7 +207,7 @@ def test_nightly_explains_the_text_findings_in_chinese(data, tmp_path):
     assert "mirror/suzhou-2023.html(表四·行政复议·总计 不同)" in msg[(SUZHOU, "R31.versions")]
     results = json.loads((run / "run_results.json").read_text(encoding="utf-8"))
     facts = results["derived_assets"]["report_text"]
-    assert facts["reports_with_text"] == 4 and facts["reports_with_versions"] == 1
+    assert facts["reports_with_text"] == 7 and facts["reports_with_versions"] == 1
     page = (
         root
         / "uncommitted"
@@ -180,7 +215,7 @@ def test_nightly_explains_the_text_findings_in_chinese(data, tmp_path):
         / "local_site"
         / "nianbao"
         / "agencies"
-        / f"{REPORTS[TIANHE]['report_id']}.html"
+        / f"{REPORTS[(TIANHE, 2023)]['report_id']}.html"
     )
     assert "内容雷同" in page.read_text(encoding="utf-8")
 

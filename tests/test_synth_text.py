@@ -189,3 +189,13 @@ def test_reports_corpus_has_no_text_unless_asked(tmp_path):
     assert not read(tmp_path / "cli", "sections")
     with pytest.raises(ValueError, match="--text-error-rate"):
         synth.generate(10, tmp_path / "bad", text=True, text_error_rate=0.5)
+
+
+def test_second_versions_are_in_the_versions_table_and_the_truth(corpus):
+    """A few clean reports get a mirror with 本年新收 总计 one higher: each is a versions row and R31."""
+    out, summary, _, _, truth = corpus
+    versions = read(out, "versions")
+    got = {(v["report_id"], "R31.versions") for v in versions}
+    assert got and got == {(t["report_id"], t["rule_id"]) for t in truth if t["rule_id"] == "R31.versions"}
+    assert summary.injections[synth.SECOND_VERSION] == len(versions)
+    assert all(v["differing"] == "applications.new_total" for v in versions)

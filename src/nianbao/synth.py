@@ -22,6 +22,7 @@ that change a number the text states, goes into _truth/truth.parquet too.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
@@ -1004,6 +1005,45 @@ def _stated_totals(blocks: dict[str, Block], rows: np.ndarray, nan: bool = False
     return out
 
 
+SECOND_VERSION = "second-version"
+VERSIONS_RULE = "R31.versions"
+
+
+def _second_versions(
+    rng: np.random.Generator, ids: np.ndarray, applications: Block, eligible: np.ndarray, rate: float
+) -> tuple[pa.Table, pa.Table]:
+    """Another file of a few clean reports (a mirror on a second site, printed with 本年新收 总计 one
+    higher): the versions table's rows, and their truth (R31)."""
+    rows = np.flatnonzero(eligible & (rng.random(len(ids)) < rate))
+    values = [
+        json.dumps({"applications": {"new_total": None if np.isnan(v) else int(v) + 1}}, sort_keys=True)
+        for v in applications.values("new_total", rows)
+    ]
+    n = len(rows)
+    versions = pa.table(
+        {
+            "report_id": pa.array(ids[rows], pa.string()),
+            "source_file": pa.array([f"synthetic/mirror/{r}.html" for r in ids[rows]], pa.string()),
+            "source_sha256": pa.array([f"{r}-mirror" for r in ids[rows]], pa.string()),
+            "parse_status": pa.array(np.full(n, "parsed", dtype=object), pa.string()),
+            "current_source_file": pa.array(np.full(n, "synthetic", dtype=object), pa.string()),
+            "differing": pa.array(np.full(n, "applications.new_total", dtype=object), pa.string()),
+            "statutory_values": pa.array(values, pa.string()),
+            "recorded_at": pa.nulls(n, pa.timestamp("ms", tz="UTC")),
+        },
+        schema=S.TABLE_SCHEMAS["versions"],
+    )
+    truth = pa.table(
+        {
+            "report_id": pa.array(ids[rows], pa.string()),
+            "rule_id": pa.array(np.full(n, VERSIONS_RULE, dtype=object), pa.string()),
+            "injected": pa.array(np.full(n, SECOND_VERSION, dtype=object), pa.string()),
+            "cell": pa.array(np.full(n, "applications.new_total", dtype=object), pa.string()),
+        }
+    ).cast(TRUTH_SCHEMA)
+    return versions, truth
+
+
 def _chunk(
     p: Plan, seed: int, k: int, agencies: np.ndarray, rates: Rates
 ) -> tuple[dict[str, pa.Table], pa.Table, pa.Table, dict[str, int]]:
@@ -1059,6 +1099,9 @@ def _chunk(
         truth.append(TX.truth(text, x, final, table_hits).cast(TRUTH_SCHEMA))
         for kind in TX.TEXT_KINDS:
             counts[kind] = counts.get(kind, 0) + int((text.choices.kind == kind).sum())
+        out["versions"], second = _second_versions(rng, ids, blocks["applications"], eligible, rates.text_error_rate)
+        truth.append(second)
+        counts[SECOND_VERSION] = second.num_rows
     crossyear = CY.evaluate(out, CY.changes_table(changes)) if len(p.years) > 1 else CY.SCHEMA.empty_table()
     truth.append(CY.failures(crossyear).cast(TRUTH_SCHEMA))
     counts[CY.MISSING_YEAR] = CY.count(crossyear, CY.MISSING_YEAR)
