@@ -24,7 +24,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,11 +45,9 @@ def nightly(data: Path, work: Path, env: dict) -> tuple[bench.Measured, dict, di
         raise bench.BenchError(f"nightly on {data}: {m.result().get('message') or m.stderr[-3000:]}")
     run = (Path(env["NIANBAO_ROOT"]) / "uncommitted" / "runs" / "latest").resolve()
     results = json.loads((run / "run_results.json").read_text(encoding="utf-8"))
-    findings = pq.read_table(run / "findings.parquet", columns=["rule_id", "status"])
-    family = pc.utf8_split_pattern(findings["rule_id"], ".", max_splits=1).combine_chunks().flatten()[::2]
-    counts = {}
-    for fam in NEW_FAMILIES:
-        counts[fam] = int(pc.sum(pc.equal(family, fam)).as_py() or 0) if findings.num_rows else 0
+    rule_ids = pq.read_table(run / "findings.parquet", columns=["rule_id"]).to_pandas()["rule_id"]
+    by_family = rule_ids.str.split(".").str[0].value_counts()
+    counts = {fam: int(by_family.get(fam, 0)) for fam in NEW_FAMILIES}
     return m, results.get("derived_assets", {}), counts
 
 

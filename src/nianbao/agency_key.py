@@ -14,6 +14,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .parse.metadata import _DIVISION, region_of
 
@@ -53,6 +54,7 @@ def bare_name(name: str, region: str) -> str:
     return name
 
 
+@lru_cache(maxsize=1 << 18)  # one agency, many years: its name is normalised once
 def agency_key(agency: str | None, region: str | None) -> str | None:
     """The key that links one agency's reports of different years; None without an agency name.
 
@@ -132,6 +134,14 @@ def build_keys(con, prefix: str, table: str) -> dict:
     what run_results.json records: how many reports are linked, and the ambiguous ones."""
     import pyarrow as pa
 
+    name = f"{prefix}{table}"
+    years = con.execute(f"SELECT count(DISTINCT year) FROM {prefix}reports").fetchone()[0]
+    if years < 2:  # one year: nothing to link (a national year's names are not normalised for nothing)
+        con.execute(
+            f"CREATE OR REPLACE TABLE {name} AS SELECT report_id, CAST(NULL AS VARCHAR) AS agency_key "
+            f"FROM {prefix}reports"
+        )
+        return {"linked_reports": 0, "ambiguous": [], "years": years}
     rows = con.execute(f"SELECT report_id, agency, region, year FROM {prefix}reports").fetchall()
     links = link(Report(*row) for row in rows)
     keys = pa.table(
@@ -140,7 +150,6 @@ def build_keys(con, prefix: str, table: str) -> dict:
             "agency_key": pa.array(list(links.keys.values()), pa.string()),
         }
     )
-    name = f"{prefix}{table}"
     con.register(f"{name}_arrow", keys)
     con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name}_arrow")
     con.unregister(f"{name}_arrow")

@@ -20,7 +20,6 @@ templates are not compared (too little to say).
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -69,15 +68,15 @@ PERMUTATIONS = (
 
 
 def normalise(sentence: str) -> str:
-    """A sentence as compared: NFKC, no spaces or punctuation, every run of digits one 0."""
-    text = _NOT_WORD.sub("", unicodedata.normalize("NFKC", sentence))
-    return _DIGITS.sub("0", text)
+    """A sentence as compared: no spaces or punctuation, every run of digits one 0 (full-width ones too:
+    the regular expressions' digit class is Unicode's; NFKC would add nothing to a comparison)."""
+    return _DIGITS.sub("0", _NOT_WORD.sub("", sentence))
 
 
 def sentences(text: str) -> list[str]:
-    """The normalised non-empty sentences of a text (normalised once for the whole text: per sentence,
-    the regular expressions were a third of the time)."""
-    text = _DIGITS.sub("0", unicodedata.normalize("NFKC", text or ""))
+    """The normalised non-empty sentences of a text (digits replaced once for the whole text: per
+    sentence, the regular expressions were a third of the time)."""
+    text = _DIGITS.sub("0", text or "")
     return [s for s in (_NOT_WORD.sub("", part) for part in _SPLIT.split(text)) if s]
 
 
@@ -196,11 +195,11 @@ def _minhash(values: np.ndarray, permutations: tuple[np.ndarray, np.ndarray]):
     return LeanMinHash(seed=1, hashvalues=hashed.min(axis=0))
 
 
-def _estimated_share(a, b, size_a: int, size_b: int) -> float:
-    """a's share of its shingles in b's, estimated from two MinHash signatures (Jaccard J):
-    |A ∩ B| = J (|A| + |B|) / (1 + J)."""
-    j = float(np.mean(a.hashvalues == b.hashvalues))
-    return j * (size_a + size_b) / ((1 + j) * size_a)
+def _estimated_shares(own: np.ndarray, others: np.ndarray, size: int, sizes: np.ndarray) -> np.ndarray:
+    """A report's share of its shingles in each other report's, estimated from MinHash signatures (one
+    row each) through the Jaccard J they estimate: |A ∩ B| = J (|A| + |B|) / (1 + J)."""
+    j = (others == own).mean(axis=1)
+    return j * (size + sizes) / ((1 + j) * size)
 
 
 def matches(texts: list[Text], limit: float = SHARE_LIMIT) -> list[Match]:
@@ -220,20 +219,27 @@ def matches(texts: list[Text], limit: float = SHARE_LIMIT) -> list[Match]:
         return sentence in _FORMAT_SENTENCES or counts.get(hash(sentence), 0) >= floor
 
     by_id = {t.report_id: t for t in texts}
-    signatures, sizes = {}, {}
+    row: dict[str, int] = {}  # report id -> its row of the signature matrix
+    signatures, sizes = [], []
     for t in texts:
         # One shingling of the whole kept text (parts joined by a separator): per part, numpy's calls on
         # small arrays cost more than their work; the parts' own shares are measured for matches only.
         kept = ("".join(s for s in found if not is_template(s)) for found in _split(t).values())
         values = shingles("\x00".join(kept))
         if len(values) >= MIN_SHINGLES:
-            signatures[t.report_id], sizes[t.report_id] = _minhash(values, PERMUTATIONS), len(values)
+            row[t.report_id] = len(signatures)
+            signatures.append(_minhash(values, PERMUTATIONS))
+            sizes.append(len(values))
+    matrix = np.array([m.hashvalues for m in signatures]) if signatures else np.zeros((0, NUM_PERM), np.uint64)
+    size = np.array(sizes, dtype=float)
 
-    def likely(rid: str, oid: str) -> bool:
-        if oid not in signatures:
-            return False
-        share = _estimated_share(signatures[rid], signatures[oid], sizes[rid], sizes[oid])
-        return share >= limit - ESTIMATE_MARGIN
+    def likely(rid: str, others: list[str]) -> list[str]:
+        """The others whose signatures estimate a share of rid's text near the limit or above."""
+        if not others:
+            return []
+        i, js = row[rid], np.array([row[o] for o in others])
+        shares = _estimated_shares(matrix[i], matrix[js], size[i], size[js])
+        return [o for o, share in zip(others, shares) if share >= limit - ESTIMATE_MARGIN]
 
     by_key_year: dict[tuple[str, int], list[str]] = defaultdict(list)
     for t in texts:
@@ -241,25 +247,25 @@ def matches(texts: list[Text], limit: float = SHARE_LIMIT) -> list[Match]:
     found: list[Match] = []
     for t in texts:
         previous = by_key_year.get((t.agency_key, t.year - 1), [])
-        if t.report_id not in signatures or len(previous) != 1 or len(by_key_year[(t.agency_key, t.year)]) != 1:
+        if t.report_id not in row or len(previous) != 1 or len(by_key_year[(t.agency_key, t.year)]) != 1:
             continue
-        if likely(t.report_id, previous[0]):
-            m = _match(t, by_id[previous[0]], PREVIOUS_YEAR, limit, is_template)
+        for other in likely(t.report_id, [p for p in previous if p in row]):
+            m = _match(t, by_id[other], PREVIOUS_YEAR, limit, is_template)
             if m:
                 found.append(m)
 
     by_year: dict[int, list[str]] = defaultdict(list)
     for t in texts:
-        if t.report_id in signatures:
+        if t.report_id in row:
             by_year[t.year].append(t.report_id)
     for year_ids in by_year.values():
         lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
         for rid in year_ids:
-            lsh.insert(rid, signatures[rid])
+            lsh.insert(rid, signatures[row[rid]])
         for rid in year_ids:
-            for oid in sorted(lsh.query(signatures[rid])):
-                if oid == rid or by_id[oid].agency_key == by_id[rid].agency_key or not likely(rid, oid):
-                    continue
+            key = by_id[rid].agency_key
+            others = sorted(o for o in lsh.query(signatures[row[rid]]) if o != rid and by_id[o].agency_key != key)
+            for oid in likely(rid, others):
                 m = _match(by_id[rid], by_id[oid], SAME_YEAR, limit, is_template)
                 if m:
                     found.append(m)

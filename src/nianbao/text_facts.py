@@ -112,11 +112,16 @@ def _read_sentence(sentence: str) -> tuple[dict[str, int], bool]:
     return {f: next(iter(v)) for f, v in found.items()}, unclear
 
 
+_TOPIC_WORDS = ("申请", "复议", "诉讼")  # a sentence without one of them states none of the facts
+
+
 def statements(text: str) -> tuple[dict[str, Statement], list[str]]:
     """The facts a text states, each once, and the sentences skipped as unclear."""
     stated: dict[str, list[Statement]] = {}
     skipped: list[str] = []
     for sentence in sentences(text):
+        if not any(w in sentence for w in _TOPIC_WORDS):  # most sentences: no regular expression run
+            continue
         facts, unclear = _read_sentence(sentence)
         if unclear:
             skipped.append(sentence)
@@ -134,6 +139,8 @@ def statements(text: str) -> tuple[dict[str, Statement], list[str]]:
 def statistics_period(text: str) -> tuple[tuple[int, ...], str]:
     """The years the stated statistics period names (start, and end when printed), and its sentence."""
     for sentence in sentences(text):
+        if "统计" not in sentence:
+            continue
         m = _PERIOD.search(_plain(sentence))
         if m:
             years = (int(m.group("start")),) + ((int(m.group("end")),) if m.group("end") else ())
