@@ -21,8 +21,7 @@ from . import text_facts as TF
 
 TABLE = "report_text"  # rules.REPORT_TEXT
 FACTS_TABLE = "text_facts"  # nb_text_facts: computed once per run from nb_sections
-SECTIONS = tuple(f"s{i}" for i in range(1, 7))
-NUMERALS = "一二三四五六"
+SECTIONS, NUMERALS = S.PART_KEYS, S.PART_NUMERALS
 STATED = {  # fact -> (column of the text's number, the tables' total it must equal)
     TF.APPLICATIONS: ("stated_applications", "table_applications"),
     TF.REVIEWS: ("stated_reviews", "table_reviews"),

@@ -35,6 +35,17 @@ PARSE_STATUS_ZH = {"parsed": "完整解析", "partial": "部分解析", "rejecte
 # The parts of a report's text (the `sections` table): its title, its opening paragraph (引言 before
 # 一、) and the six statutory sections 一、总体情况 … 六、其他需要报告的事项 (s1 … s6).
 SECTION_KEYS = ("title", "opening", "s1", "s2", "s3", "s4", "s5", "s6")
+PART_KEYS = SECTION_KEYS[2:]  # the six statutory parts, s1 … s6
+PART_NUMERALS = "一二三四五六"  # how the report numbers them
+# The national form's headings (国办公开办函〔2021〕30号; the 2019 trial format prints the same six).
+PART_HEADINGS = (
+    "总体情况",
+    "主动公开政府信息情况",
+    "收到和处理政府信息公开申请情况",
+    "政府信息公开行政复议、行政诉讼情况",
+    "存在的主要问题及改进情况",
+    "其他需要报告的事项",
+)
 
 # The three statutory tables (表二, 表三, 表四), in the order the report prints them.
 STATUTORY_TABLES = ("active_disclosure", "applications", "review_litigation")

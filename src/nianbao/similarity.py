@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import schema as S
+
 SHINGLE = 5  # characters per shingle: long enough that common words alone do not match
 NUM_PERM = 64  # MinHash permutations: the LSH finds pairs of Jaccard ~0.5 with few misses
 # Candidate pairs from an estimated Jaccard of 0.3: a report pasted whole into one three times its
@@ -43,12 +45,7 @@ PREVIOUS_YEAR, SAME_YEAR = "previous-year", "same-year"
 # What the format itself makes every report print (DOMAIN.md: the six headings, the tables' captions
 # and notes); compared after normalisation, so punctuation and spacing do not matter.
 FORMAT_TEXT = (
-    "总体情况",
-    "主动公开政府信息情况",
-    "收到和处理政府信息公开申请情况",
-    "政府信息公开行政复议行政诉讼情况",
-    "存在的主要问题及改进情况",
-    "其他需要报告的事项",
+    *S.PART_HEADINGS,
     "本年新收政府信息公开申请数量",
     "上年结转政府信息公开申请数量",
     "第一项加第二项之和等于第三项加第四项之和",

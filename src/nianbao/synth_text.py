@@ -36,14 +36,7 @@ import pyarrow.compute as pc
 from . import schema as S
 from . import text_facts as TF
 
-HEADINGS = {
-    "s1": "一、总体情况",
-    "s2": "二、主动公开政府信息情况",
-    "s3": "三、收到和处理政府信息公开申请情况",
-    "s4": "四、政府信息公开行政复议、行政诉讼情况",
-    "s5": "五、存在的主要问题及改进情况",
-    "s6": "六、其他需要报告的事项",
-}
+HEADINGS = {k: f"{n}、{h}" for k, n, h in zip(S.PART_KEYS, S.PART_NUMERALS, S.PART_HEADINGS)}
 BODY = tuple(HEADINGS)
 STABLE_SHARE = 0.2  # agency sentences an agency prints again the next year
 # Injected text errors: kind -> rule family it breaks.

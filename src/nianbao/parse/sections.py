@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from .. import schema as S
 from ..model import Section
 from . import labels as L
 
@@ -35,16 +36,8 @@ if TYPE_CHECKING:
 # value word: '无', '/'; or one character of a label printed vertically) or 'text'.
 CellKind = Callable[[str], str]
 
-NUMBERS = "一二三四五六"  # section s1 … s6 of schema.SECTION_KEYS
-# The national form's headings (国办公开办函〔2021〕30号; the 2019 trial format prints the same six).
-FORM_HEADINGS = (
-    "总体情况",
-    "主动公开政府信息情况",
-    "收到和处理政府信息公开申请情况",
-    "政府信息公开行政复议、行政诉讼情况",
-    "存在的主要问题及改进情况",
-    "其他需要报告的事项",
-)
+NUMBERS = S.PART_NUMERALS  # section s1 … s6 of schema.SECTION_KEYS
+FORM_HEADINGS = S.PART_HEADINGS
 # Words one of which a section's heading contains, by section number (real reports reword them:
 # '存在的主要问题及整改措施', '四、因政府信息公开工作被申请行政复议、提起行政诉讼的情况').
 HEADING_WORDS = (
