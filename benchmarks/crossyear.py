@@ -1,12 +1,14 @@
 """Recall of the cross-year rules (R11, R12) on a synthetic series, against its ground truth.
 
-    python benchmarks/crossyear.py [--agencies 3000] [--series 2019-2025] [--seed 11] [--keep DIR]
+    python benchmarks/crossyear.py [--agencies 3000] [--series 2019-2025] [--seed 11] [--text] [--keep DIR]
 
 `nianbao synth --series` writes every agency's report of each year, consistent across years, with
 per-report errors, cross-year breaks (carried-over-broken: one 上年结转 cell; in-force-broken: one
 现行有效件数) and skipped years. Its truth: _truth/truth.parquet lists every failing (report, rule);
 _truth/crossyear.parquet lists every R11/R12 (report, rule) that fails or is not assessable, with the
-change that made it (`injected`; missing-year: last year's report is not in the corpus).
+change that made it (`injected`; missing-year: last year's report is not in the corpus). With --text the
+series has its text too, and with it reports lacking a statutory table or of unknown format (R24.tables,
+R25.format): their blanks make pairs not assessable, on either side.
 
 The script runs the real nightly (`python3 -m nianbao run nightly --data DIR`) in a private copy of the
 GX project (NIANBAO_ROOT, so the checkout's latest run and site stay), reads the run's findings.parquet
@@ -137,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--error-rate", type=float, default=0.02)
     ap.add_argument("--crossyear-rate", type=float, default=0.02)
     ap.add_argument("--missing-rate", type=float, default=0.01)
+    ap.add_argument("--text", action="store_true", help="with the text and its injections (tables missing too)")
     ap.add_argument("--keep", default=None, help="write the corpus here and keep it (default: a temp folder)")
     args = ap.parse_args(argv)
     first, last = synth.parse_series(args.series)
@@ -152,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             crossyear_rate=args.crossyear_rate,
             missing_rate=args.missing_rate,
             seed=args.seed,
-            text=False,  # the text rules have their own benchmark (benchmarks/text_rules.py)
+            text=args.text,  # the text rules have their own benchmark (benchmarks/text_rules.py)
         )
         print(
             f"synth: {s.reports:,} reports of {args.agencies:,} agencies, {first}-{last}, {s.seconds:.1f} s; "

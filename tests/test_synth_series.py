@@ -28,11 +28,16 @@ def read(folder, table: str) -> list[dict]:
 
 
 def reports_by_agency(folder) -> dict[tuple[str, str], dict[int, dict]]:
-    """(region, agency) -> year -> the report's row with its table 三 and table 二 cells."""
+    """(region, agency) -> year -> the report's row with its table 三 and table 二 cells (blank, None, for
+    a table the report lacks; `has_applications`: whether it has a table 三)."""
     tables = {t: {r["report_id"]: r for r in read(folder, t)} for t in ("applications", "active_disclosure")}
+    blank = {t: dict.fromkeys(S.TABLE_SCHEMAS[t].names) for t in tables}
     out: dict[tuple[str, str], dict[int, dict]] = {}
     for r in read(folder, "reports"):
-        row = {**tables["active_disclosure"][r["report_id"]], **tables["applications"][r["report_id"]], **r}
+        rid = r["report_id"]
+        row = {**blank["active_disclosure"], **blank["applications"]}
+        row.update({**tables["active_disclosure"].get(rid, {}), **tables["applications"].get(rid, {}), **r})
+        row["has_applications"] = rid in tables["applications"]
         out.setdefault((r["region"], r["agency"]), {})[r["year"]] = row
     return out
 
@@ -42,17 +47,19 @@ def cross_year(folder) -> dict[str, set[tuple[str, str]]]:
     out = {CY.FAILED: set(), CY.NOT_ASSESSABLE: set()}
     for years in reports_by_agency(folder).values():
         for year, this in years.items():
-            if year == min(years):
-                continue  # no earlier report: no year pair
+            if year == min(years) or not this["has_applications"]:
+                continue  # no earlier report, or no table 三: no year pair
             prev = years.get(year - 1)
             checks = [(f"R11.{a}", [this[f"carried_over_{a}"]], [f"carried_forward_{a}"]) for a in APPLICANTS]
-            if this["format_version"] == S.FORMAT_2021 and (prev is None or prev["format_version"] == S.FORMAT_2021):
+            # R12 unless last year's report is known to be in the 2019 format (its format unknown: not assessable)
+            if this["format_version"] == S.FORMAT_2021 and (prev is None or prev["format_version"] != S.FORMAT_2019):
                 for rule, k in IN_FORCE.items():
                     checks.append(
                         (rule, [this[f"{k}_in_force"], this[f"{k}_issued"], this[f"{k}_repealed"]], [f"{k}_in_force"])
                     )
-            if CY.previous_rule() and (prev is None or None in [prev[f"carried_forward_{a}"] for a in APPLICANTS]):
-                out[CY.FAILED].add((this["report_id"], CY.PREVIOUS))  # says why R11 is not assessable
+            blank = [None in own or prev is None or None in [prev[c] for c in cols] for _, own, cols in checks]
+            if CY.previous_rule() and (prev is None or any(blank)):
+                out[CY.FAILED].add((this["report_id"], CY.PREVIOUS))  # says why R11/R12 are not assessable
             for rule, own, prev_cols in checks:
                 before = [prev[c] if prev else None for c in prev_cols]
                 if None in own or None in before:
@@ -153,10 +160,12 @@ def test_reports_own_identities_hold_unless_injected(series):
 
 def test_format_switches_in_2021(series):
     """2019 and 2020 print the 2019 tables; from 2021 the 2021 tables, but for late agencies that keep
-    the 2019 tables every year (R12 does not apply to them)."""
+    the 2019 tables every year (R12 does not apply to them). A report whose table 二 was not read has no
+    format version (R25)."""
     out, _ = series
     late = set()
     for key, years in reports_by_agency(out).items():
+        years = {y: r for y, r in years.items() if r["format_version"] is not None}
         for year, r in years.items():
             if year < synth.FIRST_2021_FORMAT_YEAR:
                 assert r["format_version"] == S.FORMAT_2019
@@ -164,7 +173,7 @@ def test_format_switches_in_2021(series):
                 late.add(key)
         if key in late:
             assert {r["format_version"] for y, r in years.items() if y >= 2021} == {S.FORMAT_2019}
-    versions = Counter(r["format_version"] for r in read(out, "reports") if r["year"] >= 2021)
+    versions = Counter(r["format_version"] for r in read(out, "reports") if r["year"] >= 2021 and r["format_version"])
     assert 0.8 < versions[S.FORMAT_2021] / sum(versions.values()) < 1 and late
 
 
@@ -173,7 +182,8 @@ def test_truth_schemas(series):
     assert pq.read_schema(out / "_truth" / "truth.parquet").names == synth.TRUTH_SCHEMA.names
     crossyear = pq.read_table(out / CY.TRUTH_FILE)
     assert crossyear.schema.equals(CY.SCHEMA)
-    known = {*CY.BREAK_KINDS, CY.MISSING_YEAR, *(k for kinds in synth.KINDS.values() for k in kinds)}
+    known = {*CY.BREAK_KINDS, CY.MISSING_YEAR, TX.TABLE_MISSING, TX.FORMAT_UNMATCHED}
+    known |= {k for kinds in synth.KINDS.values() for k in kinds}
     assert set(crossyear["injected"].to_pylist()) <= known
     assert set(crossyear["rule_id"].to_pylist()) <= {o[0] for o in CY.operands()}
 

@@ -19,7 +19,7 @@ from nianbao.agency_key import agency_key
 from nianbao.cli import build_parser
 
 FIRST, LAST = 2021, 2024
-TEXT_FAMILIES = ("R17", "R18", "R19", "R23", "R24", "R27", "R30")
+TEXT_FAMILIES = ("R17", "R18", "R19", "R23", "R24", "R25", "R27", "R30")
 
 
 def read(folder, table: str) -> list[dict]:
@@ -46,12 +46,13 @@ def text_truth(truth, families=TEXT_FAMILIES) -> set[tuple[str, str]]:
 
 
 def tables(folder) -> dict[str, dict[str, int | None]]:
-    """Per report the tables' totals the text rules compare with (None: a blank)."""
+    """Per report the tables' totals the text rules compare with (None: a blank, or a table it lacks)."""
     apps = {r["report_id"]: r for r in read(folder, "applications")}
     rl = {r["report_id"]: r for r in read(folder, "review_litigation")}
     out = {}
-    for rid, a in apps.items():
-        r = rl[rid]
+    for rid in (r["report_id"] for r in read(folder, "reports")):
+        a = apps.get(rid, {"new_total": None})
+        r = rl.get(rid, dict.fromkeys(("review_total", "litigation_direct_total", "litigation_after_review_total")))
         direct, after = r["litigation_direct_total"], r["litigation_after_review_total"]
         out[rid] = {
             TF.APPLICATIONS: a["new_total"],
@@ -109,6 +110,7 @@ def test_text_facts_find_exactly_the_truth(corpus):
     out, _, texts, reports, truth = corpus
     held = tables(out)
     found, stated = set(), defaultdict(int)
+    with_rows = {t: {r["report_id"] for r in read(out, t)} for t in synth.STATUTORY}
     for rid, parts in texts.items():
         facts = TF.read(parts)
         year = reports[rid]["year"]
@@ -129,6 +131,10 @@ def test_text_facts_find_exactly_the_truth(corpus):
                 found.add((rid, rule))
         if any(k not in parts for k in TX.BODY):
             found.add((rid, "R24.sections"))
+        if any(rid not in rows for rows in with_rows.values()):
+            found.add((rid, "R24.tables"))
+        if reports[rid]["format_version"] is None:
+            found.add((rid, "R25.format"))
         if facts.five_generic:
             found.add((rid, "R27.five"))
     assert found == text_truth(truth, TEXT_FAMILIES[:-1])

@@ -40,18 +40,28 @@ def normalise(text: str | None) -> str:
 def region_prefixes(region: str) -> list[str]:
     """The ways a name may start with the region, longest first: the whole region and each tail of its
     divisions (江苏省淮安市洪泽区: itself, 淮安市洪泽区, 洪泽区)."""
+    return list(_region_prefixes(region))
+
+
+@lru_cache(maxsize=1 << 16)  # a national corpus has a few thousand regions and a million names
+def _region_prefixes(region: str) -> tuple[str, ...]:
     m = _DIVISION.match(region)
     parts = [p for p in (m.group("p"), m.group("c"), m.group("d")) if p] if m else []
     tails = ["".join(parts[i:]) for i in range(len(parts))] if m and m.group(0) == region else []
-    return sorted({region, *tails} - {""}, key=len, reverse=True)
+    return tuple(sorted({region, *tails} - {""}, key=len, reverse=True))
 
 
 def bare_name(name: str, region: str) -> str:
     """The name without the region (or a tail of its divisions) at its start; the name when none fits."""
-    for prefix in region_prefixes(region):
+    for prefix in _region_prefixes(region):
         if name.startswith(prefix) and len(name) > len(prefix):
             return name[len(prefix) :]
     return name
+
+
+@lru_cache(maxsize=1 << 14)  # a national corpus: a million names, a few thousand regions
+def _normalised_region(region: str | None) -> str:
+    return normalise(region)
 
 
 @lru_cache(maxsize=1 << 18)  # one agency, many years: its name is normalised once
@@ -59,7 +69,7 @@ def agency_key(agency: str | None, region: str | None) -> str | None:
     """The key that links one agency's reports of different years; None without an agency name.
 
     Without a region, the divisions the name starts with (nianbao.parse.metadata.region_of) stand in."""
-    name, place = normalise(agency), normalise(region)
+    name, place = normalise(agency), _normalised_region(region)
     if not name:
         return None
     if not place:
@@ -85,7 +95,8 @@ class Links:
 
 def link(reports: Iterable[Report]) -> Links:
     """Keys of every report, ambiguous ones withheld: the same key twice in one year, or a name without
-    region that fits two regions' agencies."""
+    region that fits two regions' agencies. The semantics report by report, for small inputs; build_keys
+    computes the same over a table (tests/test_agency_key.py holds them equal)."""
     reports = list(reports)
     keys = {r.report_id: agency_key(r.agency, r.region) for r in reports}
     problems: dict[str, str] = {}
@@ -128,29 +139,93 @@ def link(reports: Iterable[Report]) -> Links:
     return Links({rid: None if rid in problems else key for rid, key in keys.items()}, ambiguous)
 
 
+def pair_keys(agencies: list[str | None], regions: list[str | None]) -> tuple[list[str | None], list[bool]]:
+    """For distinct (agency, region) pairs: each pair's key, a name without region taking the one key
+    with region it fits, and whether it fits two (TWO_AGENCIES; its key then stays the bare one).
+
+    A key depends on its pair alone and a fit on the set of keys alone, so keying the distinct pairs
+    keys every report: a Python call per pair, not per report."""
+    keys = [agency_key(a, r) for a, r in zip(agencies, regions, strict=True)]
+    bare = {k[1:] for k in keys if k and k.startswith(SEPARATOR)}
+    fits: dict[str, set[str]] = defaultdict(set)
+    if bare:  # most corpora give every report a region: no fits to look for
+        for key in set(keys):
+            if key and not key.startswith(SEPARATOR):
+                place, rest = key.split(SEPARATOR, 1)
+                for prefix in _region_prefixes(place):
+                    if prefix + rest in bare:
+                        fits[prefix + rest].add(key)
+
+    def resolved(key: str | None) -> tuple[str | None, bool]:
+        found = fits.get(key[1:], ()) if key and key.startswith(SEPARATOR) else ()
+        return (next(iter(found)), False) if len(found) == 1 else (key, len(found) > 1)
+
+    out = [resolved(k) for k in keys]
+    return [k for k, _ in out], [two for _, two in out]
+
+
 def build_keys(con, prefix: str, table: str) -> dict:
     """The table <prefix><table> (report_id, agency_key) of every report in <prefix>reports (a selection
     picks this year's reports; last year's may lie outside it), NULL where a link would be a guess;
-    what run_results.json records: how many reports are linked, and the ambiguous ones."""
+    what run_results.json records: how many reports are linked, and the ambiguous ones.
+
+    Python keys the distinct (agency, region) pairs (pair_keys); DuckDB joins them to the reports and
+    finds a key held twice in one year; only the ambiguous reports (few) come back to Python."""
     import pyarrow as pa
 
     name = f"{prefix}{table}"
-    years = con.execute(f"SELECT count(DISTINCT year) FROM {prefix}reports").fetchone()[0]
+    years = con.execute(f"SELECT count(DISTINCT year) FROM {prefix}reports").fetchall()[0][0]
     if years < 2:  # one year: nothing to link (a national year's names are not normalised for nothing)
         con.execute(
             f"CREATE OR REPLACE TABLE {name} AS SELECT report_id, CAST(NULL AS VARCHAR) AS agency_key "
             f"FROM {prefix}reports"
         )
         return {"linked_reports": 0, "ambiguous": [], "years": years}
-    rows = con.execute(f"SELECT report_id, agency, region, year FROM {prefix}reports").fetchall()
-    links = link(Report(*row) for row in rows)
-    keys = pa.table(
-        {
-            "report_id": pa.array(list(links.keys), pa.string()),
-            "agency_key": pa.array(list(links.keys.values()), pa.string()),
-        }
+    pairs = con.sql(f"SELECT DISTINCT agency, region FROM {prefix}reports").to_arrow_table()
+    agencies, regions = pairs.column(0).to_pylist(), pairs.column(1).to_pylist()
+    keys, two = pair_keys(agencies, regions)
+    keyed = pairs.append_column("key", pa.array(keys, pa.string())).append_column(
+        "two_agencies", pa.array(two, pa.bool_())
     )
-    con.register(f"{name}_arrow", keys)
-    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name}_arrow")
-    con.unregister(f"{name}_arrow")
-    return {"linked_reports": sum(k is not None for k in links.keys.values()), "ambiguous": links.ambiguous}
+    con.register(f"{name}_pairs", keyed)
+    try:
+        # The same key twice in one year: grouped, not windowed (a window over a million reports
+        # took twice as long, measured).
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {name}_linked AS
+WITH keyed AS (
+  SELECT r.report_id, r.year, p.key, p.two_agencies
+  FROM {prefix}reports AS r JOIN {name}_pairs AS p
+    ON r.agency IS NOT DISTINCT FROM p.agency AND r.region IS NOT DISTINCT FROM p.region),
+twice AS (
+  SELECT key, year FROM keyed WHERE key IS NOT NULL AND year IS NOT NULL AND NOT two_agencies
+  GROUP BY key, year HAVING count(*) > 1)
+SELECT k.report_id, k.key,
+  CASE WHEN k.two_agencies THEN '{TWO_AGENCIES}' WHEN t.key IS NOT NULL THEN '{SAME_YEAR}' END AS reason
+FROM keyed AS k LEFT JOIN twice AS t ON k.key = t.key AND k.year = t.year"""
+        )
+    finally:
+        con.unregister(f"{name}_pairs")
+    con.execute(
+        f"CREATE OR REPLACE TABLE {name} AS SELECT report_id, "
+        f"CASE WHEN reason IS NULL THEN key END AS agency_key FROM {name}_linked"
+    )
+    linked = con.execute(f"SELECT count(agency_key) FROM {name}").fetchall()[0][0]
+    rows = con.execute(
+        f"SELECT k.report_id, r.agency, r.region, r.year, k.key, k.reason FROM {name}_linked AS k "
+        f"JOIN {prefix}reports AS r USING (report_id) WHERE k.reason IS NOT NULL"
+    ).fetchall()
+    con.execute(f"DROP TABLE {name}_linked")
+    ambiguous = [
+        {
+            "report_id": rid,
+            "agency": agency,
+            "region": region,
+            "year": year,
+            "key": key,
+            "reason": reason,
+            "reason_zh": REASON_ZH[reason],
+        }
+        for rid, agency, region, year, key, reason in sorted(rows, key=lambda row: row[0])
+    ]
+    return {"linked_reports": linked, "ambiguous": ambiguous}

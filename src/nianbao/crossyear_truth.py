@@ -10,10 +10,12 @@ Semantics (DOMAIN.md R11, R12): a report has a year pair when its agency (same a
 the synthetic names are stable) has an earlier report in the corpus; the pair's previous report is
 the one of year Y−1. R11.<applicant>: 上年结转 = last year's 结转下年度, any format. R12.rules and
 R12.normative_docs: 现行有效 + 废止 = last year's 现行有效 + 制发, when this year's report is in the 2021
-format and last year's is too. Either is not assessable when last year's report is missing (then
-R12 only where this year's is in the 2021 format) or an operand is blank. When the catalogue has
-R11.previous (the rule that says why: last year's report missing or its 结转下年度 cells blank), it
-fails on those pairs and is in the truth too.
+format and last year's is not known to be in another (missing, or its format unknown, or 2021). Either
+is not assessable when last year's report is missing or an operand is blank, on either side (a table
+the report lacks leaves all its cells blank). When the catalogue has R11.previous (the rule that says
+why: last year's report missing, or an operand blank), it fails on those pairs and is in the truth too.
+A pair's this year is a report with a table 三 (the year_pairs asset's rows); last year's is any
+report of Y−1, whatever tables it has.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ TRUTH_FILE = "_truth/crossyear.parquet"
 FAILED, NOT_ASSESSABLE = "failed", "not_assessable"
 BREAK_KINDS = ("carried-over-broken", "in-force-broken")  # injected by the generator to break one link
 MISSING_YEAR = "missing-year"  # last year's report is not in the corpus
+# Per-report changes that leave cells blank (nianbao.synth, nianbao.synth_text): a blank cell, a statutory
+# table the report lacks, table 二 unreadable so the format is unknown. They explain a row not assessable.
+BLANKING_KINDS = ("blank-cell", "table-missing", "format-unmatched")
 APPLICANTS = tuple(a for a, _ in S.APPLICANT_COLUMNS)
 IN_FORCE_RULES = {"R12.rules": "rules", "R12.normative_docs": "normative"}
 PREVIOUS = "R11.previous"
@@ -56,8 +61,12 @@ def previous_rule() -> bool:
 def operands() -> list[tuple[str, str, str]]:
     """(rule_id, 'this' | 'prev', column) of every cross-year rule."""
     out = []
-    if previous_rule():
+    if previous_rule():  # every operand of R11 and R12, both sides
         out += [(PREVIOUS, "prev", S.app_col("carried_forward", a)) for a in APPLICANTS]
+        out += [(PREVIOUS, "this", S.app_col("carried_over", a)) for a in APPLICANTS]
+        for kind in IN_FORCE_RULES.values():
+            out += [(PREVIOUS, "this", f"{kind}_{x}") for x in ("in_force", "issued", "repealed")]
+            out.append((PREVIOUS, "prev", f"{kind}_in_force"))
     for a in APPLICANTS:
         out += [
             (f"R11.{a}", "this", S.app_col("carried_over", a)),
@@ -107,47 +116,64 @@ def sql() -> str:
         )
         for a in APPLICANTS
     ]
-    both_2021 = f"format_version = '{S.FORMAT_2021}' AND (prev_id IS NULL OR prev_version = '{S.FORMAT_2021}')"
+    # R12 compares the pair unless last year's report is known to be in the 2019 format.
+    compared = f"format_version = '{S.FORMAT_2021}' AND coalesce(prev_version, '{S.FORMAT_2021}') = '{S.FORMAT_2021}'"
+    r12_this = {k: [f"{k}_in_force", f"{k}_issued", f"{k}_repealed"] for k in IN_FORCE_RULES.values()}
     for rule, k in IN_FORCE_RULES.items():
         fails = f"{k}_in_force + {k}_repealed <> prev_{k}_in_force + {k}_issued"
-        selects.append(
-            _status(rule, [f"{k}_in_force", f"{k}_issued", f"{k}_repealed"], [f"{k}_in_force"], fails, both_2021)
-        )
+        selects.append(_status(rule, r12_this[k], [f"{k}_in_force"], fails, compared))
     if previous_rule():
-        blank = " OR ".join(f"prev_{S.app_col('carried_forward', a)} IS NULL" for a in APPLICANTS)
+        blank = " OR ".join(
+            [
+                f"prev_{S.app_col('carried_forward', a)} IS NULL OR {S.app_col('carried_over', a)} IS NULL"
+                for a in APPLICANTS
+            ]
+            + [
+                f"({compared} AND ({' OR '.join(f'{c} IS NULL' for c in (*cols, f'prev_{k}_in_force'))}))"
+                for k, cols in r12_this.items()
+            ]
+        )
         selects.append(
             f"SELECT report_id, prev_id, '{PREVIOUS}' AS rule_id, CASE WHEN prev_id IS NULL OR {blank} "
             f"THEN '{FAILED}' END AS status FROM pairs"
         )
     kinds = ", ".join(f"'{k}'" for k in BREAK_KINDS)
+    blanking = ", ".join(f"'{k}'" for k in BLANKING_KINDS)
     return f"""
 WITH r AS (SELECT report_id, coalesce(region, '') || '|' || agency AS k, year, format_version FROM reports),
-v AS (SELECT * FROM r JOIN applications USING (report_id) JOIN active_disclosure USING (report_id)),
+-- A table the report lacks leaves its cells blank; only a report with a table 三 is a pair's this year.
+v AS (SELECT * FROM r LEFT JOIN (SELECT *, TRUE AS has_applications FROM applications) USING (report_id)
+  LEFT JOIN active_disclosure USING (report_id)),
 firsts AS (SELECT k, min(year) AS first FROM r GROUP BY k),
 pairs AS (
   SELECT t.*, p.report_id AS prev_id, p.format_version AS prev_version,
     {", ".join(f"p.{c} AS prev_{c}" for c in prev_cols)}
   FROM v t JOIN firsts f ON f.k = t.k AND t.year > f.first
   LEFT JOIN v p ON p.k = t.k AND p.year = t.year - 1
+  WHERE t.has_applications
 ),
 x AS (SELECT * FROM ({" UNION ALL ".join(selects)}) WHERE status IS NOT NULL),
--- The change that explains a row: a blank for a pair not assessable, else a cross-year break, then any
--- change of this year's cell, then of last year's.
+-- The change that explains a row: a blank for a pair not assessable (and for R11.previous, which says
+-- why), else a cross-year break, then any change of this year's cell, then of last year's.
 y AS (
   SELECT x.*, o.side, c.kind, c.column AS changed,
-    CASE WHEN x.status = '{NOT_ASSESSABLE}' AND c.kind = 'blank-cell' THEN 0
-         WHEN x.status = '{NOT_ASSESSABLE}' THEN NULL WHEN c.kind IN ({kinds}) THEN 0 ELSE 2 END
+    CASE WHEN x.status = '{NOT_ASSESSABLE}' OR x.rule_id = '{PREVIOUS}' THEN
+           CASE WHEN c.kind IN ({blanking}) THEN 0 END
+         WHEN c.kind IN ({kinds}) THEN 0 ELSE 2 END
       + (o.side = 'prev')::INT AS rank
   FROM x JOIN operands o USING (rule_id)
   LEFT JOIN changes c ON c.column = o.column
     AND c.report_id = CASE o.side WHEN 'this' THEN x.report_id ELSE x.prev_id END
-)
+),
+-- Ties (a table missing blanks several operands at one rank) go to the first column by name, so the
+-- same corpus always gets the same truth.
+z AS (SELECT *, CASE side WHEN 'prev' THEN 'prev.' ELSE '' END || changed AS cell_changed,
+  CAST(rank AS VARCHAR) || '|' || changed AS pick FROM y)
 SELECT report_id, rule_id, status,
-  CASE WHEN prev_id IS NULL THEN '{MISSING_YEAR}' ELSE arg_min(kind, rank) END AS injected,
-  CASE WHEN prev_id IS NULL THEN '' ELSE arg_min(CASE side WHEN 'prev' THEN 'prev.' ELSE '' END || changed, rank) END
-    AS cell,
+  CASE WHEN prev_id IS NULL THEN '{MISSING_YEAR}' ELSE arg_min(kind, pick) END AS injected,
+  CASE WHEN prev_id IS NULL THEN '' ELSE arg_min(cell_changed, pick) END AS cell,
   prev_id AS prev_report_id
-FROM y
+FROM z
 GROUP BY report_id, rule_id, status, prev_id
 ORDER BY report_id, rule_id
 """

@@ -347,7 +347,9 @@ def _cross_year_rules() -> list[Rule]:
                 right=(f"prev_{_app('carried_forward', c)}",),
             )
         )
-    # Last year's cells blank: R11, R12 not assessable (listed after R11's identities, whose basis the family shows).
+    # An operand of R11 or R12 blank on either side: they are not assessable, never passed (an identity's
+    # predicate is NULL with a blank). Listed after R11's identities, whose basis the family shows. R12's
+    # operands only where R12 compares the pair (year_pairs.NOT_COMPARED NULL), as an alternative.
     rules.append(
         Rule(
             id="R11.previous",
@@ -355,9 +357,13 @@ def _cross_year_rules() -> list[Rule]:
             versions=BOTH,
             severity=WARN,
             kind="previous_report",
-            description="上年报告缺失或不完整(未收到、拒收或表三空白):跨年度勾稽关系(R11、R12)无法核验",
+            description=(
+                "上年报告缺失或不完整(未收到、拒收或相关单元格空白),或本年报告相关单元格空白:"
+                "跨年度勾稽关系(R11、R12)无法核验"
+            ),
             basis=BASIS_PRESENT,
-            columns=YP.PREV_CARRIED_FORWARD,
+            columns=(*YP.PREV_CARRIED_FORWARD, *YP.THIS_YEAR),
+            params={"alternatives": [{"group": [*YP.ACTIVE, *YP.PREV_IN_FORCE], "single": YP.NOT_COMPARED}]},
         )
     )
     for item, label in (("rules", "规章"), ("normative", "行政规范性文件")):

@@ -1,15 +1,18 @@
 """内容雷同 (R30): report text copied from the agency's own previous report or from another agency's.
 
 Template text comes out first: the format's headings, captions and notes, and any sentence that many
-agencies print word for word (a provincial model paragraph), or every pair of reports would look alike.
+agencies print word for word in a year (a provincial model paragraph), or every pair of reports would
+look alike.
 What is left of each section is cut into overlapping 5-character shingles (digits read as one digit,
 so a report copied with only its year and numbers changed is still a copy).
 
 Two comparisons:
-- with the same agency's report of the year before: one exact comparison per report;
+- with the same agency's report of the year before: one comparison per report;
 - with the other agencies' reports of the same year: a national year is 150,000 reports, 10^10 pairs,
-  so candidates come from MinHash signatures in an LSH index (datasketch) and only candidates are
-  measured exactly.
+  so candidates come from MinHash signatures in an LSH index (datasketch).
+Both are made year by year from the building blocks below (a year's templates, its signatures, its
+candidate pairs), so a caller can hold one year at a time (nianbao.report_text); a candidate is measured
+exactly only when the signatures estimate a share near the limit.
 
 The measure is a report's share of its own shingles found in the other report's same section (and
 over all sections): a short report pasted into a longer one is a copy for the short one only. A
@@ -54,6 +57,7 @@ FORMAT_TEXT = (
 )
 _SPLIT = re.compile(r"[。！？；!?;\n\r]+")
 _NOT_WORD = re.compile(r"[^\w]|_", re.UNICODE)
+_NOT_WORD_OR_END = re.compile(r"[^\w\n]|_", re.UNICODE)
 _DIGITS = re.compile(r"\d+")
 _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier (Fibonacci hashing)
 # The permutations' multipliers (odd) and offsets: fixed, so signatures compare across runs.
@@ -71,10 +75,10 @@ def normalise(sentence: str) -> str:
 
 
 def sentences(text: str) -> list[str]:
-    """The normalised non-empty sentences of a text (digits replaced once for the whole text: per
-    sentence, the regular expressions were a third of the time)."""
-    text = _DIGITS.sub("0", text or "")
-    return [s for s in (_NOT_WORD.sub("", part) for part in _SPLIT.split(text)) if s]
+    """The normalised non-empty sentences of a text (each substitution once over the whole text, sentence
+    ends first marked by a newline: per sentence, the regular expressions were a third of the time)."""
+    text = _NOT_WORD_OR_END.sub("", _SPLIT.sub("\n", _DIGITS.sub("0", text or "")))
+    return [s for s in text.split("\n") if s]
 
 
 _FORMAT_SENTENCES = frozenset(normalise(t) for t in FORMAT_TEXT)
@@ -101,42 +105,53 @@ class Match:
     sections: dict[str, float] = field(default_factory=dict)
 
 
-def template_sentences(texts: Iterable[Text]) -> frozenset[str]:
-    """The format's own sentences and those printed by many agencies."""
-    texts = list(texts)
-    counts = _template_counts(texts)
-    floor = _template_floor(texts)
-    found = {
-        s for t in texts for body in t.sections.values() for s in sentences(body) if counts.get(hash(s), 0) >= floor
-    }
-    return _FORMAT_SENTENCES | frozenset(found)
+def split(sections: dict[str, str]) -> dict[str, list[str]]:
+    """Each section's normalised sentences."""
+    return {k: sentences(body) for k, body in sections.items()}
 
 
-def _template_floor(texts: list[Text]) -> float:
-    return max(TEMPLATE_MIN_AGENCIES, TEMPLATE_SHARE * len({t.agency_key for t in texts}))
+def sentence_hashes(parts: dict[str, list[str]]) -> np.ndarray:
+    """The distinct sentences of a report, hashed (what the template counts read)."""
+    return np.fromiter({hash(s) for found in parts.values() for s in found}, np.int64)
 
 
-def _split(t: Text) -> dict[str, list[str]]:
-    return {k: sentences(body) for k, body in t.sections.items()}
+@dataclass(frozen=True)
+class Templates:
+    """The sentences not compared: the format's own, and those printed by at least `floor` agencies of
+    the year (sentence hash -> agencies; Python's str hash: one process, or workers forked from it)."""
+
+    counts: dict[int, int]
+    floor: float
+
+    def __contains__(self, sentence: str) -> bool:
+        return sentence in _FORMAT_SENTENCES or self.counts.get(hash(sentence), 0) >= self.floor
 
 
-def _template_counts(texts: list[Text], split: dict[str, dict[str, list[str]]] | None = None) -> dict[int, int]:
-    """Sentence hash -> how many agencies print it: arrays of (hash, agency) pairs, not a set per sentence
-    (150,000 reports print some 7 million distinct sentences)."""
+def count_templates(hashes: Iterable[np.ndarray], agency_keys: Iterable[str]) -> Templates:
+    """The templates of one year from each report's sentence hashes and agency: arrays of (hash, agency)
+    pairs, not a set per sentence (150,000 reports print some 7 million distinct sentences)."""
     agency_ids: dict[str, int] = {}
-    hashes: list[np.ndarray] = []
-    owners: list[np.ndarray] = []
-    for t in texts:
-        parts = split[t.report_id] if split is not None else _split(t)
-        own = np.fromiter({hash(s) for found in parts.values() for s in found}, np.int64)
-        hashes.append(own)
-        owners.append(np.full(len(own), agency_ids.setdefault(t.agency_key, len(agency_ids)), np.int64))
-    if not hashes:
-        return {}
-    pairs = np.unique(np.stack([np.concatenate(hashes), np.concatenate(owners)]), axis=1)
+    pairs_h: list[np.ndarray] = []
+    pairs_a: list[np.ndarray] = []
+    for own, key in zip(hashes, agency_keys):
+        pairs_h.append(own)
+        pairs_a.append(np.full(len(own), agency_ids.setdefault(key, len(agency_ids)), np.int64))
+    floor = max(TEMPLATE_MIN_AGENCIES, TEMPLATE_SHARE * len(agency_ids))
+    if not pairs_h:
+        return Templates({}, floor)
+    pairs = np.unique(np.stack([np.concatenate(pairs_h), np.concatenate(pairs_a)]), axis=1)
     values, counts = np.unique(pairs[0], return_counts=True)
     common = counts >= TEMPLATE_MIN_AGENCIES  # only these can be templates: keep the dict small
-    return dict(zip(values[common].tolist(), counts[common].tolist()))
+    return Templates(dict(zip(values[common].tolist(), counts[common].tolist())), floor)
+
+
+def template_sentences(texts: Iterable[Text]) -> frozenset[str]:
+    """The format's own sentences and those printed by many of these texts' agencies."""
+    texts = list(texts)
+    parts = [split(t.sections) for t in texts]
+    templates = count_templates((sentence_hashes(p) for p in parts), (t.agency_key for t in texts))
+    found = {s for p in parts for found in p.values() for s in found if s in templates}
+    return _FORMAT_SENTENCES | frozenset(found)
 
 
 def shingles(text: str) -> np.ndarray:
@@ -150,9 +165,9 @@ def shingles(text: str) -> np.ndarray:
     return np.unique((h >> np.uint64(32)).astype(np.uint32))
 
 
-def _section_shingles(split: dict[str, list[str]], is_template) -> dict[str, np.ndarray]:
+def _section_shingles(parts: dict[str, list[str]], templates: Templates) -> dict[str, np.ndarray]:
     """Each section's shingles, its template sentences left out (sentences joined: a copy keeps their order)."""
-    return {k: shingles("".join(s for s in found if not is_template(s))) for k, found in split.items()}
+    return {k: shingles("".join(s for s in found if s not in templates)) for k, found in parts.items()}
 
 
 def _whole(sections: dict[str, np.ndarray]) -> np.ndarray:
@@ -165,14 +180,14 @@ def _share(own: np.ndarray, other: np.ndarray) -> float:
     return len(np.intersect1d(own, other, assume_unique=True)) / len(own)
 
 
-def _match(a: Text, b: Text, scope: str, limit: float, is_template) -> Match | None:
+def measure(a: Text, b: Text, scope: str, templates: Templates, limit: float = SHARE_LIMIT) -> Match | None:
     """The match of a with b when at least `limit` of a's text is in b (shingles recomputed: only
     candidates get here, and keeping every report's shingles would cost gigabytes at national scale)."""
-    own_sections = _section_shingles(_split(a), is_template)
+    own_sections = _section_shingles(split(a.sections), templates)
     own = _whole(own_sections)
     if len(own) < MIN_SHINGLES:
         return None
-    other_sections = _section_shingles(_split(b), is_template)
+    other_sections = _section_shingles(split(b.sections), templates)
     total = _share(own, _whole(other_sections))
     if total < limit:
         return None
@@ -181,89 +196,118 @@ def _match(a: Text, b: Text, scope: str, limit: float, is_template) -> Match | N
     return Match(a.report_id, b.report_id, scope, round(total, 3), per_section)
 
 
-def _minhash(values: np.ndarray, permutations: tuple[np.ndarray, np.ndarray]):
-    """A MinHash signature (datasketch's LeanMinHash, for its LSH index) of 32-bit shingle hashes, each
-    permutation a multiply-shift hash applied to all values at once (MinHash.update_batch hashes value
-    by value in Python, and its modulo a prime is the slow half of the arithmetic)."""
-    from datasketch import LeanMinHash
+def signature(parts: dict[str, list[str]], templates: Templates) -> tuple[np.ndarray | None, int]:
+    """A report's MinHash signature (NUM_PERM values) and shingle count; None under MIN_SHINGLES.
 
-    a, b = permutations
-    hashed = (values.astype(np.uint64)[:, None] * a + b) >> np.uint64(32)
-    return LeanMinHash(seed=1, hashvalues=hashed.min(axis=0))
+    One shingling of the whole kept text (parts joined by a separator): per part, numpy's calls on small
+    arrays cost more than their work. Each permutation is a multiply-shift hash applied to all shingles
+    at once (datasketch's MinHash.update_batch hashes value by value in Python)."""
+    kept = ("".join(s for s in found if s not in templates) for found in parts.values())
+    values = shingles("\x00".join(kept))
+    if len(values) < MIN_SHINGLES:
+        return None, len(values)
+    a, b = PERMUTATIONS
+    return ((values.astype(np.uint64)[:, None] * a + b) >> np.uint64(32)).min(axis=0), len(values)
 
 
-def _estimated_shares(own: np.ndarray, others: np.ndarray, size: int, sizes: np.ndarray) -> np.ndarray:
-    """A report's share of its shingles in each other report's, estimated from MinHash signatures (one
-    row each) through the Jaccard J they estimate: |A ∩ B| = J (|A| + |B|) / (1 + J)."""
-    j = (others == own).mean(axis=1)
-    return j * (size + sizes) / ((1 + j) * size)
+@dataclass
+class Year:
+    """One year's reports with text: ids and agency keys in order, and the signature of each report with
+    enough text (row of `matrix`; -1 without)."""
+
+    year: int
+    ids: list[str]
+    keys: list[str]
+    rows: np.ndarray
+    matrix: np.ndarray
+    sizes: np.ndarray
+
+    @classmethod
+    def of(cls, year: int, ids: list[str], keys: list[str], signed: list[tuple[np.ndarray | None, int]]) -> Year:
+        rows = np.full(len(ids), -1, np.int64)
+        kept = [i for i, (sig, _) in enumerate(signed) if sig is not None]
+        rows[kept] = np.arange(len(kept))
+        matrix = np.array([signed[i][0] for i in kept], np.uint64).reshape(len(kept), NUM_PERM)
+        return cls(year, ids, keys, rows, matrix, np.array([signed[i][1] for i in kept], dtype=float))
+
+    def unique_keys(self) -> dict[str, int]:
+        """Agency key -> index, for the keys held by one report of the year only."""
+        seen: dict[str, int] = {}
+        twice: set[str] = set()
+        for i, key in enumerate(self.keys):
+            if key in seen:
+                twice.add(key)
+            seen[key] = i
+        return {k: i for k, i in seen.items() if k not in twice}
+
+
+def _likely(a: Year, ia: np.ndarray, b: Year, ib: np.ndarray, limit: float) -> np.ndarray:
+    """Which pairs (a's report ia[k], b's report ib[k]) the signatures estimate near the limit or above:
+    a's share of its shingles in b's through the Jaccard J they estimate, |A ∩ B| = J (|A| + |B|) / (1 + J);
+    in blocks, so that the rows compared at once stay small."""
+    keep = np.zeros(len(ia), bool)
+    for lo in range(0, len(ia), 100_000):
+        ra, rb = a.rows[ia[lo : lo + 100_000]], b.rows[ib[lo : lo + 100_000]]
+        j = (a.matrix[ra] == b.matrix[rb]).mean(axis=1)
+        shares = j * (a.sizes[ra] + b.sizes[rb]) / ((1 + j) * a.sizes[ra])
+        keep[lo : lo + 100_000] = shares >= limit - ESTIMATE_MARGIN
+    return keep
+
+
+def previous_candidates(cur: Year, prev: Year, limit: float = SHARE_LIMIT) -> list[tuple[int, int]]:
+    """(report of cur, its agency's report of prev) worth measuring: each key held once in both years
+    (a key held twice links nothing), both signed, and the estimate near the limit or above."""
+    before = prev.unique_keys()
+    pairs = [(i, before[key]) for key, i in cur.unique_keys().items() if key in before]
+    ia = np.array([i for i, _ in pairs], np.int64)
+    ib = np.array([j for _, j in pairs], np.int64)
+    signed = (cur.rows[ia] >= 0) & (prev.rows[ib] >= 0)
+    ia, ib = ia[signed], ib[signed]
+    keep = _likely(cur, ia, prev, ib, limit)
+    return sorted(zip(ia[keep].tolist(), ib[keep].tolist()))
+
+
+def same_year_candidates(year: Year, limit: float = SHARE_LIMIT) -> list[tuple[int, int]]:
+    """(report, another agency's report of the same year) worth measuring, both ways: candidates from a
+    MinHash LSH index (datasketch), each report queried before it is inserted (a pair is found once),
+    then the signatures' estimate near the limit or above."""
+    from datasketch import LeanMinHash, MinHashLSH
+
+    lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
+    found: list[tuple[int, int]] = []
+    for i in np.flatnonzero(year.rows >= 0).tolist():
+        sig = LeanMinHash(seed=1, hashvalues=year.matrix[year.rows[i]])
+        found.extend((i, j) for j in lsh.query(sig) if year.keys[j] != year.keys[i])
+        lsh.insert(i, sig)
+    pairs = np.array(found, np.int64).reshape(-1, 2)
+    both = np.concatenate([pairs, pairs[:, ::-1]])
+    keep = _likely(year, both[:, 0], year, both[:, 1], limit)
+    return sorted(map(tuple, both[keep].tolist()))
 
 
 def matches(texts: list[Text], limit: float = SHARE_LIMIT) -> list[Match]:
     """Every report whose text is at least `limit` the same as its agency's previous report or another
     agency's report of the same year; agency keys shared by two reports of one year are not linked.
 
-    Every report gets a MinHash signature once; a pair is measured exactly only when the signatures
-    estimate a share within ESTIMATE_MARGIN of the limit (64 permutations: a standard error of about
-    0.06 on the Jaccard), so a national year costs its signatures and a few exact comparisons."""
-    from datasketch import MinHashLSH
-
-    # Sentences are split twice (for the templates, then for the signatures) rather than kept: kept, they
-    # took more memory than the texts (measured: 318 MB against 465 MB at 20,000 reports, 15 % more time).
-    counts, floor = _template_counts(texts), _template_floor(texts)
-
-    def is_template(sentence: str) -> bool:
-        return sentence in _FORMAT_SENTENCES or counts.get(hash(sentence), 0) >= floor
-
-    by_id = {t.report_id: t for t in texts}
-    row: dict[str, int] = {}  # report id -> its row of the signature matrix
-    signatures, sizes = [], []
+    Year by year (templates are the year's): every report gets a MinHash signature once; a pair is
+    measured exactly only when the signatures estimate a share within ESTIMATE_MARGIN of the limit (64
+    permutations: a standard error of about 0.06 on the Jaccard)."""
+    by_year: dict[int, list[Text]] = defaultdict(list)
     for t in texts:
-        # One shingling of the whole kept text (parts joined by a separator): per part, numpy's calls on
-        # small arrays cost more than their work; the parts' own shares are measured for matches only.
-        kept = ("".join(s for s in found if not is_template(s)) for found in _split(t).values())
-        values = shingles("\x00".join(kept))
-        if len(values) >= MIN_SHINGLES:
-            row[t.report_id] = len(signatures)
-            signatures.append(_minhash(values, PERMUTATIONS))
-            sizes.append(len(values))
-    matrix = np.array([m.hashvalues for m in signatures]) if signatures else np.zeros((0, NUM_PERM), np.uint64)
-    size = np.array(sizes, dtype=float)
-
-    def likely(rid: str, others: list[str]) -> list[str]:
-        """The others whose signatures estimate a share of rid's text near the limit or above."""
-        if not others:
-            return []
-        i, js = row[rid], np.array([row[o] for o in others])
-        shares = _estimated_shares(matrix[i], matrix[js], size[i], size[js])
-        return [o for o, share in zip(others, shares) if share >= limit - ESTIMATE_MARGIN]
-
-    by_key_year: dict[tuple[str, int], list[str]] = defaultdict(list)
-    for t in texts:
-        by_key_year[(t.agency_key, t.year)].append(t.report_id)
+        by_year[t.year].append(t)
     found: list[Match] = []
-    for t in texts:
-        previous = by_key_year.get((t.agency_key, t.year - 1), [])
-        if t.report_id not in row or len(previous) != 1 or len(by_key_year[(t.agency_key, t.year)]) != 1:
-            continue
-        for other in likely(t.report_id, [p for p in previous if p in row]):
-            m = _match(t, by_id[other], PREVIOUS_YEAR, limit, is_template)
-            if m:
-                found.append(m)
-
-    by_year: dict[int, list[str]] = defaultdict(list)
-    for t in texts:
-        if t.report_id in row:
-            by_year[t.year].append(t.report_id)
-    for year_ids in by_year.values():
-        lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
-        for rid in year_ids:
-            lsh.insert(rid, signatures[row[rid]])
-        for rid in year_ids:
-            key = by_id[rid].agency_key
-            others = sorted(o for o in lsh.query(signatures[row[rid]]) if o != rid and by_id[o].agency_key != key)
-            for oid in likely(rid, others):
-                m = _match(by_id[rid], by_id[oid], SAME_YEAR, limit, is_template)
-                if m:
-                    found.append(m)
+    prev: tuple[Year, list[Text]] | None = None
+    for y in sorted(by_year):
+        these = by_year[y]
+        parts = [split(t.sections) for t in these]
+        templates = count_templates((sentence_hashes(p) for p in parts), (t.agency_key for t in these))
+        year = Year.of(
+            y, [t.report_id for t in these], [t.agency_key for t in these], [signature(p, templates) for p in parts]
+        )
+        if prev is not None and prev[0].year == y - 1:
+            for i, j in previous_candidates(year, prev[0], limit):
+                found.extend(m for m in [measure(these[i], prev[1][j], PREVIOUS_YEAR, templates, limit)] if m)
+        for i, j in same_year_candidates(year, limit):
+            found.extend(m for m in [measure(these[i], these[j], SAME_YEAR, templates, limit)] if m)
+        prev = (year, these)
     return found

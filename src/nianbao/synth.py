@@ -17,7 +17,9 @@ With `text` (--text; the default for --series, not for --reports, so the nationa
 was) each report also gets its text in the sections table (nianbao.synth_text), stating the tables'
 numbers as they were before the per-report table injections, with text errors of its own (R17–R19, R23,
 R24.sections, R27.five, R30) at `text_error_rate` per kind; their truth, and that of the table injections
-that change a number the text states, goes into _truth/truth.parquet too.
+that change a number the text states, goes into _truth/truth.parquet too. At the same rate a report lacks
+a statutory table (R24.tables) or its table 二 is unreadable so its format is unknown (R25.format):
+written as an ingest writes such a report (_unread_tables), and in the cross-year truth as blanks.
 """
 
 from __future__ import annotations
@@ -1089,17 +1091,25 @@ def _chunk(
     for table in STATUTORY:
         out[table] = _to_arrow(blocks[table], ids, versions, S.TABLE_SCHEMAS[table])
     if rates.text:
-        x = TX.Inputs(ids, reporting.agency, ag.astype(np.int64), year.astype(np.int64), clean)
+        key = ag.astype(np.int64) * 10_000 + year.astype(np.int64)
+        before_break = np.isin(key, key[cat(y.broken).astype(bool)] - 1)
+        x = TX.Inputs(ids, reporting.agency, ag.astype(np.int64), year.astype(np.int64), clean, single, before_break)
         eligible = np.ones(n, dtype=bool)
         eligible[injected] = False
         eligible &= ~cat(y.broken).astype(bool)
         text = TX.generate(seed, k, x, eligible, rates.text_error_rate)
         out["sections"] = text.sections
+        changes += _unread_tables(out, text.choices, ids, blocks["applications"], single)
         final = {f: v.astype(float) for f, v in _stated_totals(blocks, np.arange(n), nan=True).items()}
+        for fact, table in TX.FACT_TABLES.items():  # a table not read states no total
+            final[fact][text.choices.table_missing == table] = np.nan
         truth.append(TX.truth(text, x, final, table_hits).cast(TRUTH_SCHEMA))
         for kind in TX.TEXT_KINDS:
             counts[kind] = counts.get(kind, 0) + int((text.choices.kind == kind).sum())
-        out["versions"], second = _second_versions(rng, ids, blocks["applications"], eligible, rates.text_error_rate)
+        whole = ~np.isin(text.choices.kind, (TX.TABLE_MISSING, TX.FORMAT_UNMATCHED))  # its tables all read
+        out["versions"], second = _second_versions(
+            rng, ids, blocks["applications"], eligible & whole, rates.text_error_rate
+        )
         truth.append(second)
         counts[SECOND_VERSION] = second.num_rows
     crossyear = CY.evaluate(out, CY.changes_table(changes)) if len(p.years) > 1 else CY.SCHEMA.empty_table()
@@ -1107,6 +1117,76 @@ def _chunk(
     counts[CY.MISSING_YEAR] = CY.count(crossyear, CY.MISSING_YEAR)
     counts["_reports"] = len(injected)
     return out, pa.concat_tables(truth), crossyear, counts
+
+
+# As nianbao.parse.core (_missing, _outcome) and nianbao.ingest_file write a report whose tables were not
+# all read: partial, the missing tables by their JSON names, no row in them (tests/test_synth_text.py
+# parses real reports so edited and compares).
+PARSE_NAMES = {"active_disclosure": "active", "applications": "applications", "review_litigation": "review_litigation"}
+UNKNOWN_FORMAT_REASON = "unknown-format: 表二缺少可识别的表头,无法判定是 2021 格式还是 2019 (试行) 格式"
+
+
+def _one_row(apps: pa.Table, block: Block, rows: np.ndarray) -> pa.Table:
+    """Table 三 with (六)其他处理 printed as one row at `rows`, its three sub-rows blank: the block holds
+    both forms (the null mask says which one a report prints)."""
+    at, blank = pa.array(rows), pa.scalar(None, pa.int64())
+    for a, _ in S.APPLICANT_COLUMNS:
+        one = S.app_col(S.OTHER_SINGLE_ROW.key, a)
+        apps = _set(apps, one, pc.if_else(at, pa.array(block.data[block.index[one]]), apps[one]))
+        for r in S.OTHER_SUB_ROWS:
+            name = S.app_col(r, a)
+            apps = _set(apps, name, pc.if_else(at, blank, apps[name]))
+    return apps
+
+
+def _set(table: pa.Table, name: str, column) -> pa.Table:
+    return table.set_column(table.schema.get_field_index(name), name, column)
+
+
+def _unread_tables(
+    out: dict[str, pa.Table], c: TX.Choices, ids: np.ndarray, applications: Block, single: np.ndarray
+) -> list[tuple]:
+    """Apply the text kinds that change the tables, as an ingest records such a report: a statutory table
+    missing (no row in it; partial, `tables-incomplete`), or table 二 unreadable so no format version is
+    known (no table 二 row, (六) printed as one row, format_version null on the report and its tables;
+    partial, `unknown-format`). Returns the cross-year operands left blank, as (report ids, column, kind)."""
+    unmatched = c.format_unmatched
+    if (unmatched & ~single).any():
+        out["applications"] = _one_row(out["applications"], applications, unmatched & ~single)
+    lacks = {t: (c.table_missing == t) | (unmatched & (t == "active_disclosure")) for t in STATUTORY}
+    partial = unmatched | (c.table_missing != "")
+    if not partial.any():
+        return []
+    operands = {o[2] for o in CY.operands()}
+    changes = []
+    for table in STATUTORY:
+        keep = ~lacks[table]
+        t = out[table].filter(pa.array(keep))
+        if unmatched.any():
+            version = pc.if_else(pa.array(unmatched[keep]), pa.scalar(None, pa.string()), t["format_version"])
+            t = _set(t, "format_version", version)
+        out[table] = t
+        for column in (col for col in S.TABLE_SCHEMAS[table].names if col in operands):
+            kind = np.where(unmatched, TX.FORMAT_UNMATCHED, TX.TABLE_MISSING)[lacks[table]]
+            changes.append((ids[lacks[table]], column, kind))
+    reports = out["reports"]
+    missing = np.where(unmatched, PARSE_NAMES["active_disclosure"], "").astype(object)
+    for table, name in PARSE_NAMES.items():
+        missing[c.table_missing == table] = name
+    reason = np.where(unmatched, UNKNOWN_FORMAT_REASON, "tables-incomplete: 缺少 " + missing.astype(str)).astype(object)
+    null = pa.scalar(None, pa.string())
+    updates = {
+        "format_version": pc.if_else(pa.array(unmatched), null, reports["format_version"]),
+        # the (六)-as-one-row deviation is read from table 三 of a 2021 report: none without either
+        "format_deviations": pc.if_else(pa.array(unmatched | lacks["applications"]), "", reports["format_deviations"]),
+        "parse_status": pc.if_else(pa.array(partial), "partial", reports["parse_status"]),
+        "parse_reason": pc.if_else(pa.array(partial), pa.array(reason, pa.string()), reports["parse_reason"]),
+        "missing": pc.if_else(pa.array(partial), pa.array(missing, pa.string()), reports["missing"]),
+    }
+    for name, column in updates.items():
+        reports = _set(reports, name, column)
+    out["reports"] = reports
+    return changes
 
 
 # --- The corpus --------------------------------------------------------------------------------

@@ -18,6 +18,9 @@ Injected text errors (TEXT_KINDS), one per report at most, never on a report wit
 a cross-year break (so each stays detectable): a stated number ≠ its table (R17–R19), a wrong title or
 period year (R23), a dropped section (R24.sections), 五 = 无 (R27.five), a copy of the agency's previous
 report (R30.previous_year) or of another agency's same-year report (R30.same_year, both reports).
+Two whole-report kinds are chosen here too, at the same rate, and applied to the tables by nianbao.synth
+as an ingest records them: a statutory table missing (R24.tables) and table 二 unreadable so the format
+is unknown (R25.format, and R24.tables as table 二 has no row).
 
 Truth (`truth`): the text rules are evaluated with nianbao.text_facts itself, against the final tables
 as nianbao.report_text reads them, on every report a text error (but a copy) or a table injection into
@@ -50,7 +53,14 @@ TEXT_KINDS = {
     "five-says-nothing": "R27",
     "copied-previous-year": "R30",
     "copied-same-year": "R30",
+    "table-missing": "R24",  # one statutory table not read: no row in it (nianbao.synth)
+    "format-unmatched": "R25",  # table 二's headers match no format: no format version, no table 二
 }
+TABLE_MISSING, FORMAT_UNMATCHED = "table-missing", "format-unmatched"
+ALSO_BREAKS = {FORMAT_UNMATCHED: ("R24",)}  # a report of unknown format has no table 二 either
+# A table the report may lack, by position: table 二 only where the report prints (六)'s three sub-rows
+# (a 2021 report), as its format is then known from table 三 (nianbao.parse.core).
+DROPPABLE = ("applications", "review_litigation", "active_disclosure")
 PREVIOUS_RULE, SAME_YEAR_RULE = "R30.previous_year", "R30.same_year"
 FACT_RULES = {TF.APPLICATIONS: "R17.applications", TF.REVIEWS: "R18.reviews", TF.LITIGATIONS: "R19.litigations"}
 FACT_TABLES = {TF.APPLICATIONS: "applications", TF.REVIEWS: "review_litigation", TF.LITIGATIONS: "review_litigation"}
@@ -297,6 +307,10 @@ class Inputs:
     owner: np.ndarray
     year: np.ndarray
     clean: dict[str, np.ndarray]
+    single: np.ndarray = None  # (六)其他处理 printed as one row (the 2019 format, or the 2021 deviation)
+    # The next year's report carries a cross-year break: this one keeps all its tables, so the break
+    # stays a failure (a table missing here would leave it not assessable).
+    tables_kept: np.ndarray = None
 
 
 @dataclass
@@ -314,6 +328,12 @@ class Choices:
     force_period: np.ndarray = None
     dropped: np.ndarray = None  # index into BODY, -1: none
     five_nothing: np.ndarray = None
+    table_missing: np.ndarray = None  # the statutory table the report lacks, '' for none (object)
+    format_unmatched: np.ndarray = None  # table 二 unreadable: no format version (bool)
+
+    def tables_missing(self) -> np.ndarray:
+        """How many statutory tables each report lacks (R24.tables)."""
+        return (self.table_missing != "").astype(np.int64) + self.format_unmatched.astype(np.int64)
 
 
 def _inject(rng, x: Inputs, eligible: np.ndarray, rate: float) -> Choices:
@@ -322,6 +342,9 @@ def _inject(rng, x: Inputs, eligible: np.ndarray, rate: float) -> Choices:
     kinds = list(TEXT_KINDS)
     draw = np.floor(rng.random(n) / rate).astype(np.int64) if rate > 0 else np.full(n, len(kinds))
     draw = np.where(eligible & (draw < len(kinds)), draw, -1)
+    if x.tables_kept is not None:
+        kept = x.tables_kept & np.isin(draw, [kinds.index(TABLE_MISSING), kinds.index(FORMAT_UNMATCHED)])
+        draw = np.where(kept, -1, draw)
     is_ = {k: draw == i for i, k in enumerate(kinds)}
     c = Choices(n)
     c.kind = np.full(n, "", dtype=object)
@@ -381,6 +404,16 @@ def _inject(rng, x: Inputs, eligible: np.ndarray, rate: float) -> Choices:
     c.cell[is_["section-dropped"]] = np.asarray(BODY, dtype=object)[c.dropped[is_["section-dropped"]]]
     c.five_nothing = is_["five-says-nothing"]
     c.kind[c.five_nothing], c.cell[c.five_nothing] = "five-says-nothing", "s5"
+    single = np.ones(n, dtype=bool) if x.single is None else x.single
+    options = np.where(single, len(DROPPABLE) - 1, len(DROPPABLE))  # table 二 only with the sub-rows
+    which = np.floor(rng.random(n) * options).astype(np.int64)
+    c.table_missing = np.where(is_[TABLE_MISSING], np.asarray(DROPPABLE, dtype=object)[which], "").astype(object)
+    c.kind[is_[TABLE_MISSING]] = TABLE_MISSING
+    c.cell[is_[TABLE_MISSING]] = c.table_missing[is_[TABLE_MISSING]]
+    # Unknown format: table 二 unreadable. Three sub-rows of (六) would say 2021, so the report prints (六)
+    # as one row (nianbao.synth makes it so where it printed the sub-rows).
+    c.format_unmatched = is_[FORMAT_UNMATCHED]
+    c.kind[c.format_unmatched], c.cell[c.format_unmatched] = FORMAT_UNMATCHED, "active_disclosure"
     c.text_year = year[c.text_row]
     return c
 
@@ -471,8 +504,15 @@ def _row_sections(t: ChunkText, rows: np.ndarray) -> list[dict[str, str]]:
     return [{k: texts[k][j] for k in S.SECTION_KEYS if t.present[k][r]} for j, r in enumerate(rows)]
 
 
-def failures(facts: TF.TextFacts, sections: dict[str, str], year: int, tables: dict[str, int | None]) -> list[str]:
-    """The text rules (R17–R19, R23, R24.sections, R27.five) failing for one report, as nianbao.report_text
+def failures(
+    facts: TF.TextFacts,
+    sections: dict[str, str],
+    year: int,
+    tables: dict[str, int | None],
+    tables_missing: int = 0,
+    format_unmatched: bool = False,
+) -> list[str]:
+    """The text rules (R17–R19, R23, R24, R25, R27.five) failing for one report, as nianbao.report_text
     and the rules' kinds read them: a number on either side missing is no finding."""
     out = []
     for fact, rule in FACT_RULES.items():
@@ -489,6 +529,10 @@ def failures(facts: TF.TextFacts, sections: dict[str, str], year: int, tables: d
             out.append(rule)
     if any(k not in sections for k in BODY):
         out.append("R24.sections")
+    if tables_missing:
+        out.append("R24.tables")
+    if format_unmatched:
+        out.append("R25.format")
     if facts.five_generic:
         out.append("R27.five")
     return out
@@ -504,12 +548,13 @@ def truth(t: ChunkText, x: Inputs, tables: dict[str, np.ndarray], table_hits: di
         hit[list(table_hits.get(table, {}))] = True
     copied = np.isin(c.kind, ("copied-previous-year", "copied-same-year"))  # clean text, R30 by construction
     rows = np.flatnonzero(((c.kind != "") & ~copied) | hit)
+    missing = c.tables_missing()
     out = []
     for r, sections in zip(rows.tolist(), _row_sections(t, rows)):
         kind = c.kind[r]
         facts = TF.read(sections)
         held = {f: None if np.isnan(tables[f][r]) else int(tables[f][r]) for f in FACT_RULES}
-        found = failures(facts, sections, int(x.year[r]), held)
+        found = failures(facts, sections, int(x.year[r]), held, int(missing[r]), bool(c.format_unmatched[r]))
         for rule in found:
             fact = next((f for f, fr in FACT_RULES.items() if fr == rule), None)
             if fact and kind != FACT_KINDS[fact]:
@@ -517,7 +562,7 @@ def truth(t: ChunkText, x: Inputs, tables: dict[str, np.ndarray], table_hits: di
                     raise RuntimeError(f"synth text: {x.ids[r]} fails {rule}, which no injection explains")
                 out.append((x.ids[r], rule, *table_hits[FACT_TABLES[fact]][r]))
                 continue
-            if not kind or TEXT_KINDS[kind] != rule.split(".")[0]:
+            if not kind or rule.split(".")[0] not in (TEXT_KINDS[kind], *ALSO_BREAKS.get(kind, ())):
                 raise RuntimeError(f"synth text: {x.ids[r]} fails {rule}, not what {kind or 'nothing'} breaks")
             out.append((x.ids[r], rule, kind, c.cell[r]))
         if kind and TEXT_KINDS[kind] != "R30" and not any(f.split(".")[0] == TEXT_KINDS[kind] for f in found):

@@ -4,7 +4,11 @@ One row per report of year Y whose table 三 was read and whose agency (nianbao.
 earlier report in the data: this year's 上年结转 and, from the report of year Y-1, its 结转下年度继续办理
 (`prev_` columns). When both years are in the 2021 format, table 二's 规章 and 行政规范性文件 counts too.
 The previous columns are blank when the report of Y-1 is missing, rejected or partial with those cells
-blank: the cross-year rules are then not assessable (R11.previous says why), never passed.
+blank: the cross-year rules are then not assessable (R11.previous says why), never passed. So are they
+when this year's own operands are blank (R9 reports the cells; R11.previous makes the identities not
+assessable). An identity's predicate is NULL, never TRUE, with a blank on either side, so a blank on
+either side must fail R11.previous; R12's operands only where R12 compares the pair
+(`in_force_not_compared` is NULL there: see sql()).
 
 The SELECT reads the views nb_reports, nb_applications, nb_active_disclosure and nb_agency_keys (the key
 of every report, computed in Python once per run: nianbao.agency_key.build_keys); the engines build the
@@ -24,7 +28,19 @@ PREV_CARRIED_FORWARD = tuple(f"prev_{S.app_col('carried_forward', a)}" for a in 
 ACTIVE = tuple(c for key, _, c, _ in S.ACTIVE_2021 if key in ("rules", "normative_docs"))
 PREV_IN_FORCE = ("prev_rules_in_force", "prev_normative_in_force")
 PREV_META = ("prev_report_id", "prev_year", "prev_status", "prev_format_version")
-COLUMNS = ("report_id", "format_version", *THIS_YEAR, *PREV_CARRIED_FORWARD, *PREV_META, *ACTIVE, *PREV_IN_FORCE)
+# 1 where R12 compares no 现行有效件数 for the pair (this year's report not in the 2021 format, or last
+# year's in the 2019 format), NULL where it does: R11.previous requires R12's operands only where it is NULL.
+NOT_COMPARED = "in_force_not_compared"
+COLUMNS = (
+    "report_id",
+    "format_version",
+    *THIS_YEAR,
+    *PREV_CARRIED_FORWARD,
+    *PREV_META,
+    *ACTIVE,
+    *PREV_IN_FORCE,
+    NOT_COMPARED,
+)
 MISSING = "missing"  # prev_status when there is no report of Y-1
 REPORT_COLUMNS = ("format_version", "parse_status")  # of nb_reports, beside the rules' (nianbao.engines)
 
@@ -45,6 +61,7 @@ def labels() -> dict[str, str]:
         prev_status="上年报告·解析结果",
         prev_format_version="上年报告·格式版本",
     )
+    out[NOT_COMPARED] = "表二现行有效件数不跨年度比较(本年不是 2021 格式,或上年为 2019 格式)"
     return out
 
 
@@ -60,11 +77,17 @@ def sql(where_conds: list[str], prefix: str = "nb_") -> str:
     prev_active = ", ".join(
         f"CASE WHEN {both_2021} THEN pt.{c.removeprefix('prev_')} END AS {c}" for c in PREV_IN_FORCE
     )
+    # R12 compares the pair unless last year's report is known to be in another format: a missing,
+    # rejected or unreadable (format unknown) report of Y-1 leaves R12 not assessable, as
+    # nianbao.kinds.cross_year.applies decides.
+    compared = (
+        f"r.format_version = '{S.FORMAT_2021}' AND COALESCE(pr.format_version, '{S.FORMAT_2021}') = '{S.FORMAT_2021}'"
+    )
     conds = " AND ".join(["k.agency_key IS NOT NULL", *where_conds])
     return f"""SELECT t.report_id, r.format_version, {cur}, {prev},
   pk.report_id AS prev_report_id, CAST(r.year - 1 AS INTEGER) AS prev_year,
   COALESCE(pr.parse_status, '{MISSING}') AS prev_status, pr.format_version AS prev_format_version,
-  {active}, {prev_active}
+  {active}, {prev_active}, CASE WHEN {compared} THEN NULL ELSE 1 END AS {NOT_COMPARED}
 FROM {prefix}applications AS t
 JOIN {prefix}reports AS r ON r.report_id = t.report_id
 JOIN {prefix}{KEYS_TABLE} AS k ON k.report_id = t.report_id
