@@ -24,7 +24,7 @@ from checkpoint_support import (
 from nianbao import exitcodes
 from nianbao import schema as S
 from nianbao.exitcodes import ExitCode
-from nianbao.findings import FINDINGS_SCHEMA
+from nianbao.findings import STORED_SCHEMA
 from nianbao.run import RunError, parse_selection
 
 
@@ -56,7 +56,7 @@ def test_nightly_blocks_on_error_findings_and_writes_results():
     assert pointer["run_id"] == latest.resolve().name
 
     findings = pd.read_parquet(latest / "findings.parquet")
-    assert list(findings.columns) == FINDINGS_SCHEMA.names
+    assert list(findings.columns) == STORED_SCHEMA.names
     assert keys(findings) == {
         (XSS, "R4.review", "failed"),
         (FEE, "R6.magnitude", "failed"),

@@ -132,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
                 "--notify-email", action="append", default=None, metavar="TO", help="SMTP from $NIANBAO_SMTP_*"
             )
             s.add_argument("--no-notify", action="store_true", help="send no notification for this run")
+            s.add_argument(
+                "--full-refresh",
+                action="store_true",
+                help="nightly: validate every report, not only those changed since the last one (docs/incremental.md)",
+            )
         if name == "gate":
             s.add_argument("file", help="draft report (any input kind ingest reads)")
             add_report_meta(s, "agency", "region", "year", "level")

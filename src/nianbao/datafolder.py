@@ -293,8 +293,9 @@ def checked_by_region(data: Path | Snapshot) -> dict[str, int]:
     if not files:
         return {}
     con = duckdb.connect()
-    query = (
-        "SELECT coalesce(region, ''), count(DISTINCT report_id) FROM read_parquet(?, union_by_name=true) {} GROUP BY 1"
+    query = (  # ordered: the landing page must not change with DuckDB's hash order
+        "SELECT coalesce(region, ''), count(DISTINCT report_id) FROM read_parquet(?, union_by_name=true) {} "
+        "GROUP BY 1 ORDER BY 1"
     )
     try:
         try:

@@ -64,6 +64,9 @@ FINDINGS_SCHEMA = pa.schema(
 # Columns added after findings were first written, with the value an older findings.parquet means.
 ADDED_COLUMNS = {"waived": False, "waiver_reason": None, "first_seen": None, "last_seen": None}
 COLUMNS = FINDINGS_SCHEMA.names
+# findings.parquet as written (write()): the findings and whether each was carried from the last run by
+# an incremental nightly; read() drops `carried` (a finding is the same whichever run checked it).
+STORED_SCHEMA = FINDINGS_SCHEMA.append(pa.field("carried", pa.bool_()))
 
 
 @dataclass(frozen=True)
@@ -455,9 +458,17 @@ def _keys(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
     return list(zip(*(frame[c].tolist() for c in columns)))
 
 
-def write(frame: pd.DataFrame, path: Path) -> None:
-    """Write a findings table as Parquet with the fixed schema."""
-    pq.write_table(pa.Table.from_pandas(frame[COLUMNS], schema=FINDINGS_SCHEMA, preserve_index=False), path)
+def write(frame: pd.DataFrame, path: Path, carried: set[tuple[str, str]] = frozenset()) -> None:
+    """Write a findings table as Parquet with the fixed schema and the column `carried`: true for the
+    findings an incremental nightly carried from the last run (their (report_id, rule_id) in `carried`,
+    nianbao.incremental), false for those found by this run's checks."""
+    table = pa.Table.from_pandas(frame[COLUMNS], schema=FINDINGS_SCHEMA, preserve_index=False)
+    flags = (
+        [(r, k) in carried for r, k in zip(frame.report_id.tolist(), frame.rule_id.tolist())]
+        if carried
+        else [False] * len(frame)
+    )
+    pq.write_table(table.append_column(STORED_SCHEMA.field("carried"), pa.array(flags, pa.bool_())), path)
 
 
 def read(path: Path) -> pd.DataFrame:

@@ -7,6 +7,8 @@ What a run writes (RUN = UTC time + checkpoint name, sortable):
   uncommitted/runs/RUN/diagnoses.parquet the cells to correct in each report that failed an arithmetic
                                          rule (localise.DIAGNOSES_SCHEMA), one row per solution and cell
   uncommitted/runs/RUN/run_results.json  counts by rule, severity and history, timings, versions, exit code
+  uncommitted/runs/RUN/report_hashes.parquet  a nightly's content hash of every report, what the next
+                                         nightly compares to validate only what changed (nianbao.incremental)
   uncommitted/history/SCOPE/events-RUN.parquet  this run's rows of the history across every run of its
                                          scope (nianbao.ledger); kept when run folders are pruned
   uncommitted/runs/latest -> RUN and uncommitted/runs/latest.json: the latest completed run
@@ -39,7 +41,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .. import datafolder, engines, ledger, localise, paths, roster
+from .. import datafolder, engines, incremental, ledger, localise, paths, roster
 from .. import findings as F
 from .. import rules as R
 from .. import schema as S
@@ -83,6 +85,12 @@ class RunPlan:
     run_id: str
     run_tmp: Path
     roster: str | None = None  # `--roster FILE`; else the data folder's roster.csv (nianbao.roster)
+    full_refresh: bool = False  # `--full-refresh`: validate every report even when few changed
+
+    @property
+    def incremental(self) -> bool:
+        """Only the default nightly (no --select) validates what changed; a gate or a selection is full."""
+        return self.checkpoint == "nightly" and not self.selection.tokens()
 
     @property
     def shared_site(self) -> bool:
@@ -182,7 +190,7 @@ def _exit_for(outputs: Outputs) -> ExitCode:
     )
 
 
-def _context_and_data(plan: RunPlan, summary: dict, t0: float):
+def _context_and_data(plan: RunPlan, summary: dict, t0: float, where: dict | None):
     """The GX context and the data bound to it: the engine loads the data while GX is imported (seconds
     of Python; DuckDB works outside the GIL)."""
     with ThreadPoolExecutor(1, thread_name_prefix="nianbao-prepare") as pool:
@@ -192,7 +200,7 @@ def _context_and_data(plan: RunPlan, summary: dict, t0: float):
             plan.engine,
             plan.snapshot,
             db_url=plan.db_url,
-            where=plan.selection.where(),
+            where=where,
             work_dir=plan.run_tmp / "engine",
         )
         from ..context import ConfigurationError, get_context  # after the cheap checks: GX takes seconds
@@ -261,8 +269,15 @@ def execute(plan: RunPlan, extra: dict | None = None) -> RunOutcome:
         raise RunError(ExitCode.CONFIG_ERROR, str(exc)) from exc
     summary["snapshot"] = plan.snapshot.id
     summary["reports_in_data"] = check_data(plan.snapshot)
-    ctx, attached = _context_and_data(plan, summary, t0)
-    if not attached.prepared.reports:  # nothing to check is no pass: the site and `latest` stay as they are
+    previous = history.previous_run(run_scope)
+    inc = _incremental_plan(plan, previous, summary)
+    where = plan.selection.where()
+    if inc is not None and not inc.full:  # the reports to validate again; the others' findings are carried
+        where = {**(where or {}), "report_ids": list(inc.revalidate)}
+    ctx, attached = _context_and_data(plan, summary, t0, where)
+    # Nothing to check is no pass (the site and `latest` stay as they are); a night without a change has
+    # nothing to validate again and every finding carried.
+    if not attached.prepared.reports and (inc is None or inc.full):
         attached.prepared.close()
         raise RunError(ExitCode.INPUT_UNREADABLE, plan.selection.nothing_to_check(plan.data_dir))
     # What exists now (GX's modules and context, the engine's data) lives to the end of the run: moved
@@ -272,7 +287,6 @@ def execute(plan: RunPlan, extra: dict | None = None) -> RunOutcome:
     gc.freeze()
     summary["timings"]["peak_mb_after_prepare"] = peak_mb()
     checkpoint = _load_checkpoint(ctx, plan)
-    previous = history.previous_run(run_scope)
     summary["previous_run_id"] = previous.name if previous else None
     summary["removed_old_gx_results"] = site.prune_gx_results(ctx, site.KEEP_RUNS_IN_GX - 1)
     staging = site.stage(plan.run_id) if plan.shared_site else plan.run_tmp / "site"
@@ -288,11 +302,13 @@ def execute(plan: RunPlan, extra: dict | None = None) -> RunOutcome:
         with site.site_at(ctx, staging, None if plan.shared_site else len(R.SUITES)):
             result = checkpoint.run(run_id=gx_run_id)
             gx_links = site.validation_pages(ctx, result, staging)
+        hashes = _hashes_with_suites(inc, attached.prepared)
     finally:
         attached.prepared.close()
         if not plan.shared_site:
             site.forget_gx_results(ctx, gx_run_id)
     summary["timings"]["checkpoint_s"] = round(time.perf_counter() - t, 3)
+    carried = incremental.carried_findings(inc, plan.run_id) if inc is not None else F.empty()
     outputs = write_outputs(
         result,
         run_id=plan.run_id,
@@ -309,12 +325,52 @@ def execute(plan: RunPlan, extra: dict | None = None) -> RunOutcome:
         roster_file=roster.find(plan.data_dir, plan.roster) if plan.shared_site else None,
         deadlines=plan.shared_site,  # R28 from the reports' own dates; a draft has none
         derived_values=attached.prepared.derived_values,
+        carried=carried,
+        reports_covered=None if inc is None or inc.full else incremental.covered(hashes),
     )
+    if inc is not None:
+        summary["incremental"] = inc.summary(len(carried))
     summary["derived_assets"] = attached.prepared.derived  # year pairs: reports linked, ambiguous links
-    return _publish(plan, summary, outputs, staging, t0)
+    carried_keys = set(zip(carried.report_id.tolist(), carried.rule_id.tolist()))
+    return _publish(plan, summary, outputs, staging, t0, hashes, carried_keys)
 
 
-def _publish(plan: RunPlan, summary: dict, outputs: Outputs, staging: Path, t0: float) -> RunOutcome:
+def _incremental_plan(plan: RunPlan, previous: Path | None, summary: dict) -> incremental.Plan | None:
+    """For the default nightly: full or incremental, and which reports to validate again
+    (nianbao.incremental); None for a gate or a selected run, which validate what they select."""
+    if not plan.incremental:
+        return None
+    t = time.perf_counter()
+    from importlib.metadata import version
+
+    state = incremental.state_hash(version("nianbao"))  # not _versions(): it imports GX, seconds
+    summary[incremental.STATE_KEY] = state
+    inc = incremental.plan(plan.snapshot, previous, state, full_refresh=plan.full_refresh)
+    if not inc.full and plan.engine != "duckdb":  # the reports each asset holds are read from DuckDB's tables
+        inc = incremental.Plan(True, f"增量运行只支持 duckdb 引擎(本次为 {plan.engine})", inc.hashes)
+    summary["timings"]["incremental_plan_s"] = round(time.perf_counter() - t, 3)
+    return inc
+
+
+def _hashes_with_suites(inc: incremental.Plan | None, prepared) -> pa.Table | None:
+    """The report hashes the next nightly compares, with the suites each report is in (DuckDB only:
+    another engine's run records none, and the next nightly is full)."""
+    if inc is None or prepared.engine != "duckdb":
+        return None
+    return incremental.with_suites(
+        inc.hashes, incremental.suite_members(prepared.keepalive), incremental.carried_suites(inc)
+    )
+
+
+def _publish(
+    plan: RunPlan,
+    summary: dict,
+    outputs: Outputs,
+    staging: Path,
+    t0: float,
+    hashes: pa.Table | None = None,
+    carried: set[tuple[str, str]] = frozenset(),
+) -> RunOutcome:
     """Write the run's files under RUN.partial, rename it into place and swap the site and `latest`."""
     code = _exit_for(outputs)
     summary.update(
@@ -337,7 +393,9 @@ def _publish(plan: RunPlan, summary: dict, outputs: Outputs, staging: Path, t0: 
         "gx_index": str(site_dir / "index.html"),
     }
     shutil.rmtree(plan.run_tmp / "engine", ignore_errors=True)  # the engine's working copy, not a result
-    F.write(outputs.findings, plan.run_tmp / "findings.parquet")
+    F.write(outputs.findings, plan.run_tmp / "findings.parquet", carried)
+    if hashes is not None:
+        pq.write_table(hashes, plan.run_tmp / incremental.HASHES_FILE)
     F.write(outputs.resolved, plan.run_tmp / "resolved.parquet")
     pq.write_table(outputs.diagnoses, plan.run_tmp / "diagnoses.parquet")
     write_json(plan.run_tmp / "run_results.json", summary)
@@ -401,9 +459,11 @@ def run_checkpoint(
     select=(),
     run_name: str | None = None,
     roster_file: str | None = None,
+    full_refresh: bool = False,
 ) -> RunOutcome:
     """Run a checkpoint over a data folder (default data/) on an engine (default: the project's) and
-    return its outcome; never exits."""
+    return its outcome; never exits. The default nightly validates only what changed since the last
+    (nianbao.incremental) unless full_refresh."""
     run_id = new_run_id(name)
     run_tmp = paths.RUNS_DIR / f"{run_id}.partial"
     with run_lock():
@@ -424,6 +484,7 @@ def run_checkpoint(
                     run_id,
                     run_tmp,
                     roster_file,
+                    full_refresh,
                 )
                 return unfreezing(execute, plan)
         except RunError as exc:

@@ -47,6 +47,7 @@ def _run(checkpoint: str, args) -> RunOutcome:
         select=args.select,
         run_name=args.run_name,
         roster_file=getattr(args, "roster", None),
+        full_refresh=getattr(args, "full_refresh", False),
     )
     print_outcome(outcome)
     return outcome

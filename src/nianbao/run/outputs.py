@@ -76,19 +76,30 @@ def write_outputs(
     roster_file: Path | None = None,
     deadlines: bool = False,
     derived_values: dict | None = None,
+    carried: pd.DataFrame | None = None,
+    reports_covered: int | None = None,
 ) -> Outputs:
     """Findings from GX's verdicts, history against the previous run, and the Chinese pages in site_dir; every
-    value read back comes from the run's snapshot of the data folder."""
+    value read back comes from the run's snapshot of the data folder.
+
+    An incremental nightly (nianbao.incremental) gives the findings it carries from the last run for the
+    reports it did not validate again (`carried`, explained then: their rows have not changed), and the
+    number of reports the run covers (`reports_covered`, what a full run would have validated): history,
+    waivers, diagnoses and pages are then made of them exactly as of the findings found tonight."""
     lap = _Laps(summary["timings"].setdefault("outputs", {}))
     collected = F.collect(checkpoint_result, selected, violations)
     lap("collect_s")
     ids = {f.report_id for f in (*collected.failures, *collected.incomplete)}
+    if carried is not None:
+        ids |= set(carried.report_id)  # their pages and diagnoses read their values as tonight's do
     reports = datafolder.read_reports(data, ids)
     F.add_derived_values(reports, derived_values or {})  # the year pairs' values (nianbao.engines.DERIVED)
     gc.freeze()  # the reports read back live to the end of the run (see nianbao.run.checkpoint)
     lap("read_reports_s")
     with collector.paused():  # findings, history and pages (a bad night: 3 s less reading them back)
         current, problems = F.build(run_id, collected, reports, selected)
+        if carried is not None and len(carried):
+            current = F.to_frame(pd.concat([current, carried], ignore_index=True))
         listed = None
         if roster_file is not None or deadlines:  # R29/R28: run-level findings (nianbao.roster)
             listed = roster.check(run_id, roster_file, data, selected)
@@ -113,7 +124,7 @@ def write_outputs(
             pages_extra["landing_extra"] = roster.section_html(listed) + pages_extra.get("landing_extra", "")
         summary["counts"] = {**F.counts(findings, resolved), "localised": localised_counts(diagnoses)}
         summary["counts"]["reopened"] = int((events.event == ledger.REOPENED).sum())  # regressions (nianbao.ledger)
-        summary["reports_validated"] = reports_validated(collected)
+        summary["reports_validated"] = reports_validated(collected) if reports_covered is None else reports_covered
         summary["gx"]["validation_pages"] = gx_links
         lap("history_s")
         shown = collected.problems + problems + collected.raised

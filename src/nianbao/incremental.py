@@ -1,0 +1,321 @@
+"""The incremental nightly (like dbt's state:modified): validate again only what changed since the last
+completed nightly, carry the other reports' findings forward, and get what a full run would.
+
+A run is full when nothing safe can be carried: no previous completed run of the scope, its outputs
+unreadable, or the state hash changed (suites, checkpoints, the rule catalogue, plugins, nianbao's
+version: what judges the rows). Otherwise each report's content hash (every row of every data-folder
+table, per report, order-independent) says which reports are new or corrected, and revalidate() adds
+the reports whose findings read theirs. What a run records for the next one (report_hashes.parquet in
+the run folder): the hashes, each report's year and agency key, and the suites whose assets held it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import agency_key, datafolder, derived, paths
+from . import findings as F
+from . import rules as R
+
+HASHES_FILE = "report_hashes.parquet"
+STATE_KEY = "state_hash"  # in run_results.json
+HASHES_SCHEMA = pa.schema(
+    [
+        pa.field("report_id", pa.string()),
+        pa.field("year", pa.int32()),
+        pa.field("agency_key", pa.string()),  # nianbao.agency_key: who the cross-year rules link
+        pa.field("meta_hash", pa.string()),  # the reports row
+        pa.field("table_hash", pa.string()),  # the statutory tables
+        pa.field("text_hash", pa.string()),  # sections and versions: what the report-text asset reads
+        pa.field("has_text", pa.bool_()),
+        pa.field("suites", pa.string()),  # comma-separated suites whose assets held the report
+    ]
+)
+# The data folder's tables the suites read (nianbao.derived.TABLES). Not `cells`: it only locates the
+# printed values on the pages, which are written again from the data folder every night.
+TEXT_TABLES = (datafolder.SECTIONS, datafolder.VERSIONS)
+META_TABLES = (datafolder.REPORTS,)
+TABLE_TABLES = tuple(t for t in derived.TABLES if t not in TEXT_TABLES + META_TABLES)  # the statutory tables
+assert set(derived.TABLES) == {*TEXT_TABLES, *META_TABLES, *TABLE_TABLES}
+HASH_COLUMNS = ("meta_hash", "table_hash", "text_hash", "agency_key")
+
+
+# --- the state hash --------------------------------------------------------------------------------
+
+
+def _files_digest(h, folder: Path, pattern: str) -> None:
+    for path in sorted(folder.glob(pattern)) if folder.is_dir() else ():
+        if path.is_file() and "__pycache__" not in path.parts:
+            h.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+
+
+def state_hash(version: str) -> str:
+    """What judges the rows: the suites, the checkpoints, the rule catalogue as data, the plugins and
+    nianbao's version and code. Any change makes the next nightly full (findings carried from another state
+    would not be what a full run finds)."""
+    h = hashlib.sha256()
+    for name, pattern in (("expectations", "*.json"), ("checkpoints", "**/*"), ("plugins", "**/*")):
+        h.update(f"[{name}]".encode())
+        _files_digest(h, paths.ROOT / name, pattern)
+    rules = [dataclasses.asdict(r) for r in R.RULES]
+    h.update(json.dumps(rules, sort_keys=True, ensure_ascii=False, default=str).encode())
+    h.update(f"[version]{version}".encode())
+    # nianbao's own code too: its parsers of the text, its derived assets and explanations judge rows,
+    # and an installed checkout keeps its version number while its code changes.
+    h.update(b"[code]")
+    _files_digest(h, Path(__file__).resolve().parent, "**/*.py")
+    return h.hexdigest()
+
+
+# --- per-report content hashes ------------------------------------------------------------------
+
+
+def _per_report(source: str | None) -> str:
+    """SELECT report_id, h: each report's rows of one table hashed, independent of their order."""
+    if source is None:
+        return "SELECT NULL::VARCHAR AS report_id, NULL::VARCHAR AS h WHERE false"
+    return (
+        "SELECT report_id, md5(string_agg(h, '' ORDER BY h)) AS h FROM "
+        f"(SELECT report_id, md5(to_json(t)::VARCHAR) AS h FROM (SELECT * FROM {source}) AS t) GROUP BY report_id"
+    )
+
+
+def report_hashes(snapshot: datafolder.Snapshot) -> pa.Table:
+    """Every report's hashes, year and agency key (HASHES_SCHEMA, suites empty), computed in DuckDB
+    over every table of the snapshot the suites read; the agency keys are built as the run builds them
+    (nianbao.agency_key over the whole data folder)."""
+    con = duckdb.connect()
+    try:
+        parts = {t: _per_report(snapshot.source(t)) for t in derived.TABLES}
+        for t, sql in parts.items():
+            con.execute(f"CREATE TEMP TABLE h_{t} AS {sql}")
+        ids = " UNION ".join(f"SELECT report_id FROM h_{t}" for t in parts)
+        reports = snapshot.source(datafolder.REPORTS)
+        con.execute(
+            "CREATE VIEW inc_reports AS SELECT report_id, agency, region, CAST(year AS INTEGER) AS year "
+            + (
+                f"FROM {reports}"
+                if reports
+                else "FROM (SELECT NULL AS report_id, NULL AS agency, NULL AS region, NULL AS year) WHERE false"
+            )
+        )
+        agency_key.build_keys(con, "inc_", "agency_keys")
+
+        def combined(tables: tuple[str, ...]) -> str:
+            joined = " || '|' || ".join(f"coalesce(h_{t}.h, '')" for t in tables)
+            return f"md5({joined})"
+
+        joins = " ".join(f"LEFT JOIN h_{t} USING (report_id)" for t in parts)
+        text = " OR ".join(f"h_{t}.h IS NOT NULL" for t in TEXT_TABLES)
+        return (
+            con.sql(
+                f"""SELECT i.report_id, r.year, k.agency_key,
+  {combined(META_TABLES)} AS meta_hash, {combined(TABLE_TABLES)} AS table_hash,
+  {combined(TEXT_TABLES)} AS text_hash, ({text}) AS has_text, '' AS suites
+FROM ({ids}) AS i {joins}
+LEFT JOIN inc_reports AS r USING (report_id) LEFT JOIN inc_agency_keys AS k USING (report_id)
+WHERE i.report_id IS NOT NULL ORDER BY i.report_id"""
+            )
+            .to_arrow_table()
+            .cast(HASHES_SCHEMA)
+        )
+    finally:
+        con.close()
+
+
+def suite_members(con) -> dict[str, list[str]]:
+    """Per report, the suites whose assets on the DuckDB engine hold it (what reports_validated counts)."""
+    out: dict[str, list[str]] = {}
+    cursor = con.cursor()
+    try:
+        for suite in R.ALL_SUITES:
+            for (rid,) in cursor.execute(f"SELECT DISTINCT report_id FROM {suite}").fetchall():
+                out.setdefault(rid, []).append(suite)
+    finally:
+        cursor.close()
+    return out
+
+
+def with_suites(hashes: pa.Table, tonight: dict[str, list[str]], carried: dict[str, str]) -> pa.Table:
+    """The hashes with each report's suites: tonight's for the reports validated, the last run's for the
+    reports carried (their assets' rows are what they were: nothing they read has changed)."""
+    ids = hashes["report_id"].to_pylist()
+    suites = [",".join(tonight[r]) if r in tonight else carried.get(r, "") for r in ids]
+    return hashes.set_column(hashes.schema.get_field_index("suites"), "suites", pa.array(suites, pa.string()))
+
+
+def covered(hashes: pa.Table) -> int:
+    """reports_validated as a full run counts it (nianbao.run.outputs.reports_validated): per table, the
+    rows of its suites' assets, the largest."""
+    per_suite: dict[str, int] = {}
+    for suites in hashes["suites"].to_pylist():
+        for s in filter(None, (suites or "").split(",")):
+            per_suite[s] = per_suite.get(s, 0) + 1
+    per_table: dict[str, int] = {}
+    for suite, n in per_suite.items():
+        table = R.SUITES.get(suite, (suite,))[0]
+        per_table[table] = per_table.get(table, 0) + n
+    return max(per_table.values(), default=0)
+
+
+# --- what to validate again -------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """What tonight validates: everything (full) or the reports in `revalidate`; the rest is carried."""
+
+    full: bool
+    reason: str
+    hashes: pa.Table  # tonight's (suites filled in after the engine has built the assets)
+    previous: Path | None = None
+    previous_hashes: pa.Table | None = None
+    changed: tuple[str, ...] = ()
+    deleted: tuple[str, ...] = ()
+    revalidate: tuple[str, ...] = ()
+    carried: tuple[str, ...] = ()
+
+    def summary(self, carried_findings: int) -> dict:
+        return {
+            "full": self.full,
+            "reason": self.reason,
+            "changed": len(self.changed),
+            "deleted": len(self.deleted),
+            "revalidated": None if self.full else len(self.revalidate),
+            "carried_findings": carried_findings,
+        }
+
+
+def _previous_state(previous: Path) -> tuple[str | None, pa.Table | None]:
+    """The last run's state hash and report hashes; (why, None) when its outputs cannot be read."""
+    try:
+        doc = json.loads((previous / "run_results.json").read_text(encoding="utf-8"))
+        hashes = pq.read_table(previous / HASHES_FILE).cast(HASHES_SCHEMA)
+        F.read(previous / "findings.parquet")
+    except (OSError, ValueError, pa.ArrowException) as exc:  # a run whose outputs cannot be read: run full
+        return f"unreadable: {type(exc).__name__}", None
+    return doc.get(STATE_KEY), hashes
+
+
+def _judged_everything(previous: Path) -> bool:
+    """Whether the last run judged every expectation: one that raised gave no findings to carry, and
+    findings that disagreed with GX are not to be trusted (nianbao.run.checkpoint.CONFIG_PROBLEMS)."""
+    doc = json.loads((previous / "run_results.json").read_text(encoding="utf-8"))
+    codes = {p.get("code") for p in doc.get("problems") or []}
+    return not doc.get("raised") and not codes & {"findings-disagree-with-gx", "unknown-expectation"}
+
+
+def plan(snapshot: datafolder.Snapshot, previous: Path | None, state: str, *, full_refresh: bool) -> Plan:
+    """Full or incremental, and which reports tonight validates again."""
+    hashes = report_hashes(snapshot)
+    if full_refresh:
+        return Plan(True, "--full-refresh", hashes)
+    if previous is None:
+        return Plan(True, "没有可对比的上次完成的 nightly 运行", hashes)
+    before_state, before = _previous_state(previous)
+    if before is None:
+        return Plan(True, f"上次运行 {previous.name} 的结果无法读取({before_state})", hashes)
+    if before_state != state:
+        return Plan(True, "规则、期望套件、检查点、插件或版本已变化(状态哈希不同)", hashes)
+    if not _judged_everything(previous):  # its findings are not all a full run's: nothing to carry
+        return Plan(True, f"上次运行 {previous.name} 有期望执行出错或与 GX 不一致的问题", hashes)
+    changed, deleted, revalidate = revalidate_ids(hashes, before)
+    ids = set(hashes["report_id"].to_pylist())
+    if revalidate >= ids:
+        return Plan(True, "所有报告都需重新检查", hashes, previous, before, changed, deleted)
+    return Plan(
+        False,
+        "增量:只检查新增、更正的报告及依赖它们的报告",
+        hashes,
+        previous,
+        before,
+        changed,
+        deleted,
+        tuple(sorted(revalidate)),
+        tuple(sorted(ids - revalidate)),
+    )
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    return table.select(["report_id", "year", *HASH_COLUMNS, "has_text"]).to_pandas().set_index("report_id")
+
+
+def revalidate_ids(now: pa.Table, before: pa.Table) -> tuple[tuple[str, ...], tuple[str, ...], set[str]]:
+    """(changed, deleted, to validate again). Changed: new, or any hash, the year or the agency key differs."""
+    cur, old = _frame(now), _frame(before)
+    common = cur.index.intersection(old.index)
+    new = set(cur.index.difference(old.index))
+    deleted = set(old.index.difference(cur.index))
+    differs = {c: set(common[~_equal(cur.loc[common, c], old.loc[common, c])]) for c in (*HASH_COLUMNS, "year")}
+    changed = new | set().union(*differs.values())
+    # The changed reports themselves: their own rows are what every suite reads.
+    revalidate = set(changed)
+    # Their agency's reports in every other year, under the key they had and the key they have: R11/R12
+    # on year Y read the agency's report of Y-1 (year_pairs), and a report is a year_pairs row only while
+    # its agency has an earlier report; a key that appears or goes (two reports of one year, a name that
+    # fits two regions) changes which reports are linked at all.
+    keys = set(cur.loc[sorted(changed), "agency_key"].dropna()) | set(
+        old.loc[sorted((changed & set(old.index)) | deleted), "agency_key"].dropna()
+    )
+    revalidate |= set(cur.index[cur.agency_key.isin(keys)])
+    # The report-text suite: R30.same_year compares a report with every other agency's report of its
+    # year, and the year's template sentences are counted over all of them; R30.previous_year compares it
+    # with the agency's report of the year before. So a report with text that is new, deleted, or changed
+    # in its text, metadata, year or key makes every report of its year (then and now) and of the year
+    # after checked again. A change in its tables alone does not: other reports' text facts never read them.
+    with_text = set(cur.index[cur.has_text.fillna(False).astype(bool)]) | set(
+        old.index[old.has_text.fillna(False).astype(bool)]
+    )
+    text_changed = with_text & (
+        new | deleted | set().union(*(differs[c] for c in ("meta_hash", "text_hash", "agency_key", "year")))
+    )
+    years = set(cur.loc[sorted(text_changed & set(cur.index)), "year"].dropna()) | set(
+        old.loc[sorted(text_changed & set(old.index)), "year"].dropna()
+    )
+    years = {int(y) + d for y in years for d in (0, 1)}
+    revalidate |= set(cur.index[cur.year.isin(years)])
+    return tuple(sorted(changed)), tuple(sorted(deleted)), revalidate
+
+
+def _equal(a: pd.Series, b: pd.Series) -> pd.Series:
+    """Element-wise equality, two missing values equal."""
+    return ((a == b) | (a.isna() & b.isna())).to_numpy()
+
+
+# --- carrying ----------------------------------------------------------------------------------------
+
+
+def carried_findings(p: Plan, run_id: str) -> pd.DataFrame:
+    """The last run's findings of the reports not validated tonight, as tonight's run would find them:
+    its run id, history, waivers and first/last seen are set again after (nianbao.run.outputs). Only
+    the suites' findings: the run-level ones (R28/R29, nianbao.roster) are checked again every night."""
+    if p.full or not p.carried:
+        return F.empty()
+    before = F.read(p.previous / "findings.parquet")
+    keep = before.report_id.isin(set(p.carried)) & before.suite.isin(set(R.ALL_SUITES))
+    out = before[keep].copy()
+    out["run_id"] = run_id
+    out["history"] = F.NEW
+    out["waived"] = False
+    out["waiver_reason"] = None
+    out["first_seen"] = run_id
+    out["last_seen"] = run_id
+    return F.to_frame(out)
+
+
+def carried_suites(p: Plan) -> dict[str, str]:
+    """The last run's suites of each report carried."""
+    if p.full or p.previous_hashes is None:
+        return {}
+    keep = set(p.carried)
+    t = p.previous_hashes
+    return {r: s for r, s in zip(t["report_id"].to_pylist(), t["suites"].to_pylist()) if r in keep}
