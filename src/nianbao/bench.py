@@ -1,4 +1,5 @@
-"""`nianbao bench [synth|nightly|gate|localise|crossyear|text|all] [--sizes 100000,1000000]`: figures, printed.
+"""`nianbao bench [synth|nightly|incremental|gate|localise|crossyear|text|all] [--sizes 100000,1000000]`: figures,
+printed.
 
 Every measured step runs in its own child process, started by a tiny launcher that reports the
 child's wait4 usage, so its peak memory (ru_maxrss: the child and the processes it waited for) is its
@@ -166,12 +167,14 @@ def child_lowerbound(data: str, out: str) -> dict:
     return {"seconds": seconds, "failures": table.num_rows}
 
 
-def child_nightly(data: str, out: str) -> dict:
-    """The full nightly checkpoint (validation, findings, data docs); its failed pairs to `out`."""
+def child_nightly(data: str, out: str, full_refresh: bool = True) -> dict:
+    """The nightly checkpoint (validation, findings, data docs); its failed pairs to `out`. Full by default,
+    whatever ran before in this project, so that its figures mean a whole night's work; `child_incremental`
+    is the night that validates only what changed (nianbao.incremental)."""
     from .run import run_checkpoint
 
     start = time.perf_counter()
-    outcome = run_checkpoint("nightly", data_dir=data, engine="duckdb", run_name="bench")
+    outcome = run_checkpoint("nightly", data_dir=data, engine="duckdb", run_name="bench", full_refresh=full_refresh)
     seconds = time.perf_counter() - start
     f = outcome.findings
     failed = f[f["status"] == "failed"] if len(f) else f
@@ -184,7 +187,16 @@ def child_nightly(data: str, out: str) -> dict:
         "message": outcome.message,
         "localise_s": outcome.summary.get("timings", {}).get("outputs", {}).get("localise_s"),
         "localised": outcome.summary.get("counts", {}).get("localised", {}),
+        # what run_results.json records of the night: full or incremental, and where its time went
+        "incremental": outcome.summary.get("incremental"),
+        "timings": outcome.summary.get("timings", {}),
+        "reports_validated": outcome.summary.get("reports_validated"),
     }
+
+
+def child_incremental(data: str, out: str) -> dict:
+    """The default nightly: only what changed since the last completed nightly of `data` is validated."""
+    return child_nightly(data, out, full_refresh=False)
 
 
 # --- the benchmarks -----------------------------------------------------------------------------
@@ -357,25 +369,116 @@ def bench_localise(sizes, work: Path, env: dict) -> None:
 GATE_REPEATS = 3
 
 
-def bench_gate(env: dict) -> None:
+def bench_gate(env: dict, repeats: int = GATE_REPEATS) -> Measured:
     """The gate on one draft report against a bare `import great_expectations` in a fresh interpreter,
-    alternated GATE_REPEATS times; the medians are compared (one run of each is at the mercy of load)."""
+    alternated `repeats` times; the medians are compared (one run of each is at the mercy of load).
+    Returns the median gate run."""
     draft, *meta = GATE_DRAFT
     cmd = _python("-m", "nianbao.cli", "gate", str(ROOT / draft), *meta)
     gates, bares = [], []
-    for _ in range(GATE_REPEATS):
+    for _ in range(repeats):
         gates.append(_checked("nianbao gate", measure(cmd, env), (0, 1, 2)))
         bares.append(_checked("import great_expectations", measure(_python("-c", "import great_expectations"), env)))
-    gate = sorted(gates, key=lambda m: m.seconds)[GATE_REPEATS // 2]
-    bare = sorted(bares, key=lambda m: m.seconds)[GATE_REPEATS // 2]
+    gate = sorted(gates, key=lambda m: m.seconds)[repeats // 2]
+    bare = sorted(bares, key=lambda m: m.seconds)[repeats // 2]
     say(
-        f"== gate, one report (median of {GATE_REPEATS}, alternated with the bare import) ==",
+        f"== gate, one report (median of {repeats}, alternated with the bare import) ==",
         f"nianbao gate {draft}: {gate.seconds:.1f} s (cpu {gate.cpu_seconds:.1f} s), peak {gate.peak_mb:.0f} MB "
         f"(exit {gate.code}); all: {', '.join(f'{m.seconds:.1f}' for m in gates)} s",
         f"python -c 'import great_expectations': {bare.seconds:.1f} s (cpu {bare.cpu_seconds:.1f} s), "
         f"peak {bare.peak_mb:.0f} MB; all: {', '.join(f'{m.seconds:.1f}' for m in bares)} s",
         f"gate beyond the bare GX import: {gate.seconds - bare.seconds:.1f} s; "
         f"ratio {gate.seconds / bare.seconds:.2f}x (target 1.5x)",
+    )
+    return gate
+
+
+CHANGED = 1_000  # reports corrected between the two nights of `bench incremental`
+CHANGED_TABLE, CHANGED_COLUMN = "review_litigation", "review_upheld"  # one count cell, in an identity's sum
+
+
+def change_reports(data: Path, n: int, seed: int) -> list[str]:
+    """Correct one cell of n reports drawn at random, as a re-ingest of their corrected files would: every
+    Parquet file of CHANGED_TABLE holding one of them is written again with the new value and replaced
+    atomically (a synth folder has no ingest snapshot: it is read as it lies, and its snapshot id follows
+    its files). The new value is the old plus one, so an identity it is summed into breaks (or, where it
+    was already broken, may hold). Returns the changed report ids."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    files = sorted((data / CHANGED_TABLE).glob("*.parquet"))
+    ids = pa.concat_arrays(
+        [pq.read_table(f, columns=["report_id"])["report_id"].combine_chunks() for f in files]
+    ).unique()
+    if n > len(ids):
+        raise BenchError(f"cannot change {n:,} reports: {CHANGED_TABLE} holds {len(ids):,}")
+    picked = pa.array(sorted(np.random.default_rng(seed).choice(ids.to_numpy(zero_copy_only=False), n, False)))
+    for f in files:
+        table = pq.read_table(f)
+        hit = pc.is_in(table["report_id"], picked)
+        if not pc.any(hit).as_py():
+            continue
+        old = table[CHANGED_COLUMN]
+        bumped = pc.if_else(hit, pc.add(pc.fill_null(old, 0), 1), old)  # a blank cell becomes 1: still a change
+        table = table.set_column(table.schema.get_field_index(CHANGED_COLUMN), CHANGED_COLUMN, bumped)
+        tmp = f.with_name(f".{f.name}.tmp")
+        pq.write_table(table, tmp)
+        os.replace(tmp, f)
+    return picked.to_pylist()
+
+
+def _night_row(name: str, m: Measured, widths: list[int]) -> str:
+    return _row([name, f"{m.seconds:.1f}", f"{m.cpu_seconds:.1f}", f"{m.peak_mb:.0f}"], widths)
+
+
+def bench_incremental(sizes, work: Path, env: dict, changed: int = CHANGED, gate_repeats: int = GATE_REPEATS) -> None:
+    """Per size: synth, a full nightly, `changed` reports corrected, then the incremental nightly, the CLI
+    gate on one report and the lower bound on the same data, side by side. Fails (BenchError) only when
+    the second night was not incremental or did not complete."""
+    for n in sizes:
+        data = work / f"corpus-incremental-{n}"
+        _synth(n, data, env, seed=400)
+        full = measure(_child("nightly", str(data), str(work / "gx.parquet")), env)
+        r_full = full.result()
+        if not r_full.get("completed"):
+            raise BenchError(f"full nightly on {n:,}: {r_full.get('message') or full.stderr[-3000:]}")
+        change_reports(data, changed, seed=401)
+        inc = measure(_child("incremental", str(data), str(work / "gx.parquet")), env)
+        r = inc.result()
+        facts = r.get("incremental") or {}
+        if not r.get("completed"):
+            raise BenchError(f"incremental nightly on {n:,}: {r.get('message') or inc.stderr[-3000:]}")
+        if facts.get("full", True):
+            raise BenchError(f"the nightly after {changed:,} changes on {n:,} was full: {facts.get('reason')!r}")
+        lb = _checked("lower bound", measure(_child("lowerbound", str(data), str(work / "lb.parquet")), env))
+        gate = bench_gate(env, gate_repeats)
+        widths = [22, 8, 8, 8]
+        say(
+            f"== incremental nightly: {n:,} reports, {changed:,} changed (DuckDB) ==",
+            _row(["step", "wall s", "cpu s", "peak MB"], widths),
+            _night_row("incremental nightly", inc, widths),
+            _night_row("full nightly", full, widths),
+            _night_row(f"gate (median of {gate_repeats})", gate, widths),
+            _night_row("lower bound", lb, widths),
+            f"incremental / gate: {inc.seconds / gate.seconds:.2f}x wall, {inc.cpu_seconds / gate.cpu_seconds:.2f}x "
+            f"cpu (target 1.5x); incremental / full: {inc.seconds / full.seconds:.2f}x wall, "
+            f"{inc.cpu_seconds / full.cpu_seconds:.2f}x cpu",
+            f"incremental: changed {facts.get('changed')}, deleted {facts.get('deleted')}, "
+            f"revalidated {facts.get('revalidated')}, carried_findings {facts.get('carried_findings')}; "
+            f"reports_validated {r.get('reports_validated')}",
+        )
+        for name, res in (("incremental", r), ("full", r_full)):
+            t = res.get("timings") or {}
+            steps = ("incremental_plan_s", "context_s", "prepare_s", "attach_wait_s", "checkpoint_s")
+            steps += ("findings_and_pages_s", "total_s")
+            say(
+                f"{name} timings: " + ", ".join(f"{k} {t.get(k)}" for k in steps),
+                f"{name} outputs laps: " + ", ".join(f"{k} {v}" for k, v in (t.get("outputs") or {}).items()),
+            )
+        shutil.rmtree(data)
+    say(
+        "wall s, cpu s, peak MB: the whole child process; timings: run_results.json of each night "
+        "(prepare_s runs in a thread beside context_s; outputs laps add up to findings_and_pages_s)"
     )
 
 
@@ -408,21 +511,24 @@ def bench_crossyear(sizes: str | None, script: Path = CROSSYEAR_SCRIPT) -> ExitC
 
 
 def command(args) -> ExitCode:
-    """`nianbao bench [synth|nightly|gate|localise|crossyear|text|all] [--sizes ...]`."""
+    """`nianbao bench [synth|nightly|incremental|gate|localise|crossyear|text|all] [--sizes ...] [--changed N]`."""
     if args.what in ("crossyear", "text"):
         try:
             return bench_crossyear(args.sizes, CROSSYEAR_SCRIPT if args.what == "crossyear" else TEXT_SCRIPT)
         except ValueError as exc:
             print(f"nianbao bench: {exc}", file=sys.stderr)
             return ExitCode.CONFIG_ERROR
-    if args.what not in ("synth", "nightly", "gate", "localise", "all"):
+    if args.what not in ("synth", "nightly", "incremental", "gate", "localise", "all"):
         print(
-            f"nianbao bench: unknown benchmark {args.what!r} (synth, nightly, gate, localise, crossyear, text, all)",
+            f"nianbao bench: unknown benchmark {args.what!r} "
+            "(synth, nightly, incremental, gate, localise, crossyear, text, all)",
             file=sys.stderr,
         )
         return ExitCode.CONFIG_ERROR
     try:
         synth_sizes = _sizes(args.sizes, (1_000_000,))
+        if getattr(args, "changed", None) is not None and args.changed < 1:
+            raise ValueError(f"--changed must be at least 1, got {args.changed}")
         nightly_sizes = _sizes(args.sizes, SIZES)
     except ValueError as exc:
         print(f"nianbao bench: {exc}", file=sys.stderr)
@@ -443,6 +549,8 @@ def command(args) -> ExitCode:
             bench_gate(env)
         if args.what == "localise":
             bench_localise(_sizes(args.sizes, (100_000,)), work, env)
+        if args.what == "incremental":
+            bench_incremental(synth_sizes, work, env, CHANGED if args.changed is None else args.changed)
     except BenchError as exc:
         print(f"nianbao bench: {exc}", file=sys.stderr)
         return ExitCode.CONFIG_ERROR
@@ -455,11 +563,12 @@ def command(args) -> ExitCode:
 
 
 def _main(argv: list[str]) -> int:
-    """Child entry: `python -m nianbao.bench child lowerbound|nightly DATA OUT` prints one JSON line."""
-    if len(argv) != 4 or argv[0] != "child" or argv[1] not in ("lowerbound", "nightly"):
-        print("usage: python -m nianbao.bench child lowerbound|nightly DATA OUT", file=sys.stderr)
+    """Child entry: `python -m nianbao.bench child lowerbound|nightly|incremental DATA OUT` prints one JSON line."""
+    steps = {"lowerbound": child_lowerbound, "nightly": child_nightly, "incremental": child_incremental}
+    if len(argv) != 4 or argv[0] != "child" or argv[1] not in steps:
+        print("usage: python -m nianbao.bench child lowerbound|nightly|incremental DATA OUT", file=sys.stderr)
         return 2
-    step = child_lowerbound if argv[1] == "lowerbound" else child_nightly
+    step = steps[argv[1]]
     print(json.dumps(step(argv[2], argv[3]), ensure_ascii=False))
     return 0
 
