@@ -100,6 +100,11 @@ CHUNK = 2_000  # reports a worker reads at a time
 PARALLEL_FROM = 4_000  # a year with fewer reports is read in this process (forking costs more)
 
 
+def _parts(sections: dict[str, str]) -> dict[str, str]:
+    """The six parts of a report's sections (R30 compares those, not the title or the opening)."""
+    return {k: v for k, v in sections.items() if k in SECTIONS}
+
+
 @dataclass(frozen=True)
 class _YearText:
     """One year's sections as Arrow (report by report, in order): what the forked workers share."""
@@ -114,9 +119,7 @@ class _YearText:
         lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
         part = self.sections.slice(lo, hi - lo)
         body = dict(zip(part.column("section").to_pylist(), (t or "" for t in part.column("text").to_pylist())))
-        if parts_only:
-            body = {k: v for k, v in body.items() if k in SECTIONS}
-        return SIM.Text(self.ids[i], self.keys[i], year, body)
+        return SIM.Text(self.ids[i], self.keys[i], year, _parts(body) if parts_only else body)
 
     def chunks(self) -> list[tuple[int, int]]:
         return [(lo, min(lo + CHUNK, len(self.ids))) for lo in range(0, len(self.ids), CHUNK)]
@@ -149,7 +152,7 @@ def _read_chunk(shared: tuple[_YearText, int], span: tuple[int, int]):
         row = {"report_id": text.report_id}
         skipped += _text_row(row, text.sections)
         rows.append(row)
-        hashes.append(SIM.sentence_hashes(SIM.split({k: v for k, v in text.sections.items() if k in SECTIONS})))
+        hashes.append(SIM.sentence_hashes(SIM.split(_parts(text.sections))))
     schema = pa.schema([(c, getattr(pa, t)()) for c, t in TEXT_COLUMNS])
     return pa.Table.from_pylist(rows, schema=schema), hashes, skipped
 
