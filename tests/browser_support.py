@@ -111,6 +111,14 @@ class Browser:
         while not any(e["method"] == "Page.loadEventFired" for e in self.events[seen:]):
             self._pump(max(0.01, deadline - time.monotonic()))
 
+    def follow(self, expression: str) -> None:
+        """Evaluate what leads to another page (a click, a filter that opens a page) and wait for its load."""
+        seen = len(self.events)
+        self.js(expression)
+        deadline = time.monotonic() + 30
+        while not any(e["method"] == "Page.loadEventFired" for e in self.events[seen:]):
+            self._pump(max(0.01, deadline - time.monotonic()))
+
     def js(self, expression: str):
         """Evaluate in the page (promises awaited) and return the value."""
         result = self.send(

@@ -12,6 +12,8 @@ import json
 import re
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pandas as pd
 import pdfplumber
@@ -284,4 +286,57 @@ def test_xlsx_and_csv_downloads_hold_the_filtered_findings(browser, tmp_path):
     rule_rows = list(csv.reader(_download(browser, "dl-csv").decode("utf-8-sig").splitlines()))[1:]
     assert rule_rows and all(r[4].startswith("R4.") for r in rule_rows)
     assert sorted({r[0] for r in rule_rows} - {"南山区人民政府"}) == ["'" + FORMULA_AGENCY]
+    assert browser.problems() == []
+
+
+def test_a_night_too_large_for_one_page_is_split_by_province(browser, tmp_path, monkeypatch):
+    """Above report.LANDING_ROWS_MAX agencies, the national page lists its first rows and one page per
+    province lists the rest: every failing report is on its province's page, the province filter
+    opens that page with the same filters, its links reach the agency pages, and 全部 leads back."""
+    from nianbao import datafolder
+
+    run = shared_nightly()
+    latest = (run["runs"] / "latest").resolve()
+    summary = json.loads((latest / "run_results.json").read_text(encoding="utf-8"))
+    findings = F.read(latest / "findings.parquet")
+    reports = datafolder.read_reports(run["data"], set(findings.report_id))
+    checked = datafolder.checked_by_region(run["data"])
+    monkeypatch.setattr(report, "LANDING_ROWS_MAX", 2)
+    monkeypatch.setattr(report, "LISTED_FIRST", 1)
+    links = summary["gx"]["validation_pages"]
+    landing = report.write_pages(tmp_path, summary, findings, F.empty(), reports, links, [], checked=checked)
+    provinces = sorted({report.jurisdiction(r) for r in findings.region.fillna("")})
+    pages = sorted((tmp_path / "nianbao" / "regions").glob("*.html"))
+    assert len(pages) == len(provinces) > 1
+
+    browser.open(landing.as_uri())
+    assert len(rows(browser)) == 1
+    shard_links = browser.js("[...document.querySelectorAll('#shards a')].map(a => a.textContent)")
+    assert shard_links == provinces
+    # The checked-versus-failed table stays national: every failing report counted, not only those listed.
+    failing = findings[(findings.status == F.FAILED) & ~findings.waived.fillna(False).astype(bool)]
+    assert sum(v[1] for v in region_table(browser).values()) == failing.report_id.nunique()
+
+    listed: list[str] = []
+    for province in provinces:
+        browser.follow(
+            f"{{const s = document.getElementById('f-jur'); s.value = {province!r};"
+            " s.dispatchEvent(new Event('change'))}"
+        )
+        assert "/regions/" in browser.js("location.pathname")
+        assert browser.js("document.getElementById('f-jur').value") == province
+        assert browser.js("document.querySelector('#summary h2').textContent").endswith(province)
+        while True:
+            listed += rows(browser)
+            if browser.js("document.getElementById('next').disabled"):
+                break
+            browser.js("document.getElementById('next').click()")
+        href = browser.js("document.querySelector('#list tbody a').href")
+        assert Path(unquote(urlparse(href).path)).is_file(), href
+        browser.follow(
+            "{const s = document.getElementById('f-jur'); s.value = ''; s.dispatchEvent(new Event('change'))}"
+        )
+        assert browser.js("location.pathname") == landing.as_posix()
+    agencies = findings[~findings.waived.fillna(False).astype(bool)].drop_duplicates("report_id").agency
+    assert sorted(listed) == sorted(agencies.fillna(""))
     assert browser.problems() == []

@@ -383,3 +383,23 @@ def test_duckdb_fix_refuses_other_gx_versions():
     assert compat.duckdb_fix_applied()
     with pytest.raises(compat.IncompatibleGXVersion, match=r"1\.24\.1"):
         compat.apply_duckdb_fix(version="1.25.0")
+
+
+def test_release_frees_the_in_memory_database(ctx, corpus, tmp_path):
+    """After GX has validated, release() closes GX's persisted connection and ours: the named in-memory
+    database is gone (connecting by its name opens an empty one), not held through findings and pages."""
+    import duckdb
+
+    attached = E.attach(ctx, "duckdb", corpus, work_dir=tmp_path)
+    suite, bd = next(iter(attached.items()))
+    assert bd.get_batch().validate(ctx.suites.get(suite)).results  # GX has opened its connection
+    name = os.environ[E.ENV_DUCKDB].removeprefix("duckdb:///")
+    probe = duckdb.connect(name, config=E._duckdb_engine_config())  # the configuration it was opened with
+    assert probe.execute("SELECT count(*) FROM duckdb_tables()").fetchone()[0] > 0
+    probe.close()
+    E.release(ctx, attached.prepared)
+    probe = duckdb.connect(name)
+    try:
+        assert probe.execute("SELECT count(*) FROM duckdb_tables()").fetchone()[0] == 0
+    finally:
+        probe.close()

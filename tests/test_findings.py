@@ -240,3 +240,33 @@ def test_pairs():
 def test_cells_json_is_json_dumps(cells):
     assert FND.cells_json(cells) == json.dumps(cells, ensure_ascii=False)
     assert json.loads(FND.cells_json(cells)) == cells
+
+
+def test_findings_are_written_in_row_groups_and_read_back_filtered(tmp_path, monkeypatch):
+    """findings.parquet written WRITE_BATCH_ROWS at a time is the same table as written at once; carried
+    flags land on their rows; read_where keeps the rows it marks, batch by batch."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    rows = {c: [None] * 5 for c in FND.COLUMNS}
+    rows.update(
+        report_id=[f"R{i:016X}" for i in range(5)],
+        rule_id=["R1.total", "R4.review", "R1.total", "R9.missing", "R1.total"],
+        status=[FND.FAILED] * 4 + [FND.NOT_ASSESSABLE],
+        message=["甲", "乙", "丙", "丁", "戊"],
+        year=[2023] * 5,
+        waived=[False] * 5,
+    )
+    frame = FND.to_frame(pd.DataFrame(rows))
+    carried = {("R0000000000000001", "R4.review")}
+    FND.write(frame, tmp_path / "whole.parquet", carried)
+    monkeypatch.setattr(FND, "WRITE_BATCH_ROWS", 2)
+    FND.write(frame, tmp_path / "batches.parquet", carried)
+    whole, batches = (pq.read_table(tmp_path / f) for f in ("whole.parquet", "batches.parquet"))
+    assert pq.ParquetFile(tmp_path / "batches.parquet").num_row_groups == 3
+    assert batches.equals(whole) and batches["carried"].to_pylist() == [False, True, False, False, False]
+    kept = FND.read_where(tmp_path / "batches.parquet", lambda b: pc.equal(b["rule_id"], "R1.total"))
+    assert kept.report_id.tolist() == ["R0000000000000000", "R0000000000000002", "R0000000000000004"]
+    pd.testing.assert_frame_equal(kept, FND.read(tmp_path / "whole.parquet").iloc[[0, 2, 4]].reset_index(drop=True))
+    FND.write(FND.empty(), tmp_path / "empty.parquet")
+    assert pq.read_table(tmp_path / "empty.parquet").schema.equals(FND.STORED_SCHEMA)

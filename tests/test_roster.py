@@ -193,3 +193,35 @@ def test_r28_without_a_roster_from_dates_and_levels_as_printed(tmp_path):
     findings = pq.read_table(run / "findings.parquet").to_pandas()
     assert {(r.agency, r.year) for r in findings[findings.rule_id == roster.LATE].itertuples()} == set(late)
     assert "roster" not in json.loads((run / "run_results.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "level, year, published, late",
+    [
+        ("county_department", 2024, date(2025, 1, 31), False),  # on the day
+        ("county_department", 2024, date(2025, 2, 1), True),
+        ("county_government", 2023, date(2024, 3, 30), False),  # a leap year's 3月30日
+        ("county_government", 2023, date(2024, 3, 31), False),
+        ("county_government", 2023, date(2024, 4, 1), True),
+        ("county_government", 2024, date(2025, 3, 31), False),
+        (None, 2024, date(2025, 2, 15), False),  # level unknown: only the later deadline
+        (None, 2024, date(2025, 4, 1), True),
+        ("county_department", 2024, None, False),  # no date printed: never late
+        ("county_department", 2024, date(2024, 12, 1), False),
+    ],
+)
+def test_r28_off_the_roster_at_the_deadlines(level, year, published, late):
+    """Off the roster, R28 from the report's own date: the whole table filtered at once, then each report
+    checked against its deadline (nianbao.roster._late_off_roster), to the day, in leap years too."""
+    data = pd.DataFrame(
+        {
+            "report_id": ["R0000000000000001", "R0000000000000002"],
+            "agency": ["甲局", "乙局"],
+            "region": ["江苏省", "江苏省"],
+            "level": [level, level],
+            "year": [year, year],
+            "published": [published, published],
+        }
+    )
+    rows = roster._late_off_roster("run", data, {"R0000000000000002"}, lambda *_: True)  # 乙局 is on the roster
+    assert [r[1] for r in rows] == (["R0000000000000001"] if late else [])

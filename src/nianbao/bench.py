@@ -1,4 +1,4 @@
-"""`nianbao bench [synth|nightly|incremental|gate|localise|crossyear|text|all] [--sizes 100000,1000000]`: figures,
+"""`nianbao bench [synth|nightly|scale|gate|localise|crossyear|text|all] [--sizes 100000,1000000]`: figures,
 printed.
 
 Every measured step runs in its own child process, started by a tiny launcher that reports the
@@ -373,6 +373,11 @@ def bench_gate(env: dict, repeats: int = GATE_REPEATS) -> Measured:
     """The gate on one draft report against a bare `import great_expectations` in a fresh interpreter,
     alternated `repeats` times; the medians are compared (one run of each is at the mercy of load).
     Returns the median gate run."""
+    return gate_and_bare_import(env, repeats)[0]
+
+
+def gate_and_bare_import(env: dict, repeats: int = GATE_REPEATS) -> tuple[Measured, Measured]:
+    """bench_gate's two medians: the gate, and the bare import of GX in a fresh interpreter."""
     draft, *meta = GATE_DRAFT
     cmd = _python("-m", "nianbao.cli", "gate", str(ROOT / draft), *meta)
     gates, bares = [], []
@@ -390,10 +395,10 @@ def bench_gate(env: dict, repeats: int = GATE_REPEATS) -> Measured:
         f"gate beyond the bare GX import: {gate.seconds - bare.seconds:.1f} s; "
         f"ratio {gate.seconds / bare.seconds:.2f}x (target 1.5x)",
     )
-    return gate
+    return gate, bare
 
 
-CHANGED = 1_000  # reports corrected between the two nights of `bench incremental`
+CHANGED = 1_000  # reports corrected between the full night and the incremental one of `bench scale`
 CHANGED_TABLE, CHANGED_COLUMN = "review_litigation", "review_upheld"  # one count cell, in an identity's sum
 
 
@@ -427,59 +432,157 @@ def change_reports(data: Path, n: int, seed: int) -> list[str]:
     return picked.to_pylist()
 
 
-def _night_row(name: str, m: Measured, widths: list[int]) -> str:
-    return _row([name, f"{m.seconds:.1f}", f"{m.cpu_seconds:.1f}", f"{m.peak_mb:.0f}"], widths)
+BAD_RATE = 0.4  # reports failing on the national bad night of `bench scale`
 
 
-def bench_incremental(sizes, work: Path, env: dict, changed: int = CHANGED, gate_repeats: int = GATE_REPEATS) -> None:
-    """Per size: synth, a full nightly, `changed` reports corrected, then the incremental nightly, the CLI
-    gate on one report and the lower bound on the same data, side by side. Fails (BenchError) only when
-    the second night was not incremental or did not complete."""
-    for n in sizes:
-        data = work / f"corpus-incremental-{n}"
-        _synth(n, data, env, seed=400)
-        full = measure(_child("nightly", str(data), str(work / "gx.parquet")), env)
-        r_full = full.result()
-        if not r_full.get("completed"):
-            raise BenchError(f"full nightly on {n:,}: {r_full.get('message') or full.stderr[-3000:]}")
-        change_reports(data, changed, seed=401)
-        inc = measure(_child("incremental", str(data), str(work / "gx.parquet")), env)
-        r = inc.result()
-        facts = r.get("incremental") or {}
-        if not r.get("completed"):
-            raise BenchError(f"incremental nightly on {n:,}: {r.get('message') or inc.stderr[-3000:]}")
-        if facts.get("full", True):
-            raise BenchError(f"the nightly after {changed:,} changes on {n:,} was full: {facts.get('reason')!r}")
-        lb = _checked("lower bound", measure(_child("lowerbound", str(data), str(work / "lb.parquet")), env))
-        gate = bench_gate(env, gate_repeats)
-        widths = [22, 8, 8, 8]
-        say(
-            f"== incremental nightly: {n:,} reports, {changed:,} changed (DuckDB) ==",
-            _row(["step", "wall s", "cpu s", "peak MB"], widths),
-            _night_row("incremental nightly", inc, widths),
-            _night_row("full nightly", full, widths),
-            _night_row(f"gate (median of {gate_repeats})", gate, widths),
-            _night_row("lower bound", lb, widths),
-            f"incremental / gate: {inc.seconds / gate.seconds:.2f}x wall, {inc.cpu_seconds / gate.cpu_seconds:.2f}x "
-            f"cpu (target 1.5x); incremental / full: {inc.seconds / full.seconds:.2f}x wall, "
-            f"{inc.cpu_seconds / full.cpu_seconds:.2f}x cpu",
-            f"incremental: changed {facts.get('changed')}, deleted {facts.get('deleted')}, "
-            f"revalidated {facts.get('revalidated')}, carried_findings {facts.get('carried_findings')}; "
-            f"reports_validated {r.get('reports_validated')}",
+def site_figures(project: Path) -> dict:
+    """Files and bytes of the latest site (GX's and ours), of its landing page, and the report ids its
+    landing pages list (the national page, or the provinces' pages when the night is split by province)."""
+    site = (project / "uncommitted" / "data_docs" / "local_site").resolve()
+    files = [p for p in site.rglob("*") if p.is_file()]
+    ours = site / "nianbao"
+    regions = sorted((ours / "regions").glob("*.html"))
+    listed: set[str] = set()
+    for page in regions or [ours / "index.html"]:
+        text = page.read_text(encoding="utf-8")
+        start = text.index('<script type="application/json" id="data">') + len(
+            '<script type="application/json" id="data">'
         )
-        for name, res in (("incremental", r), ("full", r_full)):
-            t = res.get("timings") or {}
-            steps = ("incremental_plan_s", "context_s", "prepare_s", "attach_wait_s", "checkpoint_s")
-            steps += ("findings_and_pages_s", "total_s")
-            say(
-                f"{name} timings: " + ", ".join(f"{k} {t.get(k)}" for k in steps),
-                f"{name} outputs laps: " + ", ".join(f"{k} {v}" for k, v in (t.get("outputs") or {}).items()),
-            )
-        shutil.rmtree(data)
+        rows = json.loads(text[start : text.index("</script>", start)])["rows"]
+        listed.update(r[0] for r in rows if r[9] != 2)  # [9] == 2: resolved, not failing
+    return {
+        "files": len(files),
+        "bytes": sum(p.stat().st_size for p in files),
+        "our_files": sum(1 for p in files if ours in p.parents),
+        "our_bytes": sum(p.stat().st_size for p in files if ours in p.parents),
+        "landing_bytes": (ours / "index.html").stat().st_size,
+        "province_pages": len(regions),
+        "largest_province_bytes": max((p.stat().st_size for p in regions), default=0),
+        "listed": listed,
+    }
+
+
+def bench_scale(
+    n: int, work: Path, env: dict, changed: int = CHANGED, bad_rate: float = BAD_RATE, gate_repeats: int = GATE_REPEATS
+) -> None:
+    """One run, side by side: on n reports (2 % failing) the lower bound, GX's own floor and the full nightly;
+    then `changed` reports corrected and the incremental nightly against the gate; then a bad night of n
+    reports with `bad_rate` failing: wall, peak, the site's files and bytes, and whether every failing
+    report is listed. GX's floor is the bare import of great_expectations (a fresh interpreter, median of
+    gate_repeats) plus GX's validation of the same suites in the full nightly (`checkpoint_s`: GX's
+    checkpoint run and its pages, timed alone within the run)."""
+    data = work / "corpus-scale"
+    _synth(n, data, env, seed=400)
+    lb = _checked("lower bound", measure(_child("lowerbound", str(data), str(work / "lb.parquet")), env))
+    full = measure(_child("nightly", str(data), str(work / "gx.parquet")), env)
+    r_full = full.result()
+    if not r_full.get("completed"):
+        raise BenchError(f"full nightly on {n:,}: {r_full.get('message') or full.stderr[-3000:]}")
+    change_reports(data, changed, seed=401)
+    inc = measure(_child("incremental", str(data), str(work / "gx.parquet")), env)
+    r_inc = inc.result()
+    if not r_inc.get("completed") or (r_inc.get("incremental") or {}).get("full", True):
+        raise BenchError(f"the nightly after {changed:,} changes was not incremental: {r_inc.get('incremental')}")
+    lb_after = _checked("lower bound", measure(_child("lowerbound", str(data), str(work / "lb.parquet")), env))
+    gate, bare = gate_and_bare_import(env, gate_repeats)
+    shutil.rmtree(data)
+    bad_data = work / "corpus-bad"
+    _synth(n, bad_data, env, seed=402, error_rate=bad_rate)
+    bad = measure(_child("nightly", str(bad_data), str(work / "gx.parquet")), env)
+    r_bad = bad.result()
+    if not r_bad.get("completed"):
+        raise BenchError(f"bad night on {n:,}: {r_bad.get('message') or bad.stderr[-3000:]}")
+    failing = {r for r, _ in _pairs(work / "gx.parquet")}
+    fig = site_figures(Path(env["NIANBAO_ROOT"]))
+    shutil.rmtree(bad_data)
+
+    gx_validation = (r_full.get("timings") or {}).get("checkpoint_s") or 0.0
+    floor = bare.seconds + gx_validation
+    widths = [34, 8, 8, 8, 24]
     say(
-        "wall s, cpu s, peak MB: the whole child process; timings: run_results.json of each night "
-        "(prepare_s runs in a thread beside context_s; outputs laps add up to findings_and_pages_s)"
+        f"== {n:,} reports: a full night, a night of {changed:,} changes, a bad night ({bad_rate:.0%} failing) ==",
+        _row(["step", "wall s", "cpu s", "peak MB", "against"], widths),
+        _row(
+            ["lower bound (one DuckDB query)", f"{lb.seconds:.1f}", f"{lb.cpu_seconds:.1f}", f"{lb.peak_mb:.0f}", ""],
+            widths,
+        ),
+        _row(
+            [
+                "GX floor: bare import + validation",
+                f"{floor:.1f}",
+                "",
+                "",
+                f"import {bare.seconds:.1f} + {gx_validation:.1f}",
+            ],
+            widths,
+        ),
+        _row(
+            [
+                "full nightly",
+                f"{full.seconds:.1f}",
+                f"{full.cpu_seconds:.1f}",
+                f"{full.peak_mb:.0f}",
+                f"{full.seconds / floor:.2f}x floor (1.3x)",
+            ],
+            widths,
+        ),
+        _row(
+            [
+                f"nightly, {changed:,} changed",
+                f"{inc.seconds:.1f}",
+                f"{inc.cpu_seconds:.1f}",
+                f"{inc.peak_mb:.0f}",
+                f"{inc.seconds / gate.seconds:.2f}x gate (1.5x)",
+            ],
+            widths,
+        ),
+        _row(
+            [
+                f"gate, one report (median of {gate_repeats})",
+                f"{gate.seconds:.1f}",
+                f"{gate.cpu_seconds:.1f}",
+                f"{gate.peak_mb:.0f}",
+                "",
+            ],
+            widths,
+        ),
+        _row(
+            [
+                "lower bound after the changes",
+                f"{lb_after.seconds:.1f}",
+                f"{lb_after.cpu_seconds:.1f}",
+                f"{lb_after.peak_mb:.0f}",
+                f"night {inc.seconds / lb_after.seconds:.1f}x",
+            ],
+            widths,
+        ),
+        _row(
+            [
+                f"bad night, {bad_rate:.0%} failing",
+                f"{bad.seconds:.1f}",
+                f"{bad.cpu_seconds:.1f}",
+                f"{bad.peak_mb:.0f}",
+                "peak < 4,000 MB",
+            ],
+            widths,
+        ),
+        f"full nightly: GX's part {floor:.1f} s, nianbao's additions {full.seconds - floor:.1f} s "
+        f"({(full.seconds - floor) / floor:.0%} of GX's part, target 30 %)",
+        f"incremental: {r_inc.get('incremental')}",
+        f"bad night: {len(failing):,} failing reports, {len(failing - fig['listed']):,} of them not listed; site "
+        f"{fig['files']:,} files, {fig['bytes'] / 1e6:,.0f} MB (our pages {fig['our_files']:,} files, "
+        f"{fig['our_bytes'] / 1e6:,.0f} MB); landing page {fig['landing_bytes'] / 1e6:.2f} MB, "
+        f"{fig['province_pages']} province pages (largest {fig['largest_province_bytes'] / 1e6:.2f} MB)",
     )
+    for name, res in (("full", r_full), ("incremental", r_inc), ("bad night", r_bad)):
+        t = res.get("timings") or {}
+        steps = ("incremental_plan_s", "context_s", "prepare_s", "checkpoint_s", "findings_and_pages_s", "total_s")
+        say(
+            f"{name} timings: " + ", ".join(f"{k} {t.get(k)}" for k in steps),
+            f"{name} outputs laps: " + ", ".join(f"{k} {v}" for k, v in (t.get("outputs") or {}).items()),
+        )
+    if failing - fig["listed"]:
+        raise BenchError(f"the bad night's site does not list {len(failing - fig['listed']):,} failing reports")
 
 
 def _sizes(text: str | None, default) -> tuple[int, ...]:
@@ -511,17 +614,17 @@ def bench_crossyear(sizes: str | None, script: Path = CROSSYEAR_SCRIPT) -> ExitC
 
 
 def command(args) -> ExitCode:
-    """`nianbao bench [synth|nightly|incremental|gate|localise|crossyear|text|all] [--sizes ...] [--changed N]`."""
+    """`nianbao bench [synth|nightly|scale|gate|localise|crossyear|text|all] [--sizes ..] [--changed N]`."""
     if args.what in ("crossyear", "text"):
         try:
             return bench_crossyear(args.sizes, CROSSYEAR_SCRIPT if args.what == "crossyear" else TEXT_SCRIPT)
         except ValueError as exc:
             print(f"nianbao bench: {exc}", file=sys.stderr)
             return ExitCode.CONFIG_ERROR
-    if args.what not in ("synth", "nightly", "incremental", "gate", "localise", "all"):
+    if args.what not in ("synth", "nightly", "scale", "gate", "localise", "all"):
         print(
             f"nianbao bench: unknown benchmark {args.what!r} "
-            "(synth, nightly, incremental, gate, localise, crossyear, text, all)",
+            "(synth, nightly, scale, gate, localise, crossyear, text, all)",
             file=sys.stderr,
         )
         return ExitCode.CONFIG_ERROR
@@ -549,8 +652,9 @@ def command(args) -> ExitCode:
             bench_gate(env)
         if args.what == "localise":
             bench_localise(_sizes(args.sizes, (100_000,)), work, env)
-        if args.what == "incremental":
-            bench_incremental(synth_sizes, work, env, CHANGED if args.changed is None else args.changed)
+        if args.what == "scale":
+            for n in synth_sizes:
+                bench_scale(n, work, env, CHANGED if args.changed is None else args.changed)
     except BenchError as exc:
         print(f"nianbao bench: {exc}", file=sys.stderr)
         return ExitCode.CONFIG_ERROR

@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("bench", help="benchmarks (print figures; never assert timings)")
     s.add_argument("what", nargs="?", default="all")
     s.add_argument("--sizes", default=None)
-    s.add_argument("--changed", type=int, default=None, help="incremental: reports corrected (default 1000)")
+    s.add_argument("--changed", type=int, default=None, help="incremental, scale: reports corrected (default 1000)")
 
     return p
 

@@ -558,6 +558,19 @@ def _prepared(engine: str, found: Found, **kwargs) -> Prepared:
     )
 
 
+def release(ctx, prepared: Prepared) -> None:
+    """Once GX has validated: close GX's own connection to the in-memory database, then ours, so that
+    DuckDB frees it (640 MB at 1,000,000 reports, held through findings and pages otherwise). GX keeps
+    that connection open for DuckDB (compat's persisted connection) in its datasource's cached engine."""
+    if prepared.engine == "duckdb":
+        datasource = ctx.data_sources.get(DATASOURCES["duckdb"])
+        engine = getattr(datasource, "_execution_engine", None)
+        if engine is not None:
+            engine.close()
+            datasource._execution_engine = None
+    prepared.close()
+
+
 def bind(ctx, prepared: Prepared) -> Attached:
     """Point the engine's GX datasource at the prepared data: each suite's batch definition."""
     engine = prepared.engine

@@ -24,6 +24,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -124,32 +125,33 @@ def mark(
     finding of a report that left it was not corrected, so it is not resolved (as in run history).
     """
     state = fold(read_events(scope, before=run_id)).set_index("fingerprint")
-    fps = [fingerprint(r, x) for r, x in zip(findings.report_id.tolist(), findings.rule_id.tolist())]
-    first_known = state.first_seen.to_dict()
-    was_resolved = set(state.index[state.resolved_at.notna()])
-    findings = findings.copy()
-    findings["first_seen"] = [first_known.get(fp, run_id) for fp in fps]
+    # Column by column, never a Python list per column: a bad night has a million findings.
+    findings = findings.reset_index(drop=True)  # copy-on-write: shares the columns
+    fps = findings.report_id.astype(str) + ":" + findings.rule_id.astype(str)  # fingerprint(), vectorised
+    reopening = fps.isin(state.index[state.resolved_at.notna()])
+    kinds = np.where(reopening, REOPENED, np.where(fps.isin(state.index), SEEN, OPENED))
+    findings["first_seen"] = fps.map(state.first_seen).fillna(run_id).astype(str).array
     findings["last_seen"] = run_id
-    kinds = [REOPENED if fp in was_resolved else SEEN if fp in first_known else OPENED for fp in fps]
-    waived = findings.waived.fillna(False).astype(bool) if "waived" in findings else [False] * len(findings)
+    waived = (
+        findings.waived.fillna(False).astype(bool) if "waived" in findings else pd.Series(False, index=findings.index)
+    )
     now = pd.DataFrame(
         {
             "run_id": run_id,
-            "fingerprint": fps,
-            "report_id": findings.report_id.tolist(),
-            "rule_id": findings.rule_id.tolist(),
+            "fingerprint": fps.array,
+            "report_id": findings.report_id.array,
+            "rule_id": findings.rule_id.array,
             "event": kinds,
-            "first_seen": findings.first_seen.tolist(),
-            "agency": findings.agency.tolist(),
-            "region": findings.region.tolist(),
-            "year": findings.year.tolist(),
-            "severity": findings.severity.tolist(),
-            "status": findings.status.tolist(),
-            "waived": list(waived),
+            "first_seen": findings.first_seen.array,
+            "agency": findings.agency.array,
+            "region": findings.region.array,
+            "year": findings.year.array,
+            "severity": findings.severity.array,
+            "status": findings.status.array,
+            "waived": waived.to_numpy(),
         }
     )
-    current = set(fps)
-    gone = state[state.resolved_at.isna() & ~state.index.isin(current)]
+    gone = state[state.resolved_at.isna() & ~state.index.isin(fps)]
     present = set(still_present(set(gone.report_id))) if len(gone) else set()
     gone = gone[gone.report_id.isin(present)]
     resolved = pd.DataFrame(

@@ -21,6 +21,8 @@ import html
 import json
 import re
 from collections import Counter, defaultdict, namedtuple
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -185,12 +187,12 @@ LANDING = _ENV.from_string(
     _BASE.replace(
         "{% block nav %}{% endblock %}",
         """
-<div class="small"><a href="../index.html">GX 数据文档索引</a> · 检查点 {{ s.checkpoint }} · 运行 {{ s.run_id }}</div>
+<div class="small">{% if scope %}<a href="{{ home }}">返回全国未通过单位清单</a> · {% endif %}<a href="{{ base }}../index.html">GX 数据文档索引</a> · 检查点 {{ s.checkpoint }} · 运行 {{ s.run_id }}</div>
 """,
     ).replace(
         "{% block main %}{% endblock %}",
         """
-<section id="summary"><h2>本次检查</h2>
+<section id="summary"><h2>本次检查{% if scope %}:{{ scope }}{% endif %}</h2>
 <span class="kpi">检查报告<b id="kpi-reports">{{ s.reports_validated }}</b></span>
 <span class="kpi">未通过的单位<b id="kpi-failing">{{ c.failing_reports }}</b></span>
 <span class="kpi">错误<b class="sev-error">{{ c.by_severity.error }}</b></span>
@@ -208,7 +210,7 @@ LANDING = _ENV.from_string(
 {% if waiver_notices %}<div class="finding warn"><b>豁免清单需要复核:</b><ul>
 {% for n in waiver_notices %}<li data-code="{{ n.code }}">{{ n.message }}</li>{% endfor %}</ul></div>{% endif %}
 {% if waived %}<div class="scroll"><table id="waived"><thead><tr><th>单位</th><th>地区</th><th>规则</th><th>状态</th><th>豁免理由</th></tr></thead><tbody>
-{% for w in waived %}<tr><td><a href="agencies/{{ w[0] }}.html">{{ w[1] or w[0] }}</a></td><td>{{ w[2] }}</td><td>{{ w[3] }}</td><td><span class="tag waived">已豁免</span></td><td>{{ w[4] }}</td></tr>
+{% for w in waived %}<tr><td><a href="{{ base }}agencies/{{ w[0] }}.html">{{ w[1] or w[0] }}</a></td><td>{{ w[2] }}</td><td>{{ w[3] }}</td><td><span class="tag waived">已豁免</span></td><td>{{ w[4] }}</td></tr>
 {% endfor %}</tbody></table></div>{% endif %}
 </section>{% endif %}
 <section id="by-region"><h2>各地区检查与未通过 <span class="small" id="by-region-level"></span></h2>
@@ -218,7 +220,9 @@ LANDING = _ENV.from_string(
 <div><h2>各地区未通过的单位数</h2>{{ chart_jur }}</div>
 <div><h2>各类规则的未通过次数</h2>{{ chart_rule }}</div>
 </section>
-<section><h2>未通过检查的单位</h2>
+<section id="listing"><h2>未通过检查的单位</h2>
+{% if shards %}<p id="shards">共 {{ listed }} 个单位,按省分页列出(每页一个省,可再按市、县、规则等筛选和搜索;这里只列出未通过规则最多的 {{ first|length }} 个):
+{% for j, href, n in shards %}<a href="{{ href }}">{{ j }}</a>({{ n }}) {% endfor %}</p>{% endif %}
 <div class="filters">
 <label>搜索 <input id="q" type="search" placeholder="单位、地区、报告编号或规则" size="28"></label>
 <label>省 <select id="f-jur"><option value="">全部</option>{% for j in jurs %}<option value="{{ j }}">{{ j }}</option>{% endfor %}</select></label>
@@ -234,7 +238,7 @@ LANDING = _ENV.from_string(
 <p class="pager"><span id="count"></span> <button id="prev" type="button">上一页</button> <span id="page"></span> <button id="next" type="button">下一页</button>
 <button id="dl-csv" type="button" title="当前筛选出的单位的每一项问题">下载 CSV</button> <button id="dl-xlsx" type="button" title="当前筛选出的单位的每一项问题">下载 XLSX</button> <span id="dl-note" class="small"></span></p>
 <div class="scroll"><table id="list"><thead><tr><th>单位</th><th>地区</th><th>年度</th><th>错误</th><th>警告</th><th>无法核验</th><th>违反的规则</th><th>状态</th><th>GX 验证结果</th></tr></thead><tbody>
-{% for r in first %}<tr><td><a href="agencies/{{ r[0] }}.html">{{ r[1] or r[0] }}</a></td><td>{{ r[2] }}</td><td class="num">{{ r[3] if r[3] is not none else '' }}</td>
+{% for r in first %}<tr><td><a href="{{ base }}agencies/{{ r[0] }}.html">{{ r[1] or r[0] }}</a></td><td>{{ r[2] }}</td><td class="num">{{ r[3] if r[3] is not none else '' }}</td>
 <td class="num{{ ' sev-error' if r[5] }}">{{ r[5] }}</td><td class="num{{ ' sev-warn' if r[6] }}">{{ r[6] }}</td><td class="num">{{ r[7] }}</td><td>{{ r[8] }}</td><td>{{ hist[r[9]] }}</td>
 <td>{% for k in r[10] %}<a href="{{ gx_links[k][1] }}">{{ gx_links[k][0] }}</a> {% endfor %}</td></tr>
 {% endfor %}</tbody></table></div>
@@ -277,13 +281,19 @@ function regionCounts(){
   var p=$("f-jur").value,c=$("f-city").value,lvl=c?2:p?1:0,checked={},failed={};
   function key(g){if(g[0]!==p&&lvl>0)return null;if(lvl===2&&g[1]!==c)return null;return g[lvl]||"(本级)";}
   D.checked.forEach(function(x){var k=key(D.reg[x[0]]);if(k!==null)checked[k]=(checked[k]||0)+x[1];});
-  D.rows.forEach(function(r){if(r[9]===2||!(r[5]+r[6]>0))return;var k=key(D.reg[r[12]]);if(k!==null)failed[k]=(failed[k]||0)+1;});
+  D.failed.forEach(function(x){var k=key(D.reg[x[0]]);if(k!==null)failed[k]=(failed[k]||0)+x[1];});
   var body=$("region-counts").tBodies[0];body.replaceChildren();
   Object.keys(Object.assign({},checked,failed)).sort(function(a,b){return (failed[b]||0)-(failed[a]||0)||(a<b?-1:a>b?1:0);}).forEach(function(k){
     var tr=document.createElement("tr"),n=checked[k]||0,f=failed[k]||0;tr.setAttribute("data-region",k);
     cell(tr,k);cell(tr,String(n),"num");cell(tr,String(f),f?"num sev-error":"num");cell(tr,n?(100*f/n).toFixed(1)+"%":"","num");body.appendChild(tr);});
   $("by-region-level").textContent=["(按省)","(按市,"+p+")","(按县,"+c+")"][lvl];}
+// A page of one province (D.scope) or the national page listing only its first rows (D.shards: province
+// -> its page): choosing another province opens that page with the same filters in the hash.
+function leave(){var j=$("f-jur").value;if(!D.shards||j===D.scope)return false;
+  var u=new URLSearchParams();FILTERS.forEach(function(id){var v=$(id).value;if(v!=="")u.set(id,v);});
+  location.href=(j?D.shards[j]:D.home)+"#"+u.toString();return true;}
 function apply(){
+  if(leave())return;
   var q=$("q").value.trim().toLowerCase(),j=$("f-jur").value,sv=$("f-sev").value,ru=$("f-rule").value,
       y=$("f-year").value,h=$("f-hist").value,lo=$("f-loc").value,ci=$("f-city").value,co=$("f-county").value,lv=$("f-lvl").value;
   view=D.rows.filter(function(r){
@@ -302,7 +312,7 @@ function render(all){
   body.replaceChildren();
   (all?view:view.slice(page*PER,page*PER+PER)).forEach(function(r){
     var tr=document.createElement("tr"),td=cell(tr,"");
-    if(r[9]!==2&&RID.test(r[0])){var a=document.createElement("a");a.href="agencies/"+r[0]+".html";a.textContent=r[1]||r[0];td.appendChild(a);}
+    if(r[9]!==2&&RID.test(r[0])){var a=document.createElement("a");a.href=D.base+"agencies/"+r[0]+".html";a.textContent=r[1]||r[0];td.appendChild(a);}
     else td.textContent=r[1]||r[0];
     cell(tr,r[2]);cell(tr,r[3]==null?"":String(r[3]),"num");cell(tr,String(r[5]),r[5]?"num sev-error":"num");
     cell(tr,String(r[6]),r[6]?"num sev-warn":"num");cell(tr,String(r[7]),"num");cell(tr,r[8]);cell(tr,HIST[r[9]]);
@@ -381,6 +391,7 @@ function download(parts,type,name){var a=document.createElement("a");a.href=URL.
 $("dl-csv").addEventListener("click",function(){var rows=exportRows();if(rows)download([toCsv(rows)],"text/csv;charset=utf-8","检查结果.csv");});
 $("dl-xlsx").addEventListener("click",function(){var rows=exportRows();if(!rows)return;
   download(toXlsx(rows),"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet","检查结果.xlsx");});
+if(D.scope){$("f-jur").value=D.scope;cascade("f-jur");}
 loadState();apply();
 })();
 """)
@@ -478,6 +489,15 @@ def _named_rows(frame: pd.DataFrame) -> list:
     return list(map(row._make, _records(frame, frame.columns)))
 
 
+def _rows_by_report(frame: pd.DataFrame, ids: list[str]) -> dict[str, list]:
+    """The rows of the given reports as named tuples, per report in the frame's order."""
+    wanted = frame[frame.report_id.isin(ids)] if len(frame) else frame
+    grouped: dict[str, list] = defaultdict(list)
+    for f in _named_rows(wanted):
+        grouped[f.report_id].append(f)
+    return grouped
+
+
 def _agency_rows(findings: pd.DataFrame, resolved: pd.DataFrame, jurs: list[str], suite_index: dict) -> list:
     """One compact row per report with findings (or only resolved ones) for the embedded JSON."""
     jidx = {j: i for i, j in enumerate(jurs)}
@@ -532,6 +552,28 @@ def _agency_rows(findings: pd.DataFrame, resolved: pd.DataFrame, jurs: list[str]
     return rows
 
 
+_TEXT_COLUMNS = ("message", "cells", "fix", "left_value", "right_value", "difference", "first_seen", "last_seen")
+LISTED_FIRST = 100  # rows a landing page draws before its script runs, and a national page split by province lists
+LANDING_ROWS_MAX = 20_000  # agencies one landing page lists; beyond, one page per province (benchmarks/site.md)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Where a landing page sits when a night is split by province: `base` leads from it to nianbao/,
+    `home` to the national page, `scope` is its province ("" on the national page), `jurs` every
+    province of the night (the filter's options), `links` province -> its page from this one, `pages`
+    (province, link, agencies) listed on the national page. A night of more than EMBEDDED_EXPORT_MAX
+    findings embeds none in its province pages either: packing 700,000 took a minute."""
+
+    base: str = ""
+    home: str = ""
+    scope: str = ""
+    jurs: list[str] | None = None
+    links: dict[str, str] = field(default_factory=dict)
+    pages: list[tuple[str, str, int]] = field(default_factory=list)
+    exports: bool = True  # the page carries its findings for its downloads (up to EMBEDDED_EXPORT_MAX)
+
+
 def landing_page(
     summary: dict,
     findings: pd.DataFrame,
@@ -543,20 +585,27 @@ def landing_page(
     levels: dict[str, str | None] | None = None,
     checked: dict[str, int] | None = None,
     diagnosed: dict[str, localise.Diagnosis] | None = None,
+    shard: Shard | None = None,
 ) -> str:
     """The auditors' landing page (relative links assume it sits in nianbao/); located: report id ->
     1 when its error is localised uniquely, 2 when ambiguously; levels: report id -> 行政层级 code;
     checked: region -> reports checked (the checked-versus-failed table). Waived findings are listed
-    apart, as 已豁免 with their reason, and count nowhere else on the page."""
+    apart, as 已豁免 with their reason, and count nowhere else on the page. shard: this page is one
+    province's (scope) or the national page listing only its first rows, when the night is too large
+    for one page (write_pages)."""
+    shard = shard or Shard()
+    exports = not shard.pages and shard.exports and len(findings) <= EMBEDDED_EXPORT_MAX
+    # Only the columns read here: filtering a bad night's million findings with their texts copied them all.
+    findings = findings[[c for c in findings.columns if exports or c not in _TEXT_COLUMNS]]
     waived = []
     if "waived" in findings.columns:
         columns = ("report_id", "agency", "region", "rule_id", "waiver_reason", "waived")
         waived = [r[:5] for r in _records(findings, columns) if r[5]]
     findings = W.active(findings)
     regions = pd.concat([findings.region, resolved.region]).fillna("").unique()
-    jurs = sorted({jurisdiction(r) for r in regions})
+    jurs = shard.jurs or sorted({jurisdiction(r) for r in regions})
     suites = sorted(gx_links)
-    gx = [[SUITE_ZH.get(s, s), "../" + gx_links[s]] for s in suites]
+    gx = [[SUITE_ZH.get(s, s), shard.base + "../" + gx_links[s]] for s in suites]
     rows = _agency_rows(findings, resolved, jurs, {s: i for i, s in enumerate(suites)})
     # Each row: [11] localised, [12] its region in `reg` ([省, 市, 县], shared by rows and the checked
     # counts: a few thousand regions, not one string per row), [13] its level in S.LEVELS (-1 unknown).
@@ -569,6 +618,10 @@ def landing_page(
         row.append((located or {}).get(row[0], 0))
         row.append(reg_index[row[2]])
         row.append(level_index.get((levels or {}).get(row[0]), -1))
+    failing_by_region = Counter(r[12] for r in rows if r[9] != 2 and r[5] + r[6] > 0)
+    listed = len(rows)
+    if shard.pages:
+        rows = [r for r in rows if r[9] != 2][:LISTED_FIRST]
     failed = findings[findings.status == F.FAILED]
     # Counted per distinct value, not per row: a bad night has 300,000 findings.
     by_jur, by_rule = Counter(), Counter()
@@ -607,8 +660,13 @@ def landing_page(
         jurs=jurs,
         rule_options=rule_options,
         years=years,
-        first=[r for r in rows if r[9] != 2][:100],
+        first=[r for r in rows if r[9] != 2][:LISTED_FIRST],
         hist=["新增", "持续", "已整改"],
+        base=shard.base,
+        scope=shard.scope,
+        home=shard.home,
+        shards=shard.pages,
+        listed=listed,
         data=json_script(
             {
                 "rows": rows,
@@ -616,9 +674,18 @@ def landing_page(
                 "jurs": jurs,
                 "reg": [region_parts(r) for r in reg_index],
                 "checked": [[reg_index[r], n] for r, n in checked.items()],
+                "failed": sorted(failing_by_region.items()),
+                "base": shard.base,
+                "scope": shard.scope,
+                "home": shard.home,
+                **({"shards": shard.links} if shard.links else {}),
             }
         ),
-        export_data=json_script(_export_data(findings, rows, diagnosed or {})),
+        export_data=json_script(
+            {"h": X.HEADERS, "off": "全国清单只列出一部分单位:请先选择省份,在该省的页面下载"}
+            if shard.pages
+            else _export_data(findings, rows, diagnosed or {}, embed=exports)
+        ),
         script=SCRIPT,
     )
 
@@ -628,13 +695,15 @@ EMBEDDED_EXPORT_MAX = 30_000  # findings the landing page carries for its downlo
 _EXPORT_FIELDS = ("report_id", "rule_id", "message", "cells", "left_value", "right_value")
 
 
-def _export_data(findings: pd.DataFrame, rows: list, diagnosed: dict[str, localise.Diagnosis]) -> dict:
+def _export_data(
+    findings: pd.DataFrame, rows: list, diagnosed: dict[str, localise.Diagnosis], embed: bool = True
+) -> dict:
     """The finding rows the page downloads (nianbao.export_rows' columns), per landing row (f[i] for
     rows[i]). Each text is a template with its digits cut out (t, shared: a rule's messages differ
     only in their numbers) and those digits: a bad night's 60,000 findings in a few MB, not 40.
     Beyond EMBEDDED_EXPORT_MAX findings the page would grow by megabytes per 10,000: it carries none,
     and its buttons point to `nianbao export` (benchmarks/site.md)."""
-    if len(findings) > EMBEDDED_EXPORT_MAX:
+    if len(findings) > EMBEDDED_EXPORT_MAX or not embed:
         return {
             "h": X.HEADERS,
             "off": f"本次共 {len(findings):,} 条问题,超过页面内下载的上限 {EMBEDDED_EXPORT_MAX:,} 条;"
@@ -646,7 +715,7 @@ def _export_data(findings: pd.DataFrame, rows: list, diagnosed: dict[str, locali
         parts = _DIGITS.split(text)
         return templates.setdefault("\x01".join(parts[0::2]), len(templates)), ",".join(parts[1::2])
 
-    likely = {rid: d.likely() for rid, d in diagnosed.items()}
+    likely = {rid: diagnosed[rid].likely() for rid in findings.report_id.unique() if rid in diagnosed}
     by_report: dict[str, list] = defaultdict(list)
     for rid, rule, *rest in sorted(_records(findings, _EXPORT_FIELDS), key=lambda r: (r[0], r[1])):
         texts = (rule, *X.finding_fields(tuple(rest), likely.get(rid)))
@@ -1032,68 +1101,115 @@ def write_pages(
     summary: dict,
     findings: pd.DataFrame,
     resolved: pd.DataFrame,
-    reports: dict[str, dict],
+    reports: dict[str, dict] | Callable[[list[str]], dict[str, dict]],
     gx_links: dict[str, str],
     problems: list[dict],
     diagnoses: pa.Table | None = None,
     before_landing=lambda: None,
-    agency_extra: dict[str, str] | None = None,
+    agency_extra: dict[str, str] | Callable[[list[str]], dict[str, str]] | None = None,
     landing_extra: str = "",
     checked: dict[str, int] | None = None,
+    levels: dict[str, str | None] | None = None,
+    chunk: int | None = None,
 ) -> Path:
     """Write one page per agency with findings, then the landing page, under site_dir/nianbao/.
 
-    agency_extra (report id -> HTML) and landing_extra (HTML sections, below the summary) are escaped
-    HTML from other modules: the history across runs, the roster."""
+    reports: the reports read back, or what reads those of a list of ids, asked `chunk` ids at a time
+    (a bad night's 400,000 failing reports are not held at once); levels: report id -> 行政层级 code,
+    for the landing page (by default from the reports). agency_extra (report id -> HTML) and landing_extra
+    (HTML sections, below the summary) are escaped HTML from other modules: the history across runs, the
+    roster; agency_extra may be what makes that HTML for a chunk of report ids."""
     diagnosed = localise.from_table(diagnoses) if diagnoses is not None else {}
     out = Path(site_dir) / PAGES_DIR
     (out / "agencies").mkdir(parents=True, exist_ok=True)
-    by_report: dict[str, list] = defaultdict(list)
-    resolved_by: dict[str, list] = defaultdict(list)
-    for f in _named_rows(findings):
-        by_report[f.report_id].append(f)
-    for f in _named_rows(resolved):
-        resolved_by[f.report_id].append(f)
     empty = {"meta": {}, "values": {}, "text": {}}
     checked_at = beijing_time(summary.get("started_at"))
-    _write_all_agency_pages(
-        [
-            (
-                out / "agencies" / f"{rid}.html",
-                rid,
-                items,
-                resolved_by.get(rid, []),
-                reports.get(rid, empty),
-                gx_links,
-                diagnosed.get(rid),
-                (agency_extra or {}).get(rid, ""),
-                checked_at,
-            )
-            for rid, items in by_report.items()
-            if S.REPORT_ID_PATTERN.match(rid)
-        ]
-    )  # never a path from unvalidated text
+    read = reports if callable(reports) else lambda ids: {r: reports[r] for r in ids if r in reports}
+    # never a path from unvalidated text
+    ids = [rid for rid in findings.report_id.unique() if S.REPORT_ID_PATTERN.match(rid)]
+    if levels is None:
+        if callable(reports):
+            raise TypeError("write_pages: levels are needed when the reports are read chunk by chunk")
+        levels = {rid: (rep.get("meta") or {}).get("level") for rid, rep in reports.items()}
+    step = chunk or len(ids) or 1
+    for start in range(0, len(ids), step):
+        # The findings of a chunk of reports as Python rows, then their pages: a million findings as
+        # named tuples at once took 1.6 GB.
+        wanted = ids[start : start + step]
+        by_report = _rows_by_report(findings, wanted)
+        resolved_by = _rows_by_report(resolved, wanted)
+        got = read(wanted)
+        extra = agency_extra(wanted) if callable(agency_extra) else (agency_extra or {})
+        _write_all_agency_pages(
+            [
+                (
+                    out / "agencies" / f"{rid}.html",
+                    rid,
+                    by_report[rid],
+                    resolved_by.get(rid, []),
+                    got.get(rid, empty),
+                    gx_links,
+                    diagnosed.get(rid),
+                    extra.get(rid, ""),
+                    checked_at,
+                )
+                for rid in wanted
+            ]
+        )
+        del got, by_report, resolved_by, extra
     before_landing()
     landing = out / "index.html"
     located = {rid: 2 if d.ambiguous else 1 for rid, d in diagnosed.items()}
-    levels = {rid: (rep.get("meta") or {}).get("level") for rid, rep in reports.items()}
+    page = functools.partial(landing_page, levels=levels, diagnosed=diagnosed)
+    shard = _province_pages(out, page, summary, findings, resolved, gx_links, problems, checked or {}, located)
     landing.write_text(
-        landing_page(
-            summary,
-            findings,
-            resolved,
-            gx_links,
-            problems,
-            located,
-            levels=levels,
-            checked=checked,
-            diagnosed=diagnosed,
-        ),
-        encoding="utf-8",
+        page(summary, findings, resolved, gx_links, problems, located, checked=checked, shard=shard), encoding="utf-8"
     )
     if landing_extra:
         landing.write_text(with_sections(landing.read_text(encoding="utf-8"), landing_extra), encoding="utf-8")
     return landing
+
+
+def _province_pages(
+    out: Path,
+    page,
+    summary: dict,
+    findings: pd.DataFrame,
+    resolved: pd.DataFrame,
+    gx_links: dict[str, str],
+    problems: list[dict],
+    checked: dict[str, int],
+    located: dict[str, int],
+) -> Shard | None:
+    """Above LANDING_ROWS_MAX agencies, one landing page per province under regions/ (its agencies, counts
+    and downloads), and the Shard of the national page that links them; None when one page lists all.
+
+    A bad night at 1,000,000 reports lists 400,000 agencies: one page of them is 35 MB and takes seconds
+    to open; a province's page is a thirtieth of it (benchmarks/site.md)."""
+    if pd.concat([findings.report_id, resolved.report_id]).nunique() <= LANDING_ROWS_MAX:
+        return None
+    # jurisdiction() per distinct region, not per row: a bad night has a million findings.
+    jur_of = {r: jurisdiction(r) for r in pd.concat([findings.region, resolved.region]).fillna("").unique()}
+    f_jur = findings.region.fillna("").map(jur_of)
+    r_jur = resolved.region.fillna("").map(jur_of)
+    jurs = sorted(set(jur_of.values()))
+    embed = len(W.active(findings)) <= EMBEDDED_EXPORT_MAX
+    (out / "regions").mkdir(exist_ok=True)
+    links = {jur: f"regions/{i:03d}.html" for i, jur in enumerate(jurs)}
+    pages = []
+    for jur, href in links.items():
+        f, r = findings[(f_jur == jur).to_numpy()], resolved[(r_jur == jur).to_numpy()]
+        local = {reg: n for reg, n in checked.items() if jurisdiction(reg) == jur}
+        counts = {**F.counts(f, r), "localised": summary["counts"].get("localised")}
+        if counts["localised"] is not None:
+            here = [located.get(rid, 0) for rid in f.report_id.unique()]
+            counts["localised"] = {"unique": here.count(1), "ambiguous": here.count(2)}
+        scoped = {**summary, "counts": counts, "reports_validated": sum(local.values())}
+        up = {j: "../" + h for j, h in links.items()}
+        shard = Shard(base="../", home="../index.html", scope=jur, jurs=jurs, links=up, exports=embed)
+        (out / href).write_text(page(scoped, f, r, gx_links, problems, located, checked=local, shard=shard), "utf-8")
+        pages.append((jur, href, int(pd.concat([f.report_id, r.report_id]).nunique())))
+    return Shard(home="index.html", jurs=jurs, links=links, pages=pages)
 
 
 def with_sections(page: str, sections: str) -> str:

@@ -179,7 +179,7 @@ def apply(findings: pd.DataFrame, waivers: Iterable[Waiver], on: date) -> tuple[
     """Findings with `waived` and `waiver_reason` set by the waivers that hold on the date, and a summary
     for run_results.json: how many were waived, and a notice for each waiver that expired or lapsed
     on a finding of this run (it no longer waives: the finding counts again)."""
-    findings = findings.copy()
+    findings = findings.copy(deep=False)  # copy-on-write: two columns set, the rest shared
     by_key: dict[tuple[str, str], list[Waiver]] = {}
     for w in waivers:
         by_key.setdefault((w.report_id, w.rule_id), []).append(w)

@@ -304,7 +304,7 @@ def execute(plan: RunPlan, extra: dict | None = None) -> RunOutcome:
             gx_links = site.validation_pages(ctx, result, staging)
         hashes = _hashes_with_suites(inc, attached.prepared)
     finally:
-        attached.prepared.close()
+        engines.release(ctx, attached.prepared)
         if not plan.shared_site:
             site.forget_gx_results(ctx, gx_run_id)
     summary["timings"]["checkpoint_s"] = round(time.perf_counter() - t, 3)

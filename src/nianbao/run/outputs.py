@@ -7,7 +7,7 @@ them against the previous comparable run, and nianbao.report writes the auditors
 
 from __future__ import annotations
 
-import gc
+import dataclasses
 import os
 import resource
 import time
@@ -25,6 +25,24 @@ from .. import waivers as W
 
 LOCALISE_ENV = "NIANBAO_LOCALISE"  # "off": no localisation (the benchmark's baseline)
 PARALLEL_FROM = 2000  # reports to localise; below this, forking costs more than it saves
+CHUNK_REPORTS = 50_000  # reports with findings read back at a time (a bad night's memory: benchmarks/scale.md)
+CHUNK_ENV = "NIANBAO_CHUNK_REPORTS"  # a smaller chunk for a machine with less memory
+
+
+def report_chunks(ids: set[str], size: int | None = None) -> list[list[str]]:
+    """The report ids in order, in chunks of CHUNK_REPORTS (or NIANBAO_CHUNK_REPORTS)."""
+    size = size or int(os.environ.get(CHUNK_ENV) or CHUNK_REPORTS)
+    ordered = sorted(ids)
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
+
+
+def _within(collected: F.Collected, ids: set[str]) -> F.Collected:
+    """The failures and incomplete reports of the given reports (one chunk of them)."""
+    return dataclasses.replace(
+        collected,
+        failures=[f for f in collected.failures if f.report_id in ids],
+        incomplete=[f for f in collected.incomplete if f.report_id in ids],
+    )
 
 
 @dataclass
@@ -44,13 +62,25 @@ class Outputs:
 class _Laps:
     """Wall time of each named step, into a dict of seconds."""
 
-    def __init__(self, steps: dict):
-        self.steps, self.started = steps, time.perf_counter()
+    def __init__(self, steps: dict, rss: dict):
+        self.steps, self.rss, self.started = steps, rss, time.perf_counter()
 
     def __call__(self, name: str) -> None:
+        """Record the time since the last lap as `name`."""
+        self.add(name, replace=True)
+
+    def add(self, name: str, replace: bool = False) -> None:
+        """Add the time since the last lap to `name` (a step done once per chunk of reports)."""
         now = time.perf_counter()
-        self.steps[name] = round(now - self.started, 3)
+        self.steps[name] = round(now - self.started + (0 if replace else self.steps.get(name, 0)), 3)
+        self.rss[name] = max(rss_mb(), 0 if replace else self.rss.get(name, 0))
         self.started = now
+
+
+def rss_mb() -> int:
+    """Resident memory of this process now, in MB."""
+    with open("/proc/self/statm") as f:
+        return round(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20)
 
 
 def peak_mb() -> int:
@@ -86,40 +116,64 @@ def write_outputs(
     reports it did not validate again (`carried`, explained then: their rows have not changed), and the
     number of reports the run covers (`reports_covered`, what a full run would have validated): history,
     waivers, diagnoses and pages are then made of them exactly as of the findings found tonight."""
-    lap = _Laps(summary["timings"].setdefault("outputs", {}))
+    lap = _Laps(summary["timings"].setdefault("outputs", {}), summary["timings"].setdefault("outputs_rss_mb", {}))
     collected = F.collect(checkpoint_result, selected, violations)
     lap("collect_s")
     ids = {f.report_id for f in (*collected.failures, *collected.incomplete)}
     if carried is not None:
         ids |= set(carried.report_id)  # their pages and diagnoses read their values as tonight's do
-    reports = datafolder.read_reports(data, ids)
-    F.add_derived_values(reports, derived_values or {})  # the year pairs' values (nianbao.engines.DERIVED)
-    gc.freeze()  # the reports read back live to the end of the run (see nianbao.run.checkpoint)
-    lap("read_reports_s")
+    chunks = report_chunks(ids)
+    summary["timings"]["report_chunks"] = len(chunks)
+    kept: dict[str, dict] = {}  # the reports read back, when one chunk holds them all (read once)
+    placeholders: dict[str, dict] = {}  # reports R29 lists that no reports table holds
+    levels: dict[str, str | None] = {}
+    built: list[pd.DataFrame] = []
+    diagnosed: list[pa.Table] = []
+    problems: list[dict] = []
     with collector.paused():  # findings, history and pages (a bad night: 3 s less reading them back)
-        current, problems = F.build(run_id, collected, reports, selected)
-        if carried is not None and len(carried):
-            current = F.to_frame(pd.concat([current, carried], ignore_index=True))
+        # A chunk of reports at a time: read back, explained, localised, dropped. A bad night at 1,000,000
+        # reports has 400,000 failing reports, whose values held at once took gigabytes.
+        for chunk in chunks:
+            reports = datafolder.read_reports(data, chunk)
+            F.add_derived_values(reports, derived_values or {})  # the year pairs' values (nianbao.engines.DERIVED)
+            levels.update((rid, (rep["meta"] or {}).get("level")) for rid, rep in reports.items())
+            lap.add("read_reports_s")
+            part, part_problems = F.build(run_id, _within(collected, set(chunk)), reports, selected)
+            if carried is not None and len(carried):
+                part = F.to_frame(pd.concat([part, carried[carried.report_id.isin(chunk)]], ignore_index=True))
+            problems += part_problems
+            built.append(part)
+            lap.add("explain_s")
+            diagnosed.append(diagnose(run_id, part, reports))
+            lap.add("localise_s")
+            if len(chunks) == 1:
+                kept = reports
+            del reports
+        # Each chunk's findings are in order (report, rule) and the chunks in report order: concatenated,
+        # they are in order, without the sort (and the copies) of a million rows.
+        current = pd.concat(built, ignore_index=True) if built else F.empty()
+        problems = F.sorted_problems(problems)
+        diagnoses = pa.concat_tables(diagnosed) if diagnosed else localise.DIAGNOSES_SCHEMA.empty_table()
+        del built, diagnosed
         listed = None
         if roster_file is not None or deadlines:  # R29/R28: run-level findings (nianbao.roster)
             listed = roster.check(run_id, roster_file, data, selected)
             if roster_file is not None:
                 summary["roster"] = listed.summary
             for rid, level in listed.levels.items():  # an unpublished report (R29) has no row to read
-                if rid not in reports:
-                    reports[rid] = {"meta": {"level": level}, "values": {}, "text": {}}
+                if rid not in levels:
+                    levels[rid] = level
+                    placeholders[rid] = {"meta": {"level": level}, "values": {}, "text": {}}
             if listed.rows:
                 current = F.to_frame(pd.concat([current, F.frame_of_rows(listed.rows)], ignore_index=True))
-        lap("explain_s")
-        diagnoses = diagnose(run_id, current, reports)
-        lap("localise_s")
+        lap.add("explain_s")
         findings, resolved = _history(current, previous, data)
         # After history: a waived finding is still new or persisting, only no longer counted.
         findings, summary["waivers"] = W.apply(findings, waivers, W.today())
         pages_extra: dict = {}
         events = ledger.EVENTS_SCHEMA.empty_table().to_pandas()
         if scope is not None:
-            findings, events, pages_extra = _ledger(findings, run_id, scope, data, reports, trend_runs, site_dir)
+            findings, events, pages_extra = _ledger(findings, run_id, scope, data, trend_runs, site_dir)
         if roster_file is not None:
             pages_extra["landing_extra"] = roster.section_html(listed) + pages_extra.get("landing_extra", "")
         summary["counts"] = {**F.counts(findings, resolved), "localised": localised_counts(diagnoses)}
@@ -128,18 +182,30 @@ def write_outputs(
         summary["gx"]["validation_pages"] = gx_links
         lap("history_s")
         shown = collected.problems + problems + collected.raised
+
+        def read_back(wanted: list[str]) -> dict[str, dict]:
+            """The reports of a chunk of agency pages: those read above, or read again chunk by chunk."""
+            got = {r: kept[r] for r in wanted if r in kept} if kept else {}
+            missing = [r for r in wanted if r not in got and r not in placeholders]
+            if missing:
+                got.update(datafolder.read_reports(data, missing))
+                F.add_derived_values(got, derived_values or {})
+            return {**got, **{r: placeholders[r] for r in wanted if r in placeholders}}
+
         landing = report.write_pages(
             site_dir,
             summary,
             findings,
             resolved,
-            reports,
+            read_back,
             gx_links,
             shown,
             diagnoses=diagnoses,
             before_landing=lambda: (lap("agency_pages_s"), before_landing()),
             **pages_extra,
             checked=datafolder.checked_by_region(data),  # the landing page's checked-versus-failed per region
+            levels=levels,
+            chunk=len(chunks[0]) if chunks else None,
         )
         lap("landing_page_s")
         summary["timings"]["findings_and_pages_s"] = round(sum(lap.steps.values()), 3)
@@ -152,7 +218,6 @@ def _ledger(
     run_id: str,
     scope: dict,
     data: datafolder.Snapshot,
-    reports: dict[str, dict],
     trend_runs: int,
     site_dir: Path,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -164,9 +229,9 @@ def _ledger(
         return [r for r, rep in datafolder.read_reports(data, ids, with_text=False).items() if rep["meta"]]
 
     findings, events, state = ledger.mark(findings, run_id, scope, still_present)
-    timelines = ledger.timelines(state)
     current = set(findings.report_id)
-    quiet = {r for r in timelines if r not in current}
+    quiet = set(state.report_id.unique()) - current
+    timelines = ledger.timelines(state, quiet) if quiet else {}
     read = datafolder.read_reports(data, quiet) if quiet else {}
     # Only reports still in the data folder: one that left it was not corrected, and has no report to show.
     quiet_pages = history_pages.write_resolved_pages(
@@ -175,7 +240,11 @@ def _ledger(
     trends = history_pages.trends_html(
         ledger.trends(scope, events, trend_runs), ledger.runs_in(scope, run_id, trend_runs)
     )
-    agency_extra = {r: history_pages.timeline_html(timelines[r]) for r in current if r in timelines}
+
+    def agency_extra(ids: list[str]) -> dict[str, str]:
+        """The timelines of a chunk of agency pages (those of 400,000 reports at once took gigabytes)."""
+        return {r: history_pages.timeline_html(t) for r, t in ledger.timelines(state, ids).items()}
+
     landing_extra = trends + history_pages.resolved_list_html(quiet_pages)
     return findings, events, {"agency_extra": agency_extra, "landing_extra": landing_extra}
 
