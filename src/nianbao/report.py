@@ -619,7 +619,7 @@ def landing_page(
         row.append(reg_index[row[2]])
         row.append(level_index.get((levels or {}).get(row[0]), -1))
     failing_by_region = Counter(r[12] for r in rows if r[9] != 2 and r[5] + r[6] > 0)
-    listed = len(rows)
+    listed = sum(r[9] != 2 for r in rows)  # agencies with current findings; [9] == 2: only resolved ones
     if shard.pages:
         rows = [r for r in rows if r[9] != 2][:LISTED_FIRST]
     failed = findings[findings.status == F.FAILED]
@@ -1208,7 +1208,7 @@ def _province_pages(
         up = {j: "../" + h for j, h in links.items()}
         shard = Shard(base="../", home="../index.html", scope=jur, jurs=jurs, links=up, exports=embed)
         (out / href).write_text(page(scoped, f, r, gx_links, problems, located, checked=local, shard=shard), "utf-8")
-        pages.append((jur, href, int(pd.concat([f.report_id, r.report_id]).nunique())))
+        pages.append((jur, href, int(W.active(f).report_id.nunique())))
     return Shard(home="index.html", jurs=jurs, links=links, pages=pages)
 
 
