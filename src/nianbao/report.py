@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
@@ -1119,7 +1120,8 @@ def write_pages(
     for the landing page (by default from the reports). agency_extra (report id -> HTML) and landing_extra
     (HTML sections, below the summary) are escaped HTML from other modules: the history across runs, the
     roster; agency_extra may be what makes that HTML for a chunk of report ids."""
-    diagnosed = localise.from_table(diagnoses) if diagnoses is not None else {}
+    if diagnoses is None:
+        diagnoses = localise.DIAGNOSES_SCHEMA.empty_table()
     out = Path(site_dir) / PAGES_DIR
     (out / "agencies").mkdir(parents=True, exist_ok=True)
     empty = {"meta": {}, "values": {}, "text": {}}
@@ -1138,6 +1140,9 @@ def write_pages(
         wanted = ids[start : start + step]
         by_report = _rows_by_report(findings, wanted)
         resolved_by = _rows_by_report(resolved, wanted)
+        diagnosed = localise.from_table(
+            diagnoses.filter(pc.is_in(diagnoses["report_id"], pa.array(wanted, pa.string())))
+        )
         got = read(wanted)
         extra = agency_extra(wanted) if callable(agency_extra) else (agency_extra or {})
         _write_all_agency_pages(
@@ -1156,11 +1161,17 @@ def write_pages(
                 for rid in wanted
             ]
         )
-        del got, by_report, resolved_by, extra
+        del got, by_report, resolved_by, extra, diagnosed
     before_landing()
     landing = out / "index.html"
-    located = {rid: 2 if d.ambiguous else 1 for rid, d in diagnosed.items()}
-    page = functools.partial(landing_page, levels=levels, diagnosed=diagnosed)
+    per_report = diagnoses.group_by("report_id").aggregate([("ambiguous", "max")])
+    located = {
+        rid: 2 if ambiguous else 1
+        for rid, ambiguous in zip(per_report["report_id"].to_pylist(), per_report["ambiguous_max"].to_pylist())
+    }
+    # The diagnoses as objects only for a page that embeds its download rows (a small night).
+    small = len(W.active(findings)) <= EMBEDDED_EXPORT_MAX
+    page = functools.partial(landing_page, levels=levels, diagnosed=localise.from_table(diagnoses) if small else {})
     shard = _province_pages(out, page, summary, findings, resolved, gx_links, problems, checked or {}, located)
     landing.write_text(
         page(summary, findings, resolved, gx_links, problems, located, checked=checked, shard=shard), encoding="utf-8"

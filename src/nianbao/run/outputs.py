@@ -155,6 +155,9 @@ def write_outputs(
         problems = F.sorted_problems(problems)
         diagnoses = pa.concat_tables(diagnosed) if diagnosed else localise.DIAGNOSES_SCHEMA.empty_table()
         del built, diagnosed
+        # Every failure is a finding now: a bad night's 700,000 Failure objects would live to the end of the
+        # run (Outputs keeps `collected` for its problems, raised expectations and counts).
+        collected.failures, collected.incomplete = [], []
         listed = None
         if roster_file is not None or deadlines:  # R29/R28: run-level findings (nianbao.roster)
             listed = roster.check(run_id, roster_file, data, selected)
