@@ -555,7 +555,7 @@ def _agency_rows(findings: pd.DataFrame, resolved: pd.DataFrame, jurs: list[str]
 
 _TEXT_COLUMNS = ("message", "cells", "fix", "left_value", "right_value", "difference", "first_seen", "last_seen")
 LISTED_FIRST = 100  # rows a landing page draws before its script runs, and a national page split by province lists
-LANDING_ROWS_MAX = 20_000  # agencies one landing page lists; beyond, one page per province (benchmarks/site.md)
+LANDING_ROWS_MAX = 20_000  # agencies one landing page lists; beyond, one page per province (benchmarks/scale.md)
 
 
 @dataclass(frozen=True)
