@@ -359,7 +359,9 @@ def test_suites_of_reports_validated_or_carried():
 
     table = hashes([(rid(n), 2022, "A", "m", "t", None, False) for n in range(1, 6)])
     tonight = {rid(1): ["applications_2021", "review_litigation"], rid(2): ["applications_2021"]}
-    carried = {rid(2): "stale", rid(3): "applications_2019,review_litigation", rid(4): ""}
+    carried = pa.table(
+        {"report_id": [rid(2), rid(3), rid(4)], "suites": ["stale", "applications_2019,review_litigation", ""]}
+    )
     got = incremental.with_suites(table, tonight, carried)
     assert got["suites"].to_pylist() == [
         "applications_2021,review_litigation",

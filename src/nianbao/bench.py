@@ -125,6 +125,14 @@ def _checked(step: str, m: Measured, ok_codes=(0,)) -> Measured:
     return m
 
 
+def _completed(step: str, m: Measured) -> dict:
+    """A nightly child's result; BenchError naming the step when the run did not complete."""
+    result = m.result()
+    if not result.get("completed"):
+        raise BenchError(f"{step}: {result.get('message') or m.stderr[-3000:]}")
+    return result
+
+
 def _python(*args: str) -> list[str]:
     return [sys.executable, *args]
 
@@ -284,9 +292,7 @@ def bench_nightly(sizes, work: Path, env: dict) -> bool:
         s = _synth(n, data, env, seed=100 + i, **kind)
         lb = _checked("lower bound", measure(_child("lowerbound", str(data), str(work / "lb.parquet")), env))
         nightly = measure(_child("nightly", str(data), str(work / "gx.parquet")), env)
-        result = nightly.result()
-        if not result.get("completed"):
-            raise BenchError(f"nightly on {name}: {result.get('message') or nightly.stderr[-3000:]}")
+        _completed(f"nightly on {name}", nightly)
         truth = _pairs(data / "_truth" / "truth.parquet")
         found, gx = _pairs(work / "lb.parquet"), _pairs(work / "gx.parquet")
         same = found == gx
@@ -338,9 +344,7 @@ def bench_localise(sizes, work: Path, env: dict) -> None:
             _synth(n, data, env, seed=300, **kind)
             for mode in ("off", "on"):
                 m = measure(_child("nightly", str(data), str(work / "gx.parquet")), {**env, "NIANBAO_LOCALISE": mode})
-                r = m.result()
-                if not r.get("completed"):
-                    raise BenchError(f"nightly on {name}: {r.get('message') or m.stderr[-3000:]}")
+                r = _completed(f"nightly on {name}", m)
                 located = r.get("localised") or {}
                 say(
                     _row(
@@ -439,8 +443,8 @@ def site_figures(project: Path) -> dict:
     """Files and bytes of the latest site (GX's and ours), of its landing page, and the report ids its
     landing pages list (the national page, or the provinces' pages when the night is split by province)."""
     site = (project / "uncommitted" / "data_docs" / "local_site").resolve()
-    files = [p for p in site.rglob("*") if p.is_file()]
     ours = site / "nianbao"
+    sizes = [(p.stat().st_size, ours in p.parents) for p in site.rglob("*") if p.is_file()]  # one stat a file
     regions = sorted((ours / "regions").glob("*.html"))
     listed: set[str] = set()
     for page in regions or [ours / "index.html"]:
@@ -451,10 +455,10 @@ def site_figures(project: Path) -> dict:
         rows = json.loads(text[start : text.index("</script>", start)])["rows"]
         listed.update(r[0] for r in rows if r[9] != 2)  # [9] == 2: resolved, not failing
     return {
-        "files": len(files),
-        "bytes": sum(p.stat().st_size for p in files),
-        "our_files": sum(1 for p in files if ours in p.parents),
-        "our_bytes": sum(p.stat().st_size for p in files if ours in p.parents),
+        "files": len(sizes),
+        "bytes": sum(n for n, _ in sizes),
+        "our_files": sum(1 for _, mine in sizes if mine),
+        "our_bytes": sum(n for n, mine in sizes if mine),
         "landing_bytes": (ours / "index.html").stat().st_size,
         "province_pages": len(regions),
         "largest_province_bytes": max((p.stat().st_size for p in regions), default=0),
@@ -475,13 +479,11 @@ def bench_scale(
     _synth(n, data, env, seed=400)
     lb = _checked("lower bound", measure(_child("lowerbound", str(data), str(work / "lb.parquet")), env))
     full = measure(_child("nightly", str(data), str(work / "gx.parquet")), env)
-    r_full = full.result()
-    if not r_full.get("completed"):
-        raise BenchError(f"full nightly on {n:,}: {r_full.get('message') or full.stderr[-3000:]}")
+    r_full = _completed(f"full nightly on {n:,}", full)
     change_reports(data, changed, seed=401)
     inc = measure(_child("incremental", str(data), str(work / "gx.parquet")), env)
-    r_inc = inc.result()
-    if not r_inc.get("completed") or (r_inc.get("incremental") or {}).get("full", True):
+    r_inc = _completed(f"incremental nightly on {n:,}", inc)
+    if (r_inc.get("incremental") or {}).get("full", True):
         raise BenchError(f"the nightly after {changed:,} changes was not incremental: {r_inc.get('incremental')}")
     lb_after = _checked("lower bound", measure(_child("lowerbound", str(data), str(work / "lb.parquet")), env))
     gate, bare = gate_and_bare_import(env, gate_repeats)
@@ -489,9 +491,7 @@ def bench_scale(
     bad_data = work / "corpus-bad"
     _synth(n, bad_data, env, seed=402, error_rate=bad_rate)
     bad = measure(_child("nightly", str(bad_data), str(work / "gx.parquet")), env)
-    r_bad = bad.result()
-    if not r_bad.get("completed"):
-        raise BenchError(f"bad night on {n:,}: {r_bad.get('message') or bad.stderr[-3000:]}")
+    r_bad = _completed(f"bad night on {n:,}", bad)
     failing = {r for r, _ in _pairs(work / "gx.parquet")}
     fig = site_figures(Path(env["NIANBAO_ROOT"]))
     shutil.rmtree(bad_data)

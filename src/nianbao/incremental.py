@@ -149,12 +149,10 @@ def suite_members(con) -> dict[str, list[str]]:
     return out
 
 
-def with_suites(hashes: pa.Table, tonight: dict[str, list[str]], carried: pa.Table | dict[str, str]) -> pa.Table:
+def with_suites(hashes: pa.Table, tonight: dict[str, list[str]], carried: pa.Table) -> pa.Table:
     """The hashes with each report's suites: tonight's for the reports validated, the last run's for the
     reports carried (their assets' rows are what they were: nothing they read has changed). carried:
-    (report_id, suites) rows, or a dict of them. A join in Arrow: a Python loop over a million ids took 2 s."""
-    if isinstance(carried, dict):
-        carried = pa.table({"report_id": list(carried), "suites": list(carried.values())}, schema=_SUITES_SCHEMA)
+    (report_id, suites) rows (carried_suites). A join in Arrow: a Python loop over a million ids took 2 s."""
     names = pa.table(
         {"report_id": list(tonight), "suites": [",".join(v) for v in tonight.values()]}, schema=_SUITES_SCHEMA
     )

@@ -273,9 +273,9 @@ function cascade(id){
   if(id==="f-jur")fill("f-city",$("f-jur").value?below(1):[]);
   if(id==="f-jur"||id==="f-city")fill("f-county",$("f-city").value?below(2):[]);}
 // Filters in the URL's hash (a file:// page keeps it), so a shared link opens on the same view.
-function saveState(){var u=new URLSearchParams();
-  FILTERS.forEach(function(id){var v=$(id).value;if(v!=="")u.set(id,v);});
-  var h=u.toString();history.replaceState(null,"",h?"#"+h:location.pathname+location.search);}
+function stateHash(){var u=new URLSearchParams();
+  FILTERS.forEach(function(id){var v=$(id).value;if(v!=="")u.set(id,v);});return u.toString();}
+function saveState(){var h=stateHash();history.replaceState(null,"",h?"#"+h:location.pathname+location.search);}
 function loadState(){var u=new URLSearchParams(location.hash.slice(1));
   FILTERS.forEach(function(id){if(!u.has(id))return;$(id).value=u.get(id);if(id==="f-jur"||id==="f-city")cascade(id);});}
 function regionCounts(){
@@ -291,8 +291,7 @@ function regionCounts(){
 // A page of one province (D.scope) or the national page listing only its first rows (D.shards: province
 // -> its page): choosing another province opens that page with the same filters in the hash.
 function leave(){var j=$("f-jur").value;if(!D.shards||j===D.scope)return false;
-  var u=new URLSearchParams();FILTERS.forEach(function(id){var v=$(id).value;if(v!=="")u.set(id,v);});
-  location.href=(j?D.shards[j]:D.home)+"#"+u.toString();return true;}
+  location.href=(j?D.shards[j]:D.home)+"#"+stateHash();return true;}
 function apply(){
   if(leave())return;
   var q=$("q").value.trim().toLowerCase(),j=$("f-jur").value,sv=$("f-sev").value,ru=$("f-rule").value,
@@ -595,7 +594,7 @@ def landing_page(
     province's (scope) or the national page listing only its first rows, when the night is too large
     for one page (write_pages)."""
     shard = shard or Shard()
-    exports = not shard.pages and shard.exports and len(findings) <= EMBEDDED_EXPORT_MAX
+    exports = not shard.pages and shard.exports and W.active_count(findings) <= EMBEDDED_EXPORT_MAX
     # Only the columns read here: filtering a bad night's million findings with their texts copied them all.
     findings = findings[[c for c in findings.columns if exports or c not in _TEXT_COLUMNS]]
     waived = []
@@ -702,9 +701,9 @@ def _export_data(
     """The finding rows the page downloads (nianbao.export_rows' columns), per landing row (f[i] for
     rows[i]). Each text is a template with its digits cut out (t, shared: a rule's messages differ
     only in their numbers) and those digits: a bad night's 60,000 findings in a few MB, not 40.
-    Beyond EMBEDDED_EXPORT_MAX findings the page would grow by megabytes per 10,000: it carries none,
-    and its buttons point to `nianbao export` (benchmarks/site.md)."""
-    if len(findings) > EMBEDDED_EXPORT_MAX or not embed:
+    Beyond EMBEDDED_EXPORT_MAX findings the page would grow by megabytes per 10,000: landing_page then
+    passes embed=False, the page carries none, and its buttons point to `nianbao export` (benchmarks/site.md)."""
+    if not embed:
         return {
             "h": X.HEADERS,
             "off": f"本次共 {len(findings):,} 条问题,超过页面内下载的上限 {EMBEDDED_EXPORT_MAX:,} 条;"
@@ -1170,7 +1169,7 @@ def write_pages(
         for rid, ambiguous in zip(per_report["report_id"].to_pylist(), per_report["ambiguous_max"].to_pylist())
     }
     # The diagnoses as objects only for a page that embeds its download rows (a small night).
-    small = len(W.active(findings)) <= EMBEDDED_EXPORT_MAX
+    small = W.active_count(findings) <= EMBEDDED_EXPORT_MAX
     page = functools.partial(landing_page, levels=levels, diagnosed=localise.from_table(diagnoses) if small else {})
     shard = _province_pages(out, page, summary, findings, resolved, gx_links, problems, checked or {}, located)
     landing.write_text(
@@ -1204,7 +1203,7 @@ def _province_pages(
     f_jur = findings.region.fillna("").map(jur_of)
     r_jur = resolved.region.fillna("").map(jur_of)
     jurs = sorted(set(jur_of.values()))
-    embed = len(W.active(findings)) <= EMBEDDED_EXPORT_MAX
+    embed = W.active_count(findings) <= EMBEDDED_EXPORT_MAX
     (out / "regions").mkdir(exist_ok=True)
     links = {jur: f"regions/{i:03d}.html" for i, jur in enumerate(jurs)}
     pages = []
