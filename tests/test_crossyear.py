@@ -223,6 +223,42 @@ def test_nightly_findings_of_synthetic_pairs(engine, synthetic, tmp_path):
     assert {a["reason"] for a in ambiguous} == {K.SAME_YEAR}
 
 
+@pytest.mark.parametrize(
+    "where",
+    [{"report_ids": [A22, B22]}, {"year": [2022]}, {"agency": ["财政局"], "year": [2022, 2024]}, {"region": ["浙江"]}],
+    ids=repr,
+)
+def test_a_selection_picks_its_rows_of_the_whole_asset(where, synthetic, tmp_path):
+    """The year pairs of a selection (an incremental night's reports, --select) are the whole asset's
+    rows of the selected reports, last year's reports read outside the selection."""
+
+    def rows(prepared) -> dict:
+        cur = prepared.keepalive.execute("SELECT * FROM year_pairs")
+        names = [d[0] for d in cur.description]
+        return {r[0]: dict(zip(names, r)) for r in cur.fetchall()}
+
+    def picked(rid: str, agency: str, region: str, year: int) -> bool:
+        return (
+            rid in where.get("report_ids", [rid])
+            and year in where.get("year", [year])
+            and all(a in agency for a in where.get("agency", []))
+            and all(region.startswith(p) for p in where.get("region", []))
+        )
+
+    every = E.prepare("duckdb", synthetic, work_dir=tmp_path / "all")
+    some = E.prepare("duckdb", synthetic, work_dir=tmp_path / "some", where=where)
+    try:
+        query = "SELECT report_id, agency, region, year FROM nb_reports"
+        meta = {r: (a, g, y) for r, a, g, y in every.keepalive.execute(query).fetchall()}
+        whole, part = rows(every), rows(some)
+        expected = {rid for rid in whole if picked(rid, *meta[rid])}
+        assert expected and expected < set(whole)
+        assert part == {rid: whole[rid] for rid in expected}
+    finally:
+        every.close()
+        some.close()
+
+
 def test_a_single_year_has_no_pairs_and_no_new_findings(ctx, tmp_path):
     data = write_data(tmp_path / "data", base_reports())
     prepared = E.prepare("duckdb", data, work_dir=tmp_path / "work")

@@ -139,3 +139,39 @@ def test_pages_show_trends_timelines_and_resolved_agencies(five_runs):
     assert 'id="timeline"' in clean_page and "已整改" in clean_page and five_runs["runs"][3] in clean_page
     fees_page = (site / "agencies" / f"{ids[FEES]}.html").read_text(encoding="utf-8")
     assert "再次出现" in fees_page and five_runs["runs"][0] in fees_page
+
+
+def test_a_night_reads_the_state_of_the_last_runs_not_every_events_file(five_runs, tmp_path, monkeypatch):
+    """The state after each of the last two runs is kept beside the events (ledger.write_state); a night
+    folds the latest with the events after it, to what folding every events file gives, and passes over
+    a state file it cannot read."""
+    import shutil
+
+    from nianbao import paths
+
+    runs = five_runs["runs"]
+    shutil.copytree(five_runs["root"] / "uncommitted" / "history", tmp_path / "uncommitted" / "history")
+    monkeypatch.setattr(paths, "UNCOMMITTED", tmp_path / "uncommitted")
+    (folder,) = (tmp_path / "uncommitted" / "history").iterdir()
+    scope = json.loads((folder / "scope.json").read_text(encoding="utf-8"))
+    assert sorted(p.name for p in folder.glob("state-*.parquet")) == [f"state-{r}.parquet" for r in runs[-2:]]
+    later = "99999999T000000000000Z-nightly"  # a run after all five
+
+    def folded(events: pd.DataFrame) -> pd.DataFrame:
+        return ledger.fold(events).astype(object).where(lambda d: d.notna(), None)
+
+    every = folded(ledger.read_events(scope, before=later))
+    assert len(every) and every.reopened.str.len().gt(0).any() and every.resolved_at.notna().any()
+    for run in runs[-2:]:  # each state file is the history up to its run
+        kept = pq.read_table(folder / f"state-{run}.parquet").to_pandas().astype(object)
+        pd.testing.assert_frame_equal(
+            kept.where(kept.notna(), None), folded(ledger.read_events(scope, before=run + "~"))
+        )
+    # The first three events files gone: the state of run 5 (and its events) still tells everything.
+    for run in runs[:3]:
+        (folder / f"events-{run}.parquet").unlink()
+    pd.testing.assert_frame_equal(folded(ledger.history_before(scope, later)), every)
+    assert not folded(ledger.read_events(scope, before=later)).equals(every)  # the state was what read it
+    # Run 5's state file unreadable: run 4's and the events after it; with neither, the events alone.
+    (folder / f"state-{runs[4]}.parquet").write_bytes(b"not parquet")
+    pd.testing.assert_frame_equal(folded(ledger.history_before(scope, later)), every)

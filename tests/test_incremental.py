@@ -373,3 +373,33 @@ def test_suites_of_reports_validated_or_carried():
     assert got.drop(["suites"]).equals(table.drop(["suites"]))
     # applications: 2 in 2021's asset + 1 in 2019's; review_litigation: 2.
     assert incremental.covered(got) == 3
+
+
+def test_engine_takes_the_agency_keys_made_with_the_hashes(tmp_path):
+    """The keys the incremental plan makes with its hashes, handed to the engine, give the derived
+    assets what building them again gives: the same year pairs, records and violations."""
+    from nianbao import engines, incremental
+
+    data = tmp_path / "data"
+    subprocess.run(
+        [sys.executable, "-m", "nianbao", "synth", "--series", "2021-2023", "--agencies", "12", "--out", str(data)],
+        check=True,
+        capture_output=True,
+    )
+    snapshot = datafolder.as_snapshot(data)
+    hashed = incremental.report_hashes(snapshot)
+    assert hashed.keys.num_rows == hashed.hashes.num_rows and hashed.keys_record["linked_reports"] > 0
+    built = engines.prepare("duckdb", snapshot, work_dir=tmp_path / "built")
+    loaded = engines.prepare("duckdb", snapshot, work_dir=tmp_path / "loaded", agency_keys=hashed.agency_keys)
+    try:
+
+        def pairs(prepared) -> list[tuple]:
+            return sorted(prepared.keepalive.execute("SELECT * FROM year_pairs").fetchall(), key=repr)
+
+        assert pairs(loaded) == pairs(built) and len(pairs(built)) > 0
+        strip = {s: {k: v for k, v in d.items() if k != "seconds"} for s, d in built.derived.items()}
+        assert {s: {k: v for k, v in d.items() if k != "seconds"} for s, d in loaded.derived.items()} == strip
+        assert loaded.violations.sort_by("report_id").equals(built.violations.sort_by("report_id"))
+    finally:
+        built.close()
+        loaded.close()

@@ -164,6 +164,19 @@ def pair_keys(agencies: list[str | None], regions: list[str | None]) -> tuple[li
     return [k for k, _ in out], [two for _, two in out]
 
 
+def load_keys(con, prefix: str, table: str, keys, record: dict) -> dict:
+    """The table <prefix><table> from keys build_keys made over the same reports (an Arrow table of
+    report_id, agency_key); its record, as build_keys returned it."""
+    con.register(f"{prefix}{table}_made", keys)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {prefix}{table} AS SELECT report_id, agency_key FROM {prefix}{table}_made"
+        )
+    finally:
+        con.unregister(f"{prefix}{table}_made")
+    return dict(record)
+
+
 def build_keys(con, prefix: str, table: str) -> dict:
     """The table <prefix><table> (report_id, agency_key) of every report in <prefix>reports (a selection
     picks this year's reports; last year's may lie outside it), NULL where a link would be a guess;

@@ -20,11 +20,11 @@ report of Y−1, whatever tables it has.
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import duck
 from . import rules as RL
 from . import schema as S
 
@@ -182,7 +182,7 @@ ORDER BY report_id, rule_id
 def evaluate(tables: dict[str, pa.Table], changes: pa.Table) -> pa.Table:
     """The cross-year truth of one chunk's final tables; raises when a row has no change to explain it."""
     ops = operands()
-    con = duckdb.connect()
+    con = duck.connect()
     try:
         # only the operands: a CTE read twice is materialised, and table 三 has 190 columns
         used = {o[2] for o in ops}

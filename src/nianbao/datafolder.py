@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from . import duck
 from . import schema as S
 
 REPORTS = "reports"
@@ -243,10 +244,8 @@ def write_report(rows: dict[str, list[dict]], out: Path, stem: str = "gate") -> 
 
 def unsafe_row(data: Path | Snapshot) -> tuple[str, str] | None:
     """(file, report id) of a row whose id is not R+16 hex digits, or whose level is unknown; None if none."""
-    import duckdb
-
     snapshot = as_snapshot(data)
-    con = duckdb.connect()
+    con = duck.connect()
     try:
         levels = ", ".join("'" + lv + "'" for lv in S.LEVELS)
         for table in (REPORTS, *S.STATUTORY_TABLES):
@@ -269,13 +268,11 @@ def unsafe_row(data: Path | Snapshot) -> tuple[str, str] | None:
 
 def count_reports(data: Path | Snapshot) -> int:
     """Number of distinct report ids in `reports`."""
-    import duckdb
-
     files = [str(f) for f in as_snapshot(data).files(REPORTS)]
     if not files:
         return 0
 
-    con = duckdb.connect()
+    con = duck.connect()
     try:
         return con.execute(
             "SELECT count(DISTINCT report_id) FROM read_parquet(?, union_by_name=true)", [files]
@@ -292,7 +289,7 @@ def checked_by_region(data: Path | Snapshot) -> dict[str, int]:
     files = [str(f) for f in as_snapshot(data).files(REPORTS)]
     if not files:
         return {}
-    con = duckdb.connect()
+    con = duck.connect()
     query = (  # ordered: the landing page must not change with DuckDB's hash order
         "SELECT coalesce(region, ''), count(DISTINCT report_id) FROM read_parquet(?, union_by_name=true) {} "
         "GROUP BY 1 ORDER BY 1"
@@ -373,7 +370,6 @@ def values_of(values: Mapping | None, columns: tuple[str, ...]) -> list:
 
 def read_reports(data: Path | Snapshot, report_ids: Iterable[str], *, with_text: bool = True) -> dict[str, dict]:
     """Meta, values and printed text of the given reports: {id: {"meta", "values": {table: {col: v}}, "text"}}."""
-    import duckdb
     import pyarrow as pa
 
     snapshot = as_snapshot(data)
@@ -382,7 +378,7 @@ def read_reports(data: Path | Snapshot, report_ids: Iterable[str], *, with_text:
     out: dict[str, dict] = {i: {"meta": {}, "values": {}, "text": {}} for i in ids}
     if not ids:
         return out
-    con = duckdb.connect()
+    con = duck.connect()
     try:
         con.register("wanted", pa.table({"report_id": pa.array(ids, pa.string())}))
 

@@ -14,16 +14,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import agency_key, datafolder, derived, paths
+from . import agency_key, datafolder, derived, duck, localise, paths
 from . import findings as F
 from . import rules as R
 
@@ -70,6 +70,8 @@ def state_hash(version: str) -> str:
     rules = [dataclasses.asdict(r) for r in R.RULES]
     h.update(json.dumps(rules, sort_keys=True, ensure_ascii=False, default=str).encode())
     h.update(f"[version]{version}".encode())
+    # Whether reports are localised: a night with it off has no diagnoses to carry.
+    h.update(f"[localise]{os.environ.get(localise.OFF_ENV, '').lower() == 'off'}".encode())
     # nianbao's own code too: its parsers of the text, its derived assets and explanations judge rows,
     # and an installed checkout keeps its version number while its code changes.
     h.update(b"[code]")
@@ -80,29 +82,56 @@ def state_hash(version: str) -> str:
 # --- per-report content hashes ------------------------------------------------------------------
 
 
-def _per_report(source: str | None) -> str:
-    """SELECT report_id, h: each report's rows of one table hashed, independent of their order."""
-    if source is None:
-        return "SELECT NULL::VARCHAR AS report_id, NULL::VARCHAR AS h WHERE false"
-    # DuckDB's own 64-bit row hash, summed (order-independent; a repeated row still counts, as it would
-    # not under XOR) with the row count: a quarter of the time of an md5 of each row as JSON, measured on
-    # the sections of a million reports (3.2 s against 13.6 s).
-    return (
-        "SELECT report_id, sum(hash(t)::HUGEINT)::VARCHAR || ':' || count(*)::VARCHAR AS h "
-        f"FROM (SELECT * FROM {source}) AS t GROUP BY report_id"
-    )
+_PARTS = {  # each table's part of a report's hashes
+    **dict.fromkeys(META_TABLES, "meta"),
+    **dict.fromkeys(TABLE_TABLES, "table"),
+    **dict.fromkeys(TEXT_TABLES, "text"),
+}
 
 
-def report_hashes(snapshot: datafolder.Snapshot) -> pa.Table:
-    """Every report's hashes, year and agency key (HASHES_SCHEMA, suites empty), computed in DuckDB
-    over every table of the snapshot the suites read; the agency keys are built as the run builds them
-    (nianbao.agency_key over the whole data folder)."""
-    con = duckdb.connect()
+def _hashes_sql(snapshot: datafolder.Snapshot) -> str:
+    """SELECT each report's hashes: every row of every table hashed with its table's name, then per
+    report and part (meta, table, text) summed (order-independent; a repeated row still counts, as it
+    would not under XOR) and hashed with the part's row count, in one GROUP BY over all the tables.
+    DuckDB's own 64-bit hash: a quarter of the time of an md5 of each row as JSON (measured on the
+    sections of a million reports, 3.2 s against 13.6 s); one GROUP BY, not one per table joined
+    after: 2 s less at a million reports."""
+    rows = [
+        f"SELECT report_id, '{part}' AS part, hash('{t}', t)::HUGEINT AS h FROM (SELECT * FROM {source}) AS t"
+        for t, part in _PARTS.items()
+        if (source := snapshot.source(t)) is not None
+    ]
+    if not rows:
+        rows = ["SELECT NULL::VARCHAR AS report_id, NULL::VARCHAR AS part, NULL::HUGEINT AS h WHERE false"]
+
+    def part_hash(part: str) -> str:
+        return f"hash(sum(h) FILTER (WHERE part = '{part}'), count(*) FILTER (WHERE part = '{part}'))::VARCHAR"
+
+    return f"""SELECT report_id, {part_hash("meta")} AS meta_hash, {part_hash("table")} AS table_hash,
+  {part_hash("text")} AS text_hash, count(*) FILTER (WHERE part = 'text') > 0 AS has_text
+FROM ({" UNION ALL ".join(rows)}) GROUP BY report_id"""
+
+
+@dataclass(frozen=True)
+class Hashed:
+    """Tonight's report hashes and the agency keys made for them: the engine takes the keys as they are
+    (nianbao.derived.build_inputs) instead of building them a second time."""
+
+    hashes: pa.Table  # HASHES_SCHEMA, suites empty
+    keys: pa.Table  # (report_id, agency_key), nianbao.agency_key.build_keys's table
+    keys_record: dict  # what build_keys records for run_results.json
+
+    @property
+    def agency_keys(self) -> tuple[pa.Table, dict]:
+        return self.keys, self.keys_record
+
+
+def report_hashes(snapshot: datafolder.Snapshot) -> Hashed:
+    """Every report's hashes, year and agency key, computed in DuckDB over every table of the snapshot
+    the suites read; the agency keys are built as the run builds them (nianbao.agency_key over the whole
+    data folder)."""
+    con = duck.connect()
     try:
-        parts = {t: _per_report(snapshot.source(t)) for t in derived.TABLES}
-        for t, sql in parts.items():
-            con.execute(f"CREATE TEMP TABLE h_{t} AS {sql}")
-        ids = " UNION ".join(f"SELECT report_id FROM h_{t}" for t in parts)
         reports = snapshot.source(datafolder.REPORTS)
         con.execute(
             "CREATE VIEW inc_reports AS SELECT report_id, agency, region, CAST(year AS INTEGER) AS year "
@@ -112,26 +141,21 @@ def report_hashes(snapshot: datafolder.Snapshot) -> pa.Table:
                 else "FROM (SELECT NULL AS report_id, NULL AS agency, NULL AS region, NULL AS year) WHERE false"
             )
         )
-        agency_key.build_keys(con, "inc_", "agency_keys")
-
-        def combined(tables: tuple[str, ...]) -> str:
-            joined = " || '|' || ".join(f"coalesce(h_{t}.h, '')" for t in tables)
-            return f"md5({joined})"
-
-        joins = " ".join(f"LEFT JOIN h_{t} USING (report_id)" for t in parts)
-        text = " OR ".join(f"h_{t}.h IS NOT NULL" for t in TEXT_TABLES)
-        return (
+        keys_record = agency_key.build_keys(con, "inc_", "agency_keys")
+        # Not in report order: nothing reads the hashes in order (a sort of a million ids took 2 s).
+        hashes = (
             con.sql(
-                f"""SELECT i.report_id, r.year, k.agency_key,
-  {combined(META_TABLES)} AS meta_hash, {combined(TABLE_TABLES)} AS table_hash,
-  {combined(TEXT_TABLES)} AS text_hash, ({text}) AS has_text, '' AS suites
-FROM ({ids}) AS i {joins}
+                f"""SELECT m.report_id, r.year, k.agency_key, m.meta_hash, m.table_hash, m.text_hash, m.has_text,
+  '' AS suites
+FROM ({_hashes_sql(snapshot)}) AS m
 LEFT JOIN inc_reports AS r USING (report_id) LEFT JOIN inc_agency_keys AS k USING (report_id)
-WHERE i.report_id IS NOT NULL ORDER BY i.report_id"""
+WHERE m.report_id IS NOT NULL"""
             )
             .to_arrow_table()
             .cast(HASHES_SCHEMA)
         )
+        keys = con.sql("SELECT report_id, agency_key FROM inc_agency_keys").to_arrow_table()
+        return Hashed(hashes, keys, keys_record)
     finally:
         con.close()
 
@@ -198,6 +222,7 @@ class Plan:
     deleted: tuple[str, ...] = ()
     revalidate: tuple[str, ...] = ()
     carried: tuple[str, ...] = ()
+    keys: tuple[pa.Table, dict] | None = None  # the agency keys made with the hashes (Hashed.agency_keys)
 
     def summary(self, carried_findings: int) -> dict:
         return {
@@ -215,7 +240,8 @@ def _previous_state(previous: Path) -> tuple[str | None, pa.Table | None]:
     try:
         doc = json.loads((previous / "run_results.json").read_text(encoding="utf-8"))
         hashes = pq.read_table(previous / HASHES_FILE).cast(HASHES_SCHEMA)
-        pq.read_metadata(previous / "findings.parquet")  # readable (carried_findings reads its rows)
+        for name in ("findings.parquet", "diagnoses.parquet"):  # readable: their rows are carried
+            pq.read_metadata(previous / name)
     except (OSError, ValueError, pa.ArrowException) as exc:  # a run whose outputs cannot be read: run full
         return f"unreadable: {type(exc).__name__}", None
     return doc.get(STATE_KEY), hashes
@@ -229,25 +255,48 @@ def _judged_everything(previous: Path) -> bool:
     return not doc.get("raised") and not codes & {"findings-disagree-with-gx", "unknown-expectation"}
 
 
-def plan(snapshot: datafolder.Snapshot, previous: Path | None, state: str, *, full_refresh: bool) -> Plan:
-    """Full or incremental, and which reports tonight validates again."""
-    hashes = report_hashes(snapshot)
+def full_reason(previous: Path | None, state: str, *, full_refresh: bool) -> tuple[str | None, pa.Table | None]:
+    """Why tonight must be full, known before the data is read (then the report hashes are computed
+    beside the engine's work, not before it); else (None, the last run's report hashes)."""
     if full_refresh:
-        return Plan(True, "--full-refresh", hashes)
+        return "--full-refresh", None
     if previous is None:
-        return Plan(True, "没有可对比的上次完成的 nightly 运行", hashes)
+        return "没有可对比的上次完成的 nightly 运行", None
     before_state, before = _previous_state(previous)
     if before is None:
-        return Plan(True, f"上次运行 {previous.name} 的结果无法读取({before_state})", hashes)
+        return f"上次运行 {previous.name} 的结果无法读取({before_state})", None
     if before_state != state:
-        return Plan(True, "规则、期望套件、检查点、插件或版本已变化(状态哈希不同)", hashes)
+        return "规则、期望套件、检查点、插件或版本已变化(状态哈希不同)", None
     if not _judged_everything(previous):  # its findings are not all a full run's: nothing to carry
-        return Plan(True, f"上次运行 {previous.name} 有期望执行出错或与 GX 不一致的问题", hashes)
+        return f"上次运行 {previous.name} 有期望执行出错或与 GX 不一致的问题", None
+    return None, before
+
+
+def plan(
+    snapshot: datafolder.Snapshot,
+    previous: Path | None,
+    state: str,
+    *,
+    full_refresh: bool,
+    hashed: Hashed | None = None,
+) -> Plan:
+    """Full or incremental, and which reports tonight validates again (`hashed`: tonight's hashes, when
+    already computed)."""
+    reason, before = full_reason(previous, state, full_refresh=full_refresh)
+    hashed = hashed or report_hashes(snapshot)
+    if reason is not None:
+        return Plan(True, reason, hashed.hashes, keys=hashed.agency_keys)
+    return compare(hashed, previous, before)
+
+
+def compare(hashed: Hashed, previous: Path, before: pa.Table) -> Plan:
+    """The plan from tonight's hashes and the last run's (`before`, read by full_reason)."""
+    hashes = hashed.hashes
     changed, deleted, revalidate = revalidate_ids(hashes, before)
     again = pa.array(sorted(revalidate), pa.string())
     carried = hashes["report_id"].filter(pc.invert(pc.is_in(hashes["report_id"], value_set=again)))
     if not len(carried):  # revalidate holds only tonight's reports
-        return Plan(True, "所有报告都需重新检查", hashes, previous, before, changed, deleted)
+        return Plan(True, "所有报告都需重新检查", hashes, previous, before, changed, deleted, keys=hashed.agency_keys)
     return Plan(
         False,
         "增量:只检查新增、更正的报告及依赖它们的报告",
@@ -257,7 +306,8 @@ def plan(snapshot: datafolder.Snapshot, previous: Path | None, state: str, *, fu
         changed,
         deleted,
         tuple(again.to_pylist()),
-        tuple(carried.to_pylist()),  # in id order: the hashes are
+        tuple(carried.to_pylist()),
+        keys=hashed.agency_keys,
     )
 
 
@@ -268,7 +318,7 @@ def revalidate_ids(now: pa.Table, before: pa.Table) -> tuple[tuple[str, ...], tu
     the reports to validate again are picked out of tonight's with Arrow: pandas set arithmetic over a
     million ids took 5 s."""
     cols = ["report_id", "year", *HASH_COLUMNS, "has_text"]
-    con = duckdb.connect()
+    con = duck.connect()
     try:
         con.register("now_h", now.select(cols))
         con.register("old_h", before.select(cols))
@@ -342,6 +392,20 @@ def carried_findings(p: Plan, run_id: str) -> pd.DataFrame:
     out["first_seen"] = run_id
     out["last_seen"] = run_id
     return F.to_frame(out)
+
+
+def carried_diagnoses(p: Plan, run_id: str) -> pa.Table:
+    """The last run's localisations of the reports carried, as tonight's: the same values and the same
+    failed rules give the same cells (nianbao.localise is deterministic); only the run id is tonight's."""
+    if p.full or not p.carried:
+        return localise.DIAGNOSES_SCHEMA.empty_table()
+    ids = pa.array(p.carried, pa.string())
+    parts = [
+        b.filter(pc.fill_null(pc.is_in(b["report_id"], value_set=ids), False))
+        for b in pq.ParquetFile(p.previous / "diagnoses.parquet").iter_batches()
+    ]
+    t = pa.Table.from_batches(parts, schema=localise.DIAGNOSES_SCHEMA)  # no batches: an empty table
+    return t.set_column(0, "run_id", pa.array([run_id] * t.num_rows, pa.string()))
 
 
 def carried_suites(p: Plan) -> pa.Table:

@@ -74,6 +74,7 @@ KIND_ZH = {
     FELLEGI_HOLT: "使全部勾稽关系成立的最少改动",
 }
 
+OFF_ENV = "NIANBAO_LOCALISE"  # "off": no localisation (the benchmark's baseline)
 DIAGNOSES_SCHEMA = pa.schema(
     [
         pa.field("run_id", pa.string()),

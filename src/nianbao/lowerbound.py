@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
-from . import datafolder, derived
+from . import datafolder, derived, duck
 from . import rules as RL
 from . import schema as S
 from . import violations as V
@@ -72,7 +71,7 @@ def sql(data_dir) -> str:
 
 def failures(data_dir, *, threads: int | None = None) -> pa.Table:
     """Every (report_id, rule_id) failure in the data folder, as a pyarrow Table."""
-    con = duckdb.connect(config={"threads": threads} if threads else {})
+    con = duck.connect(config={"threads": threads} if threads else {})
     try:
         con.execute("SET enable_progress_bar = false")
         _pair_views(con, datafolder.open_snapshot(Path(data_dir).resolve()))

@@ -31,13 +31,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import crossyear_truth as CY
+from . import duck
 from . import rules as RL
 from . import schema as S
 from . import synth_text as TX
@@ -768,7 +768,7 @@ def _truth(
 def _report_ids(agency: pa.Array, region: pa.Array, year: np.ndarray) -> np.ndarray:
     """schema.report_id_for for every row, computed by DuckDB's sha256 (same key, same digest)."""
     t = pa.table({"a": agency, "r": pc.fill_null(region, ""), "y": pa.array(year)})  # noqa: F841 (read by SQL)
-    con = duckdb.connect()
+    con = duck.connect()
     out = con.sql("SELECT 'R' || upper(substr(sha256(r || '|' || a || '|' || CAST(y AS VARCHAR)), 1, 16)) FROM t")
     return out.to_arrow_table().column(0).to_numpy(zero_copy_only=False).astype(object)
 

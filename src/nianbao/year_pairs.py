@@ -83,12 +83,19 @@ def sql(where_conds: list[str], prefix: str = "nb_") -> str:
     compared = (
         f"r.format_version = '{S.FORMAT_2021}' AND COALESCE(pr.format_version, '{S.FORMAT_2021}') = '{S.FORMAT_2021}'"
     )
-    conds = " AND ".join(["k.agency_key IS NOT NULL", *where_conds])
+    # The selection picks this year's rows before the joins: as a WHERE after them, DuckDB joined every
+    # report's pair first (an incremental night's 6,000 reports of a million: 10.3 s, here 3.8 s).
+    this_year = f"{prefix}applications"
+    if where_conds:
+        this_year = (
+            f"(SELECT t.* FROM {prefix}applications AS t JOIN {prefix}reports AS r ON r.report_id = t.report_id "
+            f"WHERE {' AND '.join(where_conds)})"
+        )
     return f"""SELECT t.report_id, r.format_version, {cur}, {prev},
   pk.report_id AS prev_report_id, CAST(r.year - 1 AS INTEGER) AS prev_year,
   COALESCE(pr.parse_status, '{MISSING}') AS prev_status, pr.format_version AS prev_format_version,
   {active}, {prev_active}, CASE WHEN {compared} THEN NULL ELSE 1 END AS {NOT_COMPARED}
-FROM {prefix}applications AS t
+FROM {this_year} AS t
 JOIN {prefix}reports AS r ON r.report_id = t.report_id
 JOIN {prefix}{KEYS_TABLE} AS k ON k.report_id = t.report_id
 LEFT JOIN {prefix}active_disclosure AS ta ON ta.report_id = t.report_id
@@ -98,6 +105,6 @@ LEFT JOIN (SELECT k2.report_id, k2.agency_key, r2.year FROM {prefix}{KEYS_TABLE}
 LEFT JOIN {prefix}reports AS pr ON pr.report_id = pk.report_id
 LEFT JOIN {prefix}applications AS pa ON pa.report_id = pk.report_id
 LEFT JOIN {prefix}active_disclosure AS pt ON pt.report_id = pk.report_id
-WHERE {conds} AND EXISTS (
+WHERE k.agency_key IS NOT NULL AND EXISTS (
   SELECT 1 FROM {prefix}{KEYS_TABLE} AS ke JOIN {prefix}reports AS re ON re.report_id = ke.report_id
   WHERE ke.agency_key = k.agency_key AND re.year < r.year)"""

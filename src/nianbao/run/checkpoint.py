@@ -190,19 +190,58 @@ def _exit_for(outputs: Outputs) -> ExitCode:
     )
 
 
-def _context_and_data(plan: RunPlan, summary: dict, t0: float, where: dict | None):
-    """The GX context and the data bound to it: the engine loads the data while GX is imported (seconds
-    of Python; DuckDB works outside the GIL)."""
-    with ThreadPoolExecutor(1, thread_name_prefix="nianbao-prepare") as pool:
-        preparing = pool.submit(
-            _timed,
+def _plan_and_prepare(plan: RunPlan, previous: Path | None, summary: dict):
+    """The incremental plan and the engine's data for what it selects: (plan, prepared, seconds to prepare).
+
+    A night known to be full before the data is read hashes its reports beside the engine's work; an
+    incremental one first (the hashes say what to load), and the engine takes the agency keys made
+    with them."""
+    where = plan.selection.where()
+
+    def prepare(where: dict | None, keys=None):
+        return _timed(
             engines.prepare,
             plan.engine,
             plan.snapshot,
             db_url=plan.db_url,
             where=where,
             work_dir=plan.run_tmp / "engine",
+            agency_keys=keys,
         )
+
+    if not plan.incremental:  # a gate or a selection validates what it selects
+        return (None, *prepare(where))
+    t = time.perf_counter()
+    from importlib.metadata import version
+
+    state = incremental.state_hash(version("nianbao"))  # not _versions(): it imports GX, seconds
+    summary[incremental.STATE_KEY] = state
+    reason, before = incremental.full_reason(previous, state, full_refresh=plan.full_refresh)
+    if reason is None and plan.engine != "duckdb":  # the reports each asset holds are read from DuckDB's tables
+        reason = f"增量运行只支持 duckdb 引擎(本次为 {plan.engine})"
+    if reason is not None:
+        if plan.engine != "duckdb":  # no hashes recorded (_hashes_with_suites): the next nightly is full
+            inc = incremental.Plan(True, reason, incremental.HASHES_SCHEMA.empty_table())
+            return (inc, *prepare(where))
+        with ThreadPoolExecutor(1, thread_name_prefix="nianbao-hashes") as pool:
+            hashing = pool.submit(incremental.report_hashes, plan.snapshot)
+            prepared = prepare(where)
+            inc = incremental.Plan(True, reason, hashing.result().hashes)
+        summary["timings"]["incremental_plan_s"] = round(time.perf_counter() - t, 3)
+        return (inc, *prepared)
+    hashed = incremental.report_hashes(plan.snapshot)
+    inc = incremental.compare(hashed, previous, before)
+    summary["timings"]["incremental_plan_s"] = round(time.perf_counter() - t, 3)
+    if not inc.full:  # the reports to validate again; the others' findings are carried
+        where = {**(where or {}), "report_ids": list(inc.revalidate)}
+    return (inc, *prepare(where, hashed.agency_keys))
+
+
+def _context_and_data(plan: RunPlan, summary: dict, t0: float, previous: Path | None):
+    """The incremental plan, the GX context and the data bound to it: the plan is made and the engine
+    loads the data while GX is imported (seconds of Python; DuckDB works outside the GIL)."""
+    with ThreadPoolExecutor(1, thread_name_prefix="nianbao-prepare") as pool:
+        preparing = pool.submit(_plan_and_prepare, plan, previous, summary)
         from ..context import ConfigurationError, get_context  # after the cheap checks: GX takes seconds
 
         try:
@@ -212,14 +251,14 @@ def _context_and_data(plan: RunPlan, summary: dict, t0: float, where: dict | Non
         summary["timings"]["context_s"] = round(time.perf_counter() - t0, 3)
         t = time.perf_counter()
         try:
-            prepared, summary["timings"]["prepare_s"] = preparing.result()
+            inc, prepared, summary["timings"]["prepare_s"] = preparing.result()
             attached = engines.bind(ctx, prepared)
         except engines.DataFolderError as exc:
             raise RunError(ExitCode.INPUT_UNREADABLE, f"数据目录无法使用:{exc}") from exc
         except ValueError as exc:
             raise RunError(ExitCode.CONFIG_ERROR, f"引擎 {plan.engine}:{exc}") from exc
     summary["timings"]["attach_wait_s"] = round(time.perf_counter() - t, 3)
-    return ctx, attached
+    return inc, ctx, attached
 
 
 def _load_checkpoint(ctx, plan: RunPlan):
@@ -270,11 +309,7 @@ def execute(plan: RunPlan, extra: dict | None = None) -> RunOutcome:
     summary["snapshot"] = plan.snapshot.id
     summary["reports_in_data"] = check_data(plan.snapshot)
     previous = history.previous_run(run_scope)
-    inc = _incremental_plan(plan, previous, summary)
-    where = plan.selection.where()
-    if inc is not None and not inc.full:  # the reports to validate again; the others' findings are carried
-        where = {**(where or {}), "report_ids": list(inc.revalidate)}
-    ctx, attached = _context_and_data(plan, summary, t0, where)
+    inc, ctx, attached = _context_and_data(plan, summary, t0, previous)
     # Nothing to check is no pass (the site and `latest` stay as they are); a night without a change has
     # nothing to validate again and every finding carried.
     if not attached.prepared.reports and (inc is None or inc.full):
@@ -326,6 +361,7 @@ def execute(plan: RunPlan, extra: dict | None = None) -> RunOutcome:
         deadlines=plan.shared_site,  # R28 from the reports' own dates; a draft has none
         derived_values=attached.prepared.derived_values,
         carried=carried,
+        carried_diagnoses=None if inc is None or inc.full else incremental.carried_diagnoses(inc, plan.run_id),
         reports_covered=None if inc is None or inc.full else incremental.covered(hashes),
     )
     if inc is not None:
@@ -333,23 +369,6 @@ def execute(plan: RunPlan, extra: dict | None = None) -> RunOutcome:
     summary["derived_assets"] = attached.prepared.derived  # year pairs: reports linked, ambiguous links
     carried_keys = set(zip(carried.report_id.tolist(), carried.rule_id.tolist()))
     return _publish(plan, summary, outputs, staging, t0, hashes, carried_keys)
-
-
-def _incremental_plan(plan: RunPlan, previous: Path | None, summary: dict) -> incremental.Plan | None:
-    """For the default nightly: full or incremental, and which reports to validate again
-    (nianbao.incremental); None for a gate or a selected run, which validate what they select."""
-    if not plan.incremental:
-        return None
-    t = time.perf_counter()
-    from importlib.metadata import version
-
-    state = incremental.state_hash(version("nianbao"))  # not _versions(): it imports GX, seconds
-    summary[incremental.STATE_KEY] = state
-    inc = incremental.plan(plan.snapshot, previous, state, full_refresh=plan.full_refresh)
-    if not inc.full and plan.engine != "duckdb":  # the reports each asset holds are read from DuckDB's tables
-        inc = incremental.Plan(True, f"增量运行只支持 duckdb 引擎(本次为 {plan.engine})", inc.hashes)
-    summary["timings"]["incremental_plan_s"] = round(time.perf_counter() - t, 3)
-    return inc
 
 
 def _hashes_with_suites(inc: incremental.Plan | None, prepared) -> pa.Table | None:
@@ -403,6 +422,8 @@ def _publish(
     plan.run_tmp.rename(run_dir)
     # After the run is in place: a run that died before has no history rows; once written, never rewritten.
     ledger.write_events(summary["scope"], plan.run_id, outputs.events)
+    if outputs.history_state is not None:  # after the events: a state file stands for events that exist
+        ledger.write_state(summary["scope"], plan.run_id, outputs.history_state)
     if plan.shared_site:
         site.publish(staging, plan.run_id)
     else:

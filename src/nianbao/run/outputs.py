@@ -17,13 +17,14 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import collector, datafolder, forked, history_pages, ledger, localise, report, roster
 from .. import findings as F
 from .. import rules as R
 from .. import waivers as W
 
-LOCALISE_ENV = "NIANBAO_LOCALISE"  # "off": no localisation (the benchmark's baseline)
+LOCALISE_ENV = localise.OFF_ENV
 PARALLEL_FROM = 2000  # reports to localise; below this, forking costs more than it saves
 CHUNK_REPORTS = 50_000  # reports with findings read back at a time (a bad night's memory: benchmarks/scale.md)
 CHUNK_ENV = "NIANBAO_CHUNK_REPORTS"  # a smaller chunk for a machine with less memory
@@ -57,6 +58,7 @@ class Outputs:
     diagnoses: pa.Table
     # This run's rows of the history across runs (nianbao.ledger), written when the run is published.
     events: pd.DataFrame = field(default_factory=ledger.EVENTS_SCHEMA.empty_table().to_pandas)
+    history_state: pd.DataFrame | None = None  # the history's state after this run (ledger.write_state)
 
 
 class _Laps:
@@ -107,15 +109,17 @@ def write_outputs(
     deadlines: bool = False,
     derived_values: dict | None = None,
     carried: pd.DataFrame | None = None,
+    carried_diagnoses: pa.Table | None = None,
     reports_covered: int | None = None,
 ) -> Outputs:
     """Findings from GX's verdicts, history against the previous run, and the Chinese pages in site_dir; every
     value read back comes from the run's snapshot of the data folder.
 
     An incremental nightly (nianbao.incremental) gives the findings it carries from the last run for the
-    reports it did not validate again (`carried`, explained then: their rows have not changed), and the
-    number of reports the run covers (`reports_covered`, what a full run would have validated): history,
-    waivers, diagnoses and pages are then made of them exactly as of the findings found tonight."""
+    reports it did not validate again (`carried`, explained then: their rows have not changed), their
+    localisations (`carried_diagnoses`) and the number of reports the run covers (`reports_covered`,
+    what a full run would have validated): history, waivers and pages are then made of them exactly as
+    of the findings found tonight."""
     lap = _Laps(summary["timings"].setdefault("outputs", {}), summary["timings"].setdefault("outputs_rss_mb", {}))
     collected = F.collect(checkpoint_result, selected, violations)
     lap("collect_s")
@@ -139,12 +143,16 @@ def write_outputs(
             levels.update((rid, (rep["meta"] or {}).get("level")) for rid, rep in reports.items())
             lap.add("read_reports_s")
             part, part_problems = F.build(run_id, _within(collected, set(chunk)), reports, selected)
+            tonight = part
             if carried is not None and len(carried):
                 part = F.to_frame(pd.concat([part, carried[carried.report_id.isin(chunk)]], ignore_index=True))
             problems += part_problems
             built.append(part)
             lap.add("explain_s")
-            diagnosed.append(diagnose(run_id, part, reports))
+            if carried_diagnoses is None:
+                diagnosed.append(diagnose(run_id, part, reports))
+            else:  # only tonight's reports are localised; the carried ones' cells are the last run's
+                diagnosed.append(_in_report_order(diagnose(run_id, tonight, reports), carried_diagnoses, chunk))
             lap.add("localise_s")
             if len(chunks) == 1:
                 kept = reports
@@ -175,8 +183,9 @@ def write_outputs(
         findings, summary["waivers"] = W.apply(findings, waivers, W.today())
         pages_extra: dict = {}
         events = ledger.EVENTS_SCHEMA.empty_table().to_pandas()
+        state = None
         if scope is not None:
-            findings, events, pages_extra = _ledger(findings, run_id, scope, data, trend_runs, site_dir)
+            findings, events, state, pages_extra = _ledger(findings, run_id, scope, data, trend_runs, site_dir)
         if roster_file is not None:
             pages_extra["landing_extra"] = roster.section_html(listed) + pages_extra.get("landing_extra", "")
         summary["counts"] = {**F.counts(findings, resolved), "localised": localised_counts(diagnoses)}
@@ -213,7 +222,7 @@ def write_outputs(
         lap("landing_page_s")
         summary["timings"]["findings_and_pages_s"] = round(sum(lap.steps.values()), 3)
         summary["timings"]["peak_mb_after_pages"] = peak_mb()
-    return Outputs(findings, resolved, collected, problems, landing, diagnoses, events)
+    return Outputs(findings, resolved, collected, problems, landing, diagnoses, events, state)
 
 
 def _ledger(
@@ -223,10 +232,11 @@ def _ledger(
     data: datafolder.Snapshot,
     trend_runs: int,
     site_dir: Path,
-) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Findings with first/last seen from the history across runs, this run's events, and what the pages
-    show of it: each agency's timeline, the counts per run by region and rule, and a page for every
-    agency whose findings are all resolved (written here: it keeps its page)."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
+    """Findings with first/last seen from the history across runs, this run's events, the history's
+    state after it, and what the pages show of it: each agency's timeline, the counts per run by region
+    and rule, and a page for every agency whose findings are all resolved (written here: it keeps its
+    page)."""
 
     def still_present(ids: set[str]) -> list[str]:
         return [r for r, rep in datafolder.read_reports(data, ids, with_text=False).items() if rep["meta"]]
@@ -249,7 +259,7 @@ def _ledger(
         return {r: history_pages.timeline_html(t) for r, t in ledger.timelines(state, ids).items()}
 
     landing_extra = trends + history_pages.resolved_list_html(quiet_pages)
-    return findings, events, {"agency_extra": agency_extra, "landing_extra": landing_extra}
+    return findings, events, state, {"agency_extra": agency_extra, "landing_extra": landing_extra}
 
 
 def diagnose(run_id: str, findings: pd.DataFrame, reports: dict[str, dict]) -> pa.Table:
@@ -277,6 +287,14 @@ def diagnose(run_id: str, findings: pd.DataFrame, reports: dict[str, dict]) -> p
     if parts is None:
         return localise.diagnose(run_id, by_report, reports)
     return pa.concat_tables(parts) if parts else localise.DIAGNOSES_SCHEMA.empty_table()
+
+
+def _in_report_order(tonight: pa.Table, carried: pa.Table, chunk: list[str]) -> pa.Table:
+    """Tonight's diagnoses and the carried ones of a chunk's reports, in report order as one pass makes
+    them (a stable sort: each report's rows keep their order)."""
+    mine = carried.filter(pc.is_in(carried["report_id"], value_set=pa.array(chunk, pa.string())))
+    both = pa.concat_tables([tonight, mine])
+    return both.take(pc.sort_indices(both, sort_keys=[("report_id", "ascending")]))
 
 
 def localised_counts(diagnoses: pa.Table) -> dict[str, int]:

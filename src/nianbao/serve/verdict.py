@@ -28,11 +28,10 @@ from collections import namedtuple
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from .. import datafolder, engines, localise
+from .. import datafolder, duck, engines, localise
 from .. import findings as F
 from .. import rules as R
 from .. import schema as S
@@ -99,7 +98,7 @@ class DraftChecks:
     def __init__(self, judged: frozenset[tuple[str, str]]):
         self.judged = judged
         self.selected = parse_selection(()).rule_selected  # a gate without --select: every rule counts
-        self.con = duckdb.connect()
+        self.con = duck.connect()
         # A plan made once and kept must not rest on the data it was made on: the optimiser folds
         # predicates by the tables' statistics (over an empty table, to constants). Without it the
         # plan is the queries as written, whatever rows come.
