@@ -40,4 +40,6 @@ trap stop_pg EXIT
 runuser -u postgres -- "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" nianbao
 export NIANBAO_PG_URL="postgresql+psycopg2://postgres@127.0.0.1:$PGPORT/nianbao"
 
-python3 -m pytest "$@"
+# Two workers, a test file to each in turn (pytest-xdist): a file's module fixtures stay on one worker,
+# and each worker has a PostgreSQL database of its own (tests/conftest.py).
+python3 -m pytest -n 2 --dist loadfile "$@"
