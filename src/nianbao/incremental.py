@@ -222,7 +222,6 @@ class Plan:
     deleted: tuple[str, ...] = ()
     revalidate: tuple[str, ...] = ()
     carried: tuple[str, ...] = ()
-    keys: tuple[pa.Table, dict] | None = None  # the agency keys made with the hashes (Hashed.agency_keys)
 
     def summary(self, carried_findings: int) -> dict:
         return {
@@ -272,20 +271,13 @@ def full_reason(previous: Path | None, state: str, *, full_refresh: bool) -> tup
     return None, before
 
 
-def plan(
-    snapshot: datafolder.Snapshot,
-    previous: Path | None,
-    state: str,
-    *,
-    full_refresh: bool,
-    hashed: Hashed | None = None,
-) -> Plan:
-    """Full or incremental, and which reports tonight validates again (`hashed`: tonight's hashes, when
-    already computed)."""
+def plan(snapshot: datafolder.Snapshot, previous: Path | None, state: str, *, full_refresh: bool) -> Plan:
+    """Full or incremental, and which reports tonight validates again (a run makes it in two steps,
+    nianbao.run.checkpoint: full_reason, then the hashes and compare)."""
     reason, before = full_reason(previous, state, full_refresh=full_refresh)
-    hashed = hashed or report_hashes(snapshot)
+    hashed = report_hashes(snapshot)
     if reason is not None:
-        return Plan(True, reason, hashed.hashes, keys=hashed.agency_keys)
+        return Plan(True, reason, hashed.hashes)
     return compare(hashed, previous, before)
 
 
@@ -296,7 +288,7 @@ def compare(hashed: Hashed, previous: Path, before: pa.Table) -> Plan:
     again = pa.array(sorted(revalidate), pa.string())
     carried = hashes["report_id"].filter(pc.invert(pc.is_in(hashes["report_id"], value_set=again)))
     if not len(carried):  # revalidate holds only tonight's reports
-        return Plan(True, "所有报告都需重新检查", hashes, previous, before, changed, deleted, keys=hashed.agency_keys)
+        return Plan(True, "所有报告都需重新检查", hashes, previous, before, changed, deleted)
     return Plan(
         False,
         "增量:只检查新增、更正的报告及依赖它们的报告",
@@ -307,7 +299,6 @@ def compare(hashed: Hashed, previous: Path, before: pa.Table) -> Plan:
         deleted,
         tuple(again.to_pylist()),
         tuple(carried.to_pylist()),
-        keys=hashed.agency_keys,
     )
 
 
