@@ -346,10 +346,11 @@ def test_unreadable_previous_run_is_full(tmp_path):
     previous = tmp_path / "run"
     previous.mkdir()
     (previous / "run_results.json").write_text("{not json", encoding="utf-8")
-    p = incremental.plan(datafolder.as_snapshot(data), previous, "state", full_refresh=False)
-    assert p.full and "无法读取" in p.reason and p.hashes.num_rows == 1
-    p = incremental.plan(datafolder.as_snapshot(data), None, "state", full_refresh=False)
-    assert p.full
+    reason, before = incremental.full_reason(previous, "state", full_refresh=False)
+    assert before is None and "无法读取" in reason
+    assert incremental.report_hashes(datafolder.as_snapshot(data)).hashes.num_rows == 1
+    reason, _ = incremental.full_reason(None, "state", full_refresh=False)
+    assert reason is not None
 
 
 def test_suites_of_reports_validated_or_carried():

@@ -164,29 +164,26 @@ def pair_keys(agencies: list[str | None], regions: list[str | None]) -> tuple[li
     return [k for k, _ in out], [two for _, two in out]
 
 
-def load_keys(con, prefix: str, table: str, keys, record: dict) -> dict:
-    """The table <prefix><table> from keys build_keys made over the same reports (an Arrow table of
-    report_id, agency_key); its record, as build_keys returned it."""
-    con.register(f"{prefix}{table}_made", keys)
-    try:
-        con.execute(
-            f"CREATE OR REPLACE TABLE {prefix}{table} AS SELECT report_id, agency_key FROM {prefix}{table}_made"
-        )
-    finally:
-        con.unregister(f"{prefix}{table}_made")
-    return dict(record)
-
-
-def build_keys(con, prefix: str, table: str) -> dict:
+def build_keys(con, prefix: str, table: str, made: tuple | None = None) -> dict:
     """The table <prefix><table> (report_id, agency_key) of every report in <prefix>reports (a selection
     picks this year's reports; last year's may lie outside it), NULL where a link would be a guess;
     what run_results.json records: how many reports are linked, and the ambiguous ones.
 
     Python keys the distinct (agency, region) pairs (pair_keys); DuckDB joins them to the reports and
-    finds a key held twice in one year; only the ambiguous reports (few) come back to Python."""
+    finds a key held twice in one year; only the ambiguous reports (few) come back to Python.
+    made: (that table as Arrow, its record) from an earlier build over the same reports, loaded as it is
+    (an incremental nightly builds the keys with its report hashes, nianbao.incremental.Hashed)."""
     import pyarrow as pa
 
     name = f"{prefix}{table}"
+    if made is not None:
+        keys, record = made
+        con.register(f"{name}_made", keys)
+        try:
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT report_id, agency_key FROM {name}_made")
+        finally:
+            con.unregister(f"{name}_made")
+        return dict(record)
     years = con.execute(f"SELECT count(DISTINCT year) FROM {prefix}reports").fetchall()[0][0]
     if years < 2:  # one year: nothing to link (a national year's names are not normalised for nothing)
         con.execute(

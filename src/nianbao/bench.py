@@ -335,6 +335,8 @@ def bench_nightly(sizes, work: Path, env: dict) -> bool:
 
 def bench_localise(sizes, work: Path, env: dict) -> None:
     """The nightly with and without the error localisation, on a normal and on a bad night."""
+    from .localise import OFF_ENV
+
     widths = [16, 12, 9, 8, 8, 11, 10, 10, 10, 8]
     head = ["corpus", "localise", "wall s", "cpu s", "MB", "localise s", "reports", "unique", "ambiguous", "solver"]
     say("== nightly with and without the error localisation (DuckDB) ==", _row(head, widths))
@@ -343,7 +345,7 @@ def bench_localise(sizes, work: Path, env: dict) -> None:
             data = work / "corpus-localise"
             _synth(n, data, env, seed=300, **kind)
             for mode in ("off", "on"):
-                m = measure(_child("nightly", str(data), str(work / "gx.parquet")), {**env, "NIANBAO_LOCALISE": mode})
+                m = measure(_child("nightly", str(data), str(work / "gx.parquet")), {**env, OFF_ENV: mode})
                 r = _completed(f"nightly on {name}", m)
                 located = r.get("localised") or {}
                 say(

@@ -22,17 +22,17 @@ from . import rules as R
 
 @dataclass(frozen=True)
 class DerivedAsset:
-    inputs: Callable[[object, str], dict]
+    inputs: Callable[[object, str, tuple | None], dict]  # (con, prefix, agency keys made earlier or None)
     select: Callable[[list[str], str], str]
 
 
 DERIVED = {
     year_pairs.TABLE: DerivedAsset(
-        lambda con, prefix: agency_key.build_keys(con, prefix, year_pairs.KEYS_TABLE), year_pairs.sql
+        lambda con, prefix, keys: agency_key.build_keys(con, prefix, year_pairs.KEYS_TABLE, keys), year_pairs.sql
     ),
     # After year_pairs: the text's comparison with the agency's previous report reads its agency keys.
     report_text.TABLE: DerivedAsset(
-        lambda con, prefix: report_text.build_facts(con, prefix, year_pairs.KEYS_TABLE), report_text.sql
+        lambda con, prefix, keys: report_text.build_facts(con, prefix, year_pairs.KEYS_TABLE), report_text.sql
     ),
 }
 assert list(DERIVED) == list(R.DERIVED_SUITES), "every derived suite of the catalogue has its asset, in order"
@@ -48,11 +48,7 @@ def build_inputs(con, prefix: str, agency_keys: tuple | None = None) -> dict:
     out = {}
     for suite, asset in DERIVED.items():
         start = time.perf_counter()
-        if suite == year_pairs.TABLE and agency_keys is not None:
-            record = agency_key.load_keys(con, prefix, year_pairs.KEYS_TABLE, *agency_keys)
-        else:
-            record = asset.inputs(con, prefix)
-        out[suite] = {**record, "seconds": round(time.perf_counter() - start, 3)}
+        out[suite] = {**asset.inputs(con, prefix, agency_keys), "seconds": round(time.perf_counter() - start, 3)}
     return out
 
 

@@ -479,13 +479,17 @@ def write(frame: pd.DataFrame, path: Path, carried: set[tuple[str, str]] = froze
             writer.write_table(STORED_SCHEMA.empty_table())
 
 
-def read_where(path: Path, keep: Callable[[pa.RecordBatch], pa.Array]) -> pd.DataFrame:
-    """The findings of a findings.parquet whose rows `keep` marks, read a batch at a time (the rows left
-    out are never all in memory)."""
+def table_where(path: Path, keep: Callable[[pa.RecordBatch], pa.Array]) -> pa.Table:
+    """The rows of a Parquet file that `keep` marks, read a batch at a time (the rows left out are never
+    all in memory)."""
     source = pq.ParquetFile(path)
     batches = [b.filter(keep(b)) for b in source.iter_batches(batch_size=WRITE_BATCH_ROWS)]
-    table = pa.Table.from_batches(batches, schema=source.schema_arrow)
-    return to_frame(table.to_pandas())
+    return pa.Table.from_batches(batches, schema=source.schema_arrow)
+
+
+def read_where(path: Path, keep: Callable[[pa.RecordBatch], pa.Array]) -> pd.DataFrame:
+    """The findings of a findings.parquet whose rows `keep` marks (table_where)."""
+    return to_frame(table_where(path, keep).to_pandas())
 
 
 def read(path: Path) -> pd.DataFrame:

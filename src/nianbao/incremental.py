@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +70,7 @@ def state_hash(version: str) -> str:
     h.update(json.dumps(rules, sort_keys=True, ensure_ascii=False, default=str).encode())
     h.update(f"[version]{version}".encode())
     # Whether reports are localised: a night with it off has no diagnoses to carry.
-    h.update(f"[localise]{os.environ.get(localise.OFF_ENV, '').lower() == 'off'}".encode())
+    h.update(f"[localise]{localise.disabled()}".encode())
     # nianbao's own code too: its parsers of the text, its derived assets and explanations judge rows,
     # and an installed checkout keeps its version number while its code changes.
     h.update(b"[code]")
@@ -271,18 +270,9 @@ def full_reason(previous: Path | None, state: str, *, full_refresh: bool) -> tup
     return None, before
 
 
-def plan(snapshot: datafolder.Snapshot, previous: Path | None, state: str, *, full_refresh: bool) -> Plan:
-    """Full or incremental, and which reports tonight validates again (a run makes it in two steps,
-    nianbao.run.checkpoint: full_reason, then the hashes and compare)."""
-    reason, before = full_reason(previous, state, full_refresh=full_refresh)
-    hashed = report_hashes(snapshot)
-    if reason is not None:
-        return Plan(True, reason, hashed.hashes)
-    return compare(hashed, previous, before)
-
-
 def compare(hashed: Hashed, previous: Path, before: pa.Table) -> Plan:
-    """The plan from tonight's hashes and the last run's (`before`, read by full_reason)."""
+    """Full or incremental, and which reports tonight validates again: from tonight's hashes and the last
+    run's (`before`, read by full_reason)."""
     hashes = hashed.hashes
     changed, deleted, revalidate = revalidate_ids(hashes, before)
     again = pa.array(sorted(revalidate), pa.string())
@@ -391,12 +381,8 @@ def carried_diagnoses(p: Plan, run_id: str) -> pa.Table:
     if p.full or not p.carried:
         return localise.DIAGNOSES_SCHEMA.empty_table()
     ids = pa.array(p.carried, pa.string())
-    parts = [
-        b.filter(pc.fill_null(pc.is_in(b["report_id"], value_set=ids), False))
-        for b in pq.ParquetFile(p.previous / "diagnoses.parquet").iter_batches()
-    ]
-    t = pa.Table.from_batches(parts, schema=localise.DIAGNOSES_SCHEMA)  # no batches: an empty table
-    return t.set_column(0, "run_id", pa.array([run_id] * t.num_rows, pa.string()))
+    t = F.table_where(p.previous / "diagnoses.parquet", lambda b: pc.fill_null(pc.is_in(b["report_id"], ids), False))
+    return t.cast(localise.DIAGNOSES_SCHEMA).set_column(0, "run_id", pa.array([run_id] * t.num_rows, pa.string()))
 
 
 def carried_suites(p: Plan) -> pa.Table:

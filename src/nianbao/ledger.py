@@ -87,7 +87,8 @@ def event_files(scope: dict, before: str | None = None) -> list[Path]:
 
 
 def _run_of(path: Path) -> str:
-    return path.name[len("events-") : -len(".parquet")]
+    """The run of an events-RUN.parquet or state-RUN.parquet file."""
+    return path.stem.split("-", 1)[1]
 
 
 STATES_KEPT = 2  # state files kept per scope (the newest): one that a crash left unreadable has a fallback
@@ -134,7 +135,7 @@ def history_before(scope: dict, run_id: str) -> pd.DataFrame:
     folder = scope_dir(scope)
     cached = sorted(folder.glob("state-*.parquet")) if folder.is_dir() else []
     for path in reversed(cached):
-        since = path.name[len("state-") : -len(".parquet")]
+        since = _run_of(path)
         if since not in runs:  # not a run before this one (or its events file is gone): not this history
             continue
         try:

@@ -39,6 +39,7 @@ cell of its row or column). Otherwise `fellegi-holt`.
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -75,6 +76,13 @@ KIND_ZH = {
 }
 
 OFF_ENV = "NIANBAO_LOCALISE"  # "off": no localisation (the benchmark's baseline)
+
+
+def disabled() -> bool:
+    """Whether this process localises no report (NIANBAO_LOCALISE=off)."""
+    return os.environ.get(OFF_ENV, "").lower() == "off"
+
+
 DIAGNOSES_SCHEMA = pa.schema(
     [
         pa.field("run_id", pa.string()),

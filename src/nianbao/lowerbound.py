@@ -73,7 +73,6 @@ def failures(data_dir, *, threads: int | None = None) -> pa.Table:
     """Every (report_id, rule_id) failure in the data folder, as a pyarrow Table."""
     con = duck.connect(config={"threads": threads} if threads else {})
     try:
-        con.execute("SET enable_progress_bar = false")
         _pair_views(con, datafolder.open_snapshot(Path(data_dir).resolve()))
         return con.sql(sql(data_dir)).to_arrow_table()
     finally:

@@ -1171,7 +1171,7 @@ def write_pages(
     # The diagnoses as objects only for a page that embeds its download rows (a small night).
     small = W.active_count(findings) <= EMBEDDED_EXPORT_MAX
     page = functools.partial(landing_page, levels=levels, diagnosed=localise.from_table(diagnoses) if small else {})
-    shard = _province_pages(out, page, summary, findings, resolved, gx_links, problems, checked or {}, located)
+    shard = _province_pages(out, page, summary, findings, resolved, gx_links, problems, checked or {}, located, small)
     landing.write_text(
         page(summary, findings, resolved, gx_links, problems, located, checked=checked, shard=shard), encoding="utf-8"
     )
@@ -1190,9 +1190,11 @@ def _province_pages(
     problems: list[dict],
     checked: dict[str, int],
     located: dict[str, int],
+    embed: bool,
 ) -> Shard | None:
     """Above LANDING_ROWS_MAX agencies, one landing page per province under regions/ (its agencies, counts
-    and downloads), and the Shard of the national page that links them; None when one page lists all.
+    and downloads; `embed`: the night is small enough to carry its download rows), and the Shard of the
+    national page that links them; None when one page lists all.
 
     A bad night at 1,000,000 reports lists 400,000 agencies: one page of them is 35 MB and takes seconds
     to open; a province's page is a thirtieth of it (benchmarks/site.md)."""
@@ -1203,7 +1205,6 @@ def _province_pages(
     f_jur = findings.region.fillna("").map(jur_of)
     r_jur = resolved.region.fillna("").map(jur_of)
     jurs = sorted(set(jur_of.values()))
-    embed = W.active_count(findings) <= EMBEDDED_EXPORT_MAX
     (out / "regions").mkdir(exist_ok=True)
     links = {jur: f"regions/{i:03d}.html" for i, jur in enumerate(jurs)}
     pages = []

@@ -217,12 +217,11 @@ def _plan_and_prepare(plan: RunPlan, previous: Path | None, summary: dict):
     state = incremental.state_hash(version("nianbao"))  # not _versions(): it imports GX, seconds
     summary[incremental.STATE_KEY] = state
     reason, before = incremental.full_reason(previous, state, full_refresh=plan.full_refresh)
-    if reason is None and plan.engine != "duckdb":  # the reports each asset holds are read from DuckDB's tables
-        reason = f"增量运行只支持 duckdb 引擎(本次为 {plan.engine})"
+    if plan.engine != "duckdb":  # the reports each asset holds are read from DuckDB's tables: no hashes
+        # recorded (_hashes_with_suites), and the next nightly is full too
+        reason = reason or f"增量运行只支持 duckdb 引擎(本次为 {plan.engine})"
+        return (incremental.Plan(True, reason, incremental.HASHES_SCHEMA.empty_table()), *prepare(where))
     if reason is not None:
-        if plan.engine != "duckdb":  # no hashes recorded (_hashes_with_suites): the next nightly is full
-            inc = incremental.Plan(True, reason, incremental.HASHES_SCHEMA.empty_table())
-            return (inc, *prepare(where))
         with ThreadPoolExecutor(1, thread_name_prefix="nianbao-hashes") as pool:
             hashing = pool.submit(incremental.report_hashes, plan.snapshot)
             prepared = prepare(where)

@@ -24,7 +24,6 @@ from .. import findings as F
 from .. import rules as R
 from .. import waivers as W
 
-LOCALISE_ENV = localise.OFF_ENV
 PARALLEL_FROM = 2000  # reports to localise; below this, forking costs more than it saves
 CHUNK_REPORTS = 50_000  # reports with findings read back at a time (a bad night's memory: benchmarks/scale.md)
 CHUNK_ENV = "NIANBAO_CHUNK_REPORTS"  # a smaller chunk for a machine with less memory
@@ -265,7 +264,7 @@ def _ledger(
 def diagnose(run_id: str, findings: pd.DataFrame, reports: dict[str, dict]) -> pa.Table:
     """The localisation of every report that failed an arithmetic rule (nianbao.localise), on every
     core when there are many (a bad night has 50,000 such reports)."""
-    if findings.empty or os.environ.get(LOCALISE_ENV, "").lower() == "off":
+    if findings.empty or localise.disabled():
         return localise.DIAGNOSES_SCHEMA.empty_table()
     failed = findings[findings.status == F.FAILED]
     wanted = failed[failed.rule_id.map(localise.localised_rule)]
