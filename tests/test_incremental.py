@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from checkpoint_support import make_root
 
-from nianbao import datafolder
+from nianbao import datafolder, report
 from nianbao import schema as S
 
 TABLES = datafolder.TABLES
@@ -104,14 +104,22 @@ def results(run: Path) -> dict:
 
 
 def normaliser(root: Path):
-    """Text with the project's run ids as RUN<night> and times as TIME."""
+    """Text with the project's run ids as RUN<night>, the runs' times as pages show them as TIME<night>
+    (an agency page shows the run that last changed its results), other times as TIME."""
     ids = {r.name: f"RUN{i + 1}" for i, r in enumerate(runs(root))}
+    shown = {
+        report.beijing_time(results(r)["started_at"]): f"TIME{i + 1}"
+        for i, r in enumerate(runs(root))
+        if "started_at" in results(r)
+    }
 
     def norm(text):
         if not isinstance(text, str):
             return text
         for rid, n in ids.items():
             text = text.replace(rid, n)
+        for time, n in shown.items():
+            text = text.replace(time, n)
         return TIME.sub("TIME", text)
 
     return norm
@@ -154,7 +162,11 @@ def compare(roots: dict[str, Path]) -> tuple[dict, dict]:
     assert si["reports_validated"] == sf["reports_validated"] > 0
     assert si["exit_code"] == sf["exit_code"]
     assert sf["incremental"]["full"] and sf["incremental"]["reason"] == "--full-refresh"
-    assert sf["timings"]["report_chunks"] > 1 and si["timings"]["report_chunks"] == 1  # read 5 at a time, or at once
+    # --full-refresh writes every agency page; the incremental night links those whose key is unchanged.
+    assert sf["timings"]["agency_pages_linked"] == 0
+    # The full sequence reads its failing reports 5 at a time; the incremental night tonight's at once (none
+    # when nothing was validated again).
+    assert sf["timings"]["report_chunks"] > 1 and si["timings"]["report_chunks"] <= 1
     assert si["previous_run_id"] == sf["previous_run_id"] or ni(si["previous_run_id"]) == nf(sf["previous_run_id"])
     carried = pq.read_table(ri / "findings.parquet").column("carried").to_pylist()
     assert sum(carried) == si["incremental"]["carried_findings"]
@@ -236,6 +248,8 @@ def test_incremental_nights_equal_full_refresh(tmp_path):
     si, sf = compare(roots)
     inc = si["incremental"]
     assert not inc["full"] and inc["changed"] == 2 and inc["revalidated"] < total
+    # Night 2 turned every finding of night 1 from new to persisting; tonight most pages stay the same.
+    assert 0 < si["timings"]["agency_pages_linked"] < pages_written(runs(roots["incremental"])[-1])
     now = findings_of(runs(roots["incremental"])[-1])
     assert not ((now.report_id == fixed_id) & (now.rule_id == fixed_rule)).any()
     assert ((now.report_id == broken_id) & (now.history == "new") & ~now.carried).any()
@@ -278,6 +292,14 @@ def test_incremental_nights_equal_full_refresh(tmp_path):
     assert not inc["full"] and (inc["changed"], inc["deleted"], inc["revalidated"]) == (0, 0, 0)
     assert inc["carried_findings"] == si["counts"]["findings"] - roster_findings(si)
     assert si["reports_in_data"] == total - 1
+    # Nothing changed for any page: every agency page is the last build's file, its report not read.
+    assert si["timings"]["agency_pages_linked"] == pages_written(runs(roots["incremental"])[-1]) > 0
+    assert si["timings"]["outputs"].get("read_reports_s", 0) == 0
+
+
+def pages_written(run: Path) -> int:
+    """Agency pages with findings the run wrote or linked (nianbao.page_cache keeps a key for each)."""
+    return pq.read_metadata(run / "agency_pages.parquet").num_rows
 
 
 def roster_findings(summary: dict) -> int:

@@ -220,12 +220,12 @@ def test_findings_html_escapes_and_orders_the_findings():
         row("R4.review", "error", F.NOT_ASSESSABLE, F.PERSISTING, "缺少", "f", "s"),
         row("R1.total", "error", F.FAILED, F.NEW, '<script>alert("x")</script>&', "改 <b>", "s"),
     ]
-    doc = lxml.html.fromstring(f"<div>{report._findings_html(items, {'s': 'validations/s.html'})}</div>")
+    doc = lxml.html.fromstring(f"<div>{report._findings_html(items, {'s': '../gx/s.html'})}</div>")
     assert [d.get("data-rule") for d in doc.xpath("div")] == ["R1.total", "R9.x", "R4.review"]
     first = doc.xpath("div")[0]
     assert not first.xpath(".//script") and '<script>alert("x")</script>&' in first.text_content()
     assert "修改建议:改 <b>" in first.text_content() and not first.xpath(".//span[@class='fix']/b")
-    assert first.xpath(".//a/@href") == ["../../validations/s.html"]
+    assert first.xpath(".//a/@href") == ["../gx/s.html"]
     assert doc.xpath("div")[1].xpath(".//a") == []  # a suite without a GX page: no link
 
 
@@ -368,11 +368,29 @@ def test_checked_reports_per_region_are_one_group_by(site):
     }
 
 
-def test_agency_page_shows_the_run_time_in_beijing_time(site):
+def test_agency_page_shows_when_its_results_changed_in_beijing_time(site):
+    """The run that made the page's results (nianbao.page_cache keeps it while they stay the same)."""
+    from nianbao import page_cache
+
     run = shared_nightly()
-    summary = json.loads(((run["runs"] / "latest").resolve() / "run_results.json").read_text(encoding="utf-8"))
+    latest = (run["runs"] / "latest").resolve()
     rid = S.report_id_for(XSS_AGENCY, "江苏省南京市玄武区", 2023)
     meta = page(site / "nianbao" / "agencies" / f"{rid}.html").xpath('//section[@id="meta"]//tr')
     shown = {tr.xpath("./th")[0].text: tr.xpath("./td")[0].text for tr in meta}
-    assert shown["检查时间"] == report.beijing_time(summary["started_at"])
-    assert shown["检查时间"].endswith("北京时间(UTC+8)")
+    assert shown["结果更新时间"] == report.beijing_time(page_cache.read(latest)[rid][1])
+    assert shown["结果更新时间"].endswith("北京时间(UTC+8)")
+
+
+def test_agency_pages_reach_the_runs_gx_pages_through_a_page_per_suite(site):
+    """An agency page links nianbao/gx/SUITE.html, which opens the run's GX validation page of the suite."""
+    run = shared_nightly()
+    summary = json.loads(((run["runs"] / "latest").resolve() / "run_results.json").read_text(encoding="utf-8"))
+    links = summary["gx"]["validation_pages"]
+    agencies = site / "nianbao" / "agencies"
+    hrefs = {h for p in agencies.glob("*.html") for h in page(p).xpath("//div[@class and @data-rule]//a/@href")}
+    assert hrefs and all(h.startswith("../gx/") for h in hrefs)
+    for href in hrefs:
+        gx_page = (agencies / href).resolve()
+        refresh = page(gx_page).xpath('//meta[@http-equiv="refresh"]/@content')[0]
+        target = (gx_page.parent / refresh.split("url=", 1)[1]).resolve()
+        assert target == (site / links[gx_page.stem]).resolve() and target.is_file()

@@ -368,6 +368,30 @@ def values_of(values: Mapping | None, columns: tuple[str, ...]) -> list:
     return [(values or {}).get(c) for c in columns]
 
 
+def levels_of(data: Path | Snapshot, report_ids: Iterable[str]) -> dict[str, str | None]:
+    """The 行政层级 of the given reports as their latest ingest records it (None when none is known):
+    one column read, not the reports (the landing page's level filter, for pages not rendered again)."""
+    import pyarrow as pa
+
+    ids = sorted(set(report_ids))
+    out: dict[str, str | None] = dict.fromkeys(ids)
+    files = [str(f) for f in as_snapshot(data).files(REPORTS)]
+    if not ids or not files:
+        return out
+    con = duck.connect()
+    try:
+        con.register("wanted", pa.table({"report_id": pa.array(ids, pa.string())}))
+        rows = con.execute(
+            "SELECT t.report_id, t.level FROM read_parquet(?, union_by_name=true) t "
+            "SEMI JOIN wanted w ON t.report_id = w.report_id ORDER BY t.ingested_at NULLS FIRST",
+            [files],
+        ).fetchall()
+    finally:
+        con.close()
+    out.update(rows)  # the latest ingest wins, as in read_reports
+    return out
+
+
 def read_reports(data: Path | Snapshot, report_ids: Iterable[str], *, with_text: bool = True) -> dict[str, dict]:
     """Meta, values and printed text of the given reports: {id: {"meta", "values": {table: {col: v}}, "text"}}."""
     import pyarrow as pa

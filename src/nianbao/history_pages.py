@@ -60,8 +60,10 @@ def _trend_table(table_id: str, head: str, counts: pd.DataFrame, key: str, runs:
 def trends_html(trends: pd.DataFrame, runs: list[str]) -> str:
     """Findings (waived left out) per run over the last runs, by province-level region and rule family."""
     t = trends.copy()
-    t["jurisdiction"] = [report.jurisdiction(r) for r in t.region.tolist()]
-    t["family"] = [str(r).split(".", 1)[0] for r in t.rule_id.tolist()]
+    # Per distinct region and rule, not per row: the last ten runs' counts are hundreds of thousands of rows.
+    regions = t.region.fillna("")
+    t["jurisdiction"] = regions.map({r: report.jurisdiction(r) for r in regions.unique()})
+    t["family"] = t.rule_id.map({r: str(r).split(".", 1)[0] for r in t.rule_id.unique()})
     by_region = _trend_table("trend-region", "地区", t, "jurisdiction", runs, str)
     by_rule = _trend_table("trend-rule", "规则", t, "family", runs, lambda f: f"{f} {R.FAMILY_ZH.get(f, '')}".strip())
     return (
@@ -77,13 +79,21 @@ def _state_zh(item: dict) -> str:
     return "再次出现(曾整改)" if item.get("reopened") else "未整改"
 
 
-def timeline_html(items: list[dict]) -> str:
-    """One agency's findings across runs: first seen, last seen, resolved, reopened."""
+THIS_RUN_ZH = "最近一次运行"  # a current finding's last run: the page stays the same file from run to run
+
+
+def timeline_html(items: list[dict], this_run: str | None = None) -> str:
+    """One agency's findings across runs: first seen, last seen (this_run shown as THIS_RUN_ZH),
+    resolved, reopened."""
     if not items:
         return ""
+
+    def last(i: dict) -> str:
+        return THIS_RUN_ZH if this_run is not None and i["last_seen"] == this_run else report._esc(i["last_seen"])
+
     rows = "".join(
         f'<tr data-rule="{report._esc(i["rule_id"])}"><td>{report._esc(i["rule_id"])}</td>'
-        f"<td>{report._esc(i['first_seen'])}</td><td>{report._esc(i['last_seen'])}</td>"
+        f"<td>{report._esc(i['first_seen'])}</td><td>{last(i)}</td>"
         f"<td>{report._esc(i.get('resolved_at') or '')}</td><td>{report._esc(i.get('reopened') or '')}</td>"
         f"<td>{_state_zh(i)}</td></tr>"
         for i in items

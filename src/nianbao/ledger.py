@@ -276,7 +276,9 @@ def runs_in(scope: dict, current_run: str, last_runs: int = 10) -> list[str]:
 def timelines(state: pd.DataFrame, report_ids: Iterable[str] | None = None) -> dict[str, list[dict]]:
     """Per report: its fingerprints' histories (rule, first seen, last seen, resolved, reopened)."""
     rows = state if report_ids is None else state[state.report_id.isin(set(report_ids))]
+    # Through Arrow: pandas' to_dict("records") took a second for a night's 50,000 rows.
+    table = pa.Table.from_pandas(rows, preserve_index=False)
     out: dict[str, list[dict]] = {}
-    for rec in rows.sort_values(["report_id", "rule_id"]).to_dict("records"):
+    for rec in table.sort_by([("report_id", "ascending"), ("rule_id", "ascending")]).to_pylist():
         out.setdefault(rec["report_id"], []).append(rec)
     return out

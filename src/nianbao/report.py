@@ -41,6 +41,7 @@ from . import waivers as W
 from .cells import fmt, label
 from .datafolder import values_of
 from .kinds import kind as rule_kind
+from .page_cache import PageCache
 
 PAGES_DIR = "nianbao"
 SEVERITY_ZH = {R.ERROR: "错误", R.WARN: "警告"}
@@ -501,6 +502,8 @@ def _rows_by_report(frame: pd.DataFrame, ids: list[str]) -> dict[str, list]:
 def _agency_rows(findings: pd.DataFrame, resolved: pd.DataFrame, jurs: list[str], suite_index: dict) -> list:
     """One compact row per report with findings (or only resolved ones) for the embedded JSON."""
     jidx = {j: i for i, j in enumerate(jurs)}
+    # A jurisdiction per distinct region, not per report: a night has a few thousand regions.
+    jur_of = {r: jidx[jurisdiction(r)] for r in pd.concat([findings.region, resolved.region]).unique()}
     acc: dict[str, list] = {}
     for rid, agency, region, year, rule, severity, status, history, suite in _records(findings):
         row = acc.get(rid)
@@ -510,7 +513,7 @@ def _agency_rows(findings: pd.DataFrame, resolved: pd.DataFrame, jurs: list[str]
                 agency or "",
                 region or "",
                 None if year is None else int(year),
-                jidx[jurisdiction(region)],
+                jur_of[region] if region in jur_of else jidx[jurisdiction(region)],
                 0,
                 0,
                 0,
@@ -537,7 +540,7 @@ def _agency_rows(findings: pd.DataFrame, resolved: pd.DataFrame, jurs: list[str]
                 agency or "",
                 region or "",
                 None if year is None else int(year),
-                jidx[jurisdiction(region)],
+                jur_of[region] if region in jur_of else jidx[jurisdiction(region)],
                 0,
                 0,
                 0,
@@ -905,6 +908,13 @@ _FINDING = (
 )
 _WAIVER = '<br><span class="tag waived">已豁免</span><span class="waiver">豁免理由:{}(不计入未通过)</span>\n'
 _GX_LINK = ' <a class="small" href="{}">GX 验证结果</a>'
+GX_PAGES = "gx"  # under PAGES_DIR: one page per suite leading to this run's GX validation page
+_GX_REDIRECT = (
+    '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
+    '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'">'
+    '<meta http-equiv="refresh" content="0; url={href}"><title>GX 验证结果:{suite}</title></head>'
+    '<body><p>正在打开最近一次运行的 GX 验证结果:<a href="{href}">{suite}</a></p></body></html>'
+)
 
 
 def _esc(value) -> str:
@@ -913,6 +923,23 @@ def _esc(value) -> str:
     if "&" in s:
         s = s.replace("&", "&amp;")
     return s.replace("<", "&lt;").replace(">", "&gt;").replace("'", "&#39;").replace('"', "&#34;")
+
+
+def gx_page(suite: str) -> str:
+    """The file, under GX_PAGES, of the page that leads to a suite's GX validation page of the latest run."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", suite) + ".html"
+
+
+def write_gx_pages(out: Path, gx_links: dict[str, str]) -> dict[str, str]:
+    """One page per suite under out/GX_PAGES that opens its GX validation page of this run; suite -> the
+    link an agency page gives it. Agency pages link these, not the run's own paths, so that a page
+    nothing changed for is the same file from run to run (nianbao.page_cache)."""
+    folder = out / GX_PAGES
+    folder.mkdir(parents=True, exist_ok=True)
+    for suite, link in gx_links.items():
+        href = _esc("../../" + link)
+        (folder / gx_page(suite)).write_text(_GX_REDIRECT.format(href=href, suite=_esc(suite)), encoding="utf-8")
+    return {suite: f"../{GX_PAGES}/{gx_page(suite)}" for suite in gx_links}
 
 
 @functools.lru_cache(maxsize=4096)  # a few hundred combinations recur on every page of a night
@@ -926,12 +953,13 @@ def _finding_codes(severity: str, status: str, rule_id: str, history: str, gx_li
         "history_zh": _esc(HISTORY_ZH.get(history, history)),
         "severity_zh": _esc(severity_word(severity, status)),
         "status_zh": _esc(STATUS_ZH.get(status, status)),
-        "gx": _GX_LINK.format(_esc("../../" + gx_link)) if gx_link else "",
+        "gx": _GX_LINK.format(_esc(gx_link)) if gx_link else "",
     }
 
 
 def _findings_html(items: list, gx_links: dict[str, str]) -> Markup:
-    """The findings of one agency page, errors first, failed before not assessable."""
+    """The findings of one agency page, errors first, failed before not assessable; gx_links: suite ->
+    the link to its GX page from the agency page."""
     order = {R.ERROR: 0, R.WARN: 1}
     parts = []
     # Waived findings last: what is still to fix comes first.
@@ -962,7 +990,7 @@ _META_LABELS = (
     "格式偏差",
     "来源文件",
     "解析结果",
-    "检查时间",
+    "结果更新时间",  # when the page's results last changed (nianbao.page_cache); the run's time is on the landing page
 )
 
 
@@ -1016,13 +1044,14 @@ def agency_page(
     gx_links: dict[str, str],
     diagnosis: localise.Diagnosis | None = None,
     extra: str = "",
-    checked_at: str = "",
+    updated_at: str = "",
 ) -> str:
     """One agency's page (items: its findings as row tuples): where the error is, findings explained,
-    tables redrawn; `extra`: escaped HTML after the findings (the history across runs); checked_at:
-    the run's time as shown (beijing_time)."""
+    tables redrawn; gx_links: suite -> its link from the page (write_gx_pages); `extra`: escaped HTML
+    after the findings (the history across runs); updated_at: when its results last changed, as shown
+    (beijing_time)."""
     first = items[0]
-    title, meta_slots = page_meta(rid, rep, first.agency, first.region, checked_at)
+    title, meta_slots = page_meta(rid, rep, first.agency, first.region, updated_at)
     return _agency_shell().format(
         title=title,
         count=len(items),
@@ -1033,7 +1062,7 @@ def agency_page(
     )
 
 
-def page_meta(rid: str, rep: dict, agency=None, region=None, checked_at: str = "") -> tuple[str, dict[str, str]]:
+def page_meta(rid: str, rep: dict, agency=None, region=None, updated_at: str = "") -> tuple[str, dict[str, str]]:
     """An agency page's escaped title and its 报告信息 slots (_META_LABELS, in order); agency and region
     stand in when the data folder has no meta for the report."""
     meta = rep.get("meta") or {"report_id": rid}
@@ -1047,7 +1076,7 @@ def page_meta(rid: str, rep: dict, agency=None, region=None, checked_at: str = "
         meta.get("format_deviations"),
         meta.get("source_file"),
         meta.get("parse_status"),
-        checked_at,
+        updated_at,
     )
     title = f"{text(meta.get('agency') or agency) or rid} {text(meta.get('year'))} 年度报告:检查结果"
     return _esc(title), {f"m{i}": _esc(v) for i, v in enumerate(values)}
@@ -1111,6 +1140,7 @@ def write_pages(
     checked: dict[str, int] | None = None,
     levels: dict[str, str | None] | None = None,
     chunk: int | None = None,
+    pages: PageCache | None = None,
 ) -> Path:
     """Write one page per agency with findings, then the landing page, under site_dir/nianbao/.
 
@@ -1118,13 +1148,16 @@ def write_pages(
     (a bad night's 400,000 failing reports are not held at once); levels: report id -> 行政层级 code,
     for the landing page (by default from the reports). agency_extra (report id -> HTML) and landing_extra
     (HTML sections, below the summary) are escaped HTML from other modules: the history across runs, the
-    roster; agency_extra may be what makes that HTML for a chunk of report ids."""
+    roster; agency_extra may be what makes that HTML for a chunk of report ids. pages: the previous
+    run's pages and their keys (nianbao.page_cache): a page whose key is unchanged is linked, not
+    rendered, and its report not read."""
     if diagnoses is None:
         diagnoses = localise.DIAGNOSES_SCHEMA.empty_table()
     out = Path(site_dir) / PAGES_DIR
     (out / "agencies").mkdir(parents=True, exist_ok=True)
+    links = write_gx_pages(out, gx_links)
     empty = {"meta": {}, "values": {}, "text": {}}
-    checked_at = beijing_time(summary.get("started_at"))
+    now = summary.get("started_at")
     read = reports if callable(reports) else lambda ids: {r: reports[r] for r in ids if r in reports}
     # never a path from unvalidated text
     ids = [rid for rid in findings.report_id.unique() if S.REPORT_ID_PATTERN.match(rid)]
@@ -1137,30 +1170,40 @@ def write_pages(
         # The findings of a chunk of reports as Python rows, then their pages: a million findings as
         # named tuples at once took 1.6 GB.
         wanted = ids[start : start + step]
-        by_report = _rows_by_report(findings, wanted)
-        resolved_by = _rows_by_report(resolved, wanted)
+        keys = pages.keys(wanted, findings, resolved, diagnoses, links) if pages is not None else {}
+        jobs = []
+        for rid in wanted:
+            path = out / "agencies" / f"{rid}.html"
+            if pages is None:
+                jobs.append([path, rid, now])
+            elif not pages.link(rid, keys[rid], path):
+                jobs.append([path, rid, pages.since(rid, keys[rid])])
+        # The pages to draw: their findings as Python rows, their diagnoses, history and reports.
+        drawn = [rid for _, rid, _ in jobs]
+        by_report = _rows_by_report(findings, drawn)
+        resolved_by = _rows_by_report(resolved, drawn)
         diagnosed = localise.from_table(
-            diagnoses.filter(pc.is_in(diagnoses["report_id"], pa.array(wanted, pa.string())))
+            diagnoses.filter(pc.is_in(diagnoses["report_id"], pa.array(drawn, pa.string())))
         )
-        got = read(wanted)
-        extra = agency_extra(wanted) if callable(agency_extra) else (agency_extra or {})
+        extra = agency_extra(drawn) if callable(agency_extra) else (agency_extra or {})
+        got = read(drawn)
         _write_all_agency_pages(
             [
                 (
-                    out / "agencies" / f"{rid}.html",
+                    path,
                     rid,
                     by_report[rid],
                     resolved_by.get(rid, []),
                     got.get(rid, empty),
-                    gx_links,
+                    links,
                     diagnosed.get(rid),
                     extra.get(rid, ""),
-                    checked_at,
+                    beijing_time(since),
                 )
-                for rid in wanted
+                for path, rid, since in jobs
             ]
         )
-        del got, by_report, resolved_by, extra, diagnosed
+        del got, by_report, resolved_by, extra, diagnosed, jobs
     before_landing()
     landing = out / "index.html"
     per_report = diagnoses.group_by("report_id").aggregate([("ambiguous", "max")])

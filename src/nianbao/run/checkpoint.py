@@ -41,7 +41,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .. import datafolder, engines, incremental, ledger, localise, paths, roster
+from .. import datafolder, engines, incremental, ledger, localise, page_cache, paths, roster
 from .. import findings as F
 from .. import rules as R
 from .. import schema as S
@@ -362,12 +362,32 @@ def execute(plan: RunPlan, extra: dict | None = None) -> RunOutcome:
         carried=carried,
         carried_diagnoses=None if inc is None or inc.full else incremental.carried_diagnoses(inc, plan.run_id),
         reports_covered=None if inc is None or inc.full else incremental.covered(hashes),
+        pages=_page_cache(plan, summary, inc, previous),
     )
     if inc is not None:
         summary["incremental"] = inc.summary(len(carried))
     summary["derived_assets"] = attached.prepared.derived  # year pairs: reports linked, ambiguous links
     carried_keys = set(zip(carried.report_id.tolist(), carried.rule_id.tolist()))
     return _publish(plan, summary, outputs, staging, t0, hashes, carried_keys)
+
+
+def _page_cache(
+    plan: RunPlan, summary: dict, inc: incremental.Plan | None, previous: Path | None
+) -> page_cache.PageCache | None:
+    """The previous run's agency pages and their keys, for a nightly (a gate's site is its own). Its pages
+    are linked when the site is still that run's build; --full-refresh writes every page again."""
+    if inc is None or not plan.shared_site:
+        return None
+    before = page_cache.read(previous)
+    site_now = paths.SITE_DIR.resolve() if paths.SITE_DIR.exists() else None
+    linkable = bool(before) and previous is not None and site_now is not None and site_now.name == previous.name
+    return page_cache.PageCache(
+        base=summary[incremental.STATE_KEY],
+        now=summary["started_at"],
+        hashes=page_cache.content_hashes(inc.hashes),
+        before=before,
+        pages_before=site_now / site.PAGES_DIR / "agencies" if linkable and not plan.full_refresh else None,
+    )
 
 
 def _hashes_with_suites(inc: incremental.Plan | None, prepared) -> pa.Table | None:
@@ -416,6 +436,8 @@ def _publish(
         pq.write_table(hashes, plan.run_tmp / incremental.HASHES_FILE)
     F.write(outputs.resolved, plan.run_tmp / "resolved.parquet")
     pq.write_table(outputs.diagnoses, plan.run_tmp / "diagnoses.parquet")
+    if outputs.page_keys is not None:
+        pq.write_table(outputs.page_keys, plan.run_tmp / page_cache.PAGES_FILE)
     write_json(plan.run_tmp / "run_results.json", summary)
     crash_point("publish")
     plan.run_tmp.rename(run_dir)

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .. import collector, datafolder, forked, history_pages, ledger, localise, report, roster
+from .. import collector, datafolder, forked, history_pages, ledger, localise, page_cache, report, roster
 from .. import findings as F
 from .. import rules as R
 from .. import waivers as W
@@ -29,9 +29,14 @@ CHUNK_REPORTS = 50_000  # reports with findings read back at a time (a bad night
 CHUNK_ENV = "NIANBAO_CHUNK_REPORTS"  # a smaller chunk for a machine with less memory
 
 
+def chunk_size() -> int:
+    """Reports read back at a time: CHUNK_REPORTS, or NIANBAO_CHUNK_REPORTS."""
+    return int(os.environ.get(CHUNK_ENV) or CHUNK_REPORTS)
+
+
 def report_chunks(ids: set[str], size: int | None = None) -> list[list[str]]:
-    """The report ids in order, in chunks of CHUNK_REPORTS (or NIANBAO_CHUNK_REPORTS)."""
-    size = size or int(os.environ.get(CHUNK_ENV) or CHUNK_REPORTS)
+    """The report ids in order, in chunks of chunk_size()."""
+    size = size or chunk_size()
     ordered = sorted(ids)
     return [ordered[i : i + size] for i in range(0, len(ordered), size)]
 
@@ -58,6 +63,7 @@ class Outputs:
     # This run's rows of the history across runs (nianbao.ledger), written when the run is published.
     events: pd.DataFrame = field(default_factory=ledger.EVENTS_SCHEMA.empty_table().to_pandas)
     history_state: pd.DataFrame | None = None  # the history's state after this run (ledger.write_state)
+    page_keys: pa.Table | None = None  # the agency pages' keys (nianbao.page_cache), for the next run
 
 
 class _Laps:
@@ -110,6 +116,7 @@ def write_outputs(
     carried: pd.DataFrame | None = None,
     carried_diagnoses: pa.Table | None = None,
     reports_covered: int | None = None,
+    pages: page_cache.PageCache | None = None,
 ) -> Outputs:
     """Findings from GX's verdicts, history against the previous run, and the Chinese pages in site_dir; every
     value read back comes from the run's snapshot of the data folder.
@@ -118,13 +125,12 @@ def write_outputs(
     reports it did not validate again (`carried`, explained then: their rows have not changed), their
     localisations (`carried_diagnoses`) and the number of reports the run covers (`reports_covered`,
     what a full run would have validated): history, waivers and pages are then made of them exactly as
-    of the findings found tonight."""
+    of the findings found tonight. Their reports are not read back: an agency page nothing changed for is
+    the previous run's (`pages`, nianbao.page_cache), and the others are read when written."""
     lap = _Laps(summary["timings"].setdefault("outputs", {}), summary["timings"].setdefault("outputs_rss_mb", {}))
     collected = F.collect(checkpoint_result, selected, violations)
     lap("collect_s")
     ids = {f.report_id for f in (*collected.failures, *collected.incomplete)}
-    if carried is not None:
-        ids |= set(carried.report_id)  # their pages and diagnoses read their values as tonight's do
     chunks = report_chunks(ids)
     summary["timings"]["report_chunks"] = len(chunks)
     kept: dict[str, dict] = {}  # the reports read back, when one chunk holds them all (read once)
@@ -142,16 +148,10 @@ def write_outputs(
             levels.update((rid, (rep["meta"] or {}).get("level")) for rid, rep in reports.items())
             lap.add("read_reports_s")
             part, part_problems = F.build(run_id, _within(collected, set(chunk)), reports, selected)
-            tonight = part
-            if carried is not None and len(carried):
-                part = F.to_frame(pd.concat([part, carried[carried.report_id.isin(chunk)]], ignore_index=True))
             problems += part_problems
             built.append(part)
             lap.add("explain_s")
-            if carried_diagnoses is None:
-                diagnosed.append(diagnose(run_id, part, reports))
-            else:  # only tonight's reports are localised; the carried ones' cells are the last run's
-                diagnosed.append(_in_report_order(diagnose(run_id, tonight, reports), carried_diagnoses, chunk))
+            diagnosed.append(diagnose(run_id, part, reports))
             lap.add("localise_s")
             if len(chunks) == 1:
                 kept = reports
@@ -162,6 +162,11 @@ def write_outputs(
         problems = F.sorted_problems(problems)
         diagnoses = pa.concat_tables(diagnosed) if diagnosed else localise.DIAGNOSES_SCHEMA.empty_table()
         del built, diagnosed
+        if carried is not None and len(carried):  # the carried reports' findings and cells, in report order
+            current = _merged(current, carried)
+            diagnoses = _in_report_order(diagnoses, carried_diagnoses)
+            levels.update(datafolder.levels_of(data, set(carried.report_id) - set(levels)))
+            lap.add("explain_s")
         # Every failure is a finding now: a bad night's 700,000 Failure objects would live to the end of the
         # run (Outputs keeps `collected` for its problems, raised expectations and counts).
         collected.failures, collected.incomplete = [], []
@@ -185,6 +190,8 @@ def write_outputs(
         state = None
         if scope is not None:
             findings, events, state, pages_extra = _ledger(findings, run_id, scope, data, trend_runs, site_dir)
+            if pages is not None:  # each page's key holds its timeline (a current finding's last run: this run)
+                pages.run_id, pages.history = run_id, state
         if roster_file is not None:
             pages_extra["landing_extra"] = roster.section_html(listed) + pages_extra.get("landing_extra", "")
         summary["counts"] = {**F.counts(findings, resolved), "localised": localised_counts(diagnoses)}
@@ -216,12 +223,16 @@ def write_outputs(
             **pages_extra,
             checked=datafolder.checked_by_region(data),  # the landing page's checked-versus-failed per region
             levels=levels,
-            chunk=len(chunks[0]) if chunks else None,
+            chunk=chunk_size(),
+            pages=pages,
         )
         lap("landing_page_s")
+        if pages is not None:
+            summary["timings"]["agency_pages_linked"] = pages.linked
         summary["timings"]["findings_and_pages_s"] = round(sum(lap.steps.values()), 3)
         summary["timings"]["peak_mb_after_pages"] = peak_mb()
-    return Outputs(findings, resolved, collected, problems, landing, diagnoses, events, state)
+    keys = pages.table() if pages is not None else None
+    return Outputs(findings, resolved, collected, problems, landing, diagnoses, events, state, keys)
 
 
 def _ledger(
@@ -255,7 +266,7 @@ def _ledger(
 
     def agency_extra(ids: list[str]) -> dict[str, str]:
         """The timelines of a chunk of agency pages (those of 400,000 reports at once took gigabytes)."""
-        return {r: history_pages.timeline_html(t) for r, t in ledger.timelines(state, ids).items()}
+        return {r: history_pages.timeline_html(t, run_id) for r, t in ledger.timelines(state, ids).items()}
 
     landing_extra = trends + history_pages.resolved_list_html(quiet_pages)
     return findings, events, state, {"agency_extra": agency_extra, "landing_extra": landing_extra}
@@ -288,12 +299,20 @@ def diagnose(run_id: str, findings: pd.DataFrame, reports: dict[str, dict]) -> p
     return pa.concat_tables(parts) if parts else localise.DIAGNOSES_SCHEMA.empty_table()
 
 
-def _in_report_order(tonight: pa.Table, carried: pa.Table, chunk: list[str]) -> pa.Table:
-    """Tonight's diagnoses and the carried ones of a chunk's reports, in report order as one pass makes
-    them (a stable sort: each report's rows keep their order)."""
-    mine = carried.filter(pc.is_in(carried["report_id"], value_set=pa.array(chunk, pa.string())))
-    both = pa.concat_tables([tonight, mine])
+def _in_report_order(tonight: pa.Table, carried: pa.Table | None) -> pa.Table:
+    """Tonight's diagnoses and the carried ones, in report order as one pass makes them (a stable sort:
+    each report's rows keep their order)."""
+    if carried is None or not carried.num_rows:
+        return tonight
+    both = pa.concat_tables([tonight, carried])
     return both.take(pc.sort_indices(both, sort_keys=[("report_id", "ascending")]))
+
+
+def _merged(tonight: pd.DataFrame, carried: pd.DataFrame) -> pd.DataFrame:
+    """Tonight's findings and the carried ones in report order, each report's rows in their order (a
+    report's findings are all tonight's or all carried)."""
+    both = F.to_frame(pd.concat([tonight, carried], ignore_index=True))
+    return both.sort_values("report_id", kind="stable", ignore_index=True)
 
 
 def localised_counts(diagnoses: pa.Table) -> dict[str, int]:
