@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from . import collector, forked
 from . import rules as R
 from . import violations as V
+from .frames import isin
 from .kinds import Explanation
 from .kinds import kind as rule_kind
 from .kinds.base import FAILED, NOT_ASSESSABLE
@@ -446,8 +447,8 @@ def mark_history(current: pd.DataFrame, previous: pd.DataFrame | None) -> tuple[
         return current, empty()
     # Keys as one string column each side, compared with isin: tuples per row took 250 MB at a million.
     before, now = _keys(previous), _keys(current)
-    current["history"] = np.where(now.isin(before), PERSISTING, NEW)
-    resolved = previous[~before.isin(now).to_numpy()].copy(deep=False)
+    current["history"] = np.where(isin(now, before), PERSISTING, NEW)
+    resolved = previous[~isin(before, now)].copy(deep=False)
     resolved["history"] = RESOLVED
     return current, to_frame(resolved)
 

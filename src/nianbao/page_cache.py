@@ -27,6 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .frames import isin
+
 PAGES_FILE = "agency_pages.parquet"  # in each run folder: the key and result time of every page written
 SCHEMA = pa.schema([("report_id", pa.string()), ("key", pa.string()), ("since", pa.string())])
 # Columns of a finding that change every run without changing its page (its run, when it was last seen).
@@ -102,17 +104,17 @@ class PageCache:
         finding's last run is this run). Hashed in columns, not page by page: a night links 28,000 pages
         and draws a few hundred."""
         index = pd.Index(ids)
-        mine = findings[findings.report_id.isin(index)]
+        mine = findings[isin(findings.report_id, index)]
         mine = mine.assign(_gx=mine.suite.isin(list(gx_suites)))
         located = diagnoses.filter(pc.is_in(diagnoses["report_id"], value_set=pa.array(ids, pa.string())))
         located = located.to_pandas()
         parts = [
             _per_report(mine, _stable_columns(mine), index),
-            _per_report(resolved[resolved.report_id.isin(index)], _stable_columns(resolved), index),
+            _per_report(resolved[isin(resolved.report_id, index)], _stable_columns(resolved), index),
             _per_report(located, _stable_columns(located), index),
         ]
         if self.history is not None and len(self.history):
-            seen = self.history[self.history.report_id.isin(index)].sort_values(["report_id", "rule_id"])
+            seen = self.history[isin(self.history.report_id, index)].sort_values(["report_id", "rule_id"])
             seen = seen.assign(last_seen=seen.last_seen.where(seen.last_seen != self.run_id, "*"))
             parts.append(_per_report(seen, [c for c in seen.columns if c != "fingerprint"], index))
         content = self.hashes(ids)

@@ -40,6 +40,7 @@ from . import schema as S
 from . import waivers as W
 from .cells import fmt, label
 from .datafolder import values_of
+from .frames import isin
 from .kinds import kind as rule_kind
 from .page_cache import PageCache
 
@@ -492,7 +493,7 @@ def _named_rows(frame: pd.DataFrame) -> list:
 
 def _rows_by_report(frame: pd.DataFrame, ids: list[str]) -> dict[str, list]:
     """The rows of the given reports as named tuples, per report in the frame's order."""
-    wanted = frame[frame.report_id.isin(ids)] if len(frame) else frame
+    wanted = frame[isin(frame.report_id, ids)] if len(frame) else frame
     grouped: dict[str, list] = defaultdict(list)
     for f in _named_rows(wanted):
         grouped[f.report_id].append(f)

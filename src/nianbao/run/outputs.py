@@ -23,6 +23,7 @@ from .. import collector, datafolder, forked, history_pages, ledger, localise, p
 from .. import findings as F
 from .. import rules as R
 from .. import waivers as W
+from ..frames import isin
 
 PARALLEL_FROM = 2000  # reports to localise; below this, forking costs more than it saves
 CHUNK_REPORTS = 50_000  # reports with findings read back at a time (a bad night's memory: benchmarks/scale.md)
@@ -340,7 +341,7 @@ def _history(
     findings, resolved = F.mark_history(current, before)
     still = datafolder.read_reports(data, set(resolved.report_id), with_text=False)
     present = [r for r, rep in still.items() if rep["meta"]]
-    return findings, resolved[resolved.report_id.isin(present)].reset_index(drop=True)
+    return findings, resolved[isin(resolved.report_id, present)].reset_index(drop=True)
 
 
 def reports_validated(collected: F.Collected) -> int:
