@@ -31,12 +31,13 @@ def test_change_reports_rewrites_one_cell_of_each(tmp_path):
 
 
 def test_bench_scale_tiny(tmp_path, capsys):
-    """300 reports: the full night against GX's floor, 50 changed and a night that must be incremental,
+    """300 reports: the full night against GX's floor, 50 changed and two nights that must be incremental,
     then a bad night (40 % failing) whose site lists every failing report; figures printed side by side."""
     env = bench.isolated_project(tmp_path)
     bench.bench_scale(300, tmp_path, env, changed=50, gate_repeats=1)
     out = capsys.readouterr().out
-    for name in ("lower bound", "full nightly", "nightly, 50 changed", "gate, one report", "bad night, 40% failing"):
+    nights = ("nightly, 50 changed, 1st", "nightly, 50 changed, 2nd")
+    for name in ("lower bound", "full nightly", *nights, "gate, one report", "bad night, 40% failing"):
         assert re.search(rf"{re.escape(name)}[^\n]*?\s+[\d.]+\s+[\d.]+\s+\d+", out), name
     assert re.search(r"GX floor: bare import \+ validation\s+[\d.]+\s+import [\d.]+ \+ [\d.]+", out), out
     assert re.search(r"[\d.]+x floor \(1\.3x\)", out) and re.search(r"[\d.]+x gate \(1\.5x\)", out)
@@ -47,4 +48,5 @@ def test_bench_scale_tiny(tmp_path, capsys):
     assert changed == 50 and deleted == 0 and changed <= revalidated < 300
     listed = re.search(r"bad night: ([\d,]+) failing reports, (\d+) of them not listed; site ([\d,]+) files", out)
     assert listed and int(listed.group(1).replace(",", "")) > 50 and listed.group(2) == "0", out
-    assert "incremental outputs laps: collect_s" in out and "bad night timings: incremental_plan_s" in out
+    assert "2nd incremental outputs laps: collect_s" in out and "bad night timings: incremental_plan_s" in out
+    assert re.search(r"agency pages kept from the night before: \d+ \(1st\), \d+ \(2nd\)", out), out
