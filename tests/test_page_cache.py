@@ -129,3 +129,11 @@ def test_the_last_runs_keys_are_read_back_and_a_damaged_file_is_none(tmp_path):
     assert page_cache.read(tmp_path) == {A: (BEFORE[A], f"{RUN1}-time")}
     (tmp_path / page_cache.PAGES_FILE).write_bytes(b"not parquet")
     assert page_cache.read(tmp_path) == {} and page_cache.read(None) == {}
+
+
+def test_a_report_keeps_its_key_whatever_else_is_in_its_chunk():
+    """Another report's blank cell made pandas turn the chunk's integers into floats (17 → 17.0), and
+    the key of every page in it changed from one night to the next."""
+    blank = diagnoses().to_pylist()[0] | {"report_id": B, "proposed": None}
+    with_blank = pa.concat_tables([diagnoses(), pa.Table.from_pylist([blank], schema=localise.DIAGNOSES_SCHEMA)])
+    assert keys(cache(RUN2), findings(RUN2), diag=with_blank)[A] == BEFORE[A]

@@ -62,24 +62,29 @@ def read(run_dir: Path | None) -> dict[str, tuple[str, str]]:
     return dict(zip(table["report_id"].to_pylist(), zip(table["key"].to_pylist(), table["since"].to_pylist())))
 
 
-def _per_report(frame: pd.DataFrame, columns: list[str], ids: pd.Index) -> np.ndarray:
-    """One uint64 per report of `ids` for its rows of `frame` (0 for none): each row's hash (pandas'
-    hash_pandas_object) times an odd weight by its place among the report's rows, summed with wrap-around.
-    A changed, added, removed or moved row changes it."""
+def _per_report(rows: pd.DataFrame | pa.Table, columns: list[str], ids: pd.Index) -> np.ndarray:
+    """One uint64 per report of `ids` for its rows (0 for none): each row's hash, of its values as text
+    (a number is the same whether its chunk made the column integers or floats), times an odd weight by
+    its place among the report's rows, summed with wrap-around. A changed, added, removed or moved row
+    changes it."""
     out = np.zeros(len(ids), dtype=np.uint64)
-    if frame.empty:
+    table = rows if isinstance(rows, pa.Table) else pa.Table.from_pandas(rows, preserve_index=False)
+    if not table.num_rows:
         return out
-    rows = pd.util.hash_pandas_object(frame[columns], index=False).to_numpy()
-    place = frame.groupby("report_id", sort=False).cumcount().to_numpy().astype(np.uint64)
-    summed = pd.Series(rows * (2 * place + 1), index=frame.report_id.to_numpy()).groupby(level=0).sum()
+    text = pa.table({c: pc.cast(table[c], pa.string()) for c in columns}).to_pandas()
+    hashed = pd.util.hash_pandas_object(text, index=False).to_numpy()
+    report_ids = table["report_id"].to_pandas()
+    place = report_ids.groupby(report_ids, sort=False).cumcount().to_numpy().astype(np.uint64)
+    summed = pd.Series(hashed * (2 * place + 1), index=report_ids.to_numpy()).groupby(level=0).sum()
     at = ids.get_indexer(summed.index)
     out[at[at >= 0]] = summed.to_numpy()[at >= 0]
     return out
 
 
-def _stable_columns(frame: pd.DataFrame) -> list[str]:
-    """The columns of a frame of findings or diagnoses that do not change every run."""
-    return [c for c in frame.columns if c not in NIGHTLY_FIELDS]
+def _stable_columns(rows: pd.DataFrame | pa.Table) -> list[str]:
+    """The columns of findings or diagnoses that do not change every run."""
+    names = rows.column_names if isinstance(rows, pa.Table) else list(rows.columns)
+    return [c for c in names if c not in NIGHTLY_FIELDS]
 
 
 @dataclass
@@ -108,7 +113,6 @@ class PageCache:
         mine = findings[isin(findings.report_id, index)]
         mine = mine.assign(_gx=mine.suite.isin(list(gx_suites)))
         located = diagnoses.filter(pc.is_in(diagnoses["report_id"], value_set=pa.array(ids, pa.string())))
-        located = located.to_pandas()
         parts = [
             _per_report(mine, _stable_columns(mine), index),
             _per_report(resolved[isin(resolved.report_id, index)], _stable_columns(resolved), index),
