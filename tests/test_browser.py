@@ -75,6 +75,15 @@ def test_landing_and_agency_pages_render_filter_and_stay_on_the_machine(browser)
     assert {bg for _, _, bg in highlighted} == {"rgb(248, 201, 201)"}
     # The cell to correct is marked apart (td.likely), with the value it should hold.
     assert browser.js("[...document.querySelectorAll('td.likely')].map(td => td.dataset.column)") == ["review_total"]
+    # Its GX link opens, through the page nianbao writes for the suite each run, GX's validation page.
+    href = browser.js("document.querySelector('#findings a.small').getAttribute('href')")
+    assert href.startswith("../gx/")
+    seen = len(browser.events)
+    browser.js("document.querySelector('#findings a.small').click()")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and sum(e["method"] == "Page.loadEventFired" for e in browser.events[seen:]) < 2:
+        browser._pump(0.1)
+    assert f"/validations/{Path(href).stem}/" in browser.js("location.pathname")
 
     browser.open((site / "index.html").as_uri())  # GX's index, rendered static and offline
     assert browser.js("document.querySelector('.banner a').getAttribute('href')") == "nianbao/index.html"
