@@ -368,6 +368,12 @@ def values_of(values: Mapping | None, columns: tuple[str, ...]) -> list:
     return [(values or {}).get(c) for c in columns]
 
 
+def _of_wanted(con, files: list[str], columns: str = "t.*", order: str = ""):
+    """A cursor over the rows of `files` whose report_id is in the registered table `wanted`."""
+    sql = f"SELECT {columns} FROM read_parquet(?, union_by_name=true) t SEMI JOIN wanted w ON t.report_id = w.report_id"
+    return con.execute(f"{sql} {order}", [files])
+
+
 def levels_of(data: Path | Snapshot, report_ids: Iterable[str]) -> dict[str, str | None]:
     """The 行政层级 of the given reports as their latest ingest records it (None when none is known):
     one column read, not the reports (the landing page's level filter, for pages not rendered again)."""
@@ -381,14 +387,10 @@ def levels_of(data: Path | Snapshot, report_ids: Iterable[str]) -> dict[str, str
     con = duck.connect()
     try:
         con.register("wanted", pa.table({"report_id": pa.array(ids, pa.string())}))
-        rows = con.execute(
-            "SELECT t.report_id, t.level FROM read_parquet(?, union_by_name=true) t "
-            "SEMI JOIN wanted w ON t.report_id = w.report_id ORDER BY t.ingested_at NULLS FIRST",
-            [files],
-        ).fetchall()
+        # The latest ingest wins, as in read_reports.
+        out.update(_of_wanted(con, files, "t.report_id, t.level", "ORDER BY t.ingested_at NULLS FIRST").fetchall())
     finally:
         con.close()
-    out.update(rows)  # the latest ingest wins, as in read_reports
     return out
 
 
@@ -410,11 +412,7 @@ def read_reports(data: Path | Snapshot, report_ids: Iterable[str], *, with_text:
             files = [str(f) for f in snapshot.files(table)]
             if not files:
                 return []
-            sql = (
-                f"SELECT t.* FROM read_parquet(?, union_by_name=true) t "
-                f"SEMI JOIN wanted w ON t.report_id = w.report_id {order}"
-            )
-            cur = con.execute(sql, [files])
+            cur = _of_wanted(con, files, order=order)
             index = Columns(d[0] for d in cur.description)
             return [TupleRow(index, row) for row in cur.fetchall()]
 

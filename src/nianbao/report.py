@@ -505,6 +505,10 @@ def _agency_rows(findings: pd.DataFrame, resolved: pd.DataFrame, jurs: list[str]
     jidx = {j: i for i, j in enumerate(jurs)}
     # A jurisdiction per distinct region, not per report: a night has a few thousand regions.
     jur_of = {r: jidx[jurisdiction(r)] for r in pd.concat([findings.region, resolved.region]).unique()}
+
+    def jur(region) -> int:
+        return jur_of[region] if region in jur_of else jidx[jurisdiction(region)]  # None is not NaN
+
     acc: dict[str, list] = {}
     for rid, agency, region, year, rule, severity, status, history, suite in _records(findings):
         row = acc.get(rid)
@@ -514,7 +518,7 @@ def _agency_rows(findings: pd.DataFrame, resolved: pd.DataFrame, jurs: list[str]
                 agency or "",
                 region or "",
                 None if year is None else int(year),
-                jur_of[region] if region in jur_of else jidx[jurisdiction(region)],
+                jur(region),
                 0,
                 0,
                 0,
@@ -541,7 +545,7 @@ def _agency_rows(findings: pd.DataFrame, resolved: pd.DataFrame, jurs: list[str]
                 agency or "",
                 region or "",
                 None if year is None else int(year),
-                jur_of[region] if region in jur_of else jidx[jurisdiction(region)],
+                jur(region),
                 0,
                 0,
                 0,
