@@ -321,7 +321,10 @@ def hashes(rows: list[tuple]) -> pa.Table:
     cols = list(zip(*rows))
     names = ["report_id", "year", "agency_key", "meta_hash", "table_hash", "text_hash", "has_text"]
     data = {n: list(c) for n, c in zip(names, cols)}
-    return pa.table({**data, "suites": [""] * len(rows)}).cast(incremental.HASHES_SCHEMA)
+    sums = {
+        f.name: pa.nulls(len(rows), f.type) for f in incremental.HASHES_SCHEMA if f.name.endswith(("_sum", "_rows"))
+    }
+    return pa.table({**data, "suites": [""] * len(rows), **sums}).cast(incremental.HASHES_SCHEMA)
 
 
 def rid(n: int) -> str:

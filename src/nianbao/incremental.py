@@ -4,16 +4,19 @@ completed nightly, carry the other reports' findings forward, and get what a ful
 A run is full when nothing safe can be carried: no previous completed run of the scope, its outputs
 unreadable, or the state hash changed (suites, checkpoints, the rule catalogue, plugins, nianbao's
 version: what judges the rows). Otherwise each report's content hash (every row of every data-folder
-table, per report, order-independent) says which reports are new or corrected, and revalidate() adds
-the reports whose findings read theirs. What a run records for the next one (report_hashes.parquet in
-the run folder): the hashes, each report's year and agency key, and the suites whose assets held it.
+table, per report, order-independent, from sums kept per data file: nianbao.report_sums) says which
+reports are new or corrected, and revalidate() adds the reports whose findings read theirs. What a run
+records for the next one (report_hashes.parquet in the run folder): the hashes and their sums, each
+report's year and agency key, and the suites whose assets held it; report_files.parquet, the files summed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import agency_key, datafolder, derived, duck, localise, paths
+from . import agency_key, datafolder, derived, duck, localise, paths, report_sums
 from . import findings as F
 from . import rules as R
 
@@ -38,6 +41,7 @@ HASHES_SCHEMA = pa.schema(
         pa.field("text_hash", pa.string()),  # sections and versions: what the report-text asset reads
         pa.field("has_text", pa.bool_()),
         pa.field("suites", pa.string()),  # comma-separated suites whose assets held the report
+        *(f for f in report_sums.SUMS_SCHEMA if f.name != "report_id"),  # what the hashes are of
     ]
 )
 # The data folder's tables the suites read (nianbao.derived.TABLES). Not `cells`: it only locates the
@@ -88,27 +92,13 @@ _PARTS = {  # each table's part of a report's hashes
 }
 
 
-def _hashes_sql(snapshot: datafolder.Snapshot) -> str:
-    """SELECT each report's hashes: every row of every table hashed with its table's name, then per
-    report and part (meta, table, text) summed (order-independent; a repeated row still counts, as it
-    would not under XOR) and hashed with the part's row count, in one GROUP BY over all the tables.
-    DuckDB's own 64-bit hash: a quarter of the time of an md5 of each row as JSON (measured on the
-    sections of a million reports, 3.2 s against 13.6 s); one GROUP BY, not one per table joined
-    after: 2 s less at a million reports."""
-    rows = [
-        f"SELECT report_id, '{part}' AS part, hash('{t}', t)::HUGEINT AS h FROM (SELECT * FROM {source}) AS t"
-        for t, part in _PARTS.items()
-        if (source := snapshot.source(t)) is not None
-    ]
-    if not rows:
-        rows = ["SELECT NULL::VARCHAR AS report_id, NULL::VARCHAR AS part, NULL::HUGEINT AS h WHERE false"]
-
-    def part_hash(part: str) -> str:
-        return f"hash(sum(h) FILTER (WHERE part = '{part}'), count(*) FILTER (WHERE part = '{part}'))::VARCHAR"
-
-    return f"""SELECT report_id, {part_hash("meta")} AS meta_hash, {part_hash("table")} AS table_hash,
-  {part_hash("text")} AS text_hash, count(*) FILTER (WHERE part = 'text') > 0 AS has_text
-FROM ({" UNION ALL ".join(rows)}) GROUP BY report_id"""
+def _hashes_sql(sums: str) -> str:
+    """SELECT each report's hashes from its sums (nianbao.report_sums): per part (meta, table, text), the
+    hash of the sum of its rows' 64-bit hashes (order-independent; a repeated row still counts, as it would
+    not under XOR) and of its row count. DuckDB's own row hash: a quarter of the time of an md5 of each row
+    as JSON (measured on the sections of a million reports, 3.2 s against 13.6 s)."""
+    parts = ", ".join(f"hash({p}_sum::HUGEINT, {p}_rows)::VARCHAR AS {p}_hash" for p in report_sums.PARTS)
+    return f"SELECT report_id, {parts}, text_rows > 0 AS has_text, {', '.join(report_sums.SUM_COLUMNS)} FROM {sums}"
 
 
 @dataclass(frozen=True)
@@ -119,18 +109,43 @@ class Hashed:
     hashes: pa.Table  # HASHES_SCHEMA, suites empty
     keys: pa.Table  # (report_id, agency_key), nianbao.agency_key.build_keys's table
     keys_record: dict  # what build_keys records for run_results.json
+    files: pa.Table  # nianbao.report_sums.FILES_SCHEMA: the files summed, for the next night
+    files_record: dict  # files read, kept and gone
 
     @property
     def agency_keys(self) -> tuple[pa.Table, dict]:
         return self.keys, self.keys_record
 
 
-def report_hashes(snapshot: datafolder.Snapshot) -> Hashed:
-    """Every report's hashes, year and agency key, computed in DuckDB over every table of the snapshot
-    the suites read; the agency keys are built as the run builds them (nianbao.agency_key over the whole
-    data folder)."""
+def report_hashes(
+    snapshot: datafolder.Snapshot,
+    entries: Path | None = None,
+    previous: Path | None = None,
+    before: pa.Table | None = None,
+) -> Hashed:
+    """Every report's hashes, year and agency key, over every table of the snapshot the suites read:
+    from the sums the last run `previous` kept per file (nianbao.report_sums, entries under `entries`),
+    reading only the files new or changed since; every file without them.
+
+    before: the last run's hashes, made under tonight's state. Then a night whose reports table is as it
+    was takes each report's year and agency key from them (keys depend on the reports table alone, as
+    nianbao.agency_key builds them), and only the reports whose sums changed are hashed again; otherwise
+    the keys are built over the whole data folder, as the run builds them."""
     con = duck.connect()
     try:
+        with contextlib.ExitStack() as stack:
+            if entries is None:  # nothing kept: every file read, its entries thrown away
+                entries = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nianbao-sums-")))
+                previous = None
+            summed = report_sums.update(
+                con, snapshot, _PARTS, entries, report_sums.read_previous(previous, HASHES_FILE, before)
+            )
+        known = _keys_record(previous) if before is not None else None
+        if known is not None and summed.changed is not None and datafolder.REPORTS not in summed.tables_read:
+            hashes = _rehashed(con, before, summed)
+            keys = before.filter(pc.greater(before["meta_rows"], 0)).select(["report_id", "agency_key"])
+            record = {**summed.record, "agency_keys_built": False}
+            return Hashed(hashes, keys, known, _with_keys_record(summed.files, known), record)
         reports = snapshot.source(datafolder.REPORTS)
         con.execute(
             "CREATE VIEW inc_reports AS SELECT report_id, agency, region, CAST(year AS INTEGER) AS year "
@@ -141,22 +156,57 @@ def report_hashes(snapshot: datafolder.Snapshot) -> Hashed:
             )
         )
         keys_record = agency_key.build_keys(con, "inc_", "agency_keys")
+        con.register("inc_sums", summed.sums)
         # Not in report order: nothing reads the hashes in order (a sort of a million ids took 2 s).
         hashes = (
             con.sql(
                 f"""SELECT m.report_id, r.year, k.agency_key, m.meta_hash, m.table_hash, m.text_hash, m.has_text,
-  '' AS suites
-FROM ({_hashes_sql(snapshot)}) AS m
-LEFT JOIN inc_reports AS r USING (report_id) LEFT JOIN inc_agency_keys AS k USING (report_id)
-WHERE m.report_id IS NOT NULL"""
+  '' AS suites, {", ".join("m." + c for c in report_sums.SUM_COLUMNS)}
+FROM ({_hashes_sql("inc_sums")}) AS m
+LEFT JOIN inc_reports AS r USING (report_id) LEFT JOIN inc_agency_keys AS k USING (report_id)"""
             )
             .to_arrow_table()
             .cast(HASHES_SCHEMA)
         )
         keys = con.sql("SELECT report_id, agency_key FROM inc_agency_keys").to_arrow_table()
-        return Hashed(hashes, keys, keys_record)
+        record = {**summed.record, "agency_keys_built": True}
+        return Hashed(hashes, keys, keys_record, _with_keys_record(summed.files, keys_record), record)
     finally:
         con.close()
+
+
+def _rehashed(con, before: pa.Table, summed: report_sums.Summed) -> pa.Table:
+    """Tonight's hashes when the reports table is as it was: the last run's rows of the reports whose
+    sums are the same, the others hashed from their new sums with their year and key of the last run
+    (a report without one has no row in the reports table, then or now)."""
+    moved = pc.is_in(before["report_id"], value_set=summed.changed)
+    kept = before.filter(pc.invert(moved))
+    kept = kept.set_column(kept.schema.get_field_index("suites"), "suites", pa.array([""] * kept.num_rows, pa.string()))
+    new = summed.sums.filter(pc.is_in(summed.sums["report_id"], value_set=summed.changed))
+    con.register("inc_sums", new)
+    con.register("inc_before", before.filter(moved).select(["report_id", "year", "agency_key"]))
+    hashed = con.sql(
+        f"""SELECT m.report_id, b.year, b.agency_key, m.meta_hash, m.table_hash, m.text_hash, m.has_text,
+  '' AS suites, {", ".join("m." + c for c in report_sums.SUM_COLUMNS)}
+FROM ({_hashes_sql("inc_sums")}) AS m LEFT JOIN inc_before AS b USING (report_id)"""
+    ).to_arrow_table()
+    return pa.concat_tables([kept.cast(HASHES_SCHEMA), hashed.cast(HASHES_SCHEMA)])
+
+
+_KEYS_RECORD = b"agency_keys"  # report_files.parquet's metadata: what build_keys recorded for the keys
+
+
+def _with_keys_record(files: pa.Table, record: dict) -> pa.Table:
+    return files.replace_schema_metadata({_KEYS_RECORD: json.dumps(record, ensure_ascii=False, default=str)})
+
+
+def _keys_record(previous: Path | None) -> dict | None:
+    """What the last run's build of the agency keys recorded; None if it is not there."""
+    try:
+        meta = pq.read_schema(previous / report_sums.FILES_FILE).metadata or {}
+        return json.loads(meta[_KEYS_RECORD]) if _KEYS_RECORD in meta else None
+    except (OSError, TypeError, ValueError, pa.ArrowException):
+        return None
 
 
 def suite_members(con) -> dict[str, list[str]]:
@@ -221,6 +271,8 @@ class Plan:
     deleted: tuple[str, ...] = ()
     revalidate: tuple[str, ...] = ()
     carried: tuple[str, ...] = ()
+    files: pa.Table | None = None  # nianbao.report_sums.FILES_SCHEMA: what the hashes were summed from
+    files_record: dict = dataclasses.field(default_factory=dict)
 
     def summary(self, carried_findings: int) -> dict:
         return {
@@ -230,6 +282,7 @@ class Plan:
             "deleted": len(self.deleted),
             "revalidated": None if self.full else len(self.revalidate),
             "carried_findings": carried_findings,
+            **self.files_record,
         }
 
 
@@ -277,8 +330,9 @@ def compare(hashed: Hashed, previous: Path, before: pa.Table) -> Plan:
     changed, deleted, revalidate = revalidate_ids(hashes, before)
     again = pa.array(sorted(revalidate), pa.string())
     carried = hashes["report_id"].filter(pc.invert(pc.is_in(hashes["report_id"], value_set=again)))
+    files = {"files": hashed.files, "files_record": hashed.files_record}
     if not len(carried):  # revalidate holds only tonight's reports
-        return Plan(True, "所有报告都需重新检查", hashes, previous, before, changed, deleted)
+        return Plan(True, "所有报告都需重新检查", hashes, previous, before, changed, deleted, **files)
     return Plan(
         False,
         "增量:只检查新增、更正的报告及依赖它们的报告",
@@ -289,6 +343,7 @@ def compare(hashed: Hashed, previous: Path, before: pa.Table) -> Plan:
         deleted,
         tuple(again.to_pylist()),
         tuple(carried.to_pylist()),
+        **files,
     )
 
 

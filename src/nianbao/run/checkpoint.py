@@ -41,7 +41,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .. import datafolder, engines, incremental, ledger, localise, page_cache, paths, roster
+from .. import datafolder, engines, incremental, ledger, localise, page_cache, paths, report_sums, roster
 from .. import findings as F
 from .. import rules as R
 from .. import schema as S
@@ -221,14 +221,20 @@ def _plan_and_prepare(plan: RunPlan, previous: Path | None, summary: dict):
         # recorded (_hashes_with_suites), and the next nightly is full too
         reason = reason or f"增量运行只支持 duckdb 引擎(本次为 {plan.engine})"
         return (incremental.Plan(True, reason, incremental.HASHES_SCHEMA.empty_table()), *prepare(where))
+    # The sums kept per data file (nianbao.report_sums): --full-refresh reads every file again.
+    sums = (
+        paths.UNCOMMITTED / "report_sums" / ledger.scope_id(summary["scope"]),
+        None if plan.full_refresh else previous,
+    )
     if reason is not None:
         with ThreadPoolExecutor(1, thread_name_prefix="nianbao-hashes") as pool:
-            hashing = pool.submit(incremental.report_hashes, plan.snapshot)
+            hashing = pool.submit(incremental.report_hashes, plan.snapshot, *sums)
             prepared = prepare(where)
-            inc = incremental.Plan(True, reason, hashing.result().hashes)
+            hashed = hashing.result()
+            inc = incremental.Plan(True, reason, hashed.hashes, files=hashed.files, files_record=hashed.files_record)
         summary["timings"]["incremental_plan_s"] = round(time.perf_counter() - t, 3)
         return (inc, *prepared)
-    hashed = incremental.report_hashes(plan.snapshot)
+    hashed = incremental.report_hashes(plan.snapshot, *sums, before)
     inc = incremental.compare(hashed, previous, before)
     summary["timings"]["incremental_plan_s"] = round(time.perf_counter() - t, 3)
     if not inc.full:  # the reports to validate again; the others' findings are carried
@@ -368,7 +374,8 @@ def execute(plan: RunPlan, extra: dict | None = None) -> RunOutcome:
         summary["incremental"] = inc.summary(len(carried))
     summary["derived_assets"] = attached.prepared.derived  # year pairs: reports linked, ambiguous links
     carried_keys = set(zip(carried.report_id.tolist(), carried.rule_id.tolist()))
-    return _publish(plan, summary, outputs, staging, t0, hashes, carried_keys)
+    files = inc.files if inc is not None and hashes is not None else None
+    return _publish(plan, summary, outputs, staging, t0, hashes, carried_keys, files)
 
 
 def _page_cache(
@@ -408,6 +415,7 @@ def _publish(
     t0: float,
     hashes: pa.Table | None = None,
     carried: set[tuple[str, str]] = frozenset(),
+    hashed_files: pa.Table | None = None,
 ) -> RunOutcome:
     """Write the run's files under RUN.partial, rename it into place and swap the site and `latest`."""
     code = _exit_for(outputs)
@@ -434,6 +442,8 @@ def _publish(
     F.write(outputs.findings, plan.run_tmp / "findings.parquet", carried)
     if hashes is not None:
         pq.write_table(hashes, plan.run_tmp / incremental.HASHES_FILE)
+    if hashed_files is not None:
+        pq.write_table(hashed_files, plan.run_tmp / report_sums.FILES_FILE)
     F.write(outputs.resolved, plan.run_tmp / "resolved.parquet")
     pq.write_table(outputs.diagnoses, plan.run_tmp / "diagnoses.parquet")
     if outputs.page_keys is not None:
