@@ -394,6 +394,23 @@ def levels_of(data: Path | Snapshot, report_ids: Iterable[str]) -> dict[str, str
     return out
 
 
+def present(data: Path | Snapshot, report_ids: Iterable[str]) -> set[str]:
+    """Those of the given reports that have a row in the reports table: one column read (whether a report
+    left the data folder), not the reports."""
+    import pyarrow as pa
+
+    ids = sorted(set(report_ids))
+    files = [str(f) for f in as_snapshot(data).files(REPORTS)]
+    if not ids or not files:
+        return set()
+    con = duck.connect()
+    try:
+        con.register("wanted", pa.table({"report_id": pa.array(ids, pa.string())}))
+        return {r for (r,) in _of_wanted(con, files, "DISTINCT t.report_id").fetchall()}
+    finally:
+        con.close()
+
+
 def read_reports(data: Path | Snapshot, report_ids: Iterable[str], *, with_text: bool = True) -> dict[str, dict]:
     """Meta, values and printed text of the given reports: {id: {"meta", "values": {table: {col: v}}, "text"}}."""
     import pyarrow as pa

@@ -270,7 +270,7 @@ class Plan:
     changed: tuple[str, ...] = ()
     deleted: tuple[str, ...] = ()
     revalidate: tuple[str, ...] = ()
-    carried: tuple[str, ...] = ()
+    carried: pa.Array = dataclasses.field(default_factory=lambda: pa.array([], pa.string()))  # a million ids
     files: pa.Table | None = None  # nianbao.report_sums.FILES_SCHEMA: what the hashes were summed from
     files_record: dict = dataclasses.field(default_factory=dict)
 
@@ -342,7 +342,7 @@ def compare(hashed: Hashed, previous: Path, before: pa.Table) -> Plan:
         changed,
         deleted,
         tuple(again.to_pylist()),
-        tuple(carried.to_pylist()),
+        carried.combine_chunks(),
         **files,
     )
 
@@ -411,9 +411,9 @@ def carried_findings(p: Plan, run_id: str) -> pd.DataFrame:
     its run id, history, waivers and first/last seen are set again after (nianbao.run.outputs). Only
     the suites' findings: the run-level ones (R28/R29, nianbao.roster) are checked again every night.
     Filtered in Arrow before pandas sees them (Series.isin over a million carried ids took 8 s)."""
-    if p.full or not p.carried:
+    if p.full or not len(p.carried):
         return F.empty()
-    ids = pa.array(p.carried, pa.string())
+    ids = p.carried
     suites = pa.array(sorted(R.ALL_SUITES), pa.string())
     out = F.read_where(
         p.previous / "findings.parquet",
@@ -433,18 +433,18 @@ def carried_findings(p: Plan, run_id: str) -> pd.DataFrame:
 def carried_diagnoses(p: Plan, run_id: str) -> pa.Table:
     """The last run's localisations of the reports carried, as tonight's: the same values and the same
     failed rules give the same cells (nianbao.localise is deterministic); only the run id is tonight's."""
-    if p.full or not p.carried:
+    if p.full or not len(p.carried):
         return localise.DIAGNOSES_SCHEMA.empty_table()
-    ids = pa.array(p.carried, pa.string())
+    ids = p.carried
     t = F.table_where(p.previous / "diagnoses.parquet", lambda b: pc.fill_null(pc.is_in(b["report_id"], ids), False))
     return t.cast(localise.DIAGNOSES_SCHEMA).set_column(0, "run_id", pa.array([run_id] * t.num_rows, pa.string()))
 
 
 def carried_suites(p: Plan) -> pa.Table:
-    """The last run's suites of each report carried, as (report_id, suites) rows."""
+    """The last run's suites of each report carried, as (report_id, suites) rows (those of the reports
+    validated again left out: a few thousand ids to look up, not the million carried)."""
     if p.full or p.previous_hashes is None:
         return _SUITES_SCHEMA.empty_table()
     t = p.previous_hashes
-    return t.filter(pc.is_in(t["report_id"], value_set=pa.array(p.carried, pa.string()))).select(
-        ["report_id", "suites"]
-    )
+    again = pa.array(p.revalidate, pa.string())
+    return t.filter(pc.invert(pc.is_in(t["report_id"], value_set=again))).select(["report_id", "suites"])

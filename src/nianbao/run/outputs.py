@@ -250,7 +250,7 @@ def _ledger(
     page)."""
 
     def still_present(ids: set[str]) -> list[str]:
-        return [r for r, rep in datafolder.read_reports(data, ids, with_text=False).items() if rep["meta"]]
+        return sorted(datafolder.present(data, ids))
 
     findings, events, state = ledger.mark(findings, run_id, scope, still_present)
     current = set(findings.report_id)
@@ -339,8 +339,7 @@ def _history(
     """
     before = F.read(previous / "findings.parquet") if previous else None
     findings, resolved = F.mark_history(current, before)
-    still = datafolder.read_reports(data, set(resolved.report_id), with_text=False)
-    present = [r for r, rep in still.items() if rep["meta"]]
+    present = sorted(datafolder.present(data, resolved.report_id))
     return findings, resolved[isin(resolved.report_id, present)].reset_index(drop=True)
 
 
