@@ -36,6 +36,9 @@ SCHEMA = pa.schema([("report_id", pa.string()), ("key", pa.string()), ("since", 
 NIGHTLY_FIELDS = frozenset({"run_id", "last_seen", "carried"})
 
 
+CONTENT_COLUMNS = ("report_id", "meta_hash", "table_hash", "text_hash")  # of nianbao.incremental's hashes
+
+
 def content_hashes(hashes: pa.Table | None) -> Callable[[list[str]], dict[str, str]]:
     """What gives the content hash of each of a list of reports (their meta, tables and text hashed by
     nianbao.incremental); a report without hashes has none, and its page is always written."""
@@ -44,7 +47,7 @@ def content_hashes(hashes: pa.Table | None) -> Callable[[list[str]], dict[str, s
         if hashes is None or not hashes.num_rows or not ids:
             return {}
         rows = hashes.filter(pc.is_in(hashes["report_id"], value_set=pa.array(ids, pa.string())))
-        parts = zip(*(rows[c].to_pylist() for c in ("report_id", "meta_hash", "table_hash", "text_hash")))
+        parts = zip(*(rows[c].to_pylist() for c in CONTENT_COLUMNS))
         return {rid: f"{m}|{t}|{x}" for rid, m, t, x in parts}
 
     return lookup

@@ -21,6 +21,7 @@ swapped with os.replace, so a run that dies halfway leaves the previous site and
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import gc
 import json
@@ -349,6 +350,12 @@ def execute(plan: RunPlan, extra: dict | None = None) -> RunOutcome:
             site.forget_gx_results(ctx, gx_run_id)
     summary["timings"]["checkpoint_s"] = round(time.perf_counter() - t, 3)
     carried = incremental.carried_findings(inc, plan.run_id) if inc is not None else F.empty()
+    covered = None if inc is None or inc.full else incremental.covered(hashes)
+    files = inc.files if inc is not None and hashes is not None else None
+    if hashes is not None:  # written now; the outputs hold only what the pages' keys read (a bad night's peak)
+        pq.write_table(hashes, plan.run_tmp / incremental.HASHES_FILE)
+        inc = dataclasses.replace(inc, hashes=inc.hashes.select(page_cache.CONTENT_COLUMNS), previous_hashes=None)
+        hashes = None
     outputs = write_outputs(
         result,
         run_id=plan.run_id,
@@ -367,15 +374,14 @@ def execute(plan: RunPlan, extra: dict | None = None) -> RunOutcome:
         derived_values=attached.prepared.derived_values,
         carried=carried,
         carried_diagnoses=None if inc is None or inc.full else incremental.carried_diagnoses(inc, plan.run_id),
-        reports_covered=None if inc is None or inc.full else incremental.covered(hashes),
+        reports_covered=covered,
         pages=_page_cache(plan, summary, inc, previous),
     )
     if inc is not None:
         summary["incremental"] = inc.summary(len(carried))
     summary["derived_assets"] = attached.prepared.derived  # year pairs: reports linked, ambiguous links
     carried_keys = set(zip(carried.report_id.tolist(), carried.rule_id.tolist()))
-    files = inc.files if inc is not None and hashes is not None else None
-    return _publish(plan, summary, outputs, staging, t0, hashes, carried_keys, files)
+    return _publish(plan, summary, outputs, staging, t0, carried_keys, files)
 
 
 def _page_cache(
@@ -413,7 +419,6 @@ def _publish(
     outputs: Outputs,
     staging: Path,
     t0: float,
-    hashes: pa.Table | None = None,
     carried: set[tuple[str, str]] = frozenset(),
     hashed_files: pa.Table | None = None,
 ) -> RunOutcome:
@@ -440,8 +445,6 @@ def _publish(
     }
     shutil.rmtree(plan.run_tmp / "engine", ignore_errors=True)  # the engine's working copy, not a result
     F.write(outputs.findings, plan.run_tmp / "findings.parquet", carried)
-    if hashes is not None:
-        pq.write_table(hashes, plan.run_tmp / incremental.HASHES_FILE)
     if hashed_files is not None:
         pq.write_table(hashed_files, plan.run_tmp / report_sums.FILES_FILE)
     F.write(outputs.resolved, plan.run_tmp / "resolved.parquet")
