@@ -54,6 +54,7 @@ FILES_SCHEMA = pa.schema(
 )
 ENTRY_SCHEMA = pa.schema([pa.field("report_id", pa.string()), pa.field("sum", SUM_TYPE), pa.field("rows", pa.int64())])
 IDENTITY = ("table", "path", "size", "mtime_ns", "ctime_ns", "inode")
+FILE_COLUMN = "_nianbao_file"  # each row's file, as DuckDB names it (a table may have a column `filename`)
 CLOCK_STEP_NS = 2_000_000_000  # coarser than any file system's timestamps (FAT's 2 s)
 
 
@@ -128,12 +129,12 @@ def _read_files(con, files: pa.Table, entries: Path) -> pa.Table:
     for table, paths in _schema_groups(files):
         sources = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
         got = con.sql(
-            f"""SELECT filename, report_id, sum(hash('{table}', *COLUMNS(* EXCLUDE (filename)))::HUGEINT) AS sum,
-  count(*) AS rows
-FROM read_parquet([{sources}], filename = true) WHERE report_id IS NOT NULL GROUP BY filename, report_id
-ORDER BY filename"""
+            f"""SELECT {FILE_COLUMN}, report_id,
+  sum(hash('{table}', *COLUMNS(* EXCLUDE ({FILE_COLUMN}))))::HUGEINT AS sum, count(*) AS rows
+FROM read_parquet([{sources}], filename = '{FILE_COLUMN}') WHERE report_id IS NOT NULL
+GROUP BY {FILE_COLUMN}, report_id ORDER BY {FILE_COLUMN}"""
         ).to_arrow_table()
-        counts = pc.value_counts(got["filename"])
+        counts = pc.value_counts(got[FILE_COLUMN])
         offsets = dict.fromkeys(paths, (0, 0))
         start = 0
         for name, n in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()):

@@ -9,6 +9,8 @@ What a run writes (RUN = UTC time + checkpoint name, sortable):
   uncommitted/runs/RUN/run_results.json  counts by rule, severity and history, timings, versions, exit code
   uncommitted/runs/RUN/report_hashes.parquet  a nightly's content hash of every report, what the next
                                          nightly compares to validate only what changed (nianbao.incremental)
+  uncommitted/runs/RUN/report_files.parquet   the data files those hashes were summed from, and their
+                                         entries in uncommitted/report_sums/SCOPE/ (nianbao.report_sums)
   uncommitted/history/SCOPE/events-RUN.parquet  this run's rows of the history across every run of its
                                          scope (nianbao.ledger); kept when run folders are pruned
   uncommitted/runs/latest -> RUN and uncommitted/runs/latest.json: the latest completed run
