@@ -374,41 +374,35 @@ def _of_wanted(con, files: list[str], columns: str = "t.*", order: str = ""):
     return con.execute(f"{sql} {order}", [files])
 
 
-def levels_of(data: Path | Snapshot, report_ids: Iterable[str]) -> dict[str, str | None]:
-    """The 行政层级 of the given reports as their latest ingest records it (None when none is known):
-    one column read, not the reports (the landing page's level filter, for pages not rendered again)."""
+def _reports_rows(data: Path | Snapshot, ids: list[str], columns: str, order: str = "") -> list[tuple]:
+    """Rows of `columns` of the reports table for the given report ids (none without ids or files)."""
     import pyarrow as pa
 
-    ids = sorted(set(report_ids))
-    out: dict[str, str | None] = dict.fromkeys(ids)
     files = [str(f) for f in as_snapshot(data).files(REPORTS)]
     if not ids or not files:
-        return out
+        return []
     con = duck.connect()
     try:
         con.register("wanted", pa.table({"report_id": pa.array(ids, pa.string())}))
-        # The latest ingest wins, as in read_reports.
-        out.update(_of_wanted(con, files, "t.report_id, t.level", "ORDER BY t.ingested_at NULLS FIRST").fetchall())
+        return _of_wanted(con, files, columns, order).fetchall()
     finally:
         con.close()
+
+
+def levels_of(data: Path | Snapshot, report_ids: Iterable[str]) -> dict[str, str | None]:
+    """The 行政层级 of the given reports as their latest ingest records it (None when none is known):
+    one column read, not the reports (the landing page's level filter, for pages not rendered again)."""
+    ids = sorted(set(report_ids))
+    out: dict[str, str | None] = dict.fromkeys(ids)
+    # The latest ingest wins, as in read_reports.
+    out.update(_reports_rows(data, ids, "t.report_id, t.level", "ORDER BY t.ingested_at NULLS FIRST"))
     return out
 
 
 def present(data: Path | Snapshot, report_ids: Iterable[str]) -> set[str]:
     """Those of the given reports that have a row in the reports table: one column read (whether a report
     left the data folder), not the reports."""
-    import pyarrow as pa
-
-    ids = sorted(set(report_ids))
-    files = [str(f) for f in as_snapshot(data).files(REPORTS)]
-    if not ids or not files:
-        return set()
-    con = duck.connect()
-    try:
-        con.register("wanted", pa.table({"report_id": pa.array(ids, pa.string())}))
-        return {r for (r,) in _of_wanted(con, files, "DISTINCT t.report_id").fetchall()}
-    finally:
-        con.close()
+    return {r for (r,) in _reports_rows(data, sorted(set(report_ids)), "DISTINCT t.report_id")}
 
 
 def read_reports(data: Path | Snapshot, report_ids: Iterable[str], *, with_text: bool = True) -> dict[str, dict]:

@@ -92,13 +92,25 @@ _PARTS = {  # each table's part of a report's hashes
 }
 
 
-def _hashes_sql(sums: str) -> str:
-    """SELECT each report's hashes from its sums (nianbao.report_sums): per part (meta, table, text), the
-    hash of the sum of its rows' 64-bit hashes (order-independent; a repeated row still counts, as it would
-    not under XOR) and of its row count. DuckDB's own row hash: a quarter of the time of an md5 of each row
-    as JSON (measured on the sections of a million reports, 3.2 s against 13.6 s)."""
-    parts = ", ".join(f"hash({p}_sum::HUGEINT, {p}_rows)::VARCHAR AS {p}_hash" for p in report_sums.PARTS)
-    return f"SELECT report_id, {parts}, text_rows > 0 AS has_text, {', '.join(report_sums.SUM_COLUMNS)} FROM {sums}"
+def _hashed(con, sums: str, years: str, keys: str) -> pa.Table:
+    """Each report's hashes (HASHES_SCHEMA, suites blank) from its sums (nianbao.report_sums), with its
+    year from `years` and agency key from `keys` (relations with report_id): per part (meta, table, text),
+    the hash of the sum of its rows' 64-bit hashes (order-independent; a repeated row still counts, as it
+    would not under XOR) and of its row count. DuckDB's own row hash: a quarter of the time of an md5 of
+    each row as JSON (measured on the sections of a million reports, 3.2 s against 13.6 s). Not in report
+    order: nothing reads the hashes in order (a sort of a million ids took 2 s)."""
+    parts = ", ".join(f"hash(m.{p}_sum::HUGEINT, m.{p}_rows)::VARCHAR AS {p}_hash" for p in report_sums.PARTS)
+    sums_columns = ", ".join("m." + c for c in report_sums.SUM_COLUMNS)
+    return (
+        con.sql(
+            f"""SELECT m.report_id, y.year, k.agency_key, {parts}, m.text_rows > 0 AS has_text, '' AS suites,
+  {sums_columns}
+FROM {sums} AS m LEFT JOIN {years} AS y USING (report_id) LEFT JOIN {keys} AS k USING (report_id)"""
+        )
+        .to_arrow_table()
+        .select(HASHES_SCHEMA.names)
+        .cast(HASHES_SCHEMA)
+    )
 
 
 @dataclass(frozen=True)
@@ -137,10 +149,9 @@ def report_hashes(
             if entries is None:  # nothing kept: every file read, its entries thrown away
                 entries = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nianbao-sums-")))
                 previous = None
-            summed = report_sums.update(
-                con, snapshot, _PARTS, entries, report_sums.read_previous(previous, HASHES_FILE, before)
-            )
-        known = _keys_record(previous) if before is not None else None
+            last = report_sums.read_previous(previous, HASHES_FILE, before)
+            summed = report_sums.update(con, snapshot, _PARTS, entries, last)
+        known = _keys_record(last[0]) if before is not None and last is not None else None
         if known is not None and summed.changed is not None and datafolder.REPORTS not in summed.tables_read:
             hashes = _rehashed(con, before, summed)
             keys = before.filter(pc.greater(before["meta_rows"], 0)).select(["report_id", "agency_key"])
@@ -157,17 +168,7 @@ def report_hashes(
         )
         keys_record = agency_key.build_keys(con, "inc_", "agency_keys")
         con.register("inc_sums", summed.sums)
-        # Not in report order: nothing reads the hashes in order (a sort of a million ids took 2 s).
-        hashes = (
-            con.sql(
-                f"""SELECT m.report_id, r.year, k.agency_key, m.meta_hash, m.table_hash, m.text_hash, m.has_text,
-  '' AS suites, {", ".join("m." + c for c in report_sums.SUM_COLUMNS)}
-FROM ({_hashes_sql("inc_sums")}) AS m
-LEFT JOIN inc_reports AS r USING (report_id) LEFT JOIN inc_agency_keys AS k USING (report_id)"""
-            )
-            .to_arrow_table()
-            .cast(HASHES_SCHEMA)
-        )
+        hashes = _hashed(con, "inc_sums", "inc_reports", "inc_agency_keys")
         keys = con.sql("SELECT report_id, agency_key FROM inc_agency_keys").to_arrow_table()
         record = {**summed.record, "agency_keys_built": True}
         return Hashed(hashes, keys, keys_record, _with_keys_record(summed.files, keys_record), record)
@@ -185,12 +186,7 @@ def _rehashed(con, before: pa.Table, summed: report_sums.Summed) -> pa.Table:
     new = summed.sums.filter(pc.is_in(summed.sums["report_id"], value_set=summed.changed))
     con.register("inc_sums", new)
     con.register("inc_before", before.filter(moved).select(["report_id", "year", "agency_key"]))
-    hashed = con.sql(
-        f"""SELECT m.report_id, b.year, b.agency_key, m.meta_hash, m.table_hash, m.text_hash, m.has_text,
-  '' AS suites, {", ".join("m." + c for c in report_sums.SUM_COLUMNS)}
-FROM ({_hashes_sql("inc_sums")}) AS m LEFT JOIN inc_before AS b USING (report_id)"""
-    ).to_arrow_table()
-    return pa.concat_tables([kept.cast(HASHES_SCHEMA), hashed.cast(HASHES_SCHEMA)])
+    return pa.concat_tables([kept.cast(HASHES_SCHEMA), _hashed(con, "inc_sums", "inc_before", "inc_before")])
 
 
 _KEYS_RECORD = b"agency_keys"  # report_files.parquet's metadata: what build_keys recorded for the keys
@@ -200,12 +196,12 @@ def _with_keys_record(files: pa.Table, record: dict) -> pa.Table:
     return files.replace_schema_metadata({_KEYS_RECORD: json.dumps(record, ensure_ascii=False, default=str)})
 
 
-def _keys_record(previous: Path | None) -> dict | None:
-    """What the last run's build of the agency keys recorded; None if it is not there."""
+def _keys_record(files: pa.Table) -> dict | None:
+    """What the last run's build of the agency keys recorded, from its list of files; None if not there."""
+    meta = files.schema.metadata or {}
     try:
-        meta = pq.read_schema(previous / report_sums.FILES_FILE).metadata or {}
         return json.loads(meta[_KEYS_RECORD]) if _KEYS_RECORD in meta else None
-    except (OSError, TypeError, ValueError, pa.ArrowException):
+    except ValueError:
         return None
 
 

@@ -76,12 +76,13 @@ def list_files(snapshot: datafolder.Snapshot, parts: dict[str, str]) -> pa.Table
 def read_previous(
     run_dir: Path | None, hashes_file: str, hashes: pa.Table | None = None
 ) -> tuple[pa.Table, pa.Table] | None:
-    """The files a run summed and its reports' sums (from `hashes`, its report hashes when already read);
-    None when it has none or they cannot be read."""
+    """The files a run summed (with the metadata it wrote beside them) and its reports' sums (from `hashes`,
+    its report hashes when already read); None when it has none or they cannot be read."""
     if run_dir is None:
         return None
     try:
-        files = pq.read_table(run_dir / FILES_FILE).cast(FILES_SCHEMA)
+        listed = pq.read_table(run_dir / FILES_FILE)
+        files = listed.cast(FILES_SCHEMA).replace_schema_metadata(listed.schema.metadata)  # its readers' notes
         if hashes is None:
             hashes = pq.read_table(run_dir / hashes_file, columns=list(SUMS_SCHEMA.names))
         sums = hashes.select(list(SUMS_SCHEMA.names)).cast(SUMS_SCHEMA)

@@ -249,10 +249,7 @@ def _ledger(
     and rule, and a page for every agency whose findings are all resolved (written here: it keeps its
     page)."""
 
-    def still_present(ids: set[str]) -> list[str]:
-        return sorted(datafolder.present(data, ids))
-
-    findings, events, state = ledger.mark(findings, run_id, scope, still_present)
+    findings, events, state = ledger.mark(findings, run_id, scope, lambda ids: datafolder.present(data, ids))
     current = set(findings.report_id)
     quiet = set(state.report_id.unique()) - current
     timelines = ledger.timelines(state, quiet) if quiet else {}
